@@ -1,0 +1,35 @@
+# `make test` works on a fresh machine: it creates .venv, installs .[dev,proxy] and runs
+# ruff, mypy --strict and pytest (unit tests + integration tests against a real proxy).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install lint typecheck test unit integration clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,proxy]'
+	touch $@
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check muxer_litellm tests
+	$(BIN)/ruff format --check muxer_litellm tests
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict muxer_litellm
+
+test: lint typecheck
+	$(BIN)/pytest
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,128 @@
+"""Typed errors a host router can act on.
+
+Every error says whether retrying (or falling back to another model) can help
+(``retryable``), which model it concerns and the proxy's call id, so a router
+can fall back, cool a target down for ``retry_after`` seconds, or give up.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceededError",
+    "ContentPolicyError",
+    "ContextWindowExceededError",
+    "ModelNotFoundError",
+    "ProviderError",
+    "ProviderTimeoutError",
+    "ProviderUnavailableError",
+    "RateLimitError",
+]
+
+
+class ProviderError(Exception):
+    """Base of every error a provider raises; the host catches this one class."""
+
+    default_retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = None,
+        provider: str | None = None,
+        *,
+        model: str | None = None,
+        call_id: str | None = None,
+        error_type: str | None = None,
+        error_code: str | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.provider = provider
+        self.model = model
+        self.call_id = call_id
+        self.error_type = error_type
+        self.error_code = error_code
+        self.retryable = self.default_retryable if retryable is None else retryable
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(message={self.message!r}, status_code={self.status_code!r}, "
+            f"provider={self.provider!r}, model={self.model!r}, call_id={self.call_id!r}, "
+            f"retryable={self.retryable!r})"
+        )
+
+
+class AuthenticationError(ProviderError):
+    """The proxy refused our key: no other model behind the same key will do better."""
+
+
+class RateLimitError(ProviderError):
+    """429: wait ``retry_after`` seconds (when the proxy said) or try another target."""
+
+    default_retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = 429,
+        provider: str | None = None,
+        *,
+        retry_after: float | None = None,
+        model: str | None = None,
+        call_id: str | None = None,
+        error_type: str | None = None,
+        error_code: str | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            status_code,
+            provider,
+            model=model,
+            call_id=call_id,
+            error_type=error_type,
+            error_code=error_code,
+            retryable=retryable,
+        )
+        self.retry_after = retry_after
+
+
+class ModelNotFoundError(ProviderError):
+    """The proxy has no model of that name; another model may exist."""
+
+
+class ContextWindowExceededError(ProviderError):
+    """The prompt does not fit this model; a larger-context model may take it."""
+
+
+class ContentPolicyError(ProviderError):
+    """The upstream's safety system rejected the request."""
+
+
+class BadRequestError(ProviderError):
+    """The request itself is wrong; sending it elsewhere will not fix it."""
+
+
+class BudgetExceededError(ProviderError):
+    """A budget (the proxy's key/team budget, or a host's ``max_cost``) forbids the call."""
+
+
+class ProviderTimeoutError(ProviderError):
+    """The proxy or its upstream did not answer in time."""
+
+    default_retryable = True
+
+
+class ProviderUnavailableError(ProviderError):
+    """The proxy is unreachable or answered 5xx."""
+
+    default_retryable = True

@@ -1,0 +1,202 @@
+"""The host router's provider contract (ModelMuxer style), mirrored field for field.
+
+A ModelMuxer-style host registers providers that subclass :class:`LLMProvider` and
+exchange these pydantic models. Keeping our own copy lets the plugin drop into such a
+host without importing it, and lets routing code in this package work for any provider.
+Our additions are marked; they are optional so host-built objects still validate.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import (
+    AuthenticationError,
+    BadRequestError,
+    BudgetExceededError,
+    ContentPolicyError,
+    ContextWindowExceededError,
+    ModelNotFoundError,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+)
+
+__all__ = [
+    "AuthenticationError",
+    "BadRequestError",
+    "BudgetExceededError",
+    "ChatCompletionResponse",
+    "ChatMessage",
+    "Choice",
+    "ContentPolicyError",
+    "ContextWindowExceededError",
+    "CostSource",
+    "EmbeddingData",
+    "EmbeddingResponse",
+    "EmbeddingUsage",
+    "LLMProvider",
+    "MessageInput",
+    "ModelNotFoundError",
+    "ProviderError",
+    "ProviderTimeoutError",
+    "ProviderUnavailableError",
+    "RateLimitError",
+    "RouterMetadata",
+    "Usage",
+]
+
+CostSource = Literal["proxy", "catalog", "unknown"]
+Role = Literal["system", "developer", "user", "assistant", "tool", "function"]
+
+
+class ChatMessage(BaseModel):
+    """One OpenAI-format message. ``content`` is text, content parts, or None (tool calls)."""
+
+    # Unknown fields (e.g. ``reasoning_content``) are kept, not dropped: they may matter upstream.
+    model_config = ConfigDict(extra="allow")
+
+    role: Role
+    content: str | list[dict[str, Any]] | None = None
+    name: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
+
+
+MessageInput = ChatMessage | dict[str, Any]
+
+
+class Usage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+    total_tokens: int = Field(ge=0)
+
+
+class Choice(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    index: int
+    message: ChatMessage
+    finish_reason: str | None = None
+
+
+class RouterMetadata(BaseModel):
+    """How the answer was produced and what it cost.
+
+    ``estimated_cost`` is None when the cost cannot be known: a router must never read
+    an unknown cost as free. ``cost_source`` says where a known cost came from.
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    selected_provider: str
+    selected_model: str
+    routing_reason: str
+    estimated_cost: float | None = None
+    response_time_ms: float
+    # Our additions:
+    cost_source: CostSource = "unknown"
+    call_id: str | None = None
+    model_id: str | None = None
+    attempted_retries: int | None = None
+    attempted_fallbacks: int | None = None
+
+
+class ChatCompletionResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    object: str = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    # None only when the proxy sent no usage; zeros would read as a free, empty call.
+    usage: Usage | None = None
+    router_metadata: RouterMetadata
+
+
+class EmbeddingData(BaseModel):
+    """Our addition (embeddings are not in ModelMuxer's chat contract)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    index: int
+    embedding: list[float] | str
+    object: str = "embedding"
+
+
+class EmbeddingUsage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    prompt_tokens: int = Field(ge=0)
+    total_tokens: int = Field(ge=0)
+
+
+class EmbeddingResponse(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    object: str = "list"
+    model: str
+    data: list[EmbeddingData]
+    usage: EmbeddingUsage | None = None
+    router_metadata: RouterMetadata
+
+
+class LLMProvider(ABC):
+    """What a host router calls. Subclasses own one pooled HTTP client; close it with
+    ``aclose()`` or ``async with``."""
+
+    provider_name: str = ""
+
+    @abstractmethod
+    async def chat_completion(
+        self,
+        messages: list[MessageInput],
+        model: str,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        stream: bool = False,
+        **kwargs: Any,
+    ) -> ChatCompletionResponse: ...
+
+    @abstractmethod
+    def stream_chat_completion(
+        self,
+        messages: list[MessageInput],
+        model: str,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Yield OpenAI-format chunk dicts as they arrive (an async generator)."""
+
+    @abstractmethod
+    def calculate_cost(self, input_tokens: int, output_tokens: int, model: str) -> float: ...
+
+    @abstractmethod
+    def get_supported_models(self) -> list[str]: ...
+
+    @abstractmethod
+    async def health_check(self) -> bool: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

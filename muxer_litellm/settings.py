@@ -1,0 +1,57 @@
+"""Environment-driven settings, so an operator configures the plugin like the rest of the gateway."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["LiteLLMSettings", "normalize_base_url"]
+
+
+def normalize_base_url(url: str) -> str:
+    """Return the proxy's root URL; accept a trailing ``/`` or ``/v1`` (a common copy-paste).
+
+    Raises ValueError naming the bad value: a typo here would otherwise surface as
+    confusing connection errors on the first request.
+    """
+    cleaned = url.strip().rstrip("/")
+    parts = urlsplit(cleaned)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"LiteLLM base_url must be an http(s) URL such as http://localhost:4000, got {url!r}")
+    if cleaned.endswith("/v1"):
+        cleaned = cleaned[: -len("/v1")]
+    return cleaned
+
+
+class LiteLLMSettings(BaseSettings):
+    """Read from ``LITELLM_*`` environment variables or a ``.env`` file.
+
+    LiteLLM itself uses other ``LITELLM_*`` names (``LITELLM_MASTER_KEY``, ``LITELLM_LOG``);
+    unknown names are ignored, so both can share one ``.env``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="LITELLM_", env_file=".env", extra="ignore")
+
+    base_url: str = "http://localhost:4000"
+    api_key: SecretStr | None = None
+    timeout: float = Field(60.0, gt=0, description="Seconds to wait for a read, write or pool slot.")
+    connect_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a TCP connection.")
+    health_timeout: float = Field(5.0, gt=0, description="Whole-probe limit for health_check().")
+    deep_health_timeout: float = Field(120.0, gt=0, description="Limit for the proxy's slow /health.")
+    catalog_ttl: float = Field(300.0, ge=0, description="Seconds a /model/info snapshot stays fresh.")
+    max_connections: int = Field(100, ge=1)
+    max_keepalive_connections: int = Field(20, ge=0)
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        return normalize_base_url(value)
+
+    @field_validator("api_key")
+    @classmethod
+    def _empty_key_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value

@@ -1,0 +1,101 @@
+"""One real LiteLLM proxy per test session, in front of a fake upstream on loopback."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from muxer_litellm import LiteLLMProvider
+from tests.fake_upstream import FakeUpstream
+from tests.litellm_proxy import LiteLLMProxy, litellm_executable
+
+# Prices the proxy is told about, per token; tests derive expected costs from these.
+CHEAP_IN, CHEAP_OUT = 5e-07, 1.5e-06
+SMART_IN, SMART_OUT = 3e-06, 1.5e-05
+TOOL_IN, TOOL_OUT = 1e-06, 2e-06
+EMBED_IN = 1e-07
+
+
+def proxy_config(upstream: str, master_key: str) -> dict[str, Any]:
+    def fake(name: str, upstream_model: str, **extra: Any) -> dict[str, Any]:
+        params = {"model": f"openai/{upstream_model}", "api_base": upstream, "api_key": "fake"}
+        params.update(extra.pop("params", {}))
+        entry: dict[str, Any] = {"model_name": name, "litellm_params": params}
+        if extra:
+            entry["model_info"] = extra
+        return entry
+
+    return {
+        "model_list": [
+            fake(
+                "cheap-chat",
+                "fake-chat-cheap",
+                params={"input_cost_per_token": CHEAP_IN, "output_cost_per_token": CHEAP_OUT},
+                max_input_tokens=16000,
+                max_output_tokens=4096,
+                supports_function_calling=True,
+            ),
+            fake(
+                "smart-chat",
+                "fake-chat-smart",
+                params={"rpm": 60},
+                input_cost_per_token=SMART_IN,
+                output_cost_per_token=SMART_OUT,
+                max_input_tokens=128000,
+                max_output_tokens=8192,
+                supports_function_calling=True,
+                supports_vision=True,
+                supports_reasoning=True,
+            ),
+            fake("mystery-chat", "fake-chat-mystery"),
+            fake(
+                "tool-chat",
+                "fake-tool",
+                params={"input_cost_per_token": TOOL_IN, "output_cost_per_token": TOOL_OUT},
+                supports_function_calling=True,
+            ),
+            fake("ratelimited-chat", "fake-ratelimit"),
+            fake("broken-chat", "fake-broken"),
+            fake("midstream-chat", "fake-midstream"),
+            fake("tiny-chat", "fake-tiny", max_input_tokens=64),
+            fake("policy-chat", "fake-policy"),
+            fake("embed", "fake-embed", params={"input_cost_per_token": EMBED_IN}, mode="embedding"),
+            {
+                "model_name": "mock-chat",
+                "litellm_params": {"model": "openai/gpt-4o-mini", "mock_response": "hello from mock"},
+            },
+        ],
+        "litellm_settings": {"num_retries": 0, "request_timeout": 30, "telemetry": False},
+        "router_settings": {"num_retries": 0},
+        "general_settings": {"master_key": master_key},
+    }
+
+
+@pytest.fixture(scope="session")
+def fake_upstream() -> Iterator[FakeUpstream]:
+    server = FakeUpstream().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def litellm_proxy(fake_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteLLMProxy]:
+    if litellm_executable() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but the litellm CLI is missing: `make test` installs .[dev,proxy]")
+        pytest.skip("litellm[proxy] is not installed; run `make test` (or pip install -e '.[dev,proxy]')")
+    master_key = f"sk-test-{secrets.token_hex(8)}"
+    proxy = LiteLLMProxy(proxy_config(fake_upstream.base_url, master_key), tmp_path_factory.mktemp("proxy"), master_key)
+    proxy.start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+async def provider(litellm_proxy: LiteLLMProxy) -> AsyncIterator[LiteLLMProvider]:
+    async with LiteLLMProvider(litellm_proxy.base_url, litellm_proxy.master_key) as p:
+        yield p
