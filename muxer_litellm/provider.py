@@ -169,6 +169,9 @@ class LiteLLMProvider(LLMProvider):
             body: Any = response.json()
         except ValueError:
             body = None
+        if self._api_key is None and response.status_code == 500 and body is None:
+            # A proxy with a master_key answers a keyless request with a bare 500 (litellm 1.106).
+            text = f"{text.strip() or '(empty body)'} (no API key is set: set LITELLM_API_KEY)"
         return error_from_body(
             response.status_code,
             body,
@@ -232,6 +235,16 @@ class LiteLLMProvider(LLMProvider):
                 call_id=response.headers.get("x-litellm-call-id"),
             )
         return body
+
+    @staticmethod
+    def _malformed(what: str, exc: Exception, response: httpx.Response, model: str) -> ProviderError:
+        return ProviderError(
+            f"LiteLLM proxy returned a malformed {what}: {exc}".splitlines()[0],
+            response.status_code,
+            PROVIDER,
+            model=model,
+            call_id=response.headers.get("x-litellm-call-id"),
+        )
 
     # ------------------------------------------------------------------ request shaping
 
@@ -354,18 +367,11 @@ class LiteLLMProvider(LLMProvider):
         started = time.perf_counter()
         response = await self._request("POST", "/v1/chat/completions", json=payload, model=model)
         data = self._json(response, model)
-        call_id = response.headers.get("x-litellm-call-id")
         try:
             usage = Usage.model_validate(data["usage"]) if data.get("usage") is not None else None
             choices = [Choice.model_validate(c) for c in data["choices"]]
         except (KeyError, TypeError, ValidationError) as exc:
-            raise ProviderError(
-                f"LiteLLM proxy returned a malformed chat completion: {exc}".splitlines()[0],
-                response.status_code,
-                PROVIDER,
-                model=model,
-                call_id=call_id,
-            ) from None
+            raise self._malformed("chat completion", exc, response, model) from None
         cost, source = await self._cost(
             model,
             response.headers.get("x-litellm-model-id"),
@@ -384,13 +390,7 @@ class LiteLLMProvider(LLMProvider):
                 }
             )
         except ValidationError as exc:
-            raise ProviderError(
-                f"LiteLLM proxy returned a malformed chat completion: {exc}".splitlines()[0],
-                response.status_code,
-                PROVIDER,
-                model=model,
-                call_id=call_id,
-            ) from None
+            raise self._malformed("chat completion", exc, response, model) from None
 
     async def stream_chat_completion(
         self,
@@ -490,13 +490,7 @@ class LiteLLMProvider(LLMProvider):
             items = [EmbeddingData.model_validate(d) for d in data["data"]]
             usage = EmbeddingUsage.model_validate(data["usage"]) if data.get("usage") is not None else None
         except (KeyError, TypeError, ValidationError) as exc:
-            raise ProviderError(
-                f"LiteLLM proxy returned a malformed embedding response: {exc}".splitlines()[0],
-                response.status_code,
-                PROVIDER,
-                model=model,
-                call_id=response.headers.get("x-litellm-call-id"),
-            ) from None
+            raise self._malformed("embedding response", exc, response, model) from None
         cost, source = await self._cost(
             model,
             response.headers.get("x-litellm-model-id"),

@@ -317,3 +317,11 @@ async def test_deep_model_health_names_unhealthy_models(provider: LiteLLMProvide
     healthy_card = provider.get_model_info("cheap-chat")
     assert healthy_card is not None
     assert healthy_card.healthy is True
+
+
+async def test_missing_key_says_to_set_it(litellm_proxy: LiteLLMProxy) -> None:
+    async with LiteLLMProvider(litellm_proxy.base_url, None) as provider:
+        with pytest.raises(ProviderUnavailableError) as caught:
+            await provider.chat_completion(HELLO, "cheap-chat")
+        assert await provider.health_check() is False
+    assert "LITELLM_API_KEY" in str(caught.value)
