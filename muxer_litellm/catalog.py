@@ -116,28 +116,27 @@ def _int(value: Any) -> int | None:
     return int(number) if number is not None and number > 0 else None
 
 
-def _per_1k(per_token: float | None) -> float:
+def _per_1k(per_token: float) -> float:
     """Per-token price as per-1K, without float noise (1e-7 * 1000 != 1e-4 in binary)."""
-    return float(f"{(per_token or 0.0) * _PER_1K:.12g}")
+    return float(f"{per_token * _PER_1K:.12g}")
 
 
 def _prices(info: Mapping[str, Any]) -> tuple[float | None, float | None]:
     """Per-1K prices from a model_info dict; (None, None) when the proxy does not know them.
 
-    LiteLLM reports a model missing from its cost map with null or 0 prices, so a 0 counts
-    as known only when the operator set it (``pricing_overrides``) or the other price is
-    positive (embeddings legitimately have a 0 output price).
+    LiteLLM reports a model missing from its cost map with null or 0 prices, so 0/0 counts
+    as known only when the operator set it (``pricing_overrides``). A price that is missing
+    or not a valid number makes the whole price unknown: half a price would bill the other
+    half as free. An embedding's missing output price is 0 (it produces no output tokens).
     """
     inp, out = _num(info.get("input_cost_per_token")), _num(info.get("output_cost_per_token"))
+    if out is None and info.get("mode") == "embedding" and info.get("output_cost_per_token") is None:
+        out = 0.0
+    if inp is None or out is None:
+        return None, None
     overrides = info.get("pricing_overrides")
     explicit = set(overrides) if isinstance(overrides, list) else set()
-    if (
-        "input_cost_per_token" in explicit
-        and inp is not None
-        and (out is not None or "output_cost_per_token" not in explicit)
-    ):
-        return _per_1k(inp), _per_1k(out)
-    if (inp or 0.0) > 0 or (out or 0.0) > 0:
+    if inp > 0 or out > 0 or "input_cost_per_token" in explicit:
         return _per_1k(inp), _per_1k(out)
     return None, None
 

@@ -53,11 +53,16 @@ _CHAT_MODES = (None, "chat", "completion", "responses")
 
 
 def _header_int(headers: httpx.Headers, name: str) -> int | None:
+    """A non-negative count from a header; None when absent or garbage (never an exception:
+    a metadata header must not cost the caller a successful reply)."""
     raw = headers.get(name)
-    try:
-        return int(float(raw)) if raw is not None else None
-    except ValueError:
+    if raw is None:
         return None
+    try:
+        value = int(float(raw))
+    except (ValueError, OverflowError):
+        return None
+    return value if value >= 0 else None
 
 
 def _first_line(text: Any, limit: int = 300) -> str | None:
@@ -86,8 +91,10 @@ class LiteLLMProvider(LLMProvider):
         limits: httpx.Limits | None = None,
     ) -> None:
         self.base_url = normalize_base_url(base_url)
-        if isinstance(api_key, str):
-            api_key = SecretStr(api_key) if api_key.strip() else None
+        if isinstance(api_key, SecretStr):
+            api_key = api_key.get_secret_value()
+        # An empty or blank key (e.g. LITELLM_API_KEY="") means "no key", not "Bearer  ".
+        api_key = SecretStr(api_key.strip()) if api_key is not None and api_key.strip() else None
         self._api_key: SecretStr | None = api_key
         if catalog_ttl < 0 or math.isnan(catalog_ttl):
             raise ValueError(f"catalog_ttl must be >= 0 seconds, got {catalog_ttl!r}")
@@ -294,10 +301,11 @@ class LiteLLMProvider(LLMProvider):
             raise BadRequestError(
                 f"temperature must be a number >= 0, got {temperature!r}", model=model, provider=PROVIDER
             )
-        clash = sorted({"model", "messages", "stream"} & kwargs.keys())
-        if clash:
+        if "stream" in kwargs:
             raise BadRequestError(
-                f"pass {', '.join(clash)} as arguments, not in **kwargs", model=model, provider=PROVIDER
+                "pass no stream= in **kwargs: call chat_completion() or stream_chat_completion()",
+                model=model,
+                provider=PROVIDER,
             )
         payload = dict(kwargs)  # tools, tool_choice, response_format, ... go through untouched
         payload["model"] = model
@@ -403,7 +411,9 @@ class LiteLLMProvider(LLMProvider):
         """Yield chunk dicts as they arrive. The last one carries ``usage`` and a
         ``router_metadata`` dict with the cost. Closing the generator (leaving the loop,
         ``aclose()``) closes the HTTP response."""
-        options = kwargs.pop("stream_options", None) or {}
+        options = kwargs.pop("stream_options", None)
+        if options is None:
+            options = {}
         if not isinstance(options, dict):
             raise BadRequestError(
                 f"stream_options must be a dict, got {type(options).__name__}", model=model, provider=PROVIDER
@@ -479,8 +489,6 @@ class LiteLLMProvider(LLMProvider):
             raise BadRequestError(f"model must be a non-empty string, got {model!r}", provider=PROVIDER)
         if not isinstance(input, (str, list)) or not input:
             raise BadRequestError("input must be a non-empty string or list", model=model, provider=PROVIDER)
-        if "model" in kwargs or "input" in kwargs:
-            raise BadRequestError("pass model and input as arguments, not in **kwargs", model=model, provider=PROVIDER)
         started = time.perf_counter()
         response = await self._request(
             "POST", "/v1/embeddings", json={**kwargs, "model": model, "input": input}, model=model
@@ -623,14 +631,20 @@ class LiteLLMProvider(LLMProvider):
                 if not isinstance(endpoint, dict):
                     continue
                 model_id = endpoint.get("model_id") if isinstance(endpoint.get("model_id"), str) else None
-                error = None if healthy else _first_line(endpoint.get("error")) or "unhealthy"
+                raw_error = endpoint.get("error")
+                error = (
+                    None
+                    if healthy
+                    else _first_line(None if raw_error is None else redact(str(raw_error), self._secrets()))
+                    or "unhealthy"
+                )
                 results.append(
                     ModelHealth(
                         model_name=self._catalog.name_for_deployment(model_id) if model_id else None,
                         upstream_model=endpoint.get("model") if isinstance(endpoint.get("model"), str) else None,
                         model_id=model_id,
                         healthy=healthy,
-                        error=redact(error, self._secrets()) if error else None,
+                        error=error,
                     )
                 )
         by_name: dict[str, tuple[bool, str | None]] = {}

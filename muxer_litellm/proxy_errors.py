@@ -91,13 +91,14 @@ def _status_from_code(code: Any) -> int | None:
 
 
 def _describe(body: Any, raw_text: str) -> tuple[str, str | None, str | None]:
-    """(message, type, code) from whatever the proxy sent, JSON or not."""
+    """(message, type, code) from whatever the proxy sent, JSON or not; uncut, so that
+    redaction sees whole keys before the message is shortened."""
     if isinstance(body, dict):
         err = body.get("error")
         if isinstance(err, dict):
             code = err.get("code")
             return (
-                str(err.get("message") or json.dumps(err)[:_MAX_MESSAGE]),
+                str(err.get("message") or json.dumps(err)),
                 None if err.get("type") is None else str(err.get("type")),
                 None if code is None else str(code),
             )
@@ -106,8 +107,7 @@ def _describe(body: Any, raw_text: str) -> tuple[str, str | None, str | None]:
         detail = body.get("detail")
         if detail is not None:
             return (detail if isinstance(detail, str) else json.dumps(detail)), None, None
-    text = raw_text.strip() or "(empty body)"
-    return text[:_MAX_MESSAGE], None, None
+    return raw_text.strip() or "(empty body)", None, None
 
 
 def error_from_body(
