@@ -92,6 +92,37 @@ def chunk(
     return out
 
 
+def usage(prompt: int, completion: int, cost: float | None = None) -> dict[str, Any]:
+    """A stream's ``usage`` object; ``cost`` is there only when the proxy priced the call."""
+    out: dict[str, Any] = {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+    if cost is not None:
+        out["cost"] = cost
+    return out
+
+
+def final_chunk(prompt: int, completion: int, cost: float | None = None) -> dict[str, Any]:
+    """The proxy's real last stream chunk: one choice with an empty delta, plus usage."""
+    out = chunk(choices=False, usage=usage(prompt, completion, cost))
+    out["choices"] = [{"index": 0, "delta": {}}]
+    return out
+
+
+def embedding_body(
+    vectors: list[list[float]], *, prompt_tokens: int = 8, model: str = "text-embedding-test"
+) -> dict[str, Any]:
+    """A ``/v1/embeddings`` reply."""
+    return {
+        "object": "list",
+        "model": model,
+        "data": [{"index": i, "embedding": v, "object": "embedding"} for i, v in enumerate(vectors)],
+        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
+    }
+
+
 def sse(*frames: dict[str, Any] | str, done: bool = True) -> bytes:
     """Server-sent events as the proxy writes them; str frames go out verbatim."""
     parts = [f"data: {f if isinstance(f, str) else json.dumps(f)}\n\n" for f in frames]

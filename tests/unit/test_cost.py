@@ -14,7 +14,18 @@ import respx
 from muxer_litellm import LiteLLMProvider, ModelCard, RouterMetadata
 from muxer_litellm.cost import parse_cost, resolve_cost
 from muxer_litellm.host import MessageInput
-from tests.unit.replies import API_KEY, BASE_URL, chat_body, chunk, deployment, error_body, model_info, sse
+from tests.unit.replies import (
+    API_KEY,
+    BASE_URL,
+    chat_body,
+    chunk,
+    deployment,
+    embedding_body,
+    error_body,
+    final_chunk,
+    model_info,
+    sse,
+)
 
 HELLO: list[MessageInput] = [{"role": "user", "content": "hello"}]
 
@@ -66,27 +77,8 @@ async def chat_meta(provider: LiteLLMProvider, model: str) -> RouterMetadata:
 
 
 def mock_embeddings(proxy: respx.MockRouter, headers: dict[str, str] | None = None, prompt_tokens: int = 8) -> None:
-    body = {
-        "object": "list",
-        "model": "embed",
-        "data": [{"index": 0, "embedding": [0.1, 0.2, 0.3], "object": "embedding"}],
-        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
-    }
+    body = embedding_body([[0.1, 0.2, 0.3]], prompt_tokens=prompt_tokens, model="embed")
     proxy.post("/v1/embeddings").mock(return_value=httpx.Response(200, json=body, headers=headers))
-
-
-def usage_chunk(prompt: int, completion: int, cost: float | None = None) -> dict[str, Any]:
-    """The proxy's last stream chunk: an empty delta plus usage (and usage.cost when priced)."""
-    usage: dict[str, Any] = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
-    if cost is not None:
-        usage["cost"] = cost
-    final = chunk(choices=False, usage=usage)
-    final["choices"] = [{"index": 0, "delta": {}}]
-    return final
 
 
 async def stream_chunks(
@@ -352,7 +344,7 @@ async def test_unpriced_embedding_has_unknown_cost(proxy: respx.MockRouter, prov
 async def test_stream_cost_from_usage_cost_is_proxy(proxy: respx.MockRouter, provider: LiteLLMProvider) -> None:
     info = mock_catalog(proxy)
     chunks = await stream_chunks(
-        proxy, provider, "priced", chunk("Hel"), chunk("lo", finish_reason="stop"), usage_chunk(12, 4, 0.00021)
+        proxy, provider, "priced", chunk("Hel"), chunk("lo", finish_reason="stop"), final_chunk(12, 4, 0.00021)
     )
     assert len(chunks) == 3
     meta = chunks[-1]["router_metadata"]
@@ -371,7 +363,7 @@ async def test_stream_usage_without_a_billed_cost_is_priced_from_the_catalog(
 ) -> None:
     info = mock_catalog(proxy)
     chunks = await stream_chunks(
-        proxy, provider, "priced", chunk("Hi", finish_reason="stop"), usage_chunk(40, 10, cost)
+        proxy, provider, "priced", chunk("Hi", finish_reason="stop"), final_chunk(40, 10, cost)
     )
     meta = chunks[-1]["router_metadata"]
     assert meta["cost_source"] == "catalog"
@@ -381,7 +373,7 @@ async def test_stream_usage_without_a_billed_cost_is_priced_from_the_catalog(
 
 async def test_unpriced_stream_has_unknown_cost(proxy: respx.MockRouter, provider: LiteLLMProvider) -> None:
     mock_catalog(proxy)
-    chunks = await stream_chunks(proxy, provider, "unpriced", chunk("Hi", finish_reason="stop"), usage_chunk(40, 10))
+    chunks = await stream_chunks(proxy, provider, "unpriced", chunk("Hi", finish_reason="stop"), final_chunk(40, 10))
     meta = chunks[-1]["router_metadata"]
     assert meta["estimated_cost"] is None
     assert meta["cost_source"] == "unknown"

@@ -22,7 +22,7 @@ from muxer_litellm import (
     ModelHealth,
     ProviderError,
 )
-from tests.unit.replies import API_KEY, BASE_URL, deployment, error_body, model_info
+from tests.unit.replies import API_KEY, BASE_URL, deployment, embedding_body, error_body, model_info
 
 READY = {"status": "healthy", "db": "Not connected", "litellm_version": "1.106.0"}
 MODELS = {"object": "list", "data": [{"id": "gpt-test", "object": "model"}]}
@@ -252,17 +252,8 @@ EMBED_IN_PER_TOKEN, EMBED_IN_PER_1K = 1e-07, 0.0001
 VECTORS = [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]]
 
 
-def embedding_body(prompt_tokens: int = 8) -> dict[str, Any]:
-    return {
-        "object": "list",
-        "model": "text-embedding-test",
-        "data": [{"index": i, "embedding": v, "object": "embedding"} for i, v in enumerate(VECTORS)],
-        "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens},
-    }
-
-
 def mock_embeddings(proxy: respx.MockRouter, body: Any = None, headers: dict[str, str] | None = None) -> respx.Route:
-    reply = httpx.Response(200, json=embedding_body() if body is None else body, headers=headers)
+    reply = httpx.Response(200, json=embedding_body(VECTORS) if body is None else body, headers=headers)
     return proxy.post("/v1/embeddings").mock(return_value=reply)
 
 
@@ -292,7 +283,7 @@ async def test_embeddings_cost_from_catalog_without_header(proxy: respx.MockRout
     prompt_tokens = 1500
     entry = deployment("embed", model_id="id-embed", input_cost=EMBED_IN_PER_TOKEN, output_cost=0, mode="embedding")
     proxy.get("/model/info").mock(return_value=httpx.Response(200, json=model_info(entry)))
-    mock_embeddings(proxy, embedding_body(prompt_tokens))
+    mock_embeddings(proxy, embedding_body(VECTORS, prompt_tokens=prompt_tokens))
     response = await provider.embeddings("alpha", "embed")
     assert response.router_metadata.cost_source == "catalog"
     assert response.router_metadata.estimated_cost == pytest.approx(prompt_tokens * EMBED_IN_PER_1K / 1000)

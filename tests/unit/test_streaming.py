@@ -26,7 +26,7 @@ from muxer_litellm import (
     RateLimitError,
 )
 from muxer_litellm.host import MessageInput
-from tests.unit.replies import API_KEY, chunk, deployment, error_body, model_info, sse
+from tests.unit.replies import API_KEY, chunk, deployment, error_body, final_chunk, model_info, sse, usage
 
 MODEL = "gpt-test"
 CALL_ID = "call-stream-1"
@@ -48,24 +48,6 @@ def catalog(proxy: respx.MockRouter) -> respx.Route:
     """The proxy's /model/info, read when a stream's cost is not billed by the proxy."""
     entry = deployment(MODEL, model_id=MODEL_ID, input_cost=IN_PER_TOKEN, output_cost=OUT_PER_TOKEN)
     return proxy.get("/model/info").mock(return_value=httpx.Response(200, json=model_info(entry)))
-
-
-def usage(prompt: int, completion: int, cost: float | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-    }
-    if cost is not None:
-        out["cost"] = cost
-    return out
-
-
-def final_chunk(prompt: int, completion: int, cost: float | None = None) -> dict[str, Any]:
-    """The proxy's real last chunk: one choice with an empty delta, plus usage."""
-    out = chunk(choices=False, usage=usage(prompt, completion, cost))
-    out["choices"] = [{"index": 0, "delta": {}}]
-    return out
 
 
 def mock_stream(
