@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint typecheck test unit integration clean
+.PHONY: install lint typecheck test unit integration bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check muxer_litellm tests
-	$(BIN)/ruff format --check muxer_litellm tests
+	$(BIN)/ruff check muxer_litellm tests benchmarks
+	$(BIN)/ruff format --check muxer_litellm tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict muxer_litellm
@@ -30,6 +30,10 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
+
+# Prints CPU per routing decision across 200 candidates (a benchmark, not a test).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/routing_decision.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -11,11 +11,14 @@ from .errors import (
     BudgetExceededError,
     ContentPolicyError,
     ContextWindowExceededError,
+    FallbackExhaustedError,
     ModelNotFoundError,
+    NoRouteError,
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
+    RoutingConfigError,
 )
 from .host import (
     ChatCompletionResponse,
@@ -23,10 +26,12 @@ from .host import (
     Choice,
     EmbeddingResponse,
     LLMProvider,
+    RouteAttempt,
     RouterMetadata,
     Usage,
 )
 from .provider import LiteLLMProvider
+from .registration import create_provider, register
 from .settings import LiteLLMSettings
 
 __all__ = [
@@ -39,6 +44,7 @@ __all__ = [
     "ContentPolicyError",
     "ContextWindowExceededError",
     "CustomModel",
+    "FallbackExhaustedError",
     "EmbeddingResponse",
     "LLMProvider",
     "LiteLLMProvider",
@@ -47,11 +53,16 @@ __all__ = [
     "ModelCatalog",
     "ModelHealth",
     "ModelNotFoundError",
+    "NoRouteError",
     "ProviderError",
     "ProviderTimeoutError",
     "ProviderUnavailableError",
     "RateLimitError",
+    "RouteAttempt",
     "RouterMetadata",
+    "RoutingConfigError",
     "Usage",
     "__version__",
+    "create_provider",
+    "register",
 ]

@@ -25,6 +25,8 @@ class ModelCard(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    # Capabilities are None when neither the proxy nor the operator said: routing treats
+    # unknown as "maybe", ranked after models known to have the capability.
     name: str
     upstream_model: str | None = None
     model_id: str | None = Field(None, description="Deployment id; None when the name has several.")
@@ -36,11 +38,12 @@ class ModelCard(BaseModel):
     pricing_source: PricingSource = "unknown"
     context_window: int | None = None
     max_output_tokens: int | None = None
-    supports_function_calling: bool = False
-    supports_vision: bool = False
-    supports_response_schema: bool = False
-    supports_reasoning: bool = False
+    supports_function_calling: bool | None = None
+    supports_vision: bool | None = None
+    supports_response_schema: bool | None = None
+    supports_reasoning: bool | None = None
     task_types: tuple[str, ...] = ()
+    tier: int | None = Field(None, description="Operator-set strength, 1 = economy; routing infers it when None.")
     rate_limits: dict[str, int] | None = None
     healthy: bool | None = Field(None, description="From the last model_health(); None = not checked.")
     health_error: str | None = None
@@ -76,6 +79,7 @@ class _Metadata(BaseModel):
     supports_response_schema: bool | None = None
     supports_reasoning: bool | None = None
     task_types: list[str] | None = None
+    tier: int | None = Field(None, ge=1, le=10)
 
 
 class CustomModel(BaseModel):
@@ -158,6 +162,26 @@ def _task_types(info: Mapping[str, Any], card: ModelCard) -> tuple[str, ...]:
     return tuple(kinds)
 
 
+def _flag(value: Any) -> bool | None:
+    """LiteLLM sends null for capabilities it does not know; unknown is not "no"."""
+    return value if isinstance(value, bool) else None
+
+
+def _all_flags(values: Iterable[bool | None]) -> bool | None:
+    """A load-balanced name has a capability only if every deployment has it."""
+    seen = list(values)
+    if any(v is False for v in seen):
+        return False
+    return True if all(v is True for v in seen) else None
+
+
+def _tier(value: Any) -> int | None:
+    """An operator's ``model_info.tier`` (1-10); anything else is ignored, not guessed."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
+        return None
+    return value
+
+
 def _rate_limits(params: Mapping[str, Any], info: Mapping[str, Any]) -> dict[str, int] | None:
     limits: dict[str, int] = {}
     for key, name in (("rpm", "requests_per_minute"), ("tpm", "tokens_per_minute")):
@@ -188,10 +212,11 @@ def _deployment_card(entry: Mapping[str, Any]) -> ModelCard | None:
         pricing_source="proxy" if in_price is not None else "unknown",
         context_window=_int(info.get("max_input_tokens")) or _int(info.get("max_tokens")),
         max_output_tokens=_int(info.get("max_output_tokens")),
-        supports_function_calling=info.get("supports_function_calling") is True,
-        supports_vision=info.get("supports_vision") is True,
-        supports_response_schema=info.get("supports_response_schema") is True,
-        supports_reasoning=info.get("supports_reasoning") is True,
+        supports_function_calling=_flag(info.get("supports_function_calling")),
+        supports_vision=_flag(info.get("supports_vision")),
+        supports_response_schema=_flag(info.get("supports_response_schema")),
+        supports_reasoning=_flag(info.get("supports_reasoning")),
+        tier=_tier(info.get("tier")),
         rate_limits=_rate_limits(params, info),
     )
     return card.model_copy(update={"task_types": _task_types(info, card)})
@@ -222,10 +247,11 @@ def _merge(name: str, deployments: list[ModelCard]) -> ModelCard:
             "pricing_source": "proxy" if priced else "unknown",
             "context_window": _min_known(d.context_window for d in deployments),
             "max_output_tokens": _min_known(d.max_output_tokens for d in deployments),
-            "supports_function_calling": all(d.supports_function_calling for d in deployments),
-            "supports_vision": all(d.supports_vision for d in deployments),
-            "supports_response_schema": all(d.supports_response_schema for d in deployments),
-            "supports_reasoning": all(d.supports_reasoning for d in deployments),
+            "supports_function_calling": _all_flags(d.supports_function_calling for d in deployments),
+            "supports_vision": _all_flags(d.supports_vision for d in deployments),
+            "supports_response_schema": _all_flags(d.supports_response_schema for d in deployments),
+            "supports_reasoning": _all_flags(d.supports_reasoning for d in deployments),
+            "tier": None if any(d.tier is None for d in deployments) else min(d.tier or 0 for d in deployments),
             "task_types": tuple(t for t in first.task_types if all(t in d.task_types for d in deployments)),
             "rate_limits": None,
         }
@@ -270,6 +296,7 @@ def _apply_custom(name: str, base: ModelCard | None, custom: CustomModel) -> Mod
         "supports_vision",
         "supports_response_schema",
         "supports_reasoning",
+        "tier",
     ):
         value = getattr(meta, field)
         if value is not None:

@@ -7,7 +7,8 @@ can fall back, cool a target down for ``retry_after`` seconds, or give up.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 __all__ = [
     "AuthenticationError",
@@ -15,11 +16,14 @@ __all__ = [
     "BudgetExceededError",
     "ContentPolicyError",
     "ContextWindowExceededError",
+    "FallbackExhaustedError",
     "ModelNotFoundError",
+    "NoRouteError",
     "ProviderError",
     "ProviderTimeoutError",
     "ProviderUnavailableError",
     "RateLimitError",
+    "RoutingConfigError",
 ]
 
 
@@ -126,3 +130,43 @@ class ProviderUnavailableError(ProviderError):
     """The proxy is unreachable or answered 5xx."""
 
     default_retryable = True
+
+
+class NoRouteError(ProviderError):
+    """Routing found nothing it may call: every candidate was excluded (``excluded`` says
+    why, by ``provider/model``). Retryable only when some were merely cooling down, and
+    then ``retry_after`` is the shortest wait."""
+
+    def __init__(
+        self,
+        message: str,
+        excluded: Mapping[str, str] | None = None,
+        *,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, None, None, retryable=retry_after is not None)
+        self.excluded: dict[str, str] = dict(excluded or {})
+        self.retry_after = retry_after
+
+
+class FallbackExhaustedError(ProviderError):
+    """Every target routing tried failed. ``attempts`` lists them in order (dicts in the
+    shape of ``RouteAttempt``); ``last_error`` is the final failure (also ``__cause__``)."""
+
+    def __init__(self, message: str, attempts: Sequence[Mapping[str, Any]], last_error: ProviderError) -> None:
+        super().__init__(
+            message,
+            last_error.status_code,
+            last_error.provider,
+            model=last_error.model,
+            call_id=last_error.call_id,
+            error_type=last_error.error_type,
+            error_code=last_error.error_code,
+            retryable=last_error.retryable,
+        )
+        self.attempts: list[dict[str, Any]] = [dict(a) for a in attempts]
+        self.last_error = last_error
+
+
+class RoutingConfigError(ValueError):
+    """Routing settings or YAML are invalid; the message names the file and field."""

@@ -48,6 +48,7 @@ __all__ = [
     "ProviderTimeoutError",
     "ProviderUnavailableError",
     "RateLimitError",
+    "RouteAttempt",
     "RouterMetadata",
     "Usage",
 ]
@@ -88,6 +89,29 @@ class Choice(BaseModel):
     finish_reason: str | None = None
 
 
+AttemptOutcome = Literal["ok", "accepted", "escalated", "failed", "skipped"]
+
+
+class RouteAttempt(BaseModel):
+    """Our addition: one target a router tried (or skipped) while answering one request.
+
+    ``outcome``: ``ok`` (answered), ``accepted``/``escalated`` (a cascade step whose answer
+    passed/failed the quality check), ``failed`` (raised ``error``), ``skipped`` (not called:
+    cooling down, over budget...; ``detail`` says why).
+    """
+
+    model_config = ConfigDict(extra="allow")
+
+    provider: str
+    model: str
+    outcome: AttemptOutcome
+    detail: str | None = None
+    error: str | None = Field(None, description="Error class name, e.g. RateLimitError.")
+    cost: float | None = None
+    duration_ms: float | None = None
+    quality_score: float | None = None
+
+
 class RouterMetadata(BaseModel):
     """How the answer was produced and what it cost.
 
@@ -108,6 +132,10 @@ class RouterMetadata(BaseModel):
     model_id: str | None = None
     attempted_retries: int | None = None
     attempted_fallbacks: int | None = None
+    # Set by muxer_litellm.routing (our addition):
+    routing_strategy: str | None = None
+    attempts: list[RouteAttempt] = Field(default_factory=list)
+    total_cost: float | None = Field(None, description="All attempts' cost; None if any is unknown.")
 
 
 class ChatCompletionResponse(BaseModel):

@@ -591,6 +591,26 @@ class LiteLLMProvider(LLMProvider):
             raise ProviderError("LiteLLM proxy /v1/models reply has no 'data' list", response.status_code, PROVIDER)
         return [m for m in data if isinstance(m, dict) and isinstance(m.get("id"), str)]
 
+    async def count_tokens(
+        self, messages: list[MessageInput], model: str, *, timeout_seconds: float | None = None
+    ) -> int:
+        """Prompt tokens as the proxy's ``/utils/token_counter`` counts them for ``model``
+        (its tokenizer, no model call). Routing asks only when an estimate is close to a
+        context window, where being exact decides whether the prompt fits."""
+        payload = {"model": model, "messages": self._message_dicts(messages)}
+        response = await self._request(
+            "POST", "/utils/token_counter", json=payload, model=model, timeout_seconds=timeout_seconds
+        )
+        total = self._json(response, model).get("total_tokens")
+        if isinstance(total, bool) or not isinstance(total, int) or total < 0:
+            raise ProviderError(
+                f"LiteLLM proxy /utils/token_counter gave no usable total_tokens: {total!r}",
+                response.status_code,
+                PROVIDER,
+                model=model,
+            )
+        return total
+
     # ------------------------------------------------------------------ health
 
     async def health_check(self) -> bool:

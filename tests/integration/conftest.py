@@ -10,11 +10,16 @@ from typing import Any
 import pytest
 
 from muxer_litellm import LiteLLMProvider
+from muxer_litellm.host import LLMProvider
 from tests.fake_upstream import FakeUpstream
 from tests.litellm_proxy import LiteLLMProxy, litellm_executable
+from tests.native_provider import NativeModel, NativeProvider
 
 # Prices the proxy is told about, per token; tests derive expected costs from these.
-CHEAP_IN, CHEAP_OUT = 5e-07, 1.5e-06
+# cheap-chat is the cheapest priced model (cheaper than mock-chat's gpt-4o-mini cost-map
+# price), so cost-aware routing has one clear answer.
+CHEAP_IN, CHEAP_OUT = 1e-07, 4e-07
+REFUSE_IN, REFUSE_OUT = 1.5e-07, 6e-07
 SMART_IN, SMART_OUT = 3e-06, 1.5e-05
 TOOL_IN, TOOL_OUT = 1e-06, 2e-06
 EMBED_IN = 1e-07
@@ -58,6 +63,12 @@ def proxy_config(upstream: str, master_key: str) -> dict[str, Any]:
                 params={"input_cost_per_token": TOOL_IN, "output_cost_per_token": TOOL_OUT},
                 supports_function_calling=True,
             ),
+            fake(
+                "refuse-chat",
+                "fake-refuse",
+                params={"input_cost_per_token": REFUSE_IN, "output_cost_per_token": REFUSE_OUT},
+                max_input_tokens=16000,
+            ),
             fake("ratelimited-chat", "fake-ratelimit"),
             fake("broken-chat", "fake-broken"),
             fake("midstream-chat", "fake-midstream"),
@@ -99,3 +110,23 @@ def litellm_proxy(fake_upstream: FakeUpstream, tmp_path_factory: pytest.TempPath
 async def provider(litellm_proxy: LiteLLMProxy) -> AsyncIterator[LiteLLMProvider]:
     async with LiteLLMProvider(litellm_proxy.base_url, litellm_proxy.master_key) as p:
         yield p
+
+
+# The native provider's price table, per 1K tokens: dearer than cheap-chat, cheaper than smart-chat.
+NATIVE_MINI = NativeModel("fake-native-mini", 0.0002, 0.0008)
+NATIVE_BROKEN = NativeModel("fake-broken", 0.0002, 0.0008)
+
+
+@pytest.fixture
+async def native(fake_upstream: FakeUpstream) -> AsyncIterator[NativeProvider]:
+    """A host's own provider calling the fake upstream directly (no proxy)."""
+    async with NativeProvider(
+        fake_upstream.base_url, {"native-mini": NATIVE_MINI, "native-broken": NATIVE_BROKEN}
+    ) as p:
+        yield p
+
+
+@pytest.fixture
+def providers(provider: LiteLLMProvider, native: NativeProvider) -> dict[str, LLMProvider]:
+    """How a ModelMuxer host registers them: the proxy beside a native provider."""
+    return {"litellm": provider, "native": native}

@@ -220,11 +220,11 @@ async def test_card_carries_deployment_metadata(proxy: respx.MockRouter, provide
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [(True, True), ("yes", False), ("true", False), (1, False), (None, False), (False, False)],
+    [(True, True), ("yes", None), ("true", None), (1, None), (None, None), (False, False)],
     ids=["true", "yes", "str-true", "one", "none", "false"],
 )
-async def test_only_a_json_true_counts_as_a_capability(
-    proxy: respx.MockRouter, provider: LiteLLMProvider, value: Any, expected: bool
+async def test_only_json_booleans_set_a_capability_anything_else_is_unknown(
+    proxy: respx.MockRouter, provider: LiteLLMProvider, value: Any, expected: bool | None
 ) -> None:
     await load(
         proxy,
@@ -358,9 +358,10 @@ async def test_two_deployments_merge_dearest_price_smallest_limits_shared_capabi
     assert card.context_window == 32000
     assert card.max_output_tokens == 4096
     assert card.supports_function_calling is True
-    assert card.supports_vision is False
-    assert card.supports_response_schema is False
-    assert card.supports_reasoning is False
+    # One deployment says yes, the other does not say: unknown, not "no".
+    assert card.supports_vision is None
+    assert card.supports_response_schema is None
+    assert card.supports_reasoning is None
     assert card.task_types == ("general", "tools")
     assert card.model_id is None
     assert card.deployment_ids == ("dep-a", "dep-b")

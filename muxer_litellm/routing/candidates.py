@@ -1,0 +1,248 @@
+"""The candidate view: every ``(provider, model)`` a router may pick, with what it knows.
+
+Built only from the host contract (``get_supported_models``, ``calculate_cost``) plus, where
+a provider has one, its catalog (``model_cards()`` returning :class:`ModelCard`), so native
+providers and the LiteLLM proxy are compared on the same terms.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..catalog import ModelCard
+from ..host import LLMProvider
+
+__all__ = ["Candidate", "CandidateCache", "TierSource", "build_candidates", "candidate_for", "infer_tier", "safe_cost"]
+
+logger = logging.getLogger("muxer_litellm.routing")
+
+TierSource = Literal["config", "catalog", "price", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """One routable target. Capabilities and window are None when nobody said (unknown
+    is not "no"); prices are USD per 1K tokens, None when unknown (never 0)."""
+
+    provider: str
+    model: str
+    input_cost_per_1k: float | None
+    output_cost_per_1k: float | None
+    pricing_source: str
+    context_window: int | None
+    max_output_tokens: int | None
+    function_calling: bool | None
+    vision: bool | None
+    json_schema: bool | None
+    reasoning: bool | None
+    task_types: frozenset[str]
+    tier: int | None
+    tier_source: TierSource
+    healthy: bool | None
+    health_error: str | None
+    #: Priced from a catalog card: cost is linear in tokens, as the provider's own
+    #: calculate_cost computes it, so routing prices it without calling the provider.
+    catalog_priced: bool = False
+    key: str = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", f"{self.provider}/{self.model}")  # read on every decision
+
+    @property
+    def price_known(self) -> bool:
+        return self.input_cost_per_1k is not None and self.output_cost_per_1k is not None
+
+    def estimate(self, provider: LLMProvider | None, input_tokens: int, output_tokens: int) -> float | None:
+        """USD for the tokens, None when unknown: from the card's prices when the candidate
+        has one, else the provider's ``calculate_cost``."""
+        if self.catalog_priced:
+            if self.input_cost_per_1k is None or self.output_cost_per_1k is None:
+                return None
+            return (input_tokens * self.input_cost_per_1k + output_tokens * self.output_cost_per_1k) / 1000.0
+        if provider is None:
+            return None
+        return safe_cost(provider, input_tokens, output_tokens, self.model)
+
+
+def safe_cost(provider: LLMProvider, input_tokens: int, output_tokens: int, model: str) -> float | None:
+    """``calculate_cost``, with anything that is not a finite, non-negative number (``inf``
+    is how our provider says "unknown"; a host provider may raise) read as unknown."""
+    try:
+        cost = provider.calculate_cost(input_tokens, output_tokens, model)
+    except Exception as exc:  # a host provider's bug must not break routing for everyone
+        logger.debug("calculate_cost failed for %s: %r", model, exc)
+        return None
+    if isinstance(cost, bool) or not isinstance(cost, (int, float)) or not math.isfinite(cost) or cost < 0:
+        return None
+    return float(cost)
+
+
+def infer_tier(input_per_1k: float | None, output_per_1k: float | None, thresholds: Sequence[float]) -> int | None:
+    """Tier from price, the usual proxy for strength: the mean of the input and output
+    per-1K prices, below ``thresholds[0]`` is tier 1, below ``thresholds[1]`` tier 2, ..."""
+    if input_per_1k is None or output_per_1k is None:
+        return None
+    mean = (input_per_1k + output_per_1k) / 2
+    for tier, limit in enumerate(thresholds, start=1):
+        if mean < limit:
+            return tier
+    return len(thresholds) + 1
+
+
+def _cards(provider: LLMProvider) -> dict[str, ModelCard]:
+    getter = getattr(provider, "model_cards", None)
+    if not callable(getter):
+        return {}
+    try:
+        cards = getter()
+    except Exception as exc:
+        logger.debug("model_cards() failed: %r", exc)
+        return {}
+    if not isinstance(cards, list):
+        return {}
+    return {c.name: c for c in cards if isinstance(c, ModelCard)}
+
+
+def _tier(
+    key: str,
+    card: ModelCard | None,
+    inp: float | None,
+    out: float | None,
+    tiers: Mapping[str, int],
+    thr: Sequence[float],
+) -> tuple[int | None, TierSource]:
+    if key in tiers:
+        return tiers[key], "config"
+    if card is not None and card.tier is not None:
+        return card.tier, "catalog"
+    inferred = infer_tier(inp, out, thr)
+    return (inferred, "price") if inferred is not None else (None, "unknown")
+
+
+def _candidate(
+    name: str,
+    provider: LLMProvider,
+    model: str,
+    card: ModelCard | None,
+    tiers: Mapping[str, int],
+    thresholds: Sequence[float],
+) -> Candidate:
+    if card is not None:
+        inp, out = card.input_cost_per_1k, card.output_cost_per_1k
+        source: str = card.pricing_source
+    else:
+        inp, out = safe_cost(provider, 1000, 0, model), safe_cost(provider, 0, 1000, model)
+        if inp is None or out is None:
+            inp = out = None
+        source = "provider" if inp is not None else "unknown"
+    key = f"{name}/{model}"
+    tier, tier_source = _tier(key, card, inp, out, tiers, thresholds)
+    return Candidate(
+        provider=name,
+        model=model,
+        input_cost_per_1k=inp,
+        output_cost_per_1k=out,
+        pricing_source=source,
+        context_window=card.context_window if card else None,
+        max_output_tokens=card.max_output_tokens if card else None,
+        function_calling=card.supports_function_calling if card else None,
+        vision=card.supports_vision if card else None,
+        json_schema=card.supports_response_schema if card else None,
+        reasoning=card.supports_reasoning if card else None,
+        task_types=frozenset(card.task_types) if card else frozenset(),
+        tier=tier,
+        tier_source=tier_source,
+        healthy=card.healthy if card else None,
+        health_error=card.health_error if card else None,
+        catalog_priced=card is not None,
+    )
+
+
+def candidate_for(
+    name: str,
+    provider: LLMProvider,
+    model: str,
+    *,
+    tiers: Mapping[str, int] | None = None,
+    tier_price_thresholds: Sequence[float] = (0.002, 0.005),
+) -> Candidate:
+    """A candidate for a model the provider does not list (a combo may name one, e.g. a
+    model behind a proxy wildcard route): whatever its catalog and prices say, else unknown."""
+    card = _cards(provider).get(model)
+    return _candidate(name, provider, model, card, tiers or {}, tier_price_thresholds)
+
+
+class CandidateCache:
+    """Reuses a provider's candidates while its model list and catalog cards are the same
+    objects (a catalog refresh replaces them), so a decision does not rebuild hundreds of
+    candidates. Entries older than ``max_age`` seconds are rebuilt anyway, to pick up
+    price changes of providers without a catalog."""
+
+    def __init__(self, max_age: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_age = max_age
+        self._clock = clock
+        self._entries: dict[str, tuple[object, list[Candidate], float]] = {}
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+    def build(
+        self,
+        providers: Mapping[str, LLMProvider],
+        *,
+        tiers: Mapping[str, int] | None = None,
+        tier_price_thresholds: Sequence[float] = (0.002, 0.005),
+    ) -> list[Candidate]:
+        out: list[Candidate] = []
+        now = self._clock()
+        for name, provider in providers.items():
+            try:
+                models = provider.get_supported_models()
+            except Exception as exc:
+                logger.warning("provider %r: get_supported_models() failed: %r", name, exc)
+                continue
+            cards = _cards(provider)
+            signature = (id(provider), tuple(models), tuple(map(id, cards.values())), tuple(tiers or {}))
+            cached = self._entries.get(name)
+            if cached is not None and cached[0] == signature and now - cached[2] < self.max_age:
+                out.extend(cached[1])
+                continue
+            built = _provider_candidates(name, provider, models, cards, tiers or {}, tier_price_thresholds)
+            self._entries[name] = (signature, built, now)
+            out.extend(built)
+        return out
+
+
+def _provider_candidates(
+    name: str,
+    provider: LLMProvider,
+    models: Sequence[str],
+    cards: Mapping[str, ModelCard],
+    tiers: Mapping[str, int],
+    thresholds: Sequence[float],
+) -> list[Candidate]:
+    out: list[Candidate] = []
+    seen: set[str] = set()
+    for model in models:
+        if not isinstance(model, str) or not model or model in seen:
+            continue
+        seen.add(model)
+        out.append(_candidate(name, provider, model, cards.get(model), tiers, thresholds))
+    return out
+
+
+def build_candidates(
+    providers: Mapping[str, LLMProvider],
+    *,
+    tiers: Mapping[str, int] | None = None,
+    tier_price_thresholds: Sequence[float] = (0.002, 0.005),
+) -> list[Candidate]:
+    """Expand registered providers into candidates, in registration order (the host's own
+    preference, used to break ties). A provider whose ``get_supported_models()`` raises
+    contributes nothing (and is logged)."""
+    return CandidateCache(max_age=0.0).build(providers, tiers=tiers, tier_price_thresholds=tier_price_thresholds)

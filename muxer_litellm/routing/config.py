@@ -1,0 +1,240 @@
+"""Routing configuration: strategies, combos and cascades, from YAML and the environment.
+
+Validated with pydantic; every error is a :class:`RoutingConfigError` naming the file and
+the dotted path of the bad field, so an operator can fix a typo without reading code.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, Self
+
+import yaml
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ..errors import RoutingConfigError
+
+__all__ = [
+    "BUILTIN_STRATEGIES",
+    "CascadeConfig",
+    "ComboConfig",
+    "ComboStrategy",
+    "RoutingConfig",
+    "RoutingSettings",
+    "Target",
+    "load_routing_config",
+]
+
+#: Strategies every router knows; combos and cascades add their own names.
+BUILTIN_STRATEGIES = ("heuristic", "cost_optimized", "cascade", "hybrid")
+ComboStrategy = Literal["priority", "weighted", "round_robin", "cost"]
+_CLASSES_WITH_TIERS = ("code", "reasoning", "long_context", "vision", "tools", "json", "simple")
+
+
+class Target(BaseModel):
+    """One ``provider/model`` a combo or cascade may call. Written in YAML as the string
+    ``"litellm/cheap-chat"`` (split at the first ``/``, so ``litellm/openai/gpt-4o`` works) or
+    as a mapping ``{target: litellm/cheap-chat, weight: 3}``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provider: str = Field(min_length=1)
+    model: str = Field(min_length=1)
+    weight: float = Field(1.0, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        if isinstance(value, Mapping) and "target" in value:
+            rest = {k: v for k, v in value.items() if k != "target"}
+            return {**cls._split(value["target"]), **rest}
+        if isinstance(value, str):
+            return cls._split(value)
+        return value
+
+    @staticmethod
+    def _split(value: Any) -> dict[str, str]:
+        if not isinstance(value, str) or value.count("/") < 1 or "" in value.split("/", 1):
+            raise ValueError(f"a target is 'provider/model' (e.g. 'litellm/cheap-chat'), got {value!r}")
+        provider, model = value.split("/", 1)
+        return {"provider": provider.strip(), "model": model.strip()}
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
+class ComboConfig(BaseModel):
+    """A named, ordered set of targets across providers (OmniRoute's combos)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    targets: list[Target] = Field(min_length=1)
+    strategy: ComboStrategy = "priority"
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        keys = [t.key for t in self.targets]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"targets are listed twice: {', '.join(dupes)}")
+        return self
+
+
+class CascadeConfig(BaseModel):
+    """Steps from cheap to strong; each answer must pass the quality check or we escalate."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    steps: list[Target] = Field(min_length=1)
+    quality_threshold: float | None = Field(None, ge=0, le=1, description="None: RoutingConfig's.")
+
+
+class RoutingConfig(BaseModel):
+    """Everything a :class:`~muxer_litellm.routing.HeuristicRouter` can be told. Defaults are
+    what the README documents; every number is in the unit its name says."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    default_strategy: str = "heuristic"
+    cascade_enabled: bool = True
+    combos: dict[str, ComboConfig] = Field(default_factory=dict)
+    cascades: dict[str, CascadeConfig] = Field(default_factory=dict)
+
+    # Classification and tiers
+    long_context_tokens: int = Field(8000, gt=0)
+    min_tier: dict[str, int] = Field(default_factory=lambda: {"code": 2, "reasoning": 2, "long_context": 2})
+    tier_price_thresholds: list[float] = Field(
+        default_factory=lambda: [0.002, 0.005],
+        description="USD per 1K tokens, mean of input and output: below the first is tier 1, and so on.",
+    )
+    tiers: dict[str, int] = Field(default_factory=dict, description="'provider/model' -> tier, beats inference.")
+    expected_output_tokens: dict[str, int] = Field(
+        default_factory=lambda: {"simple": 256, "code": 1024, "reasoning": 1024, "long_context": 512, "vision": 512}
+    )
+    assumed_context_window: int = Field(4096, gt=0, description="Window assumed when a provider does not say.")
+
+    # Fallback, cooldowns, breaker, health
+    max_attempts: int = Field(3, ge=1, description="Targets tried per request by heuristic/cost routing.")
+    rate_limit_cooldown: float = Field(5.0, ge=0, description="Cooldown after a 429 that gave no Retry-After.")
+    max_cooldown: float = Field(300.0, gt=0, description="Cap on any Retry-After a 429 asks for.")
+    breaker_threshold: int = Field(3, ge=1, description="Consecutive retryable failures that open a target's breaker.")
+    breaker_cooldown: float = Field(30.0, gt=0)
+    health_ttl: float = Field(60.0, gt=0, description="Seconds a failed provider health_check() excludes it.")
+
+    # Cascades
+    quality_threshold: float = Field(0.5, ge=0, le=1)
+    cascade_max_steps: int = Field(3, ge=1, description="Steps of an automatic (unconfigured) cascade.")
+
+    # Exact token counts near a context window (LiteLLM's /utils/token_counter)
+    token_counter: bool = True
+    token_counter_timeout: float = Field(0.5, gt=0)
+    token_counter_band: float = Field(0.25, ge=0, le=1, description="Ask when the estimate is this close to a window.")
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        for kind, names in (("combos", self.combos), ("cascades", self.cascades)):
+            clash = sorted(set(names) & set(BUILTIN_STRATEGIES))
+            if clash:
+                raise ValueError(f"{kind}: {', '.join(clash)} is a built-in strategy name; pick another")
+        both = sorted(set(self.combos) & set(self.cascades))
+        if both:
+            raise ValueError(f"{', '.join(both)} is both a combo and a cascade")
+        known = set(BUILTIN_STRATEGIES) | set(self.combos) | set(self.cascades)
+        if self.default_strategy not in known:
+            raise ValueError(
+                f"default_strategy {self.default_strategy!r} is not a strategy; use one of {', '.join(sorted(known))}"
+            )
+        if not self.cascade_enabled and (self.default_strategy == "cascade" or self.default_strategy in self.cascades):
+            raise ValueError(f"default_strategy {self.default_strategy!r} needs cascade_enabled: true")
+        for field, mapping in (("min_tier", self.min_tier), ("expected_output_tokens", self.expected_output_tokens)):
+            for name, value in mapping.items():
+                if name not in _CLASSES_WITH_TIERS:
+                    raise ValueError(f"{field}: unknown prompt class {name!r}; use {', '.join(_CLASSES_WITH_TIERS)}")
+                if value < 1:
+                    raise ValueError(f"{field}.{name} must be >= 1, got {value}")
+        for key, tier in self.tiers.items():
+            Target._split(key)
+            if tier < 1:
+                raise ValueError(f"tiers.{key} must be >= 1, got {tier}")
+        thresholds = self.tier_price_thresholds
+        if any(t <= 0 for t in thresholds) or any(b <= a for a, b in itertools.pairwise(thresholds)):
+            raise ValueError(f"tier_price_thresholds must be positive and increasing, got {thresholds}")
+        return self
+
+    def strategy_names(self) -> list[str]:
+        return [*BUILTIN_STRATEGIES, *self.combos, *self.cascades]
+
+
+class RoutingSettings(BaseSettings):
+    """The environment's say, named as in ModelMuxer's docs; it wins over the YAML file."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    default_routing_strategy: str | None = None
+    cascade_routing_enabled: bool | None = None
+    routing_config: Path | None = Field(None, validation_alias=AliasChoices("MUXER_ROUTING_CONFIG", "routing_config"))
+
+
+def _problems(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{where}: {msg}")
+    return "; ".join(parts)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RoutingConfigError(f"cannot read routing config {str(path)!r}: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RoutingConfigError(f"{path}: not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise RoutingConfigError(f"{path}: expected a mapping at the top, got {type(data).__name__}")
+    # Allow the routing section to live inside a bigger gateway config.
+    section = data.get("routing", data)
+    if not isinstance(section, dict):
+        raise RoutingConfigError(f"{path}: 'routing' must be a mapping, got {type(section).__name__}")
+    return dict(section)
+
+
+def load_routing_config(
+    path: str | Path | None = None,
+    *,
+    settings: RoutingSettings | None = None,
+    **overrides: Any,
+) -> RoutingConfig:
+    """Build a RoutingConfig: defaults < YAML file (``path``, else ``MUXER_ROUTING_CONFIG``)
+    < environment (``DEFAULT_ROUTING_STRATEGY``, ``CASCADE_ROUTING_ENABLED``) < ``overrides``.
+
+    The YAML may be the routing mapping itself or hold it under a top-level ``routing:`` key.
+    Raises RoutingConfigError naming the source and field.
+    """
+    try:
+        env = settings or RoutingSettings()
+    except ValidationError as exc:
+        raise RoutingConfigError(f"environment: {_problems(exc)}") from None
+    source = Path(path) if path is not None else env.routing_config
+    data: dict[str, Any] = _read_yaml(source) if source is not None else {}
+    where = str(source) if source is not None else "routing config"
+    if env.default_routing_strategy is not None and env.default_routing_strategy.strip():
+        data["default_strategy"] = env.default_routing_strategy.strip()
+        where += " + DEFAULT_ROUTING_STRATEGY"
+    if env.cascade_routing_enabled is not None:
+        data["cascade_enabled"] = env.cascade_routing_enabled
+        where += " + CASCADE_ROUTING_ENABLED"
+    data.update(overrides)
+    try:
+        return RoutingConfig.model_validate(data)
+    except ValidationError as exc:
+        raise RoutingConfigError(f"{where}: {_problems(exc)}") from None

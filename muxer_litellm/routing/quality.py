@@ -1,0 +1,102 @@
+"""The cascade's default answer check: cheap, transparent rules, no model call.
+
+A cascade accepts a cheap model's answer when its score reaches the threshold (0.5 by
+default) and escalates otherwise. Scores, first rule that matches wins:
+
+- 0.0 ``empty answer``: no text and no tool calls.
+- 0.0 ``invalid JSON``: JSON was asked for (``response_format`` or the prompt) and the
+  answer, with one surrounding code fence removed, does not parse.
+- 0.1 ``refusal``: the answer opens like a refusal: an apology followed within 40
+  characters by a refusal verb ("I'm sorry, I can't", "Unfortunately I cannot"),
+  "I cannot help", "I'm unable to", "As an AI".
+- 0.2 ``cut off``: ``finish_reason == "length"``.
+- 0.3 ``too short``: fewer words than a tenth of the question's words (at most 30 needed),
+  e.g. a 4-word reply to a 200-word coding question.
+- 1.0 otherwise (tool calls always pass: the host runs the tool, not the user).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from ..host import ChatCompletionResponse, MessageInput
+from .classify import PromptProfile, content_parts, message_dict
+
+__all__ = ["QualityScorer", "QualityVerdict", "answer_text", "default_quality_check"]
+
+_APOS = "['\u2019]"
+_REFUSAL = re.compile(
+    rf"^\s*(?:"
+    # "I'm sorry, (but) I can't ...", "Sorry, I am unable to ...": an apology, then a refusal verb.
+    rf"(?:i{_APOS}?m sorry|i am sorry|sorry|unfortunately)\b[^.!?\n]{{0,40}}?"
+    rf"\b(?:can(?:no|{_APOS})?t|cannot|unable|won{_APOS}?t|not able|not allowed)\b"
+    rf"|i (?:can(?:no|{_APOS})?t|cannot|am unable to|am not able to|won{_APOS}?t) "
+    rf"(?:help|assist|do|provide|answer|comply|fulfil)"
+    rf"|as an ai\b"
+    rf"|i{_APOS}?m (?:unable|not able) to"
+    rf")",
+    re.IGNORECASE,
+)
+_FENCE = re.compile(r"^\s*```[\w-]*\s*\n(.*)\n\s*```\s*$", re.DOTALL)
+_WORD = re.compile(r"\S+")
+MAX_WORDS_REQUIRED = 30
+
+
+@dataclass(frozen=True, slots=True)
+class QualityVerdict:
+    score: float
+    reason: str
+
+
+#: A caller's own check: ``await scorer(messages, response)`` -> score in [0, 1] or a verdict.
+QualityScorer = Callable[[Sequence[MessageInput], ChatCompletionResponse], Awaitable[float | QualityVerdict]]
+
+
+def answer_text(response: ChatCompletionResponse) -> str:
+    if not response.choices:
+        return ""
+    content = response.choices[0].message.content
+    return "".join(t for kind, t in content_parts(content) if kind == "text")
+
+
+def _question_words(messages: Sequence[MessageInput]) -> int:
+    for message in reversed(messages):
+        data = message_dict(message)
+        if data.get("role") == "user":
+            return sum(len(_WORD.findall(t)) for kind, t in content_parts(data.get("content")) if kind == "text")
+    return 0
+
+
+def _is_json(text: str) -> bool:
+    fenced = _FENCE.match(text)
+    try:
+        json.loads(fenced.group(1) if fenced else text)
+    except ValueError:
+        return False
+    return True
+
+
+def default_quality_check(
+    messages: Sequence[MessageInput], response: ChatCompletionResponse, profile: PromptProfile
+) -> QualityVerdict:
+    """Score one answer by the module's rules."""
+    choice = response.choices[0] if response.choices else None
+    text = answer_text(response).strip()
+    if choice is not None and choice.message.tool_calls:
+        return QualityVerdict(1.0, "tool call")
+    if not text:
+        return QualityVerdict(0.0, "empty answer")
+    if profile.json_requested and not _is_json(text):
+        return QualityVerdict(0.0, "invalid JSON (JSON was asked for)")
+    if _REFUSAL.match(text):
+        return QualityVerdict(0.1, "refusal-like answer")
+    if choice is not None and choice.finish_reason == "length":
+        return QualityVerdict(0.2, "cut off (finish_reason=length)")
+    needed = min(MAX_WORDS_REQUIRED, _question_words(messages) // 10)
+    words = len(_WORD.findall(text))
+    if words < needed:
+        return QualityVerdict(0.3, f"too short: {words} words for a question that needs about {needed}")
+    return QualityVerdict(1.0, "passed the default checks")

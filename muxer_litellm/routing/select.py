@@ -1,0 +1,301 @@
+"""Pick one candidate for a request: filter what cannot serve it, rank the rest.
+
+Pure and synchronous (no I/O), so a decision across hundreds of candidates stays far
+below a millisecond. Rules, in the order they are applied to each candidate:
+
+1. *Unavailable*: in cooldown after a 429, breaker open, provider failed its health check,
+   or the catalog's deep health check said unhealthy.
+2. *Cannot serve*: images without vision, tools without function calling, a JSON schema
+   without response_schema support, a prompt larger than the context window, a ``max_tokens``
+   above the model's output limit. When the model does not say (None), it is *unsure*, not out.
+3. *Budget*: the estimated cost (``calculate_cost`` over estimated prompt and output tokens)
+   must not exceed ``max_cost``; an unknown price cannot be shown to, so it is out.
+4. *Rank*: known price before unknown price (always), sure before unsure, then (heuristic
+   only) adequate tier before unknown tier before too-weak, then cheapest; ties go to the
+   stronger tier, then the host's registration order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..errors import BudgetExceededError, NoRouteError
+from ..host import LLMProvider
+from .candidates import Candidate
+from .classify import PROMPT_CLASSES, PromptProfile
+from .config import RoutingConfig
+from .state import TargetState
+
+__all__ = ["Alternative", "RoutingDecision", "expected_output_tokens", "required_tier", "select_candidate"]
+
+SelectStrategy = Literal["heuristic", "cost_optimized"]
+_LIST_LIMIT = 8  # how many exclusions a reason spells out before "and N more"
+
+
+@dataclass(frozen=True, slots=True)
+class Alternative:
+    """An eligible candidate that was not chosen, in rank order (fallbacks try these)."""
+
+    provider: str
+    model: str
+    estimated_cost: float | None
+    tier: int | None
+    note: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingDecision:
+    """Where a request goes and why. Unpacks as ``provider, model, reason`` like ModelMuxer's
+    ``select_model`` tuple, so host code written for that keeps working."""
+
+    provider: str
+    model: str
+    reason: str
+    estimated_cost: float | None
+    alternatives: tuple[Alternative, ...] = ()
+    excluded: Mapping[str, str] = field(default_factory=dict)
+    strategy: str = "heuristic"
+    profile: PromptProfile | None = None
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    tier: int | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((self.provider, self.model, self.reason))
+
+    @property
+    def key(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
+def expected_output_tokens(profile: PromptProfile, max_tokens: int | None, config: RoutingConfig) -> int:
+    """``max_tokens`` when the caller set it (then ``max_cost`` is a hard bound); else the
+    largest ``expected_output_tokens`` among the prompt's classes (simple's for the rest)."""
+    if max_tokens is not None and max_tokens > 0:
+        return max_tokens
+    table = config.expected_output_tokens
+    fallback = table.get("simple", 256)
+    return max(table.get(c, fallback) for c in profile.classes)
+
+
+def required_tier(profile: PromptProfile, config: RoutingConfig) -> tuple[int, tuple[str, ...]]:
+    """The tier the prompt needs and the classes that ask for more than tier 1."""
+    needy = tuple(c for c in PROMPT_CLASSES if c in profile.classes and config.min_tier.get(c, 1) > 1)
+    return max((config.min_tier[c] for c in needy), default=1), needy
+
+
+@dataclass(slots=True)
+class _Scored:
+    candidate: Candidate
+    position: int
+    cost: float | None
+    unsure: list[str]
+    group: int  # 0 adequate, 1 tier unknown, 2 tier too low
+
+
+def _note(unsure: list[str]) -> str | None:
+    return "; ".join(unsure) if unsure else None
+
+
+def _money(value: float | None) -> str:
+    return "unknown" if value is None else f"${value:.6f}"
+
+
+def _excluded_text(excluded: Mapping[str, str]) -> str:
+    """``key (reason)`` pairs, the telling ones first: unknown-price exclusions (often many,
+    all alike) go last, so a capped list still shows why the priced models were left out."""
+    items = sorted(excluded.items(), key=lambda kv: kv[1].startswith("price unknown"))
+    texts = [f"{k} ({v})" for k, v in items]
+    if len(texts) > _LIST_LIMIT:
+        texts = [*texts[:_LIST_LIMIT], f"and {len(texts) - _LIST_LIMIT} more"]
+    return "; ".join(texts)
+
+
+def select_candidate(
+    candidates: Sequence[Candidate],
+    providers: Mapping[str, LLMProvider],
+    profile: PromptProfile,
+    config: RoutingConfig,
+    state: TargetState,
+    *,
+    strategy: SelectStrategy = "heuristic",
+    max_cost: float | None = None,
+    max_tokens: int | None = None,
+    restrict_to: Sequence[str] | None = None,
+) -> RoutingDecision:
+    """Apply the module's rules. Raises BudgetExceededError when only the budget stands in
+    the way, NoRouteError otherwise (with ``excluded`` saying why for each candidate)."""
+    prompt = profile.prompt_tokens
+    out = expected_output_tokens(profile, max_tokens, config)
+    need, needy = required_tier(profile, config) if strategy == "heuristic" else (1, ())
+    allowed = set(restrict_to) if restrict_to is not None else None
+    excluded: dict[str, str] = {}
+    budget_blocked: list[tuple[Candidate, float | None]] = []
+    cooling: list[float] = []
+    scored: list[_Scored] = []
+    check_state = state.has_blocks()
+    needy_set = set(needy)
+    needs = [
+        (attr, label)
+        for needed, attr, label in (
+            (profile.needs_vision, "vision", "vision"),
+            (profile.needs_tools, "function_calling", "function calling"),
+            (profile.needs_json_schema, "json_schema", "JSON schema output"),
+        )
+        if needed
+    ]
+    for position, c in enumerate(candidates):
+        if allowed is not None and c.key not in allowed:
+            continue
+        status = state.status(c.key, c.provider) if check_state else None
+        if status is not None:
+            excluded[c.key] = status.reason
+            cooling.append(status.remaining)
+            continue
+        if c.healthy is False:
+            excluded[c.key] = f"unhealthy: {c.health_error or 'deep health check failed'}"
+            continue
+        unsure: list[str] = []
+        reason = None
+        for attr, label in needs:
+            has = getattr(c, attr)
+            if has is False:
+                reason = f"no {label}"
+                break
+            if has is None:
+                unsure.append(f"{label} not stated")
+        if reason is None:
+            if c.context_window is not None:
+                if prompt > c.context_window:
+                    reason = f"prompt ~{prompt} tokens > context window {c.context_window}"
+            elif prompt > config.assumed_context_window:
+                unsure.append(f"context window not stated (prompt ~{prompt} tokens)")
+        if reason is None and max_tokens and c.max_output_tokens is not None and max_tokens > c.max_output_tokens:
+            reason = f"max_tokens {max_tokens} > model's output limit {c.max_output_tokens}"
+        if reason is not None:
+            excluded[c.key] = reason
+            continue
+        cost = c.estimate(providers.get(c.provider), prompt, out)
+        if max_cost is not None and (cost is None or cost > max_cost):
+            excluded[c.key] = (
+                "price unknown, so it cannot be shown to fit max_cost"
+                if cost is None
+                else f"estimated {_money(cost)} > max_cost {_money(max_cost)}"
+            )
+            budget_blocked.append((c, cost))
+            continue
+        if need <= 1 or (needy_set and needy_set <= c.task_types) or (c.tier is not None and c.tier >= need):
+            group = 0
+        elif c.tier is None:
+            group = 1
+        else:
+            group = 2
+        scored.append(_Scored(c, position, cost, unsure, group))
+
+    if not scored:
+        _raise_no_route(candidates, profile, excluded, budget_blocked, cooling, max_cost, allowed)
+
+    def rank(s: _Scored) -> tuple[bool, bool, int, int, float, int, int]:
+        tier = s.candidate.tier or 0
+        return (
+            s.cost is None,
+            bool(s.unsure),
+            s.group,
+            -tier if s.group == 2 else 0,
+            s.cost or 0.0,
+            -tier,
+            s.position,
+        )
+
+    scored.sort(key=rank)
+    best = scored[0]
+    reason = _reason(best, scored, profile, strategy, need, needy, excluded, prompt, out, max_cost)
+    return RoutingDecision(
+        provider=best.candidate.provider,
+        model=best.candidate.model,
+        reason=reason,
+        estimated_cost=best.cost,
+        alternatives=tuple(
+            Alternative(s.candidate.provider, s.candidate.model, s.cost, s.candidate.tier, _note(s.unsure))
+            for s in scored[1:]
+        ),
+        excluded=excluded,
+        strategy=strategy,
+        profile=profile,
+        prompt_tokens=prompt,
+        output_tokens=out,
+        tier=best.candidate.tier,
+    )
+
+
+def _raise_no_route(
+    candidates: Sequence[Candidate],
+    profile: PromptProfile,
+    excluded: dict[str, str],
+    budget_blocked: list[tuple[Candidate, float | None]],
+    cooling: list[float],
+    max_cost: float | None,
+    allowed: set[str] | None,
+) -> None:
+    if not excluded:
+        if allowed is not None:
+            raise NoRouteError(f"none of {', '.join(sorted(allowed))} is a registered chat model")
+        raise NoRouteError("no registered provider offers a chat model (did refresh_models() run?)")
+    if budget_blocked:
+        known = [cost for _, cost in budget_blocked if cost is not None]
+        cheapest = f"; the cheapest would cost about {_money(min(known))}" if known else ""
+        raise BudgetExceededError(
+            f"no candidate fits max_cost {_money(max_cost)} for ~{profile.prompt_tokens} prompt tokens{cheapest}. "
+            f"Excluded: {_excluded_text(excluded)}"
+        )
+    if cooling and len(cooling) == len(excluded):
+        wait = min(cooling)
+        raise NoRouteError(
+            f"every candidate is cooling down or unhealthy; retry in {wait:.1f}s. Excluded: {_excluded_text(excluded)}",
+            excluded,
+            retry_after=wait,
+        )
+    raise NoRouteError(
+        f"no candidate can serve this {profile.describe()} prompt. Excluded: {_excluded_text(excluded)}", excluded
+    )
+
+
+def _reason(
+    best: _Scored,
+    scored: list[_Scored],
+    profile: PromptProfile,
+    strategy: SelectStrategy,
+    need: int,
+    needy: tuple[str, ...],
+    excluded: Mapping[str, str],
+    prompt: int,
+    out: int,
+    max_cost: float | None,
+) -> str:
+    c = best.candidate
+    parts = [f"{strategy}: prompt is {profile.describe()}, ~{prompt} prompt + {out} output tokens"]
+    tier = f"tier {c.tier}" if c.tier is not None else "tier unknown"
+    if strategy == "heuristic" and need > 1:
+        parts.append(f"{'+'.join(needy)} needs tier >= {need}")
+    if best.group == 0:
+        why = "cheapest adequate" if strategy == "heuristic" else "cheapest"
+    elif best.group == 1:
+        why = f"no candidate is known to reach tier {need}; cheapest of unknown tier"
+    else:
+        why = f"no candidate reaches tier {need}; strongest available"
+    if best.cost is None:
+        why += " (every eligible price is unknown)"
+    if best.unsure:
+        why += f", assuming {', '.join(best.unsure)}"
+    parts.append(f"chose {c.key} ({tier}, est. {_money(best.cost)}): {why} of {len(scored)} eligible")
+    if max_cost is not None:
+        parts.append(f"max_cost {_money(max_cost)}")
+    if excluded:
+        parts.append(f"excluded: {_excluded_text(excluded)}")
+    return "; ".join(parts)

@@ -1,0 +1,214 @@
+"""Routing across the real LiteLLM proxy and a native provider in one ``providers`` dict.
+
+Costs are checked against the prices in conftest and the fake upstream's usage formula
+(prompt = words + 3 per message, completion = words of the reply), so a wrong price,
+a lost cost header or a mis-summed cascade fails here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from muxer_litellm.errors import BudgetExceededError
+from muxer_litellm.host import LLMProvider
+from muxer_litellm.routing import HeuristicRouter, RoutingConfig
+from tests.integration.conftest import (
+    CHEAP_IN,
+    CHEAP_OUT,
+    NATIVE_MINI,
+    REFUSE_IN,
+    REFUSE_OUT,
+    SMART_IN,
+    SMART_OUT,
+)
+from tests.native_provider import NativeProvider
+
+pytestmark = pytest.mark.integration
+
+SIMPLE = [{"role": "user", "content": "What is the capital of France?"}]
+CODE = [{"role": "user", "content": "Write a Python function that merges two sorted lists, with unit tests."}]
+REFUSAL = "I'm sorry, I can't help with that."
+
+
+def upstream_usage(messages: list[dict[str, Any]], reply: str) -> tuple[int, int]:
+    """The fake upstream's own usage formula (tests/fake_upstream.py)."""
+    prompt = sum(len(str(m["content"]).split()) for m in messages) + 3 * len(messages)
+    return prompt, max(1, len(reply.split()))
+
+
+def answer(response: Any) -> str:
+    return str(response.choices[0].message.content)
+
+
+async def test_simple_prompt_routes_to_the_cheap_proxy_model(providers: dict[str, LLMProvider]) -> None:
+    router = HeuristicRouter()
+    response = await router.route_request(SIMPLE, providers, strategy="heuristic")
+    meta = response.router_metadata
+    assert (meta.selected_provider, meta.selected_model) == ("litellm", "cheap-chat")
+    assert answer(response) == "echo: What is the capital of France?"
+    assert "prompt is simple" in meta.routing_reason
+    assert "cheapest adequate" in meta.routing_reason
+    assert response.usage is not None
+    expected = response.usage.prompt_tokens * CHEAP_IN + response.usage.completion_tokens * CHEAP_OUT
+    assert meta.estimated_cost == pytest.approx(expected)
+    assert meta.cost_source == "proxy"
+    assert meta.total_cost == pytest.approx(expected)
+    assert [(a.provider, a.model, a.outcome) for a in meta.attempts] == [("litellm", "cheap-chat", "ok")]
+
+
+async def test_code_prompt_routes_to_the_strong_proxy_model(providers: dict[str, LLMProvider]) -> None:
+    router = HeuristicRouter()
+    response = await router.route_request(CODE, providers, strategy="heuristic")
+    meta = response.router_metadata
+    assert (meta.selected_provider, meta.selected_model) == ("litellm", "smart-chat")
+    assert "prompt is code" in meta.routing_reason
+    assert "code needs tier >= 2" in meta.routing_reason
+    assert response.usage is not None
+    expected = response.usage.prompt_tokens * SMART_IN + response.usage.completion_tokens * SMART_OUT
+    assert meta.estimated_cost == pytest.approx(expected)
+
+
+async def test_long_prompt_routes_to_the_strong_proxy_model(providers: dict[str, LLMProvider]) -> None:
+    router = HeuristicRouter()
+    long_text = "Summarise the following meeting notes for the board. " + "The team met and agreed. " * 1500
+    await router.refresh(providers)  # select_model is sync: it reads the catalogs as they are
+    decision = router.select_model([{"role": "user", "content": long_text}], providers)
+    assert decision.prompt_tokens >= router.config.long_context_tokens
+    assert (decision.provider, decision.model) == ("litellm", "smart-chat")
+    assert "long_context" in decision.reason
+
+
+async def test_combo_falls_back_from_a_429_to_native_and_back_to_the_proxy(
+    providers: dict[str, LLMProvider], native: NativeProvider
+) -> None:
+    config = RoutingConfig(
+        combos={"mixed": {"targets": ["litellm/ratelimited-chat", "native/native-broken", "litellm/cheap-chat"]}}
+    )
+    router = HeuristicRouter(config)
+    response = await router.route_request(SIMPLE, providers, strategy="mixed")
+    meta = response.router_metadata
+    assert (meta.selected_provider, meta.selected_model) == ("litellm", "cheap-chat")
+    assert [(a.provider, a.model, a.outcome, a.error) for a in meta.attempts] == [
+        ("litellm", "ratelimited-chat", "failed", "RateLimitError"),
+        ("native", "native-broken", "failed", "ProviderUnavailableError"),
+        ("litellm", "cheap-chat", "ok", None),
+    ]
+    assert native.calls == ["native-broken"]
+    assert meta.routing_strategy == "mixed"
+    assert "after 2 failed attempt(s)" in meta.routing_reason
+    assert meta.total_cost == pytest.approx(meta.estimated_cost)
+
+    # The upstream asked for 7 s (the proxy forwards it as llm_provider-retry-after): cooling down.
+    status = router.state.status("litellm/ratelimited-chat", "litellm")
+    assert status is not None
+    assert 5 < status.remaining <= 7
+
+    again = await router.route_request(SIMPLE, providers, strategy="mixed")
+    assert "litellm/ratelimited-chat (rate limited (429)" in again.router_metadata.routing_reason
+    assert [a.model for a in again.router_metadata.attempts] == ["native-broken", "cheap-chat"]
+
+
+async def test_combo_answers_from_the_native_target_with_its_own_cost(
+    providers: dict[str, LLMProvider], native: NativeProvider
+) -> None:
+    router = HeuristicRouter(
+        RoutingConfig(combos={"n": {"targets": ["litellm/ratelimited-chat", "native/native-mini"]}})
+    )
+    response = await router.route_request(SIMPLE, providers, strategy="n")
+    meta = response.router_metadata
+    assert (meta.selected_provider, meta.selected_model) == ("native", "native-mini")
+    prompt, completion = upstream_usage(SIMPLE, "echo: What is the capital of France?")
+    expected = (prompt * NATIVE_MINI.input_per_1k + completion * NATIVE_MINI.output_per_1k) / 1000
+    assert meta.estimated_cost == pytest.approx(expected)
+    assert [a.outcome for a in meta.attempts] == ["failed", "ok"]
+
+
+async def test_cascade_escalates_past_a_refusal_and_records_both_costs(providers: dict[str, LLMProvider]) -> None:
+    config = RoutingConfig(cascades={"careful": {"steps": ["litellm/refuse-chat", "litellm/smart-chat"]}})
+    router = HeuristicRouter(config)
+    messages = [{"role": "user", "content": "Explain how a hash map handles collisions."}]
+    response = await router.route_request(messages, providers, strategy="careful")
+    meta = response.router_metadata
+    first, second = meta.attempts
+    assert (first.model, first.outcome) == ("refuse-chat", "escalated")
+    assert first.detail is not None
+    assert "refusal" in first.detail
+    assert (second.model, second.outcome) == ("smart-chat", "accepted")
+    prompt, completion = upstream_usage(messages, REFUSAL)
+    assert first.cost == pytest.approx(prompt * REFUSE_IN + completion * REFUSE_OUT)
+    assert response.usage is not None
+    smart_cost = response.usage.prompt_tokens * SMART_IN + response.usage.completion_tokens * SMART_OUT
+    assert second.cost == pytest.approx(smart_cost)
+    assert meta.estimated_cost == pytest.approx(smart_cost)
+    assert meta.total_cost == pytest.approx(first.cost + smart_cost)
+    assert answer(response).startswith("echo: Explain")
+
+
+async def test_max_cost_that_only_the_cheap_model_fits_is_respected(providers: dict[str, LLMProvider]) -> None:
+    router = HeuristicRouter()
+    plan = await router.plan(CODE, providers, strategy="cost_optimized")
+    priced = [t for t in plan.targets if t.estimated_cost is not None]
+    assert priced[0].key == "litellm/cheap-chat"
+    assert priced[0].estimated_cost is not None
+    assert priced[1].estimated_cost is not None
+    max_cost = (priced[0].estimated_cost + priced[1].estimated_cost) / 2
+
+    # The heuristic wants a stronger tier for code, but only cheap-chat fits the budget.
+    response = await router.route_request(CODE, providers, strategy="heuristic", max_cost=max_cost)
+    meta = response.router_metadata
+    assert (meta.selected_provider, meta.selected_model) == ("litellm", "cheap-chat")
+    assert meta.estimated_cost is not None
+    assert meta.estimated_cost <= max_cost
+    assert "no candidate reaches tier 2; strongest available" in meta.routing_reason
+    budgeted = await router.plan(CODE, providers, strategy="heuristic", max_cost=max_cost)
+    assert [t.key for t in budgeted.targets] == ["litellm/cheap-chat"]
+    assert budgeted.excluded["litellm/smart-chat"].startswith("estimated $")
+    assert budgeted.excluded["native/native-mini"].startswith("estimated $")
+    assert budgeted.excluded["litellm/mystery-chat"].startswith("price unknown")  # unknown is never "within budget"
+
+    with pytest.raises(BudgetExceededError, match="no candidate fits max_cost"):
+        await router.route_request(CODE, providers, strategy="heuristic", max_cost=priced[0].estimated_cost / 10)
+
+
+async def test_the_proxy_token_counter_decides_a_borderline_context_window(
+    providers: dict[str, LLMProvider],
+) -> None:
+    # ~18,000 tokens by the 4-chars-per-token estimate, ~12,000 by the real tokenizer:
+    # cheap-chat's 16,000-token window decides, so routing asks the proxy.
+    messages = [{"role": "user", "content": "hello " * 12000}]
+    exact = await HeuristicRouter().plan(messages, providers, strategy="cost_optimized")
+    assert exact.profile.prompt_tokens < 16000 < (len(messages[0]["content"]) / 4)
+    assert exact.targets[0].key == "litellm/cheap-chat"
+
+    rough = await HeuristicRouter(RoutingConfig(token_counter=False)).plan(
+        messages, providers, strategy="cost_optimized"
+    )
+    assert rough.profile.prompt_tokens > 16000
+    assert "context window 16000" in rough.excluded["litellm/cheap-chat"]
+    assert rough.targets[0].key != "litellm/cheap-chat"
+
+
+async def test_streaming_through_a_combo_falls_back_before_the_first_chunk(
+    providers: dict[str, LLMProvider],
+) -> None:
+    router = HeuristicRouter(
+        RoutingConfig(combos={"s": {"targets": ["litellm/ratelimited-chat", "litellm/cheap-chat"]}})
+    )
+    chunks = [c async for c in router.route_stream(SIMPLE, providers, strategy="s")]
+    text = "".join(
+        (choice.get("delta") or {}).get("content") or "" for chunk in chunks for choice in chunk.get("choices", [])
+    )
+    assert text == "echo: What is the capital of France?"
+    metas = [c["router_metadata"] for c in chunks if "router_metadata" in c]
+    assert len(metas) == 1
+    meta = metas[0]
+    assert (meta["selected_provider"], meta["selected_model"]) == ("litellm", "cheap-chat")
+    assert [(a["model"], a["outcome"]) for a in meta["attempts"]] == [
+        ("ratelimited-chat", "failed"),
+        ("cheap-chat", "ok"),
+    ]
+    prompt, completion = upstream_usage(SIMPLE, text)
+    assert meta["estimated_cost"] == pytest.approx(prompt * CHEAP_IN + completion * CHEAP_OUT)
+    assert meta["total_cost"] == pytest.approx(meta["estimated_cost"])
