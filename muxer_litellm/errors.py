@@ -166,6 +166,8 @@ class FallbackExhaustedError(ProviderError):
         )
         self.attempts: list[dict[str, Any]] = [dict(a) for a in attempts]
         self.last_error = last_error
+        #: Set when every target is now cooling down: the shortest wait before one is free.
+        self.retry_after: float | None = None
 
 
 class RoutingConfigError(ValueError):

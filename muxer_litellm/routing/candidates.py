@@ -177,6 +177,15 @@ def candidate_for(
     return _candidate(name, provider, model, card, tiers or {}, tier_price_thresholds)
 
 
+@dataclass(slots=True)
+class _CacheEntry:
+    provider: LLMProvider
+    signature: tuple[object, ...]
+    cards: tuple[ModelCard, ...]
+    candidates: list[Candidate]
+    built_at: float
+
+
 class CandidateCache:
     """Reuses a provider's candidates while its model list and catalog cards are the same
     objects (a catalog refresh replaces them), so a decision does not rebuild hundreds of
@@ -186,7 +195,7 @@ class CandidateCache:
     def __init__(self, max_age: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_age = max_age
         self._clock = clock
-        self._entries: dict[str, tuple[object, list[Candidate], float]] = {}
+        self._entries: dict[str, _CacheEntry] = {}
 
     def clear(self) -> None:
         self._entries.clear()
@@ -207,13 +216,23 @@ class CandidateCache:
                 logger.warning("provider %r: get_supported_models() failed: %r", name, exc)
                 continue
             cards = _cards(provider)
-            signature = (id(provider), tuple(models), tuple(map(id, cards.values())), tuple(tiers or {}))
+            signature = (tuple(models), tuple(sorted((tiers or {}).items())), tuple(tier_price_thresholds))
+            card_objects = tuple(cards.values())
             cached = self._entries.get(name)
-            if cached is not None and cached[0] == signature and now - cached[2] < self.max_age:
-                out.extend(cached[1])
+            if (
+                cached is not None
+                and cached.provider is provider
+                and cached.signature == signature
+                and len(cached.cards) == len(card_objects)
+                # Identity, not equality: a refreshed catalog has new card objects. The entry holds
+                # the old ones, so their ids cannot be reused by the new cards.
+                and all(a is b for a, b in zip(cached.cards, card_objects, strict=True))
+                and now - cached.built_at < self.max_age
+            ):
+                out.extend(cached.candidates)
                 continue
             built = _provider_candidates(name, provider, models, cards, tiers or {}, tier_price_thresholds)
-            self._entries[name] = (signature, built, now)
+            self._entries[name] = _CacheEntry(provider, signature, card_objects, built, now)
             out.extend(built)
         return out
 

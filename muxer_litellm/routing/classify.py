@@ -42,6 +42,8 @@ IMAGE_TOKENS = 765
 #: 500-page prompt costs the same as a 50-page one. The end (the current turn) is kept.
 SCAN_CHARS = 20_000
 
+#: The request's own words; assistant turns are the model's, tool results are data.
+_SCANNED_ROLES = frozenset({"user", "system", "developer"})
 _IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
 _TEXT_PARTS = frozenset({"text", "input_text"})
 
@@ -52,8 +54,9 @@ _CODE_RULES: tuple[_Rule, ...] = (
     (
         "code syntax",
         re.compile(
-            r"^\s*(?:def \w+\(|class \w+[:(]|import \w|from [\w.]+ import |#include\b|public (?:static )?\w+|"
-            r"function\s+\w+\s*\(|const \w+\s*=|let \w+\s*=|fn \w+\s*\(|func \w+\s*\(|SELECT .+ FROM )",
+            r"^\s*(?:def \w+\(|class \w+[:(]|import [\w.]+(?: as \w+)?\s*$|from [\w.]+ import |#include\b|"
+            r"public (?:static |final |abstract )*(?:class|interface|void|int|String|static)\b|"
+            r"function\s+\w+\s*\(|(?:const|let|var) \w+\s*=[^\n]*;\s*$|fn \w+\s*\(|func \w+\s*\(|SELECT .+ FROM )",
             re.MULTILINE,
         ),
     ),
@@ -64,9 +67,16 @@ _CODE_RULES: tuple[_Rule, ...] = (
     (
         "programming words",
         re.compile(
-            r"\b(?:python|javascript|typescript|golang|java|c\+\+|rust(?:lang)?|sql|regex|refactor\w*|debug\w*|"
+            # Language names are also snakes, coffee and rust belts: they count next to a code noun
+            # or after "in" ("write it in Rust"); the other words are unambiguous.
+            r"\b(?:javascript|typescript|golang|regex|refactor\w*|debugg(?:er|ing)|"
             r"compil(?:e|er|ing)|unit tests?|stack trace|algorithm|api endpoint|"
-            r"(?:write|implement|fix) (?:a |an |the |this |my )?(?:program|script|function|class|method|bug))\b",
+            r"(?:python|java|rust|go|sql|ruby|php|kotlin|swift|bash|shell|c\+\+|c#)\s+(?:code|scripts?|functions?|"
+            r"class(?:es)?|methods?|programs?|librar(?:y|ies)|packages?|modules?|errors?|exceptions?|quer(?:y|ies)|"
+            r"snippets?|apps?)|"
+            r"in (?:python|java|rust|golang|sql|ruby|php|kotlin|swift|bash|c\+\+|c#)|"
+            r"(?:write|implement) (?:a |an |the |this |my )?(?:program|script|function|class|method))(?!\w)"
+            r"|\bc\+\+(?![a-z_])",
             re.IGNORECASE,
         ),
     ),
@@ -76,8 +86,8 @@ _REASONING_RULES: tuple[_Rule, ...] = (
     (
         "math words",
         re.compile(
-            r"\b(?:prove|proof|theorem|lemma|derive|derivation|integral|derivative|equations?|solve for|"
-            r"probability|optimi[sz]ation|step[- ]by[- ]step|logic puzzle|riddle|calculate|compute)\b",
+            r"\b(?:prove|proof(?!-?read)|theorem|lemma|derive|derivation|integral|derivative|equations?|solve for|"
+            r"conditional probability|expected value|optimi[sz]ation problem|logic puzzle|riddle)\b",
             re.IGNORECASE,
         ),
     ),
@@ -85,7 +95,22 @@ _REASONING_RULES: tuple[_Rule, ...] = (
     ("arithmetic", re.compile(r"\d+(?:\s*[-+*/\u00d7\u00f7^]\s*\d+){2,}")),
 )
 
-_JSON_ASKED = re.compile(r"\b(?:in|as|valid|only|return|respond with|output) json\b", re.IGNORECASE)
+# Dates (2024-03-15, 12/25/2024) and phone numbers (555-123-4567) look like arithmetic;
+# an expression counts only with a +, *, ^, x, / or an operator set off by spaces.
+_REAL_OPERATOR = re.compile(r"[+*^\u00d7\u00f7]|\s[-/]\s")
+
+# A request verb shortly before "JSON" ("respond in JSON", "give me the list as JSON"), or
+# "JSON only"; "the difference between null in JSON and undefined" asks for none.
+_JSON_ASKED = re.compile(
+    # Output verbs ask for JSON by naming it ("respond with JSON", "return json with keys ...");
+    # general verbs only with "in/as JSON" ("give me the list as JSON"), so "write an essay about
+    # JSON" and "list the advantages of JSON" ask for prose.
+    r"\b(?:respond|reply|answer|return|output|format|emit)\b[^.?!\n]{0,40}\bjson\b"
+    r"|\b(?:give|provide|produce|generate|write|list|print|send)\b[^.?!\n]{0,40}"
+    r"\b(?:in|as) (?:valid |a |an |the |strict |pure )?json\b"
+    r"|\bjson only\b|\bonly (?:valid )?json\b|\bvalid json\b|\bjson (?:object|format|output|response)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +127,7 @@ class PromptProfile:
 
     @property
     def is_simple(self) -> bool:
-        return self.classes == frozenset({"simple"})
+        return "simple" in self.classes
 
     def describe(self) -> str:
         """E.g. ``code+reasoning (code block; math words 'prove')``."""
@@ -173,8 +198,9 @@ def estimate_prompt_tokens(messages: Sequence[MessageInput], tools: Any = None) 
 
 def _first_hit(rules: Sequence[_Rule], text: str) -> str | None:
     for label, pattern in rules:
-        match = pattern.search(text)
-        if match is not None:
+        for match in pattern.finditer(text):
+            if label == "arithmetic" and not _REAL_OPERATOR.search(match.group(0)):
+                continue
             snippet = match.group(0).strip()[:30]
             return f"{label} {snippet!r}" if label in ("math words", "programming words") else label
     return None
@@ -193,14 +219,19 @@ def classify_prompt(
 
     - ``vision``: a content part of type image_url / input_image / image, in any message.
     - ``tools``: ``tools``/``functions`` passed, or the conversation has tool calls/results.
-    - ``json``: ``response_format`` json_object/json_schema, or the last user turn asks for JSON.
-    - ``code``: a code fence, code syntax at a line start, a stack trace, or programming words.
-    - ``reasoning``: math/proof words, a formula, or arithmetic with 2+ operators.
+    - ``json``: ``response_format`` json_object/json_schema, or the system prompt or the last
+      user turn asks for JSON: an output verb (respond, reply, answer, return, output, format,
+      emit) within 40 characters before "JSON", a general verb (give, provide, write, list...)
+      before "in/as JSON", or "JSON only", "only JSON", "valid JSON", "JSON object/format".
+    - ``code``: a code fence, code syntax at a line start, a stack trace, or programming words
+      (language names only beside a code noun or after "in").
+    - ``reasoning``: proof/math words, a formula, or arithmetic with 2+ operators (not dates
+      or phone numbers: one operator must be +, *, ^ or set off by spaces).
     - ``long_context``: the prompt estimate is at least ``long_context_tokens``.
     - ``simple``: none of code, reasoning, long_context, vision, tools.
 
     Code and reasoning rules read user, system and developer text (assistant turns are
-    the model's own words), at most the last ``SCAN_CHARS`` characters.
+    the model's own words, tool results are data), at most the last ``SCAN_CHARS`` characters.
     """
     dicts = [message_dict(m) for m in messages]
     classes: set[PromptClass] = set()
@@ -219,19 +250,23 @@ def classify_prompt(
     texts = [
         t
         for d in dicts
-        if d.get("role") != "assistant"
+        if d.get("role") in _SCANNED_ROLES
         for kind, t in content_parts(d.get("content"))
         if kind == "text"
     ]
     scanned = "\n".join(texts)[-SCAN_CHARS:]
     last_user = next((d for d in reversed(dicts) if d.get("role") == "user"), None)
-    last_user_text = (
-        "\n".join(t for k, t in content_parts(last_user.get("content")) if k == "text") if last_user else ""
+    instructions = [d for d in dicts if d.get("role") in ("system", "developer")]
+    if last_user is not None:
+        instructions.append(last_user)
+    # Each instruction message is cut on its own, so a huge user turn cannot hide the system prompt.
+    instruction_text = "\n".join(
+        "\n".join(t for k, t in content_parts(d.get("content")) if k == "text")[-SCAN_CHARS:] for d in instructions
     )
 
     kind = response_format.get("type") if isinstance(response_format, Mapping) else None
     needs_json_schema = kind == "json_schema"
-    json_requested = kind in ("json_object", "json_schema") or bool(_JSON_ASKED.search(last_user_text[-SCAN_CHARS:]))
+    json_requested = kind in ("json_object", "json_schema") or bool(_JSON_ASKED.search(instruction_text))
     if json_requested:
         classes.add("json")
         signals.append("JSON requested")

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, Self
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..errors import RoutingConfigError
@@ -124,6 +124,7 @@ class RoutingConfig(BaseModel):
     breaker_threshold: int = Field(3, ge=1, description="Consecutive retryable failures that open a target's breaker.")
     breaker_cooldown: float = Field(30.0, gt=0)
     health_ttl: float = Field(60.0, gt=0, description="Seconds a failed provider health_check() excludes it.")
+    health_check_timeout: float = Field(10.0, gt=0, description="Limit for each provider's health_check().")
 
     # Cascades
     quality_threshold: float = Field(0.5, ge=0, le=1)
@@ -172,23 +173,39 @@ class RoutingConfig(BaseModel):
 class RoutingSettings(BaseSettings):
     """The environment's say, named as in ModelMuxer's docs; it wins over the YAML file."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     default_routing_strategy: str | None = None
     cascade_routing_enabled: bool | None = None
-    routing_config: Path | None = Field(None, validation_alias=AliasChoices("MUXER_ROUTING_CONFIG", "routing_config"))
+    routing_config: Path | None = Field(None, validation_alias=AliasChoices("MUXER_ROUTING_CONFIG"))
+
+    @field_validator("routing_config", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """MUXER_ROUTING_CONFIG="" means no file, like a blank DEFAULT_ROUTING_STRATEGY."""
+        return None if isinstance(value, str) and not value.strip() else value
 
 
-def _problems(exc: ValidationError) -> str:
+_ENV_NAMES = {
+    "default_routing_strategy": "DEFAULT_ROUTING_STRATEGY",
+    "cascade_routing_enabled": "CASCADE_ROUTING_ENABLED",
+    "routing_config": "MUXER_ROUTING_CONFIG",
+}
+
+
+def _problems(exc: ValidationError, names: Mapping[str, str] | None = None) -> str:
+    """``dotted.path: message; ...``; ``names`` renames fields (env errors name the variable)."""
     parts = []
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        where = ".".join((names or {}).get(str(p), str(p)) for p in err["loc"]) or "(top level)"
         msg = err["msg"].removeprefix("Value error, ")
         parts.append(f"{where}: {msg}")
     return "; ".join(parts)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        raise RoutingConfigError(f"routing config {str(path)!r} is a directory, not a YAML file")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -223,7 +240,7 @@ def load_routing_config(
     try:
         env = settings or RoutingSettings()
     except ValidationError as exc:
-        raise RoutingConfigError(f"environment: {_problems(exc)}") from None
+        raise RoutingConfigError(f"environment: {_problems(exc, _ENV_NAMES)}") from None
     source = Path(path) if path is not None else env.routing_config
     data: dict[str, Any] = _read_yaml(source) if source is not None else {}
     where = str(source) if source is not None else "routing config"

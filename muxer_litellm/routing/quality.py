@@ -6,12 +6,14 @@ default) and escalates otherwise. Scores, first rule that matches wins:
 - 0.0 ``empty answer``: no text and no tool calls.
 - 0.0 ``invalid JSON``: JSON was asked for (``response_format`` or the prompt) and the
   answer, with one surrounding code fence removed, does not parse.
-- 0.1 ``refusal``: the answer opens like a refusal: an apology followed within 40
-  characters by a refusal verb ("I'm sorry, I can't", "Unfortunately I cannot"),
-  "I cannot help", "I'm unable to", "As an AI".
+- 0.1 ``refusal``: the answer opens like a refusal: an apology then "I" refusing ("I'm
+  sorry, but I can't", "Unfortunately, I am unable"), "I cannot help/assist/comply",
+  "I'm unable to", "As an AI". A hedge that goes on to answer ("Unfortunately, the library
+  can't ..., but ...") is not a refusal.
 - 0.2 ``cut off``: ``finish_reason == "length"``.
 - 0.3 ``too short``: fewer words than a tenth of the question's words (at most 30 needed),
-  e.g. a 4-word reply to a 200-word coding question.
+  e.g. a 4-word reply to a 200-word coding question. Valid JSON, when JSON was asked for,
+  is never too short.
 - 1.0 otherwise (tool calls always pass: the host runs the tool, not the user).
 """
 
@@ -30,11 +32,11 @@ __all__ = ["QualityScorer", "QualityVerdict", "answer_text", "default_quality_ch
 _APOS = "['\u2019]"
 _REFUSAL = re.compile(
     rf"^\s*(?:"
-    # "I'm sorry, (but) I can't ...", "Sorry, I am unable to ...": an apology, then a refusal verb.
-    rf"(?:i{_APOS}?m sorry|i am sorry|sorry|unfortunately)\b[^.!?\n]{{0,40}}?"
-    rf"\b(?:can(?:no|{_APOS})?t|cannot|unable|won{_APOS}?t|not able|not allowed)\b"
+    # "I'm sorry, (but) I can't ...", "Unfortunately, I am unable to ...": an apology, then "I" refusing.
+    rf"(?:i{_APOS}?m sorry|i am sorry|sorry|unfortunately)\s*[,\u2014\u2013-]?\s*(?:but\s+)?"
+    rf"i(?:{_APOS}?m| am)?\s+(?:can(?:no|{_APOS})?t|cannot|unable|won{_APOS}?t|not able|not allowed)\b"
     rf"|i (?:can(?:no|{_APOS})?t|cannot|am unable to|am not able to|won{_APOS}?t) "
-    rf"(?:help|assist|do|provide|answer|comply|fulfil)"
+    rf"(?:help|assist|comply|fulfil|do that|provide that|answer that)"
     rf"|as an ai\b"
     rf"|i{_APOS}?m (?:unable|not able) to"
     rf")",
@@ -95,6 +97,8 @@ def default_quality_check(
         return QualityVerdict(0.1, "refusal-like answer")
     if choice is not None and choice.finish_reason == "length":
         return QualityVerdict(0.2, "cut off (finish_reason=length)")
+    if profile.json_requested:
+        return QualityVerdict(1.0, "valid JSON")
     needed = min(MAX_WORDS_REQUIRED, _question_words(messages) // 10)
     words = len(_WORD.findall(text))
     if words < needed:

@@ -219,22 +219,27 @@ class HeuristicRouter:
                 raise result
 
     async def check_health(self, providers: Mapping[str, LLMProvider]) -> dict[str, bool]:
-        """Run every provider's cheap ``health_check()``; a provider that fails it is left
-        out of routing for ``health_ttl`` seconds (or until a later check passes)."""
+        """Run every provider's cheap ``health_check()`` concurrently, each within
+        ``health_check_timeout``; a provider that fails is left out of routing for
+        ``health_ttl`` seconds (or until a later check passes)."""
 
-        async def probe(provider: LLMProvider) -> bool:
+        async def probe(provider: LLMProvider) -> tuple[bool, str | None]:
             try:
-                return bool(await provider.health_check())
+                async with asyncio.timeout(self.config.health_check_timeout):
+                    ok = bool(await provider.health_check())
+            except TimeoutError:
+                return False, f"health_check() took longer than {self.config.health_check_timeout:g}s"
             except Exception as exc:
                 logger.warning("routing: health_check raised: %s", _short(exc))
-                return False
+                return False, f"health_check() raised {type(exc).__name__}: {_short(exc, 200)}"
+            error = getattr(provider, "last_health_error", None)
+            return ok, (error if isinstance(error, str) else None) if not ok else None
 
         names = list(providers)
         results = await asyncio.gather(*(probe(providers[n]) for n in names))
-        for name, ok in zip(names, results, strict=True):
-            error = getattr(providers[name], "last_health_error", None)
-            self.state.set_provider_health(name, ok, error if isinstance(error, str) else None)
-        return dict(zip(names, results, strict=True))
+        for name, (ok, error) in zip(names, results, strict=True):
+            self.state.set_provider_health(name, ok, error)
+        return {name: ok for name, (ok, _) in zip(names, results, strict=True)}
 
     async def _prompt_tokens(
         self,
@@ -274,7 +279,20 @@ class HeuristicRouter:
         max_cost: float | None = None,
         **request: Any,
     ) -> RoutePlan:
-        """Decide what ``route_request`` would call, in order, without calling anything."""
+        """Decide what ``route_request`` would call, in order, without calling anything (and
+        without taking a round-robin turn, so previewing does not change the next route)."""
+        return await self._plan(messages, providers, strategy, max_cost, request, take_turn=False)
+
+    async def _plan(
+        self,
+        messages: Sequence[MessageInput],
+        providers: Mapping[str, LLMProvider],
+        strategy: str | None,
+        max_cost: float | None,
+        request: Mapping[str, Any],
+        *,
+        take_turn: bool,
+    ) -> RoutePlan:
         _check_budget(max_cost)
         if not providers:
             raise RoutingConfigError("providers is empty: register at least one provider")
@@ -293,7 +311,7 @@ class HeuristicRouter:
 
         if name in self.config.combos:
             return self._plan_combo(
-                name, self.config.combos[name], candidates, providers, profile, max_cost, max_tokens
+                name, self.config.combos[name], candidates, providers, profile, max_cost, max_tokens, take_turn
             )
         if name in self.config.cascades:
             cascade = self.config.cascades[name]
@@ -387,6 +405,7 @@ class HeuristicRouter:
         profile: PromptProfile,
         max_cost: float | None,
         max_tokens: int | None,
+        take_turn: bool,
     ) -> RoutePlan:
         eligible, excluded, decision = self._eligible(
             name, combo.targets, candidates, providers, profile, max_cost, max_tokens
@@ -395,7 +414,7 @@ class HeuristicRouter:
         if combo.strategy == "cost":
             ordered = list(eligible.values())  # select_candidate's rank: known price first, cheapest first
         elif combo.strategy == "round_robin":
-            start = self.state.next_turn(name, len(listed))
+            start = self.state.next_turn(name, len(listed), advance=take_turn)
             ordered = [eligible[t.key] for t in listed[start:] + listed[:start]]
         elif combo.strategy == "weighted":
             # Weighted shuffle (Efraimidis-Spirakis): the first pick is proportional to weight,
@@ -457,9 +476,13 @@ class HeuristicRouter:
         if kwargs.get("stream"):
             raise BadRequestError("route_request does not stream; use route_stream()")
         kwargs.pop("stream", None)
-        if quality_threshold is not None and not 0 <= quality_threshold <= 1:
+        if quality_threshold is not None and (
+            isinstance(quality_threshold, bool)
+            or not isinstance(quality_threshold, (int, float))
+            or not 0 <= quality_threshold <= 1
+        ):
             raise RoutingConfigError(f"quality_threshold must be within [0, 1], got {quality_threshold!r}")
-        plan = await self.plan(messages, providers, strategy, max_cost, **kwargs)
+        plan = await self._plan(messages, providers, strategy, max_cost, kwargs, take_turn=True)
         if plan.kind == "cascade":
             threshold = plan.quality_threshold if quality_threshold is None else quality_threshold
             scorer = quality_check or self.quality_check
@@ -529,7 +552,7 @@ class HeuristicRouter:
                 if run.failures:
                     reason += f"; answered by {target.key} after {run.failures} failed attempt(s)"
                 return _finish(response, target, plan.strategy, reason, run)
-        raise _exhausted(plan, run)
+        raise _exhausted(plan, run, self.state)
 
     async def _cascade(
         self,
@@ -581,7 +604,7 @@ class HeuristicRouter:
             return _finish(response, step, plan.strategy, reason, run)
         if stopped is not None and not any(a.outcome == "failed" for a in run.attempts):
             raise BudgetExceededError(f"cascade {plan.strategy!r}: {stopped}")
-        raise _exhausted(plan, run)
+        raise _exhausted(plan, run, self.state)
 
     async def route_stream(
         self,
@@ -597,7 +620,7 @@ class HeuristicRouter:
         with ``choices: []`` carries them. Cascades cannot stream (an answer must be checked
         before anyone sees it)."""
         kwargs.pop("stream", None)
-        plan = await self.plan(messages, providers, strategy, max_cost, **kwargs)
+        plan = await self._plan(messages, providers, strategy, max_cost, kwargs, take_turn=True)
         if plan.kind == "cascade":
             raise BadRequestError(f"strategy {plan.strategy!r} is a cascade; cascades cannot stream")
         run = _Run()
@@ -608,7 +631,12 @@ class HeuristicRouter:
                 run.add(target, "skipped", detail=skip.get(target.provider) or (status.reason if status else None))
                 continue
             started = time.perf_counter()
-            stream = providers[target.provider].stream_chat_completion(list(messages), target.model, **kwargs)
+            try:
+                # A host provider may raise on the call itself (the contract's method is a plain def).
+                stream = providers[target.provider].stream_chat_completion(list(messages), target.model, **kwargs)
+            except ProviderError as exc:
+                self._failed(target, exc, run, skip, started)
+                continue
             try:
                 first = await anext(stream)
             except StopAsyncIteration:
@@ -657,7 +685,7 @@ class HeuristicRouter:
                     "router_metadata": _meta_dict({}, target, plan.strategy, reason, run),
                 }
             return
-        raise _exhausted(plan, run)
+        raise _exhausted(plan, run, self.state)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -718,7 +746,7 @@ def _meta_dict(meta: Mapping[str, Any], target: Alternative, strategy: str, reas
     return out
 
 
-def _exhausted(plan: RoutePlan, run: _Run) -> ProviderError:
+def _exhausted(plan: RoutePlan, run: _Run, state: TargetState) -> ProviderError:
     attempts = [a.model_dump(mode="json") for a in run.attempts]
     summary = "; ".join(
         f"{a.provider}/{a.model}: {a.outcome}{f' ({a.error})' if a.error else ''}" for a in run.attempts
@@ -730,6 +758,8 @@ def _exhausted(plan: RoutePlan, run: _Run) -> ProviderError:
         )
     error = FallbackExhaustedError(f"{plan.strategy}: every target failed ({summary})", attempts, run.last_error)
     error.__cause__ = run.last_error
+    waits = [s.remaining for t in plan.targets if (s := state.status(t.key, t.provider)) is not None]
+    error.retry_after = min(waits) if waits and len(waits) == len(plan.targets) else None
     return error
 
 

@@ -3,14 +3,16 @@
 Pure and synchronous (no I/O), so a decision across hundreds of candidates stays far
 below a millisecond. Rules, in the order they are applied to each candidate:
 
-1. *Unavailable*: in cooldown after a 429, breaker open, provider failed its health check,
-   or the catalog's deep health check said unhealthy.
+1. *Unhealthy*: the catalog's deep health check said so.
 2. *Cannot serve*: images without vision, tools without function calling, a JSON schema
    without response_schema support, a prompt larger than the context window, a ``max_tokens``
    above the model's output limit. When the model does not say (None), it is *unsure*, not out.
 3. *Budget*: the estimated cost (``calculate_cost`` over estimated prompt and output tokens)
    must not exceed ``max_cost``; an unknown price cannot be shown to, so it is out.
-4. *Rank*: known price before unknown price (always), sure before unsure, then (heuristic
+4. *Unavailable*: in cooldown after a 429, breaker open, or its provider failed its health
+   check. Checked last so that when nothing is left and some candidate is only waiting, the
+   error is a retryable NoRouteError with ``retry_after``, not a dead end.
+5. *Rank*: known price before unknown price (always), sure before unsure, then (heuristic
    only) adequate tier before unknown tier before too-weak, then cheapest; ties go to the
    stronger tier, then the host's registration order.
 """
@@ -153,11 +155,6 @@ def select_candidate(
     for position, c in enumerate(candidates):
         if allowed is not None and c.key not in allowed:
             continue
-        status = state.status(c.key, c.provider) if check_state else None
-        if status is not None:
-            excluded[c.key] = status.reason
-            cooling.append(status.remaining)
-            continue
         if c.healthy is False:
             excluded[c.key] = f"unhealthy: {c.health_error or 'deep health check failed'}"
             continue
@@ -189,6 +186,13 @@ def select_candidate(
                 else f"estimated {_money(cost)} > max_cost {_money(max_cost)}"
             )
             budget_blocked.append((c, cost))
+            continue
+        # Availability last: a cooling-down candidate that could otherwise serve the request
+        # makes "nothing fits" a wait (retryable), not a budget or capability dead end.
+        status = state.status(c.key, c.provider) if check_state else None
+        if status is not None:
+            excluded[c.key] = status.reason
+            cooling.append(status.remaining)
             continue
         if need <= 1 or (needy_set and needy_set <= c.task_types) or (c.tier is not None and c.tier >= need):
             group = 0
@@ -247,19 +251,20 @@ def _raise_no_route(
         if allowed is not None:
             raise NoRouteError(f"none of {', '.join(sorted(allowed))} is a registered chat model")
         raise NoRouteError("no registered provider offers a chat model (did refresh_models() run?)")
+    if cooling:
+        wait = min(cooling)
+        raise NoRouteError(
+            f"every candidate that could serve this request is cooling down or its provider is down; "
+            f"retry in {wait:.1f}s. Excluded: {_excluded_text(excluded)}",
+            excluded,
+            retry_after=wait,
+        )
     if budget_blocked:
         known = [cost for _, cost in budget_blocked if cost is not None]
         cheapest = f"; the cheapest would cost about {_money(min(known))}" if known else ""
         raise BudgetExceededError(
             f"no candidate fits max_cost {_money(max_cost)} for ~{profile.prompt_tokens} prompt tokens{cheapest}. "
             f"Excluded: {_excluded_text(excluded)}"
-        )
-    if cooling and len(cooling) == len(excluded):
-        wait = min(cooling)
-        raise NoRouteError(
-            f"every candidate is cooling down or unhealthy; retry in {wait:.1f}s. Excluded: {_excluded_text(excluded)}",
-            excluded,
-            retry_after=wait,
         )
     raise NoRouteError(
         f"no candidate can serve this {profile.describe()} prompt. Excluded: {_excluded_text(excluded)}", excluded

@@ -40,6 +40,7 @@ class TargetState:
         self.max_cooldown = max_cooldown
         self._blocked_until: dict[str, tuple[float, str]] = {}
         self._failures: dict[str, int] = {}
+        self._tripped: set[str] = set()
         self._provider_down: dict[str, tuple[float, str]] = {}
         self._turns: dict[str, int] = {}
 
@@ -62,15 +63,20 @@ class TargetState:
 
     def record_success(self, key: str) -> None:
         self._failures.pop(key, None)
+        self._tripped.discard(key)
         self._blocked_until.pop(key, None)
 
     def record_failure(self, key: str) -> bool:
-        """Count a retryable failure; returns True when this one opened the breaker."""
+        """Count a retryable failure; returns True when this one opened the breaker.
+
+        After a breaker's cooldown the target is *half-open*: the first call is a trial, and
+        one more failure opens the breaker again at once (a success closes it)."""
         count = self._failures.get(key, 0) + 1
         self._failures[key] = count
-        if count >= self.breaker_threshold:
+        if count >= self.breaker_threshold or key in self._tripped:
             self._failures[key] = 0
-            self.cool_down(key, self.breaker_cooldown, f"circuit open after {count} failures in a row")
+            self._tripped.add(key)
+            self.cool_down(key, self.breaker_cooldown, f"circuit open after {count} failure(s) in a row")
             return True
         return False
 
@@ -90,10 +96,12 @@ class TargetState:
         return None
 
     def breaker_state(self, key: str) -> str:
-        """``open`` (blocked), ``half-open`` (has recent failures) or ``closed``, for CLIs."""
-        if self.status(key, "") is not None:
+        """``open`` (blocked: breaker or 429 cooldown), ``half-open`` (its breaker opened
+        before and the next failure reopens it) or ``closed``, for CLIs and dashboards."""
+        blocked = self._blocked_until.get(key)
+        if blocked is not None and blocked[0] > self._clock():
             return "open"
-        return "half-open" if self._failures.get(key) else "closed"
+        return "half-open" if key in self._tripped else "closed"
 
     # -- providers
     def set_provider_health(self, provider: str, healthy: bool, error: str | None = None) -> None:
@@ -103,8 +111,10 @@ class TargetState:
             self._provider_down[provider] = (self._clock() + self.health_ttl, error or "unhealthy")
 
     # -- round robin
-    def next_turn(self, name: str, size: int) -> int:
-        """The start index for combo ``name`` this time (0, 1, ... size-1, 0, ...)."""
+    def next_turn(self, name: str, size: int, *, advance: bool = True) -> int:
+        """The start index for combo ``name`` this time (0, 1, ... size-1, 0, ...); a preview
+        passes ``advance=False`` to see it without taking the turn."""
         turn = self._turns.get(name, 0)
-        self._turns[name] = turn + 1
+        if advance:
+            self._turns[name] = turn + 1
         return turn % size if size else 0

@@ -107,7 +107,8 @@ class FakeProvider(LLMProvider):
             raise outcome
         text = outcome if isinstance(outcome, str) else "streamed"
         for word in text.split(" "):
-            yield {"object": "chat.completion.chunk", "model": model, "choices": [{"index": 0, "delta": {"content": word}}]}
+            delta = {"content": word}
+            yield {"object": "chat.completion.chunk", "model": model, "choices": [{"index": 0, "delta": delta}]}
         yield {
             "object": "chat.completion.chunk",
             "model": model,
