@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint typecheck test unit integration bench clean
+.PHONY: install lint typecheck test unit integration bench demo clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ unit: $(STAMP)
 
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
+
+# A real LiteLLM proxy with the demo models (config/litellm-demo.yaml), no keys, no internet:
+# the model table, two prompts routed with the reason, one streamed answer, every call's cost.
+demo: $(STAMP)
+	$(BIN)/muxer-litellm demo
 
 # Prints CPU per routing decision across 200 candidates (a benchmark, not a test).
 bench: $(STAMP)

@@ -30,6 +30,7 @@ from .host import (
     RouterMetadata,
     Usage,
 )
+from .observability import CallRecord, MetricsHook, PrometheusMetrics
 from .provider import LiteLLMProvider
 from .registration import create_provider, register
 from .settings import LiteLLMSettings
@@ -38,6 +39,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
+    "CallRecord",
     "ChatCompletionResponse",
     "ChatMessage",
     "Choice",
@@ -49,11 +51,13 @@ __all__ = [
     "LLMProvider",
     "LiteLLMProvider",
     "LiteLLMSettings",
+    "MetricsHook",
     "ModelCard",
     "ModelCatalog",
     "ModelHealth",
     "ModelNotFoundError",
     "NoRouteError",
+    "PrometheusMetrics",
     "ProviderError",
     "ProviderTimeoutError",
     "ProviderUnavailableError",

@@ -176,7 +176,10 @@ def _all_flags(values: Iterable[bool | None]) -> bool | None:
 
 
 def _tier(value: Any) -> int | None:
-    """An operator's ``model_info.tier`` (1-10); anything else is ignored, not guessed."""
+    """An operator's ``model_info.routing_tier`` (1-10); anything else is ignored, not guessed.
+
+    Not ``tier``: LiteLLM 1.106 reserves that key for "free"/"paid" and silently drops a model
+    whose ``tier`` is a number, so the proxy config must use ``routing_tier``."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10:
         return None
     return value
@@ -216,7 +219,7 @@ def _deployment_card(entry: Mapping[str, Any]) -> ModelCard | None:
         supports_vision=_flag(info.get("supports_vision")),
         supports_response_schema=_flag(info.get("supports_response_schema")),
         supports_reasoning=_flag(info.get("supports_reasoning")),
-        tier=_tier(info.get("tier")),
+        tier=_tier(info.get("routing_tier")),
         rate_limits=_rate_limits(params, info),
     )
     return card.model_copy(update={"task_types": _task_types(info, card)})

@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from pydantic import SecretStr, ValidationError
@@ -39,9 +39,13 @@ from .host import (
     RouterMetadata,
     Usage,
 )
+from .observability import MetricsHook, Observer, PrometheusMetrics
 from .proxy_errors import PROVIDER, error_from_body, redact
 from .settings import LiteLLMSettings, normalize_base_url
 from .streaming import StreamUsage, iter_chunks
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Tracer
 
 __all__ = ["DEFAULT_TIMEOUT", "LiteLLMProvider"]
 
@@ -89,7 +93,14 @@ class LiteLLMProvider(LLMProvider):
         health_timeout: float = 5.0,
         deep_health_timeout: float = 120.0,
         limits: httpx.Limits | None = None,
+        tracer: Tracer | bool | None = None,
+        metrics: MetricsHook | None = None,
+        capture_content: bool = False,
     ) -> None:
+        """``tracer`` (an OpenTelemetry ``Tracer``, or True for the global provider's) opens a
+        span per call; ``metrics`` is called with a ``CallRecord`` per call (e.g.
+        ``PrometheusMetrics()``); ``capture_content`` puts prompt and answer text on spans.
+        All off by default, and then free (see ``observability``)."""
         self.base_url = normalize_base_url(base_url)
         if isinstance(api_key, SecretStr):
             api_key = api_key.get_secret_value()
@@ -112,6 +123,10 @@ class LiteLLMProvider(LLMProvider):
         parsed = {name: CustomModel.parse(name, raw) for name, raw in (custom_models or {}).items()}
         self._catalog = ModelCatalog(parsed)
         self._refresh_task: asyncio.Future[None] | None = None
+        # None unless tracing or metrics is on: then each call pays one `is None` check, nothing more.
+        self._observer: Observer | None = Observer.create(
+            tracer, metrics, capture_content=capture_content, base_url=self.base_url, secrets=self._secrets()
+        )
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(
             timeout=self.timeout,
@@ -136,6 +151,10 @@ class LiteLLMProvider(LLMProvider):
                 max_connections=s.max_connections, max_keepalive_connections=s.max_keepalive_connections
             ),
         }
+        if s.tracing:
+            kwargs["tracer"] = True
+        if s.metrics and "metrics" not in overrides:
+            kwargs["metrics"] = PrometheusMetrics.default()
         kwargs.update(overrides)
         return cls(**kwargs)
 
@@ -372,6 +391,11 @@ class LiteLLMProvider(LLMProvider):
                 provider=PROVIDER,
             )
         payload = self._chat_payload(messages, model, max_tokens, temperature, kwargs)
+        if self._observer is None:
+            return await self._chat(payload, model)
+        return await self._observer.traced("chat", model, payload, self._chat(payload, model))
+
+    async def _chat(self, payload: dict[str, Any], model: str) -> ChatCompletionResponse:
         started = time.perf_counter()
         response = await self._request("POST", "/v1/chat/completions", json=payload, model=model)
         data = self._json(response, model)
@@ -421,17 +445,30 @@ class LiteLLMProvider(LLMProvider):
         payload = self._chat_payload(messages, model, max_tokens, temperature, kwargs)
         payload["stream"] = True
         payload["stream_options"] = {**options, "include_usage": True}
+        # Observed inline (not by wrapping the generator) so an unobserved stream costs nothing per chunk.
+        call = None if self._observer is None else self._observer.start("stream", model, payload)
         started = time.perf_counter()
-        request = self._client.build_request(
-            "POST",
-            f"{self.base_url}/v1/chat/completions",
-            json=payload,
-            headers=self._headers({"Accept": "text/event-stream"}),
-            timeout=self.timeout,
-        )
-        response = await self._send(request, model=model, stream=True)
+        try:
+            request = self._client.build_request(
+                "POST",
+                f"{self.base_url}/v1/chat/completions",
+                json=payload,
+                headers=self._headers({"Accept": "text/event-stream"}),
+                timeout=self.timeout,
+            )
+            if call is None:
+                response = await self._send(request, model=model, stream=True)
+            else:
+                with call.current():
+                    response = await self._send(request, model=model, stream=True)
+        except BaseException as exc:
+            if call is not None:
+                call.failed(exc)
+            raise
         headers = response.headers
         call_id = headers.get("x-litellm-call-id")
+        if call is not None:
+            call.response_headers(call_id, headers.get("x-litellm-model-id"))
         usage = StreamUsage()
         last: dict[str, Any] = {}
         last_had_metadata = False
@@ -464,10 +501,12 @@ class LiteLLMProvider(LLMProvider):
                 last_had_metadata = usage.observe(chunk)
                 if last_had_metadata:
                     chunk["router_metadata"] = await metadata()
+                if call is not None:
+                    call.stream_chunk(chunk)
                 yield chunk
             if not last_had_metadata:
                 # The proxy sent no usage on its last chunk: close with one that says what we know.
-                yield {
+                trailer = {
                     "id": last.get("id"),
                     "object": "chat.completion.chunk",
                     "created": last.get("created", int(time.time())),
@@ -476,8 +515,21 @@ class LiteLLMProvider(LLMProvider):
                     "usage": usage.as_dict(),
                     "router_metadata": await metadata(),
                 }
+                if call is not None:
+                    call.stream_chunk(trailer)
+                yield trailer
+        except GeneratorExit:
+            if call is not None:
+                call.stream_closed()
+            raise
+        except BaseException as exc:
+            if call is not None:
+                call.failed(exc)
+            raise
         finally:
             await response.aclose()
+        if call is not None:
+            call.stream_done()
 
     # ------------------------------------------------------------------ embeddings
 
@@ -489,10 +541,14 @@ class LiteLLMProvider(LLMProvider):
             raise BadRequestError(f"model must be a non-empty string, got {model!r}", provider=PROVIDER)
         if not isinstance(input, (str, list)) or not input:
             raise BadRequestError("input must be a non-empty string or list", model=model, provider=PROVIDER)
+        payload = {**kwargs, "model": model, "input": input}
+        if self._observer is None:
+            return await self._embed(payload, model)
+        return await self._observer.traced("embeddings", model, payload, self._embed(payload, model))
+
+    async def _embed(self, payload: dict[str, Any], model: str) -> EmbeddingResponse:
         started = time.perf_counter()
-        response = await self._request(
-            "POST", "/v1/embeddings", json={**kwargs, "model": model, "input": input}, model=model
-        )
+        response = await self._request("POST", "/v1/embeddings", json=payload, model=model)
         data = self._json(response, model)
         try:
             items = [EmbeddingData.model_validate(d) for d in data["data"]]

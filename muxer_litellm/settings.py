@@ -43,6 +43,8 @@ class LiteLLMSettings(BaseSettings):
     catalog_ttl: float = Field(300.0, ge=0, description="Seconds a /model/info snapshot stays fresh.")
     max_connections: int = Field(100, ge=1)
     max_keepalive_connections: int = Field(20, ge=0)
+    tracing: bool = Field(False, description="An OpenTelemetry span per call (needs the [otel] extra).")
+    metrics: bool = Field(False, description="Prometheus metrics on the global registry (needs [prometheus]).")
 
     @field_validator("base_url")
     @classmethod

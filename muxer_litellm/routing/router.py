@@ -205,18 +205,22 @@ class HeuristicRouter:
 
     # ------------------------------------------------------------------ planning (async)
 
-    async def refresh(self, providers: Mapping[str, LLMProvider]) -> None:
+    async def refresh(self, providers: Mapping[str, LLMProvider]) -> dict[str, str]:
         """Refresh stale catalogs (providers with ``refresh_models``); a failed refresh
-        keeps the old catalog, so routing still works on what it knew."""
+        keeps the old catalog, so routing still works on what it knew. Returns why each
+        failed refresh failed, by provider name."""
         refreshers = [(name, fn) for name, p in providers.items() if callable(fn := getattr(p, "refresh_models", None))]
+        failures: dict[str, str] = {}
         if not refreshers:
-            return
+            return failures
         results = await asyncio.gather(*(fn() for _, fn in refreshers), return_exceptions=True)
         for (name, _), result in zip(refreshers, results, strict=True):
             if isinstance(result, Exception):
                 logger.warning("routing: catalog refresh of %r failed, using what it had: %s", name, _short(result))
+                failures[name] = f"{type(result).__name__}: {_short(result, 200)}"
             elif isinstance(result, BaseException):
                 raise result
+        return failures
 
     async def check_health(self, providers: Mapping[str, LLMProvider]) -> dict[str, bool]:
         """Run every provider's cheap ``health_check()`` concurrently, each within
@@ -303,8 +307,12 @@ class HeuristicRouter:
             )
         if (name == "cascade" or name in self.config.cascades) and not self.config.cascade_enabled:
             raise RoutingConfigError(f"strategy {name!r} needs cascade routing enabled (CASCADE_ROUTING_ENABLED=true)")
-        await self.refresh(providers)
+        refresh_failures = await self.refresh(providers)
         candidates = self.candidates(providers)
+        if not candidates and refresh_failures:
+            # Say why the catalog is empty instead of "no chat model": usually the proxy is down.
+            why = "; ".join(f"{name}: {error}" for name, error in refresh_failures.items())
+            raise NoRouteError(f"no provider offers a chat model; catalog refresh failed ({why})", refresh_failures)
         tokens = await self._prompt_tokens(messages, providers, candidates, request)
         profile = self.classify(messages, prompt_tokens=tokens, **request)
         max_tokens = _max_tokens(request)

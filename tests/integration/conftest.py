@@ -56,7 +56,8 @@ def proxy_config(upstream: str, master_key: str) -> dict[str, Any]:
                 supports_vision=True,
                 supports_reasoning=True,
             ),
-            fake("mystery-chat", "fake-chat-mystery"),
+            # routing_tier, not tier: LiteLLM drops a model whose model_info.tier is a number.
+            fake("mystery-chat", "fake-chat-mystery", routing_tier=3),
             fake(
                 "tool-chat",
                 "fake-tool",

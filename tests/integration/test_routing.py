@@ -212,3 +212,17 @@ async def test_streaming_through_a_combo_falls_back_before_the_first_chunk(
     prompt, completion = upstream_usage(SIMPLE, text)
     assert meta["estimated_cost"] == pytest.approx(prompt * CHEAP_IN + completion * CHEAP_OUT)
     assert meta["total_cost"] == pytest.approx(meta["estimated_cost"])
+
+
+async def test_an_operator_tier_in_model_info_reaches_routing_but_never_beats_a_known_price(
+    providers: dict[str, LLMProvider],
+) -> None:
+    router = HeuristicRouter()
+    await router.refresh(providers)
+    mystery = next(c for c in router.candidates(providers) if c.key == "litellm/mystery-chat")
+    assert (mystery.tier, mystery.tier_source, mystery.price_known) == (3, "catalog", False)
+    # Tier 3 is adequate for code, but its price is unknown: the priced smart-chat wins.
+    decision = router.select_model(CODE, providers)
+    assert decision.key == "litellm/smart-chat"
+    ranked = [decision.key, *(a.key for a in decision.alternatives)]
+    assert ranked.index("litellm/mystery-chat") > ranked.index("litellm/cheap-chat")

@@ -1175,3 +1175,13 @@ async def test_a_raising_health_check_puts_the_exception_in_the_exclusion_reason
     await router.check_health(providers)
     plan = await router.plan(MESSAGES, providers, "heuristic")
     assert "health_check() raised RuntimeError: socket exploded" in plan.excluded["a/m1"]
+
+
+async def test_an_empty_catalog_after_a_failed_refresh_says_why() -> None:
+    class DeadProxy(CatalogProvider):
+        async def refresh_models(self, *, force: bool = False) -> list[Any]:
+            raise ProviderUnavailableError("LiteLLM proxy not reachable at http://127.0.0.1:9")
+
+    providers: dict[str, LLMProvider] = {"litellm": DeadProxy("litellm", [])}
+    with pytest.raises(NoRouteError, match=r"catalog refresh failed \(litellm: ProviderUnavailableError: LiteLLM"):
+        await HeuristicRouter().route_request(MESSAGES, providers, "heuristic")

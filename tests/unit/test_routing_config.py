@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+import yaml
 from pydantic import ValidationError
 
 import muxer_litellm
@@ -292,9 +293,16 @@ def test_the_shipped_example_config_is_valid() -> None:
     assert set(config.combos) == {"everyday", "spread"}
     assert config.cascades["careful"].quality_threshold == 0.6
     assert [(t.key, t.weight) for t in config.combos["spread"].targets] == [
-        ("litellm/gpt-4o-mini", 3.0),
+        ("litellm/cheap-chat", 3.0),
         ("openai/gpt-4o-mini", 1.0),
     ]
+    # Its litellm/ targets are model_names the shipped proxy config really serves.
+    proxy = yaml.safe_load((shipped.parent / "litellm-config.yaml").read_text())
+    served = {entry["model_name"] for entry in proxy["model_list"]}
+    targets = [t for combo in config.combos.values() for t in combo.targets]
+    targets += [t for cascade in config.cascades.values() for t in cascade.steps]
+    assert {t.model for t in targets if t.provider == "litellm"} <= served
+    assert {key.split("/", 1)[1] for key in config.tiers if key.startswith("litellm/")} <= served
 
 
 @pytest.mark.parametrize("text", ["", "# nothing here\n", "---\n"])

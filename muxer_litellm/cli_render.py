@@ -1,0 +1,382 @@
+"""Pure rendering for the ``muxer-litellm`` CLI: data in, rich tables or strings out.
+
+Kept apart from the commands so every display rule (an unknown price is "unknown", never
+$0; a failure is one line naming cause and fix; the key never appears) is testable without
+a proxy or a terminal.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+from rich.table import Table
+from rich.text import Text
+
+from .catalog import ModelCard, ModelHealth
+from .errors import (
+    AuthenticationError,
+    FallbackExhaustedError,
+    ModelNotFoundError,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+)
+from .host import RouteAttempt
+from .proxy_errors import redact
+from .routing import Candidate, RoutePlan
+
+__all__ = [
+    "CostRow",
+    "RouteRow",
+    "attempts_table",
+    "capability_tags",
+    "chunk_text",
+    "cost_record",
+    "cost_table",
+    "failure_line",
+    "health_failure_line",
+    "health_table",
+    "model_record",
+    "models_table",
+    "one_line",
+    "route_rows",
+    "route_table",
+    "settings_error_line",
+    "sort_costs",
+    "usage_line",
+    "usd",
+]
+
+_CHAT_MODES = (None, "chat", "completion", "responses")
+_CAPABILITIES = (
+    ("tools", "supports_function_calling"),
+    ("vision", "supports_vision"),
+    ("json", "supports_response_schema"),
+    ("reasoning", "supports_reasoning"),
+)
+_OPTIONS = ("base_url", "api_key", "timeout")  # settings the CLI also takes as options
+_START_HINT = "start it (litellm --config config.yaml --port 4000) or set LITELLM_BASE_URL"
+
+
+def usd(value: float | None) -> str:
+    """Dollars to 4 significant digits in fixed point ("$0.000123", "$0.015", "$12.50"):
+    per-token prices are tiny, and "1.2e-06" reads badly on a bill. None/inf -> "unknown"."""
+    if value is None or not math.isfinite(value):
+        return "unknown"
+    if value == 0:
+        return "$0.00"
+    places = max(2, 3 - math.floor(math.log10(abs(value))))
+    whole, _, frac = f"{value:.{places}f}".partition(".")
+    return f"${whole}.{frac.rstrip('0').ljust(2, '0')}"
+
+
+def chunk_text(chunk: Mapping[str, Any]) -> str:
+    """The text a stream chunk adds (first choice's ``delta.content``), else ""."""
+    choices = chunk.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return ""
+    delta = choices[0].get("delta")
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return content if isinstance(content, str) else ""
+
+
+def usage_line(chunk: Mapping[str, Any] | None, model: str) -> str:
+    """``tokens: 12 in, 5 out | cost: $0.0000052 (proxy)`` from a stream's last chunk (the
+    one with ``usage`` and ``router_metadata``); an unpriced call says "cost: unknown"."""
+    usage = chunk.get("usage") if chunk else None
+    meta = chunk.get("router_metadata") if chunk else None
+    meta = meta if isinstance(meta, Mapping) else {}
+    tokens = "tokens: unknown"
+    if isinstance(usage, Mapping) and usage.get("prompt_tokens") is not None:
+        tokens = f"tokens: {usage.get('prompt_tokens')} in, {usage.get('completion_tokens')} out"
+    cost = meta.get("estimated_cost")
+    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost):
+        return f"{tokens} | cost: {usd(float(cost))} ({meta.get('cost_source') or '?'})"
+    return f"{tokens} | cost: unknown (no price for {model!r} on the proxy)"
+
+
+def settings_error_line(exc: ValidationError) -> str:
+    """A bad ``LITELLM_*`` value or option, named the way the user set it."""
+    problems = []
+    for e in exc.errors():
+        name = ".".join(str(p) for p in e["loc"])
+        where = f"LITELLM_{name.upper()}"
+        if name in _OPTIONS:
+            where += f" / --{name.replace('_', '-')}"
+        problems.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
+    return one_line("error: invalid setting " + "; ".join(problems))
+
+
+def one_line(text: str) -> str:
+    """Collapse newlines and runs of spaces: a failure must read as exactly one line."""
+    return " ".join(text.split())
+
+
+# ---------------------------------------------------------------------- models
+
+
+def capability_tags(card: ModelCard) -> str:
+    """Short tags: ``tools``, ``vision``, ``json``, ``reasoning``; ``tag?`` when the proxy did
+    not say (unknown is not "no"), ``?`` when it said nothing at all, the mode for non-chat."""
+    if card.mode not in _CHAT_MODES:
+        return str(card.mode)
+    states = [(tag, getattr(card, attr)) for tag, attr in _CAPABILITIES]
+    if all(value is None for _, value in states):
+        return "?"
+    return " ".join(tag if value else f"{tag}?" for tag, value in states if value is not False) or "-"
+
+
+def model_record(card: ModelCard, breaker_state: str) -> dict[str, Any]:
+    """One model as ``models --json`` prints it (and the table shows it): prices are numbers
+    or null, capabilities true/false/null."""
+    return {
+        "name": card.name,
+        "upstream_model": card.upstream_model,
+        "mode": card.mode,
+        "input_cost_per_1k": card.input_cost_per_1k,
+        "output_cost_per_1k": card.output_cost_per_1k,
+        "context_window": card.context_window,
+        "capabilities": {tag: getattr(card, attr) for tag, attr in _CAPABILITIES},
+        "capability_tags": capability_tags(card),
+        "pricing_source": card.pricing_source,
+        "breaker_state": breaker_state,
+    }
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def _add(table: Table, *cells: str) -> None:
+    """Cells as plain Text: a model name or an upstream error like ``a[b]`` is not markup."""
+    table.add_row(*(Text(cell) for cell in cells))
+
+
+def _table(*columns: str, title: str | None = None) -> Table:
+    table = Table(title=title, title_justify="left")
+    for name in columns:
+        table.add_column(name, overflow="fold")  # fold, never cut: a model name must stay whole
+    return table
+
+
+def models_table(records: Sequence[Mapping[str, Any]]) -> Table:
+    table = _table("model", "upstream model", "$/1K in", "$/1K out", "context", "capabilities", "pricing", "breaker")
+    for r in records:
+        _add(
+            table,
+            r["name"],
+            r["upstream_model"] or "?",
+            usd(r["input_cost_per_1k"]),
+            usd(r["output_cost_per_1k"]),
+            _count(r["context_window"]),
+            r["capability_tags"],
+            r["pricing_source"],
+            r["breaker_state"],
+        )
+    return table
+
+
+def _short_id(model_id: str | None) -> str:
+    """Deployment ids are 64-hex hashes; 12 characters tell them apart in a table."""
+    if model_id is None:
+        return "?"
+    return model_id if len(model_id) <= 13 else model_id[:12] + "…"
+
+
+def health_table(results: Sequence[ModelHealth]) -> Table:
+    table = _table("model", "upstream model", "deployment", "status", "error", title="Deep health (proxy /health)")
+    for r in results:
+        _add(
+            table,
+            r.model_name or "?",
+            r.upstream_model or "?",
+            _short_id(r.model_id),
+            "healthy" if r.healthy else "unhealthy",
+            r.error or "",
+        )
+    return table
+
+
+# ---------------------------------------------------------------------- cost
+
+
+@dataclass(frozen=True, slots=True)
+class CostRow:
+    model: str
+    cost: float | None
+    input_cost_per_1k: float | None
+    output_cost_per_1k: float | None
+    pricing_source: str
+
+
+def sort_costs(rows: Iterable[CostRow]) -> list[CostRow]:
+    """Cheapest first, unknown prices last (in catalog order): unknown is not cheap."""
+    return sorted(rows, key=lambda r: (r.cost is None, r.cost or 0.0))
+
+
+def cost_record(row: CostRow, input_tokens: int, output_tokens: int) -> dict[str, Any]:
+    return {
+        "model": row.model,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cost": row.cost,
+        "input_cost_per_1k": row.input_cost_per_1k,
+        "output_cost_per_1k": row.output_cost_per_1k,
+        "pricing_source": row.pricing_source,
+    }
+
+
+def cost_table(rows: Sequence[CostRow], input_tokens: int, output_tokens: int) -> Table:
+    title = f"Cost of {input_tokens:,} input + {output_tokens:,} output tokens, cheapest first"
+    table = _table("#", "model", "cost", "$/1K in", "$/1K out", "pricing", title=title)
+    for i, r in enumerate(rows, 1):
+        _add(table, str(i), r.model, usd(r.cost), usd(r.input_cost_per_1k), usd(r.output_cost_per_1k), r.pricing_source)
+    return table
+
+
+# ---------------------------------------------------------------------- route
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRow:
+    target: str
+    tier: int | None
+    estimated_cost: float | None
+    status: str
+
+
+def route_rows(
+    plan: RoutePlan, candidates: Sequence[Candidate], estimates: Mapping[str, float | None]
+) -> list[RouteRow]:
+    """Every candidate once: the plan's targets in call order, then eligible ones the plan
+    leaves out, then the excluded ones with why."""
+    tiers = {c.key: c.tier for c in candidates}
+    rows: list[RouteRow] = []
+    for i, t in enumerate(plan.targets):
+        if i == 0:
+            status = "chosen"
+        elif plan.kind == "cascade":
+            status = f"step {i + 1}, if the answer scores < {plan.quality_threshold:g}"
+        else:
+            status = f"fallback {i}"
+        rows.append(RouteRow(t.key, t.tier, t.estimated_cost, status))
+    seen = {r.target for r in rows}
+    decision = plan.decision
+    for alt in decision.alternatives if decision is not None else ():
+        if alt.key not in seen:
+            why = "beyond max_attempts" if plan.kind == "single" else f"not a {plan.kind} step"
+            rows.append(RouteRow(alt.key, alt.tier, alt.estimated_cost, f"eligible ({why})"))
+            seen.add(alt.key)
+    for key, why in plan.excluded.items():
+        if key not in seen:
+            rows.append(RouteRow(key, tiers.get(key), estimates.get(key), f"excluded: {why}"))
+            seen.add(key)
+    for c in candidates:
+        if c.key not in seen:
+            rows.append(RouteRow(c.key, c.tier, estimates.get(c.key), f"not in {plan.kind} {plan.strategy!r}"))
+    return rows
+
+
+def route_table(rows: Sequence[RouteRow], prompt_tokens: int, output_tokens: int) -> Table:
+    title = f"Candidates (est. for ~{prompt_tokens:,} prompt + {output_tokens:,} output tokens)"
+    table = _table("target", "tier", "est. cost", "status", title=title)
+    for r in rows:
+        _add(table, r.target, "?" if r.tier is None else str(r.tier), usd(r.estimated_cost), r.status)
+    return table
+
+
+def attempts_table(attempts: Sequence[RouteAttempt]) -> Table:
+    table = _table("#", "target", "outcome", "cost", "ms", "detail", title="Attempts")
+    for i, a in enumerate(attempts, 1):
+        detail = " ".join(x for x in (a.error, a.detail) if x)
+        ms = "" if a.duration_ms is None else f"{a.duration_ms:,.0f}"
+        cost = "" if a.outcome in ("failed", "skipped") else usd(a.cost)
+        _add(table, str(i), f"{a.provider}/{a.model}", a.outcome, cost, ms, one_line(detail))
+    return table
+
+
+# ---------------------------------------------------------------------- failures
+
+
+def _unreachable(base_url: str) -> str:
+    return f"error: LiteLLM proxy not reachable at {base_url} — {_START_HINT}"
+
+
+def _key_rejected(base_url: str) -> str:
+    return (
+        f"error: the proxy at {base_url} rejected the API key — set LITELLM_API_KEY to its master key "
+        "or a valid virtual key"
+    )
+
+
+def _no_key(base_url: str) -> str:
+    return (
+        f"error: the proxy at {base_url} needs an API key and none was sent — set LITELLM_API_KEY "
+        "(or --api-key) to its master key or a virtual key"
+    )
+
+
+def _timeout(base_url: str, setting: str) -> str:
+    return f"error: the proxy at {base_url} did not answer in time — check it is up, or raise {setting} (--timeout)"
+
+
+def _connect_failed(exc: ProviderError) -> bool:
+    """A failure to open the connection (nothing listens there), not a dropped stream."""
+    cause = exc.__cause__
+    if isinstance(cause, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return True
+    return cause is None and exc.status_code is None and str(exc).startswith("LiteLLM proxy not reachable")
+
+
+def failure_line(
+    exc: ProviderError,
+    *,
+    base_url: str,
+    key_sent: bool,
+    available: Sequence[str] | None = None,
+    secrets: Iterable[str | None] = (),
+) -> str:
+    """The one line a CLI user sees for ``exc``: the cause and the fix. ``available`` lists
+    the proxy's models for a ModelNotFoundError (None when it could not be fetched)."""
+    cause = exc.last_error if isinstance(exc, FallbackExhaustedError) else exc
+    text = str(cause)
+    if isinstance(cause, (ProviderUnavailableError, ProviderTimeoutError)) and _connect_failed(cause):
+        line = _unreachable(base_url)
+    elif isinstance(cause, AuthenticationError):
+        line = _key_rejected(base_url) if key_sent else _no_key(base_url)
+    elif isinstance(cause, ProviderUnavailableError) and "set LITELLM_API_KEY" in text:
+        line = _no_key(base_url)
+    elif isinstance(cause, ProviderTimeoutError) and cause.status_code is None:
+        line = _timeout(base_url, "LITELLM_TIMEOUT")
+    elif isinstance(cause, ModelNotFoundError) and cause.model:
+        line = f"error: model {cause.model!r} is not on the proxy"
+        if available:
+            line += f"; available: {', '.join(available)}"
+        elif available is not None:
+            line += " (it lists no chat models)"
+    else:
+        line = f"error: {exc}"
+    return one_line(redact(line, secrets))
+
+
+def health_failure_line(
+    reason: str | None, *, base_url: str, key_sent: bool, secrets: Iterable[str | None] = ()
+) -> str:
+    """The line for a failed ``health_check()``, from ``provider.last_health_error``."""
+    text = reason or "unhealthy"
+    if text.startswith("LiteLLM proxy not reachable") or "ConnectTimeout" in text:
+        line = _unreachable(base_url)
+    elif "rejected the API key" in text or "key rejected" in text:
+        line = _key_rejected(base_url) if key_sent else _no_key(base_url)
+    elif "set LITELLM_API_KEY" in text:
+        line = _no_key(base_url)
+    elif "did not answer in time" in text or text.startswith("no answer within"):
+        line = _timeout(base_url, "LITELLM_HEALTH_TIMEOUT")
+    else:
+        line = f"error: the proxy at {base_url} is not healthy: {text}"
+    return one_line(redact(line, secrets))
