@@ -56,9 +56,14 @@ def main() -> None:
     providers = build(args.candidates)
     router = HeuristicRouter()
     count = len(router.candidates(providers))
+    notes = "The team met on Tuesday and agreed the budget, the hiring plan and the launch date. " * 100
+    source = "def merge(a, b):\n    out = []\n    while a and b:\n        out.append(a.pop(0))\n    return out\n" * 40
     prompts = {
         "simple": [{"role": "user", "content": "What's a good name for a cat?"}],
         "code": [{"role": "user", "content": "Refactor this Python function:\n```python\ndef f(x): return x\n```"}],
+        "2k-prose": [{"role": "user", "content": notes[:2000] + "\nSummarise these notes."}],
+        "8k-prose": [{"role": "user", "content": notes[:8000] + "\nSummarise these notes."}],
+        "4k-code": [{"role": "user", "content": "Why is this slow?\n```python\n" + source[:4000] + "\n```"}],
     }
     models = [(p, m) for p in providers.values() for m in p.get_supported_models()]
 
@@ -70,11 +75,11 @@ def main() -> None:
     print(f"calculate_cost over all candidates: {baseline * 1e6:8.1f} us CPU")
     for name, messages in prompts.items():
         per_call = cpu_per_call(lambda m=messages: router.select_model(m, providers), args.calls)
-        print(f"select_model ({name:6}): {per_call * 1e6:8.1f} us CPU  ({per_call / baseline:4.1f}x the cost loop)")
+        print(f"select_model ({name:8}): {per_call * 1e6:8.1f} us CPU  ({per_call / baseline:4.1f}x the cost loop)")
         per_call = cpu_per_call(
             lambda m=messages: router.select_model(m, providers, strategy="cost_optimized", max_cost=0.01), args.calls
         )
-        print(f"cost_optimized+max_cost ({name:6}): {per_call * 1e6:8.1f} us CPU")
+        print(f"cost_optimized+max_cost ({name:8}): {per_call * 1e6:8.1f} us CPU")
 
     def cold() -> object:
         router.invalidate()

@@ -135,7 +135,9 @@ class RouterMetadata(BaseModel):
     # Set by muxer_litellm.routing (our addition):
     routing_strategy: str | None = None
     attempts: list[RouteAttempt] = Field(default_factory=list)
-    total_cost: float | None = Field(None, description="All attempts' cost; None if any is unknown.")
+    total_cost: float | None = Field(
+        None, description="Answered attempts' cost (failed ones count 0); None if an answered one is unknown."
+    )
 
 
 class ChatCompletionResponse(BaseModel):

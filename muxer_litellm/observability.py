@@ -51,6 +51,8 @@ _SPAN_NAMES: dict[Operation, str] = {
     "embeddings": "litellm.embeddings",
 }
 _GEN_AI_OPERATION: dict[Operation, str] = {"chat": "chat", "stream": "chat", "embeddings": "embeddings"}
+#: The shared ``model`` label for names beyond PrometheusMetrics.max_models or unknown to the proxy.
+OTHER_MODEL = "other"
 
 R = TypeVar("R", ChatCompletionResponse, EmbeddingResponse)
 
@@ -90,7 +92,8 @@ class MetricsHook(Protocol):
 class PrometheusMetrics:
     """A :class:`MetricsHook` that keeps Prometheus counters and a latency histogram.
 
-    Every metric is labelled by ``model`` (the requested name). Register one instance per
+    Every metric is labelled by ``model`` (the requested name; see :meth:`_label` for how the
+    number of names is bounded). Register one instance per
     registry and namespace: prometheus_client refuses duplicate names, so a second
     instance on the same registry raises ValueError. :meth:`default` shares one instance
     on the global registry (what ``LITELLM_METRICS=true`` uses).
@@ -108,7 +111,13 @@ class PrometheusMetrics:
         namespace: str = "muxer_litellm",
         *,
         buckets: Sequence[float] = DEFAULT_BUCKETS,
+        max_models: int = 200,
     ) -> None:
+        if isinstance(max_models, bool) or not isinstance(max_models, int) or max_models < 1:
+            raise ValueError(f"max_models must be a positive integer, got {max_models!r}")
+        self.max_models = max_models
+        self._models: set[str] = set()
+        self._models_lock = threading.Lock()
         try:
             import prometheus_client
         except ImportError as exc:
@@ -162,8 +171,23 @@ class PrometheusMetrics:
                 metrics = cls._shared[namespace] = cls(namespace=namespace)
             return metrics
 
+    def _label(self, record: CallRecord) -> str:
+        """The ``model`` label, bounded: a name gets its own series once a call to it worked
+        or failed for a reason other than "no such model", up to ``max_models`` names; the
+        rest share ``other``. Client-chosen or mistyped names cannot grow the series forever."""
+        name = record.model
+        if name in self._models:
+            return name
+        if record.error_type == "ModelNotFoundError" or len(self._models) >= self.max_models:
+            return OTHER_MODEL
+        with self._models_lock:
+            if len(self._models) < self.max_models:
+                self._models.add(name)
+                return name
+        return OTHER_MODEL
+
     def __call__(self, record: CallRecord, /) -> None:
-        model = record.model
+        model = self._label(record)
         self.requests.labels(model, record.operation, record.status).inc()
         self.duration.labels(model, record.operation).observe(record.duration_s)
         if record.status == "error":

@@ -518,6 +518,9 @@ class LiteLLMProvider(LLMProvider):
                 if call is not None:
                     call.stream_chunk(trailer)
                 yield trailer
+            if call is not None:
+                # Inside the try: the span must end even if closing the response fails below.
+                call.stream_done()
         except GeneratorExit:
             if call is not None:
                 call.stream_closed()
@@ -528,8 +531,6 @@ class LiteLLMProvider(LLMProvider):
             raise
         finally:
             await response.aclose()
-        if call is not None:
-            call.stream_done()
 
     # ------------------------------------------------------------------ embeddings
 

@@ -8,8 +8,9 @@ default) and escalates otherwise. Scores, first rule that matches wins:
   answer, with one surrounding code fence removed, does not parse.
 - 0.1 ``refusal``: the answer opens like a refusal: an apology then "I" refusing ("I'm
   sorry, but I can't", "Unfortunately, I am unable"), "I cannot help/assist/comply",
-  "I'm unable to", "As an AI". A hedge that goes on to answer ("Unfortunately, the library
-  can't ..., but ...") is not a refusal.
+  "I'm unable to", "As an AI", "I apologize, but I cannot", "I'm afraid I can't". A hedge
+  that goes on to answer in the same sentence ("Unfortunately, I can't give an exact figure,
+  but roughly ...") is not a refusal.
 - 0.2 ``cut off``: ``finish_reason == "length"``.
 - 0.3 ``too short``: fewer words than a tenth of the question's words (at most 30 needed),
   e.g. a 4-word reply to a 200-word coding question. Valid JSON, when JSON was asked for,
@@ -33,7 +34,8 @@ _APOS = "['\u2019]"
 _REFUSAL = re.compile(
     rf"^\s*(?:"
     # "I'm sorry, (but) I can't ...", "Unfortunately, I am unable to ...": an apology, then "I" refusing.
-    rf"(?:i{_APOS}?m sorry|i am sorry|sorry|unfortunately)\s*[,\u2014\u2013-]?\s*(?:but\s+)?"
+    rf"(?:i{_APOS}?m sorry|i am sorry|sorry|unfortunately|i apologi[sz]e|i{_APOS}?m afraid|i am afraid)"
+    rf"\s*[,\u2014\u2013-]?\s*(?:but\s+)?"
     rf"i(?:{_APOS}?m| am)?\s+(?:can(?:no|{_APOS})?t|cannot|unable|won{_APOS}?t|not able|not allowed)\b"
     rf"|i (?:can(?:no|{_APOS})?t|cannot|am unable to|am not able to|won{_APOS}?t) "
     rf"(?:help|assist|comply|fulfil|do that|provide that|answer that)"
@@ -42,6 +44,8 @@ _REFUSAL = re.compile(
     rf")",
     re.IGNORECASE,
 )
+# "Unfortunately, I can't give an exact figure, but roughly 8 billion": a hedge that answers.
+_ANSWERS_ANYWAY = re.compile(r"[^.!?\n]*?,\s*but\b\s*\S")
 _FENCE = re.compile(r"^\s*```[\w-]*\s*\n(.*)\n\s*```\s*$", re.DOTALL)
 _WORD = re.compile(r"\S+")
 MAX_WORDS_REQUIRED = 30
@@ -93,7 +97,8 @@ def default_quality_check(
         return QualityVerdict(0.0, "empty answer")
     if profile.json_requested and not _is_json(text):
         return QualityVerdict(0.0, "invalid JSON (JSON was asked for)")
-    if _REFUSAL.match(text):
+    refusal = _REFUSAL.match(text)
+    if refusal is not None and not _ANSWERS_ANYWAY.match(text, refusal.end()):
         return QualityVerdict(0.1, "refusal-like answer")
     if choice is not None and choice.finish_reason == "length":
         return QualityVerdict(0.2, "cut off (finish_reason=length)")

@@ -42,7 +42,7 @@ from ..errors import (
 )
 from ..host import ChatCompletionResponse, LLMProvider, MessageInput, RouteAttempt
 from .candidates import Candidate, CandidateCache, candidate_for
-from .classify import CHARS_PER_TOKEN, PromptProfile, _json_len, classify_prompt, estimate_prompt_tokens
+from .classify import PromptProfile, _json_text, classify_prompt, estimate_prompt_tokens, text_tokens
 from .config import CascadeConfig, ComboConfig, RoutingConfig, Target
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .select import Alternative, RoutingDecision, select_candidate
@@ -271,7 +271,7 @@ class HeuristicRouter:
                 logger.debug("routing: token counter unavailable, keeping the estimate: %s", _short(exc))
                 return estimate
             if isinstance(exact, int) and not isinstance(exact, bool) and exact >= 0:
-                return exact + (math.ceil(_json_len(tools) / CHARS_PER_TOKEN) if tools else 0)
+                return exact + (text_tokens(_json_text(tools)) if tools else 0)
             return estimate
         return estimate
 
@@ -339,14 +339,13 @@ class HeuristicRouter:
             max_tokens=max_tokens,
         )
         first = Alternative(decision.provider, decision.model, decision.estimated_cost, decision.tier)
-        ranked: tuple[Alternative, ...] = (first, *decision.alternatives)
         threshold = self.config.quality_threshold
         if name == "cascade" or (name == "hybrid" and self.config.cascade_enabled):
-            steps = _escalation(ranked, self.config.cascade_max_steps)
+            steps = _escalation((first, *decision.alternatives), self.config.cascade_max_steps)
             chain = " -> ".join(s.key for s in steps)
             reason = f"{decision.reason}; cascade {chain}"
             return RoutePlan(name, "cascade", steps, reason, profile, decision.excluded, decision, threshold)
-        targets = ranked[: self.config.max_attempts]
+        targets = (first, *decision.top_alternatives(self.config.max_attempts - 1))
         return RoutePlan(name, "single", targets, decision.reason, profile, decision.excluded, decision, threshold)
 
     def _targets_as_candidates(
@@ -606,7 +605,8 @@ class HeuristicRouter:
             if best is None or verdict.score >= best[0]:
                 best = (verdict.score, response, step, attempt)
         if best is not None:
-            score, response, step, _ = best
+            score, response, step, best_attempt = best
+            best_attempt.detail = f"{best_attempt.detail}; returned as the best answer"
             why = stopped or "no step passed the quality check"
             reason = f"{plan.reason}; {why}; returning the best answer ({step.key}, quality {score:.2f})"
             return _finish(response, step, plan.strategy, reason, run)
@@ -690,7 +690,13 @@ class HeuristicRouter:
                     "created": int(time.time()),
                     "model": target.model,
                     "choices": [],
-                    "router_metadata": _meta_dict({}, target, plan.strategy, reason, run),
+                    "router_metadata": _meta_dict(
+                        {"response_time_ms": _ms(started), "cost_source": "unknown"},
+                        target,
+                        plan.strategy,
+                        reason,
+                        run,
+                    ),
                 }
             return
         raise _exhausted(plan, run, self.state)

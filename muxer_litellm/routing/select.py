@@ -19,6 +19,7 @@ below a millisecond. Rules, in the order they are applied to each candidate:
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -60,16 +61,41 @@ class RoutingDecision:
     model: str
     reason: str
     estimated_cost: float | None
-    alternatives: tuple[Alternative, ...] = ()
     excluded: Mapping[str, str] = field(default_factory=dict)
     strategy: str = "heuristic"
     profile: PromptProfile | None = None
     prompt_tokens: int = 0
     output_tokens: int = 0
     tier: int | None = None
+    # The other eligible candidates, unranked: ranking them all is most of a decision's cost,
+    # and most callers only need the winner, so ``alternatives`` ranks them on first use.
+    _others: tuple[_Scored, ...] = field(default=(), repr=False, compare=False)
+    _ranked: tuple[Alternative, ...] | None = field(default=None, repr=False, compare=False)
 
     def __iter__(self) -> Iterator[str]:
         return iter((self.provider, self.model, self.reason))
+
+    @property
+    def alternatives(self) -> tuple[Alternative, ...]:
+        """The other eligible candidates, best first (what fallbacks and cascades try next)."""
+        if self._ranked is None:
+            ordered = sorted(self._others, key=_rank)
+            ranked = tuple(
+                Alternative(s.candidate.provider, s.candidate.model, s.cost, s.candidate.tier, _note(s.unsure))
+                for s in ordered
+            )
+            object.__setattr__(self, "_ranked", ranked)
+            return ranked
+        return self._ranked
+
+    def top_alternatives(self, n: int) -> tuple[Alternative, ...]:
+        """The best ``n`` alternatives, without ranking the rest (a fallback chain needs few)."""
+        if self._ranked is not None or n >= len(self._others):
+            return self.alternatives[:n]
+        return tuple(
+            Alternative(s.candidate.provider, s.candidate.model, s.cost, s.candidate.tier, _note(s.unsure))
+            for s in heapq.nsmallest(n, self._others, key=_rank)
+        )
 
     @property
     def key(self) -> str:
@@ -99,6 +125,13 @@ class _Scored:
     cost: float | None
     unsure: list[str]
     group: int  # 0 adequate, 1 tier unknown, 2 tier too low
+
+
+def _rank(s: _Scored) -> tuple[bool, bool, int, int, float, int, int]:
+    """Known price first (always), then sure before unsure, adequate tier, cheapest; ties go to
+    the stronger tier, then registration order."""
+    tier = s.candidate.tier or 0
+    return (s.cost is None, bool(s.unsure), s.group, -tier if s.group == 2 else 0, s.cost or 0.0, -tier, s.position)
 
 
 def _note(unsure: list[str]) -> str | None:
@@ -205,30 +238,14 @@ def select_candidate(
     if not scored:
         _raise_no_route(candidates, profile, excluded, budget_blocked, cooling, max_cost, allowed)
 
-    def rank(s: _Scored) -> tuple[bool, bool, int, int, float, int, int]:
-        tier = s.candidate.tier or 0
-        return (
-            s.cost is None,
-            bool(s.unsure),
-            s.group,
-            -tier if s.group == 2 else 0,
-            s.cost or 0.0,
-            -tier,
-            s.position,
-        )
-
-    scored.sort(key=rank)
-    best = scored[0]
+    best = min(scored, key=_rank)
     reason = _reason(best, scored, profile, strategy, need, needy, excluded, prompt, out, max_cost)
     return RoutingDecision(
         provider=best.candidate.provider,
         model=best.candidate.model,
         reason=reason,
         estimated_cost=best.cost,
-        alternatives=tuple(
-            Alternative(s.candidate.provider, s.candidate.model, s.cost, s.candidate.tier, _note(s.unsure))
-            for s in scored[1:]
-        ),
+        _others=tuple(s for s in scored if s is not best),
         excluded=excluded,
         strategy=strategy,
         profile=profile,
@@ -288,8 +305,17 @@ def _reason(
     tier = f"tier {c.tier}" if c.tier is not None else "tier unknown"
     if strategy == "heuristic" and need > 1:
         parts.append(f"{'+'.join(needy)} needs tier >= {need}")
+    # Candidates that would rank higher on tier but lost on a rule that comes first: a known
+    # price beats an unknown one, and a stated capability or window beats an unstated one.
+    passed_over = [
+        s for s in scored if s.group < best.group and ((s.cost is None) > (best.cost is None) or bool(s.unsure))
+    ]
     if best.group == 0:
         why = "cheapest adequate" if strategy == "heuristic" else "cheapest"
+    elif passed_over:
+        better = min(passed_over, key=_rank)
+        because = "its price is unknown" if better.cost is None else ", ".join(better.unsure)
+        why = f"{better.candidate.key} reaches tier {need} but {because}; chose the best with known facts"
     elif best.group == 1:
         why = f"no candidate is known to reach tier {need}; cheapest of unknown tier"
     else:

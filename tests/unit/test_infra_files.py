@@ -407,3 +407,23 @@ def test_env_example_holds_no_secret() -> None:
         if SECRET_NAME.search(name):
             assert value == "", f"{name} has a value in .env.example: leave secrets empty"
         assert not re.match(r"^(sk-|gsk_|AIza)", value), name
+
+
+def test_the_salt_key_is_required_not_passed_empty(compose: dict[str, Any]) -> None:
+    # LiteLLM uses the master key only when LITELLM_SALT_KEY is absent; an unfilled .env line
+    # would hand it "" and stored credentials would be encrypted with an empty key.
+    value = (service(compose, "litellm").get("environment") or {}).get("LITELLM_SALT_KEY", "")
+    assert re.fullmatch(r"\$\{LITELLM_SALT_KEY:\?[^}]+\}", value), value
+
+
+def test_redis_starts_through_its_entrypoint_so_it_drops_root(compose: dict[str, Any]) -> None:
+    command = " ".join(service(compose, "redis")["command"])
+    assert "exec docker-entrypoint.sh redis-server" in command
+
+
+def test_env_example_names_every_gateway_setting_the_readme_documents() -> None:
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\| `((?:LITELLM|DEFAULT_ROUTING|CASCADE_ROUTING|MUXER)_[A-Z_]+)`", readme, re.M))
+    assert {"LITELLM_BASE_URL", "LITELLM_API_KEY", "LITELLM_TIMEOUT"} <= documented
+    assigned, mentioned = env_example()
+    assert documented - (set(assigned) | mentioned) == set()

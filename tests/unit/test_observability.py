@@ -7,6 +7,7 @@ attribute; telemetry that raises never breaks a call; off by default and free wh
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -842,3 +843,104 @@ def test_tracer_false_means_off() -> None:
 def _no_global_span_leak() -> Iterator[None]:
     yield
     assert not trace.get_current_span().get_span_context().is_valid
+
+
+# ---------------------------------------------------------------------------- review follow-ups
+
+
+def record_for(model: str, *, status: str = "ok", error_type: str | None = None) -> CallRecord:
+    return CallRecord(
+        operation="chat",
+        model=model,
+        status=status,  # type: ignore[arg-type]
+        error_type=error_type,
+        prompt_tokens=1,
+        completion_tokens=1,
+        cost=None,
+        cost_source="unknown",
+        call_id=None,
+        model_id=None,
+        attempted_retries=None,
+        attempted_fallbacks=None,
+        duration_s=0.1,
+    )
+
+
+def test_model_labels_are_bounded_and_unknown_models_share_other(registry: CollectorRegistry) -> None:
+    metrics = PrometheusMetrics(registry, max_models=2)
+    for name in ("a", "b", "c"):
+        metrics(record_for(name))
+    metrics(record_for("typo", status="error", error_type="ModelNotFoundError"))
+    metrics(record_for("a"))
+    assert sample(registry, "requests_total", model="a", operation="chat", status="ok") == 2
+    assert sample(registry, "requests_total", model="b", operation="chat", status="ok") == 1
+    assert sample(registry, "requests_total", model="c", operation="chat", status="ok") is None
+    assert sample(registry, "requests_total", model="other", operation="chat", status="ok") == 1
+    assert sample(registry, "errors_total", model="other", error_type="ModelNotFoundError") == 1
+    assert sample(registry, "errors_total", model="typo", error_type="ModelNotFoundError") is None
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5])
+def test_max_models_must_be_a_positive_integer(registry: CollectorRegistry, bad: Any) -> None:
+    with pytest.raises(ValueError, match="max_models"):
+        PrometheusMetrics(registry, max_models=bad)
+
+
+async def test_stream_span_ends_even_if_closing_the_response_fails(
+    proxy: respx.MockRouter,
+    observed: LiteLLMProvider,
+    exporter: InMemorySpanExporter,
+    records: list[CallRecord],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mock_stream(proxy, sse(chunk("Hi"), chunk(finish_reason="stop"), final_chunk(3, 1, cost=0.0001)))
+
+    send = observed._client.send
+
+    async def send_with_broken_close(request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        response = await send(request, **kwargs)
+
+        async def broken_aclose() -> None:
+            raise RuntimeError("socket close failed")
+
+        response.aclose = broken_aclose  # type: ignore[method-assign]
+        return response
+
+    monkeypatch.setattr(observed._client, "send", send_with_broken_close)
+    with pytest.raises(RuntimeError, match="socket close failed"):
+        _ = [c async for c in open_stream(observed)]
+    span = only_span(exporter)
+    assert attrs(span)["muxer_litellm.cost_usd"] == pytest.approx(0.0001)
+    assert [(r.operation, r.status) for r in records] == [("stream", "ok")]
+
+
+async def test_a_stream_never_iterated_opens_no_span(
+    proxy: respx.MockRouter, observed: LiteLLMProvider, exporter: InMemorySpanExporter, records: list[CallRecord]
+) -> None:
+    route = mock_stream(proxy, sse(chunk("Hi"), final_chunk(3, 1)))
+    stream = open_stream(observed)
+    await stream.aclose()
+    assert exporter.get_finished_spans() == ()
+    assert records == []
+    assert not route.called
+
+
+async def test_a_cancelled_chat_call_ends_its_span_with_the_cancellation(
+    proxy: respx.MockRouter, observed: LiteLLMProvider, exporter: InMemorySpanExporter, records: list[CallRecord]
+) -> None:
+    started = asyncio.Event()
+
+    async def hang(request: httpx.Request) -> httpx.Response:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    proxy.post("/v1/chat/completions").mock(side_effect=hang)
+    task = asyncio.create_task(observed.chat_completion(HELLO, MODEL))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    span = only_span(exporter)
+    assert span.status.status_code is StatusCode.ERROR
+    assert [(r.status, r.error_type) for r in records] == [("error", "CancelledError")]

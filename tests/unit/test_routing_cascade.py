@@ -352,6 +352,8 @@ async def test_when_no_step_passes_the_best_scoring_answer_is_returned(scores: d
     assert [a.outcome for a in meta.attempts] == ["escalated"] * 3
     assert "no step passed the quality check" in meta.routing_reason
     assert f"returning the best answer (p/{best}, quality {scores[best]:.2f})" in meta.routing_reason
+    returned = [a.model for a in meta.attempts if (a.detail or "").endswith("returned as the best answer")]
+    assert returned == [best]
     assert meta.total_cost == pytest.approx(answered_cost(CHEAP) + answered_cost(MID) + answered_cost(STRONG))
 
 

@@ -18,6 +18,7 @@ from muxer_litellm.routing.classify import (
     PROMPT_CLASSES,
     REPLY_PRIMING,
     SCAN_CHARS,
+    text_tokens,
 )
 from tests.unit.routing_fakes import user
 
@@ -37,19 +38,27 @@ def classify(text: str, **kwargs: Any) -> PromptProfile:
 
 
 def compact_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    """The JSON the estimate counts: compact, non-ASCII kept as characters (not \\u escapes)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def message_tokens(chars: int, images: int = 0) -> int:
-    """One message's share of the documented formula."""
-    return 4 + math.ceil(chars / 4) + 765 * images
+def expected_text_tokens(text: str) -> int:
+    """The documented rule, written out independently: ceil(ascii_chars / 3) + non_ascii_chars."""
+    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
+    return math.ceil(ascii_chars / 3) + (len(text) - ascii_chars)
+
+
+def message_tokens(text: str, images: int = 0) -> int:
+    """One message's share of the documented formula; ``text`` is the message's pooled text."""
+    return 4 + expected_text_tokens(text) + 765 * images
 
 
 # --------------------------------------------------------------------------- constants
 
 
 def test_documented_constants() -> None:
-    assert (CHARS_PER_TOKEN, MESSAGE_OVERHEAD, REPLY_PRIMING, IMAGE_TOKENS) == (4, 4, 3, 765)
+    assert (CHARS_PER_TOKEN, MESSAGE_OVERHEAD, REPLY_PRIMING, IMAGE_TOKENS) == (3, 4, 3, 765)
+    assert SCAN_CHARS == 4000
     assert PROMPT_CLASSES == ("code", "reasoning", "long_context", "vision", "tools", "json", "simple")
 
 
@@ -767,14 +776,36 @@ def test_long_context_at_exactly_the_custom_threshold() -> None:
     assert below.is_simple
 
 
-def test_default_long_context_threshold_is_8000_tokens() -> None:
-    # 3 + 4 + ceil(chars / 4) == 8000  <=>  chars in (31968, 31972]
-    at = "w" * ((8000 - 3 - 4) * 4)
-    assert estimate_prompt_tokens(user(at)) == 8000
-    assert "long_context" in classify_prompt(user(at)).classes
-    below = at[:-4]
-    assert estimate_prompt_tokens(user(below)) == 7999
-    assert "long_context" not in classify_prompt(user(below)).classes
+# 3 + 4 + ceil(chars / 3) == 8000  <=>  ceil(chars / 3) == 7993  <=>  chars in (23976, 23979]
+_LOWEST_AT_8000 = (8000 - 3 - 4 - 1) * 3 + 1  # 23977
+_HIGHEST_AT_8000 = (8000 - 3 - 4) * 3  # 23979
+
+
+@pytest.mark.parametrize(
+    ("chars", "tokens"),
+    [
+        (_LOWEST_AT_8000 - 1, 7999),
+        (_LOWEST_AT_8000, 8000),
+        (_HIGHEST_AT_8000, 8000),
+        (_HIGHEST_AT_8000 + 1, 8001),
+    ],
+)
+def test_default_long_context_threshold_is_8000_tokens(chars: int, tokens: int) -> None:
+    messages = user("w" * chars)
+    assert estimate_prompt_tokens(messages) == tokens
+    profile = classify_prompt(messages)
+    assert profile.prompt_tokens == tokens
+    assert ("long_context" in profile.classes) is (tokens >= 8000)
+
+
+def test_default_long_context_threshold_counts_non_ascii_one_token_each() -> None:
+    # 3 + 4 + 7993 CJK characters is 8000 tokens, far fewer characters than ASCII needs.
+    at = user("字" * (8000 - 3 - 4))
+    assert estimate_prompt_tokens(at) == 8000
+    assert "long_context" in classify_prompt(at).classes
+    below = user("字" * (8000 - 3 - 4 - 1))
+    assert estimate_prompt_tokens(below) == 7999
+    assert "long_context" not in classify_prompt(below).classes
 
 
 @pytest.mark.parametrize(("override", "threshold", "long"), [(100, 100, True), (99, 100, False), (101, 100, True)])
@@ -798,7 +829,7 @@ def test_prompt_estimate_includes_tools_or_functions(kw: str) -> None:
     messages = user("Weather?")
     profile = classify_prompt(messages, **{kw: schema})
     assert profile.prompt_tokens == estimate_prompt_tokens(messages, schema)
-    assert profile.prompt_tokens == 3 + message_tokens(len("Weather?")) + math.ceil(len(compact_json(schema)) / 4)
+    assert profile.prompt_tokens == 3 + message_tokens("Weather?") + expected_text_tokens(compact_json(schema))
 
 
 # --------------------------------------------------------------------------- input types
@@ -840,26 +871,48 @@ def test_estimate_empty_list_is_reply_priming() -> None:
     assert estimate_prompt_tokens([]) == 3
 
 
-@pytest.mark.parametrize("chars", [0, 1, 3, 4, 5, 8, 9, 400, 401])
-def test_estimate_rounds_text_up_per_message(chars: int) -> None:
-    assert estimate_prompt_tokens(user("a" * chars)) == 3 + 4 + math.ceil(chars / 4)
+@pytest.mark.parametrize(
+    ("chars", "text_tokens"),
+    [(0, 0), (1, 1), (2, 1), (3, 1), (4, 2), (6, 2), (7, 3), (300, 100), (301, 101)],
+)
+def test_estimate_rounds_ascii_text_up_to_whole_tokens_of_three_chars(chars: int, text_tokens: int) -> None:
+    assert text_tokens == math.ceil(chars / 3)
+    assert estimate_prompt_tokens(user("a" * chars)) == 3 + 4 + text_tokens
 
 
 def test_estimate_rounds_each_message_separately() -> None:
     messages: list[MessageInput] = [{"role": "system", "content": "abcde"}, {"role": "user", "content": "f"}]
-    # Separately: ceil(5/4) + ceil(1/4) = 3; pooled it would be ceil(6/4) = 2.
-    assert estimate_prompt_tokens(messages) == 3 + message_tokens(5) + message_tokens(1)
+    # Separately: ceil(5/3) + ceil(1/3) = 3; pooled it would be ceil(6/3) = 2.
+    assert estimate_prompt_tokens(messages) == 3 + (4 + 2) + (4 + 1)
+    assert estimate_prompt_tokens(messages) == 3 + message_tokens("abcde") + message_tokens("f")
+
+
+def test_estimate_pools_a_messages_text_parts_name_and_tool_calls_before_rounding() -> None:
+    """One ceil per message over its text parts, name and tool-call JSON together."""
+    calls = [TOOL_CALL]
+    message = {
+        "role": "assistant",
+        "name": "c",
+        "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
+        "tool_calls": calls,
+    }
+    pooled = "a" + "b" + "c" + compact_json(calls)
+    per_piece = 3 + math.ceil(len(compact_json(calls)) / 3)
+    assert math.ceil(len(pooled) / 3) < per_piece  # the two readings differ for this message
+    assert estimate_prompt_tokens([message]) == 3 + 4 + math.ceil(len(pooled) / 3)
 
 
 def test_estimate_counts_the_name() -> None:
     message = {"role": "user", "name": "alice_smith", "content": "hi"}
-    assert estimate_prompt_tokens([message]) == 3 + message_tokens(len("alice_smith") + len("hi"))
+    # "hi" + "alice_smith": 13 ASCII characters, ceil(13/3) = 5.
+    assert estimate_prompt_tokens([message]) == 3 + 4 + 5
+    assert estimate_prompt_tokens([message]) == 3 + message_tokens("hi" + "alice_smith")
 
 
 def test_estimate_counts_tool_calls_json() -> None:
     calls = [TOOL_CALL, {**TOOL_CALL, "id": "call_2"}]
     message = {"role": "assistant", "content": None, "tool_calls": calls}
-    assert estimate_prompt_tokens([message]) == 3 + message_tokens(len(compact_json(calls)))
+    assert estimate_prompt_tokens([message]) == 3 + message_tokens(compact_json(calls))
 
 
 def test_estimate_counts_text_parts_and_images_but_not_other_parts() -> None:
@@ -874,7 +927,7 @@ def test_estimate_counts_text_parts_and_images_but_not_other_parts() -> None:
         {"type": "text", "text": 12345},  # not a string: not text
         "not a part",
     ]
-    expected = 3 + message_tokens(len(text_a) + len(text_b), images=3)
+    expected = 3 + message_tokens(text_a + text_b, images=3)
     assert estimate_prompt_tokens([{"role": "user", "content": content}]) == expected
 
 
@@ -889,21 +942,156 @@ def test_estimate_sums_messages_and_adds_tools_once() -> None:
     tools = [TOOL]
     expected = (
         3
-        + message_tokens(len("Be brief."))
-        + message_tokens(len("bob") + len("Weather in Oslo?"))
-        + message_tokens(len(compact_json([TOOL_CALL])))
-        + message_tokens(len("sunny, 21C"))
-        + message_tokens(len("And tomorrow?"))
-        + math.ceil(len(compact_json(tools)) / 4)
+        + message_tokens("Be brief.")
+        + message_tokens("Weather in Oslo?" + "bob")
+        + message_tokens(compact_json([TOOL_CALL]))
+        + message_tokens("sunny, 21C")
+        + message_tokens("And tomorrow?")
+        + expected_text_tokens(compact_json(tools))
     )
     assert estimate_prompt_tokens(messages, tools) == expected
-    assert estimate_prompt_tokens(messages) == expected - math.ceil(len(compact_json(tools)) / 4)
+    assert estimate_prompt_tokens(messages) == expected - expected_text_tokens(compact_json(tools))
 
 
 @pytest.mark.parametrize("tools", [None, []])
 def test_estimate_without_tools_adds_nothing(tools: Any) -> None:
-    assert estimate_prompt_tokens(user("abcd"), tools) == 3 + message_tokens(4)
+    assert estimate_prompt_tokens(user("abcd"), tools) == 3 + message_tokens("abcd")
 
 
 def test_estimate_message_without_content() -> None:
     assert estimate_prompt_tokens([{"role": "assistant"}]) == 3 + 4
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What is the difference between a JSON object and a Python dict?",
+        "Explain the JSON format to a beginner.",
+        "How do I return JSON from a Flask view?",
+        "Is this valid JSON: {a: 1}?",
+        "List the advantages of JSON over XML",
+    ],
+)
+def test_a_question_about_json_is_not_a_request_for_json(text: str) -> None:
+    assert classify(text).json_requested is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Respond in JSON",
+        "Please respond with a JSON object.",
+        "Always return json with keys a and b",
+        "Hi. Answer in JSON.",
+    ],
+)
+def test_an_instruction_to_answer_in_json_is_a_request(text: str) -> None:
+    assert classify(text).json_requested is True
+
+
+# --------------------------------------------------------------------------- non-ASCII text
+# text_tokens(t) = ceil(ascii_chars / 3) + non_ascii_chars: every non-ASCII code point is one token
+# (CJK and other non-Latin scripts run about one token per character); the ASCII characters of the
+# whole text are pooled into one ceil, wherever they sit between non-ASCII ones.
+
+
+@pytest.mark.parametrize(
+    ("text", "ascii_chars", "non_ascii_chars"),
+    [
+        pytest.param("\u4f60\u597d\u4e16\u754c", 0, 4, id="cjk"),
+        pytest.param("caf\u00e9", 3, 1, id="accented-latin"),
+        pytest.param("na\u00efve r\u00e9sum\u00e9", 9, 3, id="accented-words"),
+        pytest.param("\u041f\u0440\u0438\u0432\u0435\u0442", 0, 6, id="cyrillic"),
+        pytest.param("\U0001f44d", 0, 1, id="emoji"),
+        pytest.param("\U0001f44d\U0001f44d\U0001f44d", 0, 3, id="three-emoji"),
+        # Code points, not graphemes: a ZWJ family is 3 emoji + 2 joiners, a flag 2 regional indicators.
+        pytest.param("\U0001f468\u200d\U0001f469\u200d\U0001f467", 0, 5, id="zwj-sequence"),
+        pytest.param("\U0001f1f3\U0001f1f4", 0, 2, id="flag"),
+        pytest.param("e\u0301", 1, 1, id="combining-accent"),
+        pytest.param("Hello, \u4e16\u754c!", 8, 2, id="mixed"),
+        pytest.param("a\u4f60b\u597dc", 3, 2, id="ascii-pooled-across-non-ascii"),
+    ],
+)
+def test_non_ascii_characters_count_one_token_each(text: str, ascii_chars: int, non_ascii_chars: int) -> None:
+    assert len(text) == ascii_chars + non_ascii_chars
+    expected = math.ceil(ascii_chars / 3) + non_ascii_chars
+    assert expected == expected_text_tokens(text)
+    assert text_tokens(text) == expected
+    assert estimate_prompt_tokens(user(text)) == 3 + 4 + expected
+
+
+def test_cjk_prompt_is_one_token_per_character_plus_overhead() -> None:
+    assert estimate_prompt_tokens(user("\u4f60\u597d\u4e16\u754c")) == 3 + 4 + 4  # "ni hao shi jie"
+
+
+def test_accented_latin_counts_the_accented_letter_as_a_token() -> None:
+    # "caf\u00e9": c, a, f are ASCII (ceil(3/3) = 1), the e-acute is one token.
+    assert estimate_prompt_tokens(user("caf\u00e9")) == 3 + 4 + (1 + 1)
+    # The same word in ASCII is one token fewer.
+    assert estimate_prompt_tokens(user("cafe")) == 3 + 4 + 2
+
+
+def test_emoji_count_one_token_each() -> None:
+    assert estimate_prompt_tokens(user("\U0001f600" * 7)) == 3 + 4 + 7
+    assert estimate_prompt_tokens(user("ok \U0001f600")) == 3 + 4 + (1 + 1)
+
+
+def test_mixed_ascii_and_non_ascii_in_one_message_is_not_chars_over_three() -> None:
+    text = "\u4f60\u597d world"  # 2 CJK + 6 ASCII (" world")
+    assert estimate_prompt_tokens(user(text)) == 3 + 4 + (2 + 2)
+    assert 3 + 4 + math.ceil(len(text) / 3) != 3 + 4 + (2 + 2)  # the old chars/N rule would differ
+
+
+def test_mixed_text_parts_and_name_of_one_message_are_pooled() -> None:
+    message = {
+        "role": "user",
+        "name": "Jos\u00e9",
+        "content": [{"type": "text", "text": "Hi "}, {"type": "input_text", "text": "\u4e16\u754c"}],
+    }
+    # ASCII: "Hi " + "Jos" = 6 -> 2 tokens; non-ASCII: two CJK + e-acute = 3 tokens.
+    assert estimate_prompt_tokens([message]) == 3 + 4 + (2 + 3)
+    assert estimate_prompt_tokens([message]) == 3 + message_tokens("Hi \u4e16\u754cJos\u00e9")
+
+
+def test_non_ascii_name_counts_one_token_per_non_ascii_character() -> None:
+    message = {"role": "user", "name": "Zo\u00eb", "content": "hi"}
+    # "hi" + "Zo" = 4 ASCII -> 2 tokens, the e-diaeresis 1.
+    assert estimate_prompt_tokens([message]) == 3 + 4 + (2 + 1)
+
+
+def test_non_ascii_in_tools_json_is_counted_as_characters_not_u_escapes() -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "m\u00e9t\u00e9o",
+                "description": "\u5929\u6c14 in Z\u00fcrich \u2014 pr\u00e9visions",
+                "parameters": {"type": "object", "properties": {"ville": {"type": "string"}}},
+            },
+        }
+    ]
+    kept = compact_json(tools)
+    escaped = json.dumps(tools, separators=(",", ":"))  # ensure_ascii: each one becomes 6 ASCII chars
+    non_ascii = 2 + 2 + 1 + 1 + 1  # m-e-t-e-o, the two CJK, u-umlaut, em dash, e-acute
+    assert len(kept) - sum(1 for ch in kept if ord(ch) < 128) == non_ascii
+    assert "\\u" not in kept
+    expected = math.ceil((len(kept) - non_ascii) / 3) + non_ascii
+    assert expected < expected_text_tokens(escaped)  # the two readings differ
+    base = estimate_prompt_tokens(user("Weather?"))
+    assert estimate_prompt_tokens(user("Weather?"), tools) == base + expected
+    assert classify_prompt(user("Weather?"), tools=tools).prompt_tokens == base + expected
+
+
+def test_non_ascii_in_tool_call_json_is_counted_as_characters_not_u_escapes() -> None:
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city":"Z\u00fcrich","note":"\u6771\u4eac"}'},
+    }
+    message = {"role": "assistant", "content": None, "tool_calls": [call]}
+    kept = compact_json([call])
+    assert "\u00fc" in kept
+    non_ascii = 3  # u-umlaut and two CJK
+    expected = math.ceil((len(kept) - non_ascii) / 3) + non_ascii
+    assert expected < expected_text_tokens(json.dumps([call], separators=(",", ":")))
+    assert estimate_prompt_tokens([message]) == 3 + 4 + expected

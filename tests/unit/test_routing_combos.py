@@ -35,7 +35,7 @@ from muxer_litellm import (
     RateLimitError,
     RoutingConfigError,
 )
-from muxer_litellm.host import LLMProvider, MessageInput
+from muxer_litellm.host import LLMProvider, MessageInput, RouterMetadata
 from muxer_litellm.routing import HeuristicRouter, RoutePlan, RoutingConfig, error_action
 from muxer_litellm.routing.classify import estimate_prompt_tokens
 from tests.unit.routing_fakes import CatalogProvider, FakeProvider, Outcome, card, user
@@ -849,6 +849,8 @@ async def test_stream_without_router_metadata_gets_a_trailer_chunk_with_the_rout
     assert attempt_rows(meta["attempts"]) == [("a", "m1", "ok", None)]
     assert all("router_metadata" not in c for c in chunks[:-1])
     assert a.finished == 1
+    RouterMetadata.model_validate(meta)  # the trailer's metadata is a valid host RouterMetadata
+    assert meta["cost_source"] == "unknown"
 
 
 async def test_stream_closes_the_underlying_generator_when_the_consumer_stops_early() -> None:

@@ -141,7 +141,7 @@ def test_valid_or_fenced_json_passes_as_valid_json_when_json_asked(answer: str, 
 
 @pytest.mark.parametrize("answer", ["{}", "[]", "0", "null", '{"a": 1}'])
 def test_valid_json_is_never_too_short(answer: str) -> None:
-    long_question = words(300) + " Respond in JSON."  # would need 30 words
+    long_question = words(300) + ". Respond in JSON."  # would need 30 words
     verdict = check(answer, user(long_question))
     assert verdict == QualityVerdict(1.0, "valid JSON")
     # Without JSON asked the same reply is judged by its length.
@@ -455,3 +455,22 @@ def test_chat_message_objects_are_accepted() -> None:
     messages: list[MessageInput] = [ChatMessage(role="user", content=words(100))]
     assert check(words(10), messages).score == 1.0
     assert check(words(9), messages).score == 0.3
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "Unfortunately, I can't give an exact figure, but roughly 8.1 billion people live on Earth.",
+        "Sorry, I cannot be certain, but it's about 8 billion.",
+    ],
+)
+def test_a_hedge_that_answers_in_the_same_sentence_is_not_a_refusal(answer: str) -> None:
+    assert check(answer).reason != "refusal-like answer"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["I apologize, but I cannot help with that request.", "I'm afraid I can't help with that."],
+)
+def test_apologise_and_afraid_openings_are_refusals(answer: str) -> None:
+    assert check(answer) == QualityVerdict(0.1, "refusal-like answer")

@@ -553,7 +553,7 @@ def test_context_window_known_too_small_is_excluded() -> None:
 def test_context_window_check_uses_the_documented_prompt_estimate() -> None:
     messages = user("word " * 4000)  # 20,000 characters
     tokens = estimate_prompt_tokens(messages)
-    assert tokens == 3 + 4 + 20_000 // 4
+    assert tokens == 3 + 4 + math.ceil(20_000 / 3)  # all ASCII: ceil(chars / 3)
     provider = CatalogProvider(
         "p", [card("fits", *TIER2, context_window=tokens), card("short", *TIER1, context_window=tokens - 1)]
     )
@@ -923,8 +923,19 @@ def test_unknown_price_loses_even_as_the_only_adequate_tier() -> None:
     provider = CatalogProvider("p", [card("strong-unpriced", None, None, tier=3), card("weak", *TIER1)])
     decision = make_router().select_model(CODE, {"p": provider})
     assert decision.key == "p/weak"
-    assert "strongest available" in decision.reason
+    assert "p/strong-unpriced reaches tier 2 but its price is unknown; chose the best with known facts" in (
+        decision.reason
+    )
     assert decision.alternatives[0].key == "p/strong-unpriced"
+
+
+def test_an_adequate_tier_that_does_not_state_a_needed_capability_is_named_in_the_reason() -> None:
+    native = FakeProvider("openai", {"gpt-big": (0.0025, 0.01)})  # tier 3 by price, states nothing
+    proxy = CatalogProvider("litellm", [card("cheap", *TIER1, supports_function_calling=True)])
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
+    decision = make_router().select_model(CODE, {"openai": native, "litellm": proxy}, tools=tools)
+    assert decision.key == "litellm/cheap"
+    assert "openai/gpt-big reaches tier 2 but function calling not stated" in decision.reason
 
 
 def test_only_unknown_prices_still_route_and_say_so() -> None:
