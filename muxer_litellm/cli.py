@@ -3,8 +3,8 @@
 Commands: ``models``, ``health``, ``chat``, ``route``, ``cost``, ``demo``. Each builds one
 :class:`LiteLLMProvider` from ``LITELLM_*`` / ``.env`` / the global options, runs one
 ``asyncio.run`` and closes it. Output goes to stdout, spinners and failures to stderr (so
-``--json`` stays parseable); a failure is one line naming the cause and the fix, never a
-traceback, and never the key.
+``--json`` stays parseable); a failure, a bad option included, is one line naming the cause
+and the fix, never a traceback or a usage box, and never the key or URL credentials.
 """
 
 from __future__ import annotations
@@ -13,15 +13,19 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable
+import sys
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
+import httpx
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.status import Status
+from typer.core import TyperGroup
 
 from .cli_render import (
     CostRow,
@@ -34,31 +38,137 @@ from .cli_render import (
     health_table,
     model_record,
     models_table,
+    no_api_line,
+    no_chat_models_line,
+    not_a_proxy_api,
     one_line,
     route_rows,
     route_table,
+    scrub,
     settings_error_line,
     sort_costs,
     usage_line,
     usd,
 )
-from .errors import ModelNotFoundError, ProviderError
+from .errors import ModelNotFoundError, ProviderError, RoutingConfigError
 from .host import LLMProvider
 from .provider import LiteLLMProvider
-from .proxy_errors import redact
-from .routing import HeuristicRouter, load_routing_config
+from .routing import HeuristicRouter, RoutingConfig, load_routing_config
+from .routing.config import RoutingSettings
 from .routing.select import expected_output_tokens
 from .settings import LiteLLMSettings
 
 __all__ = ["app", "main"]
 
+NON_ASCII_KEY = "error: LITELLM_API_KEY contains non-ASCII characters (check --api-key, the environment and .env)"
+
+
+def _click_class(name: str) -> type[Exception]:
+    """click's exception class ``name``, found from typer's own BadParameter: typer >= 0.20
+    vendors click, so ``click.UsageError`` is not what a vendored parser raises."""
+    for cls in typer.BadParameter.__mro__:
+        if cls.__name__ == name and issubclass(cls, Exception):
+            return cls
+    raise ImportError(f"typer.BadParameter does not derive from a click {name}")
+
+
+_ClickException = _click_class("ClickException")
+
+
+class _OneLineErrors(TyperGroup):
+    """Usage errors (a bad option value, a missing option, an unknown command) as one
+    ``error: ...`` line on stderr, exit 2, instead of typer's usage text and boxed panel."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        try:  # not standalone: click's own handling (usage box, sys.exit) is skipped, ours is below
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except typer.Abort:
+            typer.echo("Aborted!", err=True)
+            sys.exit(1)
+        except _ClickException as exc:
+            sys.exit(_show_click_error(exc))
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _show_click_error(exc: Exception) -> int:
+    """Print a click exception as one line (the no-arguments help as it is); its exit code."""
+    code = getattr(exc, "exit_code", 2)
+    message = str(getattr(exc, "format_message", lambda: str(exc))())
+    if type(exc).__name__ == "NoArgsIsHelpError":  # the help text, not an error
+        if message.strip():
+            typer.echo(message, err=True)
+        return int(code)
+    ctx = getattr(exc, "ctx", None)
+    path = getattr(ctx, "command_path", None)
+    hint = f" (see '{path} --help')" if path else ""
+    typer.echo(one_line(f"error: {message}{hint}"), err=True)
+    return int(code)
+
+
 app = typer.Typer(
     name="muxer-litellm",
     help="Inspect and try a LiteLLM proxy: its models, health, prices and routing decisions.",
+    cls=_OneLineErrors,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals would include the API key
 )
+
+
+class _NotFoundLog:
+    """Every 404 of this run, with its path and body. A provider error does not say which
+    path failed, and a wrong base URL (``.../proxy``) answers 404 everywhere, which reads
+    like an unknown model; with the path and body the CLI can name the real cause."""
+
+    def __init__(self, base_url: str = "") -> None:
+        self.base_path = urlsplit(base_url).path.rstrip("/")
+        self.seen: list[tuple[str, bytes]] = []
+
+    async def record(self, response: httpx.Response) -> None:
+        if response.status_code == 404:
+            await response.aread()  # the provider reads an error body anyway; this is that read
+            path = response.request.url.path
+            if self.base_path and path.startswith(self.base_path + "/"):
+                path = path[len(self.base_path) :]
+            self.seen.append((path, response.content))
+
+    def wrong_url_path(self) -> str | None:
+        """The path of the last 404 when it says "no LiteLLM API here", else None."""
+        if not self.seen:
+            return None
+        path, body = self.seen[-1]
+        return path if not_a_proxy_api(path, body) else None
+
+
+def _write(text: str) -> None:
+    """Answer text exactly as the model sent it: rich's ``Console.out`` expands tabs and
+    drops carriage returns, which would change code and Makefiles. Flushed, so a stream
+    shows as it arrives."""
+    sys.stdout.write(text)
+    sys.stdout.flush()
+
+
+def _usd_limit(value: float | None) -> float | None:
+    """``--max-cost``, checked before any request (NaN included, which ``min=`` lets through)."""
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise typer.BadParameter(f"must be a finite number of USD >= 0, got {value:g}")
+    return value
+
+
+def _seconds(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a number of seconds > 0, got {value:g}")
+    return value
 
 
 @dataclass
@@ -71,6 +181,7 @@ class _State:
     debug: bool = False
     #: Set from the resolved settings (options, env or .env) when a command starts.
     key: str | None = None
+    not_found: _NotFoundLog = field(default_factory=_NotFoundLog)
     out: Console = field(default_factory=Console)
     err: Console = field(default_factory=lambda: Console(stderr=True))
 
@@ -79,7 +190,7 @@ class _State:
 
     def fail(self, line: str, code: int = 1) -> typer.Exit:
         """Print one error line to stderr; the caller raises what this returns."""
-        self.err.print(one_line(redact(line, self.secrets())), style="red", soft_wrap=True, markup=False)
+        self.err.print(one_line(scrub(line, self.secrets())), style="red", soft_wrap=True, markup=False)
         return typer.Exit(code)
 
     def status(self, message: str) -> Status:
@@ -104,26 +215,48 @@ async def _session(state: _State, work: Callable[[LiteLLMProvider], Awaitable[in
     """Run ``work`` with a provider; turn a ProviderError into its one-line explanation."""
     settings = state.settings()
     state.key = settings.api_key.get_secret_value() if settings.api_key is not None else None
-    async with LiteLLMProvider.from_settings(settings) as provider:
+    if state.key is not None and not state.key.isascii():  # httpx cannot send it as a header
+        raise state.fail(NON_ASCII_KEY)
+    state.not_found = _NotFoundLog(settings.base_url)
+    hooks = {"response": [state.not_found.record]}
+    async with LiteLLMProvider.from_settings(settings, event_hooks=hooks) as provider:
         try:
             return await work(provider)
         except ProviderError as exc:
-            available: list[str] | None = None
-            cause = getattr(exc, "last_error", exc)
-            if isinstance(cause, ModelNotFoundError):
-                try:
-                    await provider.refresh_models(force=True)
-                    available = provider.get_supported_models()
-                except ProviderError:
-                    available = None
-            line = failure_line(
-                exc,
-                base_url=provider.base_url,
-                key_sent=state.key is not None,
-                available=available,
-                secrets=state.secrets(),
-            )
-            raise state.fail(line) from None
+            raise state.fail(await _explain(state, provider, exc)) from None
+
+
+async def _explain(state: _State, provider: LiteLLMProvider, exc: ProviderError) -> str:
+    """The failure line for ``exc``. A 404 that is not LiteLLM's names the base URL; an
+    unknown model is claimed only when the catalog was read and lacks it."""
+    cause = getattr(exc, "last_error", exc)
+    wrong_path = state.not_found.wrong_url_path() if cause.status_code == 404 else None
+    available: list[str] | None = None
+    if wrong_path is None and isinstance(cause, ModelNotFoundError) and cause.model:
+        try:
+            await provider.refresh_models(force=True)
+        except ProviderError as refresh_error:
+            wrong_path = state.not_found.wrong_url_path() if refresh_error.status_code == 404 else None
+        else:
+            if provider.get_model_info(cause.model) is None:
+                available = provider.get_supported_models()
+    if wrong_path is not None:
+        return no_api_line(provider.base_url, wrong_path)
+    return failure_line(
+        exc, base_url=provider.base_url, key_sent=state.key is not None, available=available, secrets=state.secrets()
+    )
+
+
+def _routing_config(path: Path | None) -> RoutingConfig:
+    """``load_routing_config``, with a file that is not text named instead of a bare
+    ``'utf-8' codec can't decode`` (the file may come from MUXER_ROUTING_CONFIG)."""
+    try:
+        return load_routing_config(path)
+    except UnicodeDecodeError as exc:
+        source = path if path is not None else RoutingSettings().routing_config
+        raise RoutingConfigError(
+            f"routing config {source} is not UTF-8 text ({exc.reason} at byte {exc.start}): is it the right file?"
+        ) from None
 
 
 def _run(ctx: typer.Context, work: Callable[[LiteLLMProvider], Awaitable[int]]) -> None:
@@ -171,7 +304,9 @@ def _options(
     ] = None,
     timeout: Annotated[
         float | None,
-        typer.Option("--timeout", min=0.001, help="Seconds to wait for any request (overrides LITELLM_*TIMEOUT)."),
+        typer.Option(
+            "--timeout", callback=_seconds, help="Seconds to wait for any request (overrides LITELLM_*TIMEOUT)."
+        ),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")] = False,
 ) -> None:
@@ -197,7 +332,8 @@ def models(
         elif records:
             state.out.print(models_table(records))
         else:
-            state.out.print(f"The proxy at {provider.base_url} lists no models.", markup=False, soft_wrap=True)
+            url = scrub(provider.base_url)
+            state.out.print(f"The proxy at {url} lists no models.", markup=False, soft_wrap=True)
         return 0
 
     _run(ctx, work)
@@ -215,15 +351,19 @@ def health(
 
     async def work(provider: LiteLLMProvider) -> int:
         key_sent = state.key is not None
-        with state.status(f"Checking {provider.base_url}…"):
+        url = scrub(provider.base_url)
+        with state.status(f"Checking {url}…"):
             ok = await provider.health_check()
         if not ok:
+            wrong_path = state.not_found.wrong_url_path()
+            if wrong_path is not None:
+                raise state.fail(no_api_line(provider.base_url, wrong_path))
             line = health_failure_line(
                 provider.last_health_error, base_url=provider.base_url, key_sent=key_sent, secrets=state.secrets()
             )
             raise state.fail(line)
         how = "the API key was accepted" if key_sent else "no API key sent"
-        state.out.print(f"OK: LiteLLM proxy at {provider.base_url} is ready ({how})", markup=False, soft_wrap=True)
+        state.out.print(f"OK: LiteLLM proxy at {url} is ready ({how})", markup=False, soft_wrap=True)
         if not deep:
             return 0
         with state.status("Deep health check (one call per deployment)…"):
@@ -262,7 +402,7 @@ def chat(
                 text = chunk_text(chunk)
                 if text:
                     status.stop()
-                    state.out.out(text, end="", highlight=False)
+                    _write(text)
                     tail = text
                 if "router_metadata" in chunk:
                     last = chunk
@@ -272,7 +412,7 @@ def chat(
             if aclose is not None:
                 await aclose()  # frees the connection at once if we stopped early
         if not tail.endswith("\n"):
-            state.out.out("")
+            _write("\n")
         state.err.print(usage_line(last, model), soft_wrap=True, markup=False, highlight=False)
         return 0
 
@@ -286,7 +426,9 @@ def route(
     strategy: Annotated[
         str | None, typer.Option("--strategy", "-s", help="heuristic, cost_optimized, cascade, hybrid, or a combo.")
     ] = None,
-    max_cost: Annotated[float | None, typer.Option("--max-cost", help="USD limit per call (or cascade).")] = None,
+    max_cost: Annotated[
+        float | None, typer.Option("--max-cost", callback=_usd_limit, help="USD limit per call (or cascade).")
+    ] = None,
     config: Annotated[Path | None, typer.Option("--config", help="Routing YAML (else MUXER_ROUTING_CONFIG).")] = None,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", min=1)] = None,
     run: Annotated[bool, typer.Option("--run", help="Also send it and show the answer and attempts.")] = False,
@@ -297,11 +439,18 @@ def route(
     request: dict[str, Any] = {"max_tokens": max_tokens} if max_tokens else {}
 
     async def work(provider: LiteLLMProvider) -> int:
-        routing = load_routing_config(config)
+        routing = _routing_config(config)
+        name = strategy or routing.default_strategy
+        if name not in routing.strategy_names():  # plan() says the same, but only after a round trip
+            raise RoutingConfigError(
+                f"unknown routing strategy {name!r}; use one of {', '.join(routing.strategy_names())}"
+            )
         router = HeuristicRouter(routing)
         providers: dict[str, LLMProvider] = {"litellm": provider}
         with state.status("Reading the model catalog…"):
             await provider.refresh_models(force=True)  # surfaces a dead proxy or bad key; plan() would hide it
+        if not provider.get_supported_models():
+            raise state.fail(no_chat_models_line(provider.base_url))
         with state.status("Planning…"):
             plan = await router.plan(messages, providers, strategy, max_cost, **request)
         prompt_tokens = plan.profile.prompt_tokens
@@ -327,7 +476,8 @@ def route(
         out.print(
             f"answer from {meta.selected_provider}/{meta.selected_model}:", style="bold", markup=False, soft_wrap=True
         )
-        out.out(answer if isinstance(answer, str) else json.dumps(answer), highlight=False)
+        text = answer if isinstance(answer, str) else json.dumps(answer)
+        _write(text if text.endswith("\n") else text + "\n")
         total = f"; total {usd(meta.total_cost)} over {len(meta.attempts)} attempt(s)"
         out.print(f"cost: {usd(meta.estimated_cost)} ({meta.cost_source}){total}", markup=False, soft_wrap=True)
         out.print(attempts_table(meta.attempts))

@@ -7,7 +7,9 @@ a proxy or a terminal.
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -38,14 +40,19 @@ __all__ = [
     "chunk_text",
     "cost_record",
     "cost_table",
+    "display_url",
     "failure_line",
     "health_failure_line",
     "health_table",
     "model_record",
     "models_table",
+    "no_api_line",
+    "no_chat_models_line",
+    "not_a_proxy_api",
     "one_line",
     "route_rows",
     "route_table",
+    "scrub",
     "settings_error_line",
     "sort_costs",
     "usage_line",
@@ -61,6 +68,19 @@ _CAPABILITIES = (
 )
 _OPTIONS = ("base_url", "api_key", "timeout")  # settings the CLI also takes as options
 _START_HINT = "start it (litellm --config config.yaml --port 4000) or set LITELLM_BASE_URL"
+_USERINFO = re.compile(r"(?i)\b(https?://)[^/?#\s]*@")
+#: Paths every LiteLLM proxy serves: a 404 there means the base URL is wrong, not the model.
+_PROXY_PATHS = ("/model/info", "/v1/models", "/health")
+
+
+def display_url(url: str) -> str:
+    """The URL without ``user:password@``: credentials in a base URL are secrets too."""
+    return _USERINFO.sub(r"\1", url)
+
+
+def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` fit to print: the key (and keys the proxy echoes) masked, URL credentials removed."""
+    return display_url(redact(text, secrets))
 
 
 def usd(value: float | None) -> str:
@@ -87,7 +107,8 @@ def chunk_text(chunk: Mapping[str, Any]) -> str:
 
 def usage_line(chunk: Mapping[str, Any] | None, model: str) -> str:
     """``tokens: 12 in, 5 out | cost: $0.0000052 (proxy)`` from a stream's last chunk (the
-    one with ``usage`` and ``router_metadata``); an unpriced call says "cost: unknown"."""
+    one with ``usage`` and ``router_metadata``); an unpriced call says "cost: unknown", and
+    why: the proxy sent no usage to price, or the model has no price."""
     usage = chunk.get("usage") if chunk else None
     meta = chunk.get("router_metadata") if chunk else None
     meta = meta if isinstance(meta, Mapping) else {}
@@ -97,6 +118,8 @@ def usage_line(chunk: Mapping[str, Any] | None, model: str) -> str:
     cost = meta.get("estimated_cost")
     if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost):
         return f"{tokens} | cost: {usd(float(cost))} ({meta.get('cost_source') or '?'})"
+    if tokens == "tokens: unknown":
+        return f"{tokens} | cost: unknown (the proxy reported no usage)"
     return f"{tokens} | cost: unknown (no price for {model!r} on the proxy)"
 
 
@@ -157,15 +180,31 @@ def _add(table: Table, *cells: str) -> None:
     table.add_row(*(Text(cell) for cell in cells))
 
 
-def _table(*columns: str, title: str | None = None) -> Table:
+def _table(*columns: str, title: str | None = None, numbers: Iterable[str] = ()) -> Table:
+    """Text columns fold (never cut: a model name must stay whole); ``numbers`` (prices,
+    counts) never wrap, since "$0.0001" over "5" reads as a different price."""
+    fixed = set(numbers)
     table = Table(title=title, title_justify="left")
     for name in columns:
-        table.add_column(name, overflow="fold")  # fold, never cut: a model name must stay whole
+        if name in fixed:
+            table.add_column(name, no_wrap=True)
+        else:
+            table.add_column(name, overflow="fold")
     return table
 
 
 def models_table(records: Sequence[Mapping[str, Any]]) -> Table:
-    table = _table("model", "upstream model", "$/1K in", "$/1K out", "context", "capabilities", "pricing", "breaker")
+    table = _table(
+        "model",
+        "upstream model",
+        "$/1K in",
+        "$/1K out",
+        "context",
+        "capabilities",
+        "pricing",
+        "breaker",
+        numbers=("$/1K in", "$/1K out", "context"),
+    )
     for r in records:
         _add(
             table,
@@ -233,7 +272,16 @@ def cost_record(row: CostRow, input_tokens: int, output_tokens: int) -> dict[str
 
 def cost_table(rows: Sequence[CostRow], input_tokens: int, output_tokens: int) -> Table:
     title = f"Cost of {input_tokens:,} input + {output_tokens:,} output tokens, cheapest first"
-    table = _table("#", "model", "cost", "$/1K in", "$/1K out", "pricing", title=title)
+    table = _table(
+        "#",
+        "model",
+        "cost",
+        "$/1K in",
+        "$/1K out",
+        "pricing",
+        title=title,
+        numbers=("#", "cost", "$/1K in", "$/1K out"),
+    )
     for i, r in enumerate(rows, 1):
         _add(table, str(i), r.model, usd(r.cost), usd(r.input_cost_per_1k), usd(r.output_cost_per_1k), r.pricing_source)
     return table
@@ -284,14 +332,14 @@ def route_rows(
 
 def route_table(rows: Sequence[RouteRow], prompt_tokens: int, output_tokens: int) -> Table:
     title = f"Candidates (est. for ~{prompt_tokens:,} prompt + {output_tokens:,} output tokens)"
-    table = _table("target", "tier", "est. cost", "status", title=title)
+    table = _table("target", "tier", "est. cost", "status", title=title, numbers=("tier", "est. cost"))
     for r in rows:
         _add(table, r.target, "?" if r.tier is None else str(r.tier), usd(r.estimated_cost), r.status)
     return table
 
 
 def attempts_table(attempts: Sequence[RouteAttempt]) -> Table:
-    table = _table("#", "target", "outcome", "cost", "ms", "detail", title="Attempts")
+    table = _table("#", "target", "outcome", "cost", "ms", "detail", title="Attempts", numbers=("#", "cost", "ms"))
     for i, a in enumerate(attempts, 1):
         detail = " ".join(x for x in (a.error, a.detail) if x)
         ms = "" if a.duration_ms is None else f"{a.duration_ms:,.0f}"
@@ -304,25 +352,53 @@ def attempts_table(attempts: Sequence[RouteAttempt]) -> Table:
 
 
 def _unreachable(base_url: str) -> str:
-    return f"error: LiteLLM proxy not reachable at {base_url} — {_START_HINT}"
+    return f"error: LiteLLM proxy not reachable at {display_url(base_url)} — {_START_HINT}"
 
 
 def _key_rejected(base_url: str) -> str:
     return (
-        f"error: the proxy at {base_url} rejected the API key — set LITELLM_API_KEY to its master key "
+        f"error: the proxy at {display_url(base_url)} rejected the API key — set LITELLM_API_KEY to its master key "
         "or a valid virtual key"
     )
 
 
 def _no_key(base_url: str) -> str:
     return (
-        f"error: the proxy at {base_url} needs an API key and none was sent — set LITELLM_API_KEY "
+        f"error: the proxy at {display_url(base_url)} needs an API key and none was sent — set LITELLM_API_KEY "
         "(or --api-key) to its master key or a virtual key"
     )
 
 
 def _timeout(base_url: str, setting: str) -> str:
-    return f"error: the proxy at {base_url} did not answer in time — check it is up, or raise {setting} (--timeout)"
+    return (
+        f"error: the proxy at {display_url(base_url)} did not answer in time — check it is up, or raise {setting} "
+        "(--timeout)"
+    )
+
+
+def not_a_proxy_api(path: str, body: bytes) -> bool:
+    """True when a 404 says "no LiteLLM API here" rather than "no such model": it came from a
+    path every proxy serves, or its body is not LiteLLM's ``{"error": {...}}`` (an unknown path
+    gets FastAPI's ``{"detail": "Not Found"}``, a web server's HTML page, ...)."""
+    if path in _PROXY_PATHS or path.startswith("/health/"):
+        return True
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return True
+    return not (isinstance(data, dict) and isinstance(data.get("error"), dict))
+
+
+def no_api_line(base_url: str, path: str) -> str:
+    """A wrong base URL (host, port or path) that still reaches some HTTP server."""
+    return (
+        f"error: no LiteLLM proxy API at {display_url(base_url)} (404 on {path}) — check LITELLM_BASE_URL "
+        "(host, port and path)"
+    )
+
+
+def no_chat_models_line(base_url: str) -> str:
+    return f"error: the proxy at {display_url(base_url)} serves no chat models — add one to its model_list"
 
 
 def _connect_failed(exc: ProviderError) -> bool:
@@ -341,8 +417,9 @@ def failure_line(
     available: Sequence[str] | None = None,
     secrets: Iterable[str | None] = (),
 ) -> str:
-    """The one line a CLI user sees for ``exc``: the cause and the fix. ``available`` lists
-    the proxy's models for a ModelNotFoundError (None when it could not be fetched)."""
+    """The one line a CLI user sees for ``exc``: the cause and the fix. ``available`` is the
+    proxy's chat models when its catalog was read and lacks the model of a ModelNotFoundError:
+    only then is "not on the proxy" a fact (None: the proxy's own words are shown)."""
     cause = exc.last_error if isinstance(exc, FallbackExhaustedError) else exc
     text = str(cause)
     if isinstance(cause, (ProviderUnavailableError, ProviderTimeoutError)) and _connect_failed(cause):
@@ -353,15 +430,12 @@ def failure_line(
         line = _no_key(base_url)
     elif isinstance(cause, ProviderTimeoutError) and cause.status_code is None:
         line = _timeout(base_url, "LITELLM_TIMEOUT")
-    elif isinstance(cause, ModelNotFoundError) and cause.model:
+    elif isinstance(cause, ModelNotFoundError) and cause.model and available is not None:
         line = f"error: model {cause.model!r} is not on the proxy"
-        if available:
-            line += f"; available: {', '.join(available)}"
-        elif available is not None:
-            line += " (it lists no chat models)"
+        line += f"; available: {', '.join(available)}" if available else " (it lists no chat models)"
     else:
         line = f"error: {exc}"
-    return one_line(redact(line, secrets))
+    return one_line(scrub(line, secrets))
 
 
 def health_failure_line(
@@ -378,5 +452,5 @@ def health_failure_line(
     elif "did not answer in time" in text or text.startswith("no answer within"):
         line = _timeout(base_url, "LITELLM_HEALTH_TIMEOUT")
     else:
-        line = f"error: the proxy at {base_url} is not healthy: {text}"
-    return one_line(redact(line, secrets))
+        line = f"error: the proxy at {display_url(base_url)} is not healthy: {text}"
+    return one_line(scrub(line, secrets))

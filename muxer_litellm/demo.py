@@ -4,10 +4,11 @@ Starts a real LiteLLM proxy on a free loopback port with ``config/litellm-demo.y
 answers, real list prices: no keys, no internet), registers :class:`LiteLLMProvider` beside
 an in-process native provider, and shows what a host gets: the model table the router sees,
 a simple and a code prompt routed to different models with the reason, one answer streamed
-as it arrives, and what each call cost. Whatever happens (an error, Ctrl-C, SIGTERM), the
-proxy is stopped before it returns.
+as it arrives, and what each call cost. Whatever happens (an error, Ctrl-C, SIGTERM, the
+terminal closing), the proxy is stopped before it returns.
 
-Exit codes: 0 done, 1 error (one line, no traceback), 130 Ctrl-C, 143 SIGTERM.
+Exit codes: 0 done, 1 error (one line on stderr, no traceback), 129 SIGHUP, 130 Ctrl-C,
+143 SIGTERM.
 """
 
 from __future__ import annotations
@@ -60,6 +61,8 @@ JSON_FORMAT: dict[str, Any] = {
     },
 }
 
+#: Signals that end the demo like an error would: the proxy is stopped first.
+_SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 _ANSWER_LINES = 20
 _ANSWER_CHARS = 1200
 _INDENT = "   "
@@ -70,7 +73,13 @@ class DemoError(Exception):
 
 
 class _Terminated(BaseException):
-    """SIGTERM, turned into an exception so ``finally`` stops the proxy."""
+    """SIGTERM or SIGHUP, turned into an exception so ``finally`` stops the proxy. The proxy
+    runs in its own session, so it gets neither signal itself: closing the terminal would
+    otherwise leave it running."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,17 +388,32 @@ def _signal_handler(signum: int, handler: Callable[[int, FrameType | None], Any]
 
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise _Terminated
+    # The first one starts the shutdown; a repeat (a hang-up often comes with SIGTERM) must
+    # not interrupt it. main() restores the previous handlers when it returns.
+    for other in _SHUTDOWN_SIGNALS:
+        signal.signal(other, signal.SIG_IGN)
+    raise _Terminated(signum)
 
 
 def _stop(proxy: LiteLLMProxy, console: Console) -> None:
     was_running = proxy.pid is not None
     pid = proxy.pid
-    # A second Ctrl-C must not cut the clean-up short and leave the proxy behind.
-    with _signal_handler(signal.SIGINT, signal.SIG_IGN), _signal_handler(signal.SIGTERM, signal.SIG_IGN):
+    # A second Ctrl-C (or SIGTERM, SIGHUP) must not cut the clean-up short and leave the proxy behind.
+    with (
+        _signal_handler(signal.SIGINT, signal.SIG_IGN),
+        _signal_handler(signal.SIGTERM, signal.SIG_IGN),
+        _signal_handler(signal.SIGHUP, signal.SIG_IGN),
+    ):
         proxy.stop()
     if was_running:
-        _say(console, f"Stopped the LiteLLM proxy (pid {pid}); port {proxy.port} is closed.")
+        _say_if_possible(console, f"Stopped the LiteLLM proxy (pid {pid}); port {proxy.port} is closed.")
+
+
+def _say_if_possible(console: Console, text: str, style: str | None = None) -> None:
+    """After a hang-up the terminal is gone and writing to it fails (EIO); the proxy is
+    stopped either way, so a message that cannot be shown is dropped, not raised."""
+    with contextlib.suppress(OSError):
+        _say(console, text, style)
 
 
 def _error_line(exc: BaseException) -> str:
@@ -408,37 +432,50 @@ def default_console() -> Console:
     return console
 
 
-def main(config: Path | None = None, console: Console | None = None) -> int:
-    """Run the demo; returns the exit code (see the module docstring)."""
+def _start_failure(exc: ProxyStartError) -> str:
+    where = f"; its log: {exc.log_path}" if exc.log_path is not None else ""
+    return f"demo failed: {exc.reason}{where}"
+
+
+def main(config: Path | None = None, console: Console | None = None, err_console: Console | None = None) -> int:
+    """Run the demo; returns the exit code (see the module docstring). Progress goes to
+    ``console`` (stdout), failures and interruptions to ``err_console`` (stderr)."""
     console = console or default_console()
+    err = err_console or Console(stderr=True)
+    # Installed around the clean-up too, so a signal during it is handled (then ignored), never fatal.
+    with _signal_handler(signal.SIGTERM, _raise_terminated), _signal_handler(signal.SIGHUP, _raise_terminated):
+        return _main(config, console, err)
+
+
+def _main(config: Path | None, console: Console, err: Console) -> int:
     proxy: LiteLLMProxy | None = None
     try:
-        with _signal_handler(signal.SIGTERM, _raise_terminated):
-            path = find_config(config)
-            proxy = LiteLLMProxy(path)
-            proxy.launch()
-            _say(console, f"Starting a LiteLLM proxy (pid {proxy.pid}) on {proxy.base_url} with {path}")
-            with console.status("waiting for the proxy (/health/liveliness), usually 10-20 s ..."):
-                proxy.wait_ready()
-            _say(
-                console,
-                f"LiteLLM proxy up at {proxy.base_url} (port {proxy.port}) after {proxy.started_in or 0.0:.1f} s",
-            )
-            asyncio.run(run_demo(proxy, console))
+        path = find_config(config)
+        proxy = LiteLLMProxy(path)
+        proxy.launch()
+        _say(console, f"Starting a LiteLLM proxy (pid {proxy.pid}) on {proxy.base_url} with {path}")
+        with console.status("waiting for the proxy (/health/liveliness), usually 10-20 s ..."):
+            proxy.wait_ready()
+        _say(
+            console,
+            f"LiteLLM proxy up at {proxy.base_url} (port {proxy.port}) after {proxy.started_in or 0.0:.1f} s",
+        )
+        asyncio.run(run_demo(proxy, console))
         return 0
     except KeyboardInterrupt:
-        _say(console, "\nInterrupted: stopping everything the demo started.", "yellow")
+        _say(err, "\nInterrupted: stopping everything the demo started.", "yellow")
         return 130
-    except _Terminated:
-        _say(console, "\nTerminated: stopping everything the demo started.", "yellow")
-        return 143
-    except ProxyStartError as exc:
-        _say(console, f"demo failed: {exc.reason}", "red")
-        if exc.log:
-            _say(console, "last lines of the proxy's log:\n" + "\n".join(exc.log.splitlines()[-15:]), "dim")
+    except _Terminated as exc:
+        hangup = exc.signum == signal.SIGHUP
+        _say_if_possible(
+            err, f"\n{'Hung up' if hangup else 'Terminated'}: stopping everything the demo started.", "yellow"
+        )
+        return 128 + exc.signum
+    except ProxyStartError as exc:  # one line naming the cause and where the proxy's own words are
+        _say(err, _start_failure(exc), "red")
         return 1
     except Exception as exc:  # DemoError, ProviderError, OSError...: one line, no traceback, proxy stopped
-        _say(console, f"demo failed: {_error_line(exc)}", "red")
+        _say(err, f"demo failed: {_error_line(exc)}", "red")
         return 1
     finally:
         if proxy is not None:

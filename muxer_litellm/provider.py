@@ -11,7 +11,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -93,6 +93,7 @@ class LiteLLMProvider(LLMProvider):
         health_timeout: float = 5.0,
         deep_health_timeout: float = 120.0,
         limits: httpx.Limits | None = None,
+        event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None = None,
         tracer: Tracer | bool | None = None,
         metrics: MetricsHook | None = None,
         capture_content: bool = False,
@@ -100,7 +101,11 @@ class LiteLLMProvider(LLMProvider):
         """``tracer`` (an OpenTelemetry ``Tracer``, or True for the global provider's) opens a
         span per call; ``metrics`` is called with a ``CallRecord`` per call (e.g.
         ``PrometheusMetrics()``); ``capture_content`` puts prompt and answer text on spans.
-        All off by default, and then free (see ``observability``)."""
+        All off by default, and then free (see ``observability``). ``event_hooks`` go to the
+        pooled client this provider builds (httpx's request/response hooks, e.g. for a CLI that
+        inspects 404s); with your own ``http_client``, set them on that client instead."""
+        if http_client is not None and event_hooks:
+            raise ValueError("pass event_hooks or http_client, not both: set the hooks on your own client")
         self.base_url = normalize_base_url(base_url)
         if isinstance(api_key, SecretStr):
             api_key = api_key.get_secret_value()
@@ -132,6 +137,7 @@ class LiteLLMProvider(LLMProvider):
             timeout=self.timeout,
             limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
             headers={"User-Agent": f"muxer-litellm/{__version__}"},
+            event_hooks={k: list(v) for k, v in (event_hooks or {}).items()},
         )
         #: Why the last health_check() failed (redacted), for operators and CLIs.
         self.last_health_error: str | None = None

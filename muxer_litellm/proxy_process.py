@@ -23,7 +23,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, NoReturn, Self
 
 import httpx
 
@@ -37,12 +37,14 @@ _POLL_INTERVAL = 0.25
 
 
 class ProxyStartError(RuntimeError):
-    """The proxy could not be started. ``reason`` is one line; ``log`` the proxy's last output."""
+    """The proxy could not be started. ``reason`` is one line; ``log`` the proxy's last output;
+    ``log_path`` its whole log, kept on disk (master key masked) for the operator to read."""
 
-    def __init__(self, reason: str, log: str = "") -> None:
+    def __init__(self, reason: str, log: str = "", log_path: Path | None = None) -> None:
         super().__init__(f"{reason}\n{log}" if log else reason)
         self.reason = reason
         self.log = log
+        self.log_path = log_path
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -118,6 +120,21 @@ class LiteLLMProxy:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:]).replace(self.master_key, "***")
 
+    def keep_log(self) -> Path | None:
+        """A log that outlives :meth:`stop`, for a failed start: the log itself when the
+        caller owns the workdir, else a masked copy beside it in the temp directory (ours
+        is removed on stop). None when there is no log."""
+        if not self._own_workdir:
+            return self.log_path if self.log_path.is_file() else None
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return None
+        fd, name = tempfile.mkstemp(prefix="muxer-litellm-proxy-", suffix=".log")
+        with os.fdopen(fd, "w") as copy:
+            copy.write(text.replace(self.master_key, "***"))
+        return Path(name)
+
     def launch(self) -> Self:
         """Start the process and return at once (see :meth:`wait_ready`)."""
         if self._process is not None:
@@ -154,8 +171,8 @@ class LiteLLMProxy:
     def wait_ready(self) -> Self:
         """Poll ``/health/liveliness`` (no auth, no model calls) until the proxy answers.
 
-        Raises ProxyStartError (after stopping the process) if it exits or is not ready
-        within ``startup_timeout``."""
+        Raises ProxyStartError (after stopping the process, with its log kept: see
+        :meth:`keep_log`) if it exits or is not ready within ``startup_timeout``."""
         process = self._process
         if process is None:
             raise RuntimeError("launch() the proxy before waiting for it")
@@ -163,9 +180,9 @@ class LiteLLMProxy:
         with httpx.Client(trust_env=False, timeout=2.0) as client:  # loopback: never via an HTTP proxy
             while time.monotonic() < deadline:
                 if process.poll() is not None:
-                    log = self.log_tail()
-                    self.stop()
-                    raise ProxyStartError(f"litellm proxy exited with code {process.returncode} while starting", log)
+                    self._failed(
+                        f"the LiteLLM proxy exited with code {process.returncode} while starting (bad config?)"
+                    )
                 try:
                     if client.get(f"{self.base_url}/health/liveliness").status_code == 200:
                         self.started_in = time.monotonic() - self._started_at
@@ -173,9 +190,13 @@ class LiteLLMProxy:
                 except httpx.HTTPError:
                     pass
                 time.sleep(_POLL_INTERVAL)
-        log = self.log_tail()
+        self._failed(f"the LiteLLM proxy was not ready after {self.startup_timeout:.0f}s")
+
+    def _failed(self, reason: str) -> NoReturn:
+        """Stop what was started, keep the log, raise ProxyStartError."""
+        log, kept = self.log_tail(), self.keep_log()
         self.stop()
-        raise ProxyStartError(f"litellm proxy not ready after {self.startup_timeout:.0f}s", log)
+        raise ProxyStartError(reason, log, kept)
 
     def start(self) -> Self:
         """Launch and wait until ready."""

@@ -18,6 +18,12 @@ def normalize_base_url(url: str) -> str:
     """
     cleaned = url.strip().rstrip("/")
     parts = urlsplit(cleaned)
+    if parts.username is not None or parts.password is not None:
+        # httpx would send them as Basic auth in place of the key; and never echo a password.
+        shown = f"{parts.scheme}://***@{parts.hostname or ''}"
+        raise ValueError(
+            f"LiteLLM base_url must not contain a user or password (got {shown}...): put the key in LITELLM_API_KEY"
+        )
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"LiteLLM base_url must be an http(s) URL such as http://localhost:4000, got {url!r}")
     if cleaned.endswith("/v1"):

@@ -94,6 +94,14 @@ def test_chat_streams_the_answer_and_prints_the_billed_cost(litellm_proxy: LiteL
     assert cost == pytest.approx(prompt * CHEAP_IN + completion * CHEAP_OUT, rel=1e-3)
 
 
+def test_chat_prints_the_answer_byte_for_byte(litellm_proxy: LiteLLMProxy) -> None:
+    # The fake upstream echoes the prompt, tabs and CRLF included, through the real proxy's stream.
+    prompt = "all:\r\n\tcc -o app main.c\r\n\techo\tdone"
+    result = invoke(litellm_proxy, "chat", prompt, "--model", "cheap-chat")
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes == f"echo: {prompt}\n".encode()
+
+
 def test_chat_unknown_model_lists_the_proxys_models(litellm_proxy: LiteLLMProxy) -> None:
     result = invoke(litellm_proxy, "chat", "hi", "--model", "no-such-model")
     assert result.exit_code == 1
@@ -160,6 +168,24 @@ def test_wrong_key_is_one_line(litellm_proxy: LiteLLMProxy, command: list[str]) 
         invoke(litellm_proxy, *command, key=WRONG_KEY),
         f"error: the proxy at {litellm_proxy.base_url} rejected the API key — set LITELLM_API_KEY to its master "
         "key or a valid virtual key",
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "path"),
+    [
+        (["models"], "/model/info"),
+        (["cost", "--in", "1", "--out", "1"], "/model/info"),
+        (["route", "hi"], "/model/info"),
+        (["health"], "/health/readiness"),
+        (["chat", "hi", "-m", "cheap-chat"], "/v1/chat/completions"),
+    ],
+)
+def test_a_wrong_base_url_path_is_named(litellm_proxy: LiteLLMProxy, command: list[str], path: str) -> None:
+    url = f"{litellm_proxy.base_url}/proxy"  # the real proxy answers 404 {"detail": "Not Found"} there
+    one_error_line(
+        invoke(litellm_proxy, *command, base_url=url),
+        f"error: no LiteLLM proxy API at {url} (404 on {path}) — check LITELLM_BASE_URL (host, port and path)",
     )
 
 

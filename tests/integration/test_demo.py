@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -340,7 +341,15 @@ def test_ctrl_c_stops_the_proxy_and_exits_130(tmp_path: Path) -> None:
             kill_group(pgid)
 
 
-def test_sigterm_while_the_proxy_starts_stops_it_and_exits_143() -> None:
+@pytest.mark.parametrize(
+    ("signum", "code", "said"),
+    [
+        (signal.SIGTERM, 143, "Terminated: stopping everything the demo started."),
+        # Closing the terminal: the proxy runs in its own session and never sees the hang-up.
+        (signal.SIGHUP, 129, "Hung up: stopping everything the demo started."),
+    ],
+)
+def test_a_signal_while_the_proxy_starts_stops_it(signum: signal.Signals, code: int, said: str) -> None:
     process = subprocess.Popen(
         demo_command(),
         cwd=REPO,
@@ -354,10 +363,10 @@ def test_sigterm_while_the_proxy_starts_stops_it_and_exits_143() -> None:
     try:
         reader = LineReader(process)
         pgid = int(reader.wait_for(STARTING_LINE, 60).group(1))
-        process.send_signal(signal.SIGTERM)  # the proxy is still importing: seconds from ready
-        assert process.wait(timeout=60) == 143
+        process.send_signal(signum)  # the proxy is still importing: seconds from ready
+        assert process.wait(timeout=60) == code
         output = reader.rest()
-        assert "Terminated: stopping everything the demo started." in output
+        assert said in output
         assert f"Stopped the LiteLLM proxy (pid {pgid});" in output
         assert "Traceback" not in output
         assert group_gone(pgid)
@@ -369,27 +378,45 @@ def test_sigterm_while_the_proxy_starts_stops_it_and_exits_143() -> None:
             kill_group(pgid)
 
 
-def test_a_proxy_that_cannot_start_is_one_error_line_and_exit_1(tmp_path: Path) -> None:
-    broken = tmp_path / "broken.yaml"
-    broken.write_text("model_list: 5\ngeneral_settings: {master_key: os.environ/LITELLM_MASTER_KEY}\n")
+START_FAILED = re.compile(
+    r"^demo failed: the LiteLLM proxy exited with code (\d+) while starting \(bad config\?\); its log: (\S+)\n$"
+)
+
+
+@pytest.mark.parametrize("config", ["broken", "/etc/passwd"])
+def test_a_proxy_that_cannot_start_is_one_stderr_line_naming_its_log(tmp_path: Path, config: str) -> None:
+    path = Path(config)
+    if config == "broken":
+        path = tmp_path / "broken.yaml"
+        path.write_text("model_list: 5\ngeneral_settings: {master_key: os.environ/LITELLM_MASTER_KEY}\n")
+    elif not path.is_file():
+        pytest.skip(f"{config} is not on this machine")
     result = subprocess.run(
-        demo_command(broken), cwd=REPO, env=demo_env(), capture_output=True, text=True, timeout=TIME_LIMIT
+        demo_command(path), cwd=REPO, env=demo_env(), capture_output=True, text=True, timeout=TIME_LIMIT
     )
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert re.search(r"^demo failed: litellm proxy exited with code \d+ while starting$", result.stdout, re.M)
-    assert "last lines of the proxy's log:" in result.stdout
-    assert result.stderr == ""  # nothing of ours on stderr: no traceback
-    starting = STARTING_LINE.search(result.stdout)
-    assert starting is not None
-    assert group_gone(int(starting.group(1)))
+    failed = START_FAILED.fullmatch(result.stderr)
+    assert failed is not None, f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    log = Path(failed.group(2))
+    try:
+        assert result.returncode == 1
+        assert int(failed.group(1)) != 0
+        assert "Traceback" not in result.stdout  # the proxy's own traceback stays in its log
+        assert log.is_file()
+        assert "Traceback" in log.read_text()  # the proxy's own words are kept there
+        assert log.parent == Path(tempfile.gettempdir())  # outlives the proxy's removed workdir
+        starting = STARTING_LINE.search(result.stdout)
+        assert starting is not None
+        assert group_gone(int(starting.group(1)))
+    finally:
+        log.unlink(missing_ok=True)
 
 
 def test_a_missing_config_is_one_error_line_and_exit_1(tmp_path: Path) -> None:
     missing = tmp_path / "nope.yaml"
     result = subprocess.run(demo_command(missing), cwd=REPO, env=demo_env(), capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert result.stdout.strip() == f"demo failed: demo config not found: {missing}"
-    assert result.stderr == ""
+    assert result.stdout == ""
+    assert result.stderr == f"demo failed: demo config not found: {missing}\n"
 
 
 # ---------------------------------------------------------------------- the launcher's promises (no proxy started)
@@ -407,6 +434,26 @@ def test_the_launcher_never_shows_the_master_key(tmp_path: Path) -> None:
     finally:
         generated.stop()
     assert not generated.workdir.exists()  # its own temporary workdir is removed
+
+
+def test_a_failed_start_keeps_a_masked_log(tmp_path: Path) -> None:
+    own = LiteLLMProxy(DEMO_CONFIG, master_key="sk-secret-456")
+    kept: Path | None = None
+    try:
+        own.log_path.write_text("booting\nkey sk-secret-456 rejected\nTraceback: boom\n")
+        kept = own.keep_log()
+        assert kept is not None
+        own.stop()  # removes its own workdir, log included
+        assert not own.log_path.exists()
+        assert kept.read_text() == "booting\nkey *** rejected\nTraceback: boom\n"
+    finally:
+        own.stop()
+        if kept is not None:
+            kept.unlink(missing_ok=True)
+    given = LiteLLMProxy(DEMO_CONFIG, tmp_path, "sk-secret-456")
+    assert given.keep_log() is None  # no log yet
+    given.log_path.write_text("x\n")
+    assert given.keep_log() == given.log_path  # the caller's workdir stays, and so does the log
 
 
 def test_a_missing_config_file_fails_before_anything_starts(tmp_path: Path) -> None:

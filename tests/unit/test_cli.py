@@ -23,10 +23,13 @@ from muxer_litellm.cli import app
 from muxer_litellm.cli_render import (
     CostRow,
     capability_tags,
+    display_url,
     failure_line,
     health_failure_line,
+    not_a_proxy_api,
     one_line,
     sort_costs,
+    usage_line,
     usd,
 )
 from muxer_litellm.errors import (
@@ -223,11 +226,52 @@ def test_failure_line_reads_through_fallback_exhausted() -> None:
     assert failure_line(exc, base_url=BASE_URL, key_sent=True) == KEY_REJECTED
 
 
-def test_failure_line_for_unknown_model_lists_what_exists_or_nothing() -> None:
+def test_failure_line_claims_an_unknown_model_only_with_the_catalog_in_hand() -> None:
     exc = ModelNotFoundError("LiteLLM proxy returned 400: model not found: Invalid model name", 400, model="gpt-9")
     with_list = failure_line(exc, base_url=BASE_URL, key_sent=True, available=["a", "b"])
     assert with_list == "error: model 'gpt-9' is not on the proxy; available: a, b"
-    assert failure_line(exc, base_url=BASE_URL, key_sent=True) == "error: model 'gpt-9' is not on the proxy"
+    empty = failure_line(exc, base_url=BASE_URL, key_sent=True, available=[])
+    assert empty == "error: model 'gpt-9' is not on the proxy (it lists no chat models)"
+    # No catalog: the proxy's own words, not a claim we cannot check.
+    unknown = failure_line(exc, base_url=BASE_URL, key_sent=True)
+    assert unknown == "error: LiteLLM proxy returned 400: model not found: Invalid model name"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "expected"),
+    [
+        ("/v1/chat/completions", b'{"detail":"Not Found"}', True),  # FastAPI: no such route
+        ("/v1/chat/completions", b"<html><body>404 Not Found</body></html>", True),
+        ("/v1/chat/completions", b"", True),
+        (
+            "/v1/chat/completions",
+            b'{"error": {"message": "litellm.NotFoundError: no such model", "code": "404"}}',
+            False,
+        ),
+        ("/model/info", b'{"error": {"message": "whatever"}}', True),  # every proxy serves these paths
+        ("/v1/models", b'{"error": {"message": "whatever"}}', True),
+        ("/health/readiness", b'{"error": {"message": "whatever"}}', True),
+        ("/health", b'{"error": {"message": "whatever"}}', True),
+    ],
+)
+def test_not_a_proxy_api_tells_a_wrong_url_from_an_unknown_model(path: str, body: bytes, expected: bool) -> None:
+    assert not_a_proxy_api(path, body) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("http://user:secret@proxy.test:4000", "http://proxy.test:4000"),
+        (
+            "at https://alice:p%40ss@h.example/litellm/x and http://h2:1",
+            "at https://h.example/litellm/x and http://h2:1",
+        ),
+        ("HTTP://token@host/a@b", "HTTP://host/a@b"),
+        ("http://proxy.test:4000/path", "http://proxy.test:4000/path"),
+    ],
+)
+def test_display_url_drops_credentials_only(text: str, shown: str) -> None:
+    assert display_url(text) == shown
 
 
 @pytest.mark.parametrize(
@@ -296,6 +340,47 @@ def test_models_json_is_the_only_stdout_and_holds_numbers(catalog: respx.Route) 
     assert embed["output_cost_per_1k"] == 0.0
 
 
+@pytest.mark.parametrize("command", [["models", "--json"], ["cost", "--in", "1000", "--out", "500", "--json"]])
+def test_json_stays_parseable_while_the_spinner_draws(catalog: respx.Route, command: list[str]) -> None:
+    # FORCE_COLOR makes rich treat stderr as a terminal, so the spinner really runs (and rich
+    # redirects stdout while it does): the JSON must still be all of stdout.
+    env = {"COLUMNS": "80", "FORCE_COLOR": "1", "LITELLM_BASE_URL": BASE_URL, "LITELLM_API_KEY": API_KEY}
+    result = CliRunner().invoke(app, command, env=env)
+    assert result.exit_code == 0, result.output
+    assert "Reading the model catalog" in result.stderr  # the spinner was drawn
+    assert "\x1b[" in result.stderr
+    records = json.loads(result.stdout)
+    assert len(records) in (3, 4)
+    assert API_KEY not in result.output
+
+
+def test_prices_never_wrap_in_an_80_column_table(proxy: respx.MockRouter) -> None:
+    long = model_info(
+        deployment(
+            "a-model-with-a-rather-long-name",
+            upstream="openai/an-upstream-name-that-is-long-too",
+            input_cost=1.5e-07,
+            output_cost=6e-07,
+            max_input_tokens=128000,
+            supports_function_calling=True,
+        ),
+    )
+    proxy.get("/model/info").mock(return_value=httpx.Response(200, json=long))
+    env = {"COLUMNS": "80", "LITELLM_BASE_URL": BASE_URL, "LITELLM_API_KEY": API_KEY}
+    for command, name_column, cells in (
+        (["models"], 0, ["$0.00015", "$0.0006", "128,000"]),
+        (["cost", "--in", "1000", "--out", "1000"], 1, [usd(1000 * 1.5e-07 + 1000 * 6e-07), "$0.00015", "$0.0006"]),
+    ):
+        result = CliRunner().invoke(app, command, env=env)
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        assert max(len(line) for line in lines) <= 80
+        rows = [[c.strip() for c in line.strip("│").split("│")] for line in lines if line.startswith("│")]
+        for cell in cells:
+            assert cell in rows[0], f"{cell!r} wrapped:\n{result.stdout}"
+        assert "".join(r[name_column] for r in rows) == "a-model-with-a-rather-long-name"  # names fold, whole
+
+
 def test_models_on_an_empty_proxy_says_so(proxy: respx.MockRouter) -> None:
     proxy.get("/model/info").mock(return_value=httpx.Response(200, json=model_info()))
     result = invoke("models")
@@ -320,6 +405,46 @@ def test_models_no_key_against_a_keyed_proxy(proxy: respx.MockRouter) -> None:
     assert "authorization" not in route.calls.last.request.headers
 
 
+NOT_FOUND = httpx.Response(404, json={"detail": "Not Found"})  # the proxy's reply for a path it does not serve
+
+
+def no_api(path: str, url: str = f"{BASE_URL}/proxy") -> str:
+    return f"error: no LiteLLM proxy API at {url} (404 on {path}) — check LITELLM_BASE_URL (host, port and path)"
+
+
+@pytest.mark.parametrize(
+    ("command", "path"),
+    [
+        (["models"], "/model/info"),
+        (["cost", "--in", "1", "--out", "1"], "/model/info"),
+        (["route", "hi"], "/model/info"),
+        (["health"], "/health/readiness"),
+        (["chat", "hi", "-m", "cheap-chat"], "/v1/chat/completions"),
+    ],
+)
+def test_a_wrong_base_url_path_is_named_not_taken_for_an_unknown_model(
+    proxy: respx.MockRouter, command: list[str], path: str
+) -> None:
+    everything = proxy.route().mock(return_value=NOT_FOUND)
+    failed_with(invoke(*command, base_url=f"{BASE_URL}/proxy"), no_api(path))
+    assert everything.calls.last.request.url.path.startswith("/proxy/")
+
+
+def test_a_404_page_from_another_server_is_a_wrong_url(proxy: respx.MockRouter) -> None:
+    page = httpx.Response(404, text="<html><body><h1>404 Not Found</h1>nginx</body></html>")
+    proxy.route().mock(return_value=page)
+    failed_with(invoke("chat", "hi", "-m", "cheap-chat"), no_api("/v1/chat/completions", BASE_URL))
+
+
+def test_deep_health_on_a_wrong_path(proxy: respx.MockRouter) -> None:
+    proxy.get("/health/readiness").mock(return_value=httpx.Response(200, json=READY))
+    proxy.get("/v1/models").mock(return_value=httpx.Response(200, json={"data": []}))
+    proxy.get("/health").mock(return_value=NOT_FOUND)
+    result = invoke("health", "--deep")
+    assert result.exit_code == 1
+    assert result.stderr == no_api("/health", BASE_URL) + "\n"
+
+
 def test_options_beat_the_environment(proxy: respx.MockRouter, catalog: respx.Route) -> None:
     other = "sk-from-the-option-77"
     result = invoke("--base-url", f"{BASE_URL}/v1", "--api-key", other, "models", base_url="http://elsewhere:1")
@@ -335,6 +460,30 @@ def test_bad_base_url_is_one_line_naming_the_setting() -> None:
         "error: invalid setting LITELLM_BASE_URL / --base-url: LiteLLM base_url must be an http(s) URL such as "
         "http://localhost:4000, got 'localhost:4000'",
     )
+
+
+def test_credentials_in_the_base_url_are_refused_and_never_printed(proxy: respx.MockRouter) -> None:
+    # httpx would send them as Basic auth instead of the key, so the URL is refused up front.
+    everything = proxy.route().mock(return_value=httpx.Response(200, json=READY))
+    for command in ("health", "models"):
+        result = invoke(command, base_url="http://alice:s3cret-pw@proxy.test:4000")
+        assert result.exit_code == 1
+        assert result.stdout == ""
+        assert result.stderr.startswith("error: invalid setting LITELLM_BASE_URL")
+        assert "must not contain a user or password" in result.stderr
+        assert "s3cret" not in result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert not everything.called
+
+
+def test_a_non_ascii_key_is_named_and_never_printed(proxy: respx.MockRouter) -> None:
+    everything = proxy.route().mock(return_value=httpx.Response(200, json=CATALOG))
+    result = invoke("models", key="sk-clé-4f9c")
+    failed_with(
+        result, "error: LITELLM_API_KEY contains non-ASCII characters (check --api-key, the environment and .env)"
+    )
+    assert "clé" not in result.output
+    assert not everything.called
 
 
 def test_help_never_shows_the_key() -> None:
@@ -457,6 +606,36 @@ def test_chat_prices_from_the_catalog_when_the_proxy_did_not(proxy: respx.MockRo
     assert usd(expected) == "$0.0003"
 
 
+def test_chat_writes_the_answer_byte_for_byte(proxy: respx.MockRouter, catalog: respx.Route) -> None:
+    # Tabs and CRLF matter in code and Makefiles; rich's Console.out would expand and drop them.
+    pieces = ["all:\r\n", "\tcc -o app", " main.c\r\n", "\tx\ty\r"]
+    proxy.post("/v1/chat/completions").mock(
+        return_value=stream_reply(*(chunk(p) for p in pieces), final_chunk(3, 9, cost=0.0001))
+    )
+    result = invoke("chat", "makefile please", "-m", "cheap-chat")
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes == ("".join(pieces) + "\n").encode()
+    assert result.stderr == "tokens: 3 in, 9 out | cost: $0.0001 (proxy)\n"
+
+
+def test_chat_without_usage_says_the_proxy_sent_none(proxy: respx.MockRouter, catalog: respx.Route) -> None:
+    # cheap-chat has a price: "no price" would send the operator looking in the wrong place.
+    proxy.post("/v1/chat/completions").mock(return_value=stream_reply(chunk("hi"), chunk("!")))
+    result = invoke("chat", "hi", "-m", "cheap-chat")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "hi!\n"
+    assert result.stderr == "tokens: unknown | cost: unknown (the proxy reported no usage)\n"
+
+
+def test_usage_line_tells_no_usage_from_no_price() -> None:
+    meta = {"estimated_cost": None, "cost_source": "unknown"}
+    no_usage = {"usage": None, "router_metadata": meta}
+    no_price = {"usage": {"prompt_tokens": 4, "completion_tokens": 1}, "router_metadata": meta}
+    assert usage_line(no_usage, "m") == "tokens: unknown | cost: unknown (the proxy reported no usage)"
+    assert usage_line(None, "m") == "tokens: unknown | cost: unknown (the proxy reported no usage)"
+    assert usage_line(no_price, "m") == "tokens: 4 in, 1 out | cost: unknown (no price for 'm' on the proxy)"
+
+
 def test_chat_unknown_price_is_unknown_not_zero(proxy: respx.MockRouter, catalog: respx.Route) -> None:
     proxy.post("/v1/chat/completions").mock(return_value=stream_reply(chunk("hm"), final_chunk(4, 1)))
     result = invoke("chat", "hi", "-m", "mystery-chat")
@@ -473,11 +652,37 @@ def test_chat_unknown_model_lists_the_proxys_chat_models(proxy: respx.MockRouter
     )
 
 
-def test_chat_unknown_model_without_a_catalog_omits_the_list(proxy: respx.MockRouter) -> None:
+def test_chat_unknown_model_without_a_catalog_shows_the_proxys_words(proxy: respx.MockRouter) -> None:
     body = error_body("Invalid model name passed in model=gpt-9.", "invalid_request", "400")
     proxy.post("/v1/chat/completions").mock(return_value=httpx.Response(400, json=body))
     proxy.get("/model/info").mock(return_value=httpx.Response(503, json=error_body("down")))
-    failed_with(invoke("chat", "hi", "--model", "gpt-9"), "error: model 'gpt-9' is not on the proxy")
+    failed_with(
+        invoke("chat", "hi", "--model", "gpt-9"),
+        "error: LiteLLM proxy returned 400: model not found: Invalid model name passed in model=gpt-9.",
+    )
+
+
+def test_chat_404_for_a_model_the_catalog_has_is_not_called_unknown(
+    proxy: respx.MockRouter, catalog: respx.Route
+) -> None:
+    # The proxy knows cheap-chat; its upstream does not: a LiteLLM error body, so no wrong-URL line either.
+    body = error_body("litellm.NotFoundError: OpenAIException - model fake-cheap does not exist", None, "404")
+    proxy.post("/v1/chat/completions").mock(return_value=httpx.Response(404, json=body))
+    failed_with(
+        invoke("chat", "hi", "-m", "cheap-chat"),
+        "error: LiteLLM proxy returned 404: model not found: litellm.NotFoundError: OpenAIException - model "
+        "fake-cheap does not exist",
+    )
+    assert catalog.call_count == 1  # read once, to check the claim
+
+
+def test_chat_404_for_a_model_the_catalog_lacks_lists_the_models(proxy: respx.MockRouter, catalog: respx.Route) -> None:
+    body = error_body("litellm.NotFoundError: no deployment for gpt-9", None, "404")
+    proxy.post("/v1/chat/completions").mock(return_value=httpx.Response(404, json=body))
+    failed_with(
+        invoke("chat", "hi", "-m", "gpt-9"),
+        "error: model 'gpt-9' is not on the proxy; available: cheap-chat, mystery-chat, smart-chat",
+    )
 
 
 @pytest.mark.parametrize(
@@ -629,13 +834,32 @@ def test_route_bad_input_is_one_line(catalog: respx.Route, tmp_path: Path) -> No
         invoke("route", PROMPT, "--strategy", "fastest"),
         "error: unknown routing strategy 'fastest'; use one of heuristic, cost_optimized, cascade, hybrid",
     )
-    failed_with(invoke("route", PROMPT, "--max-cost", "-1"), "error: max_cost must be >= 0 USD, got -1.0")
+    assert catalog.call_count == 0  # checked before any request
     bad = tmp_path / "routing.yaml"
     bad.write_text("routing:\n  max_attempts: many\n")
     result = invoke("route", PROMPT, "--config", str(bad))
     assert result.exit_code == 1
     assert result.stderr.startswith(f"error: {bad}: max_attempts")
     assert result.stderr.count("\n") == 1
+
+
+def test_route_binary_config_names_the_file(catalog: respx.Route, tmp_path: Path) -> None:
+    binary = tmp_path / "routing.yaml"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    failed_with(
+        invoke("route", PROMPT, "--config", str(binary)),
+        f"error: routing config {binary} is not UTF-8 text (invalid start byte at byte 0): is it the right file?",
+    )
+    assert catalog.call_count == 0
+
+
+def test_route_on_a_proxy_without_chat_models_says_so(proxy: respx.MockRouter) -> None:
+    only_embeddings = model_info(deployment("embed", input_cost=CHEAP_IN, output_cost=0.0, mode="embedding"))
+    proxy.get("/model/info").mock(return_value=httpx.Response(200, json=only_embeddings))
+    failed_with(
+        invoke("route", PROMPT),
+        f"error: the proxy at {BASE_URL} serves no chat models — add one to its model_list",
+    )
 
 
 def test_route_with_a_combo_from_the_config(catalog: respx.Route, tmp_path: Path) -> None:
@@ -651,12 +875,62 @@ def test_route_with_a_combo_from_the_config(catalog: respx.Route, tmp_path: Path
     assert row(result.stdout, "litellm/mystery-chat")[3] == "not in combo 'best'"
 
 
+def test_route_run_writes_the_answer_byte_for_byte(proxy: respx.MockRouter, catalog: respx.Route) -> None:
+    proxy.post("/v1/chat/completions").mock(return_value=httpx.Response(200, json=chat_body("a\tb\r\nc")))
+    result = invoke("route", PROMPT, "--run")
+    assert result.exit_code == 0, result.output
+    assert b"answer from litellm/cheap-chat:\na\tb\r\nc\ncost: " in result.stdout_bytes
+
+
 def test_route_budget_too_small_is_one_line(catalog: respx.Route) -> None:
     result = invoke("route", PROMPT, "--max-cost", "0.0000001")
     assert result.exit_code == 1
     assert result.stdout == ""
     assert result.stderr.startswith("error: no candidate fits max_cost")
     assert result.stderr.count("\n") == 1
+
+
+# ---------------------------------------------------------------------------- usage errors
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["route", PROMPT, "--max-cost", "-1"],
+            "error: Invalid value for '--max-cost': must be a finite number of USD >= 0, got -1 "
+            "(see 'muxer-litellm route --help')",
+        ),
+        (
+            ["route", PROMPT, "--max-cost", "nan"],
+            "error: Invalid value for '--max-cost': must be a finite number of USD >= 0, got nan "
+            "(see 'muxer-litellm route --help')",
+        ),
+        (
+            ["--timeout", "0", "models"],
+            "error: Invalid value for '--timeout': must be a number of seconds > 0, got 0 (see 'muxer-litellm --help')",
+        ),
+        (["chat", "hi"], "error: Missing option '--model' / '-m'. (see 'muxer-litellm chat --help')"),
+        (["bogus"], "error: No such command 'bogus'. (see 'muxer-litellm --help')"),
+    ],
+)
+def test_usage_errors_are_one_line_before_any_request(catalog: respx.Route, args: list[str], line: str) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == line + "\n"
+    assert catalog.call_count == 0
+
+
+def test_an_unparsable_number_is_one_line(catalog: respx.Route) -> None:
+    result = invoke("route", PROMPT, "--max-cost", "abc")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("error: Invalid value for '--max-cost': ")
+    assert result.stderr.endswith(" (see 'muxer-litellm route --help')\n")
+    assert result.stderr.count("\n") == 1
+    assert "╭" not in result.stderr
+    assert catalog.call_count == 0
 
 
 # ---------------------------------------------------------------------------- cost
@@ -686,6 +960,8 @@ def test_cost_json(catalog: respx.Route) -> None:
 def test_cost_rejects_negative_counts() -> None:
     result = invoke("cost", "--in", "-1", "--out", "5")
     assert result.exit_code == 2
+    assert result.stderr.startswith("error: Invalid value for '--in': ")
+    assert result.stderr.count("\n") == 1
 
 
 def test_cost_unreachable(proxy: respx.MockRouter) -> None:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from muxer_litellm import LiteLLMProvider, LiteLLMSettings
 from muxer_litellm.provider import DEFAULT_TIMEOUT
+from muxer_litellm.settings import normalize_base_url
 from tests.unit.replies import API_KEY, BASE_URL
 
 MODELS = {"object": "list", "data": [{"id": "gpt-test", "object": "model"}]}
@@ -378,3 +379,35 @@ async def test_constructor_normalises_base_url() -> None:
 async def test_catalog_ttl_zero_is_allowed() -> None:
     async with LiteLLMProvider(BASE_URL, catalog_ttl=0) as provider:
         assert provider.catalog_ttl == 0.0
+
+
+@pytest.mark.parametrize(
+    "url", ["http://user:hunter2@proxy.test:4000", "https://:hunter2@proxy.test", "http://token@proxy.test"]
+)
+def test_a_base_url_with_credentials_is_refused_without_echoing_them(url: str) -> None:
+    # httpx would turn them into Basic auth in place of the Bearer key.
+    with pytest.raises(ValueError, match="must not contain a user or password") as caught:
+        normalize_base_url(url)
+    assert "hunter2" not in str(caught.value)
+    assert "token@" not in str(caught.value)
+
+
+async def test_event_hooks_reach_the_providers_own_client() -> None:
+    seen: list[str] = []
+
+    async def record(response: httpx.Response) -> None:
+        seen.append(response.request.url.path)
+
+    with respx.mock(base_url="http://proxy.test:4000") as mock:
+        mock.get("/v1/models").mock(return_value=httpx.Response(200, json={"data": [{"id": "m"}]}))
+        async with LiteLLMProvider("http://proxy.test:4000", event_hooks={"response": [record]}) as provider:
+            await provider.get_available_models()
+    assert seen == ["/v1/models"]
+
+
+async def test_event_hooks_and_an_own_client_are_refused_together() -> None:
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(ValueError, match="event_hooks or http_client"):
+            LiteLLMProvider("http://proxy.test:4000", http_client=client, event_hooks={"response": []})
+        with pytest.raises(ValueError, match="event_hooks or http_client"):
+            LiteLLMProvider("http://proxy.test:4000", http_client=client, event_hooks={"response": [print]})
