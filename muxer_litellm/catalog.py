@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .validation import validation_problems
+
 __all__ = ["CustomModel", "ModelCard", "ModelCatalog", "ModelHealth", "PricingSource", "cards_from_model_info"]
 
 PricingSource = Literal["custom", "proxy", "unknown"]
@@ -101,10 +103,7 @@ class CustomModel(BaseModel):
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(root)'}: {err['msg']}" for err in exc.errors()
-            )
-            raise ValueError(f"custom model {model_name!r} is invalid: {problems}") from None
+            raise ValueError(f"custom model {model_name!r} is invalid: {validation_problems(exc)}") from None
 
 
 def _num(value: Any) -> float | None:

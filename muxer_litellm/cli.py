@@ -57,6 +57,7 @@ from .routing import HeuristicRouter, RoutingConfig, load_routing_config
 from .routing.config import RoutingSettings
 from .routing.select import expected_output_tokens
 from .settings import LiteLLMSettings
+from .streaming import close_stream
 
 __all__ = ["app", "main"]
 
@@ -408,9 +409,7 @@ def chat(
                     last = chunk
         finally:
             status.stop()
-            aclose = getattr(stream, "aclose", None)
-            if aclose is not None:
-                await aclose()  # frees the connection at once if we stopped early
+            await close_stream(stream)  # frees the connection at once if we stopped early
         if not tail.endswith("\n"):
             _write("\n")
         state.err.print(usage_line(last, model), soft_wrap=True, markup=False, highlight=False)

@@ -39,6 +39,7 @@ from .provider import DEFAULT_TIMEOUT, LiteLLMProvider
 from .proxy_process import LiteLLMProxy, ProxyStartError
 from .routing import HeuristicRouter, RoutePlan
 from .routing.candidates import Candidate
+from .streaming import close_stream
 
 __all__ = ["DEMO_CONFIG_NAME", "DemoError", "default_console", "find_config", "main"]
 
@@ -300,9 +301,7 @@ async def _streamed(
             if isinstance(chunk.get("router_metadata"), dict):
                 meta = chunk["router_metadata"]
     finally:
-        aclose = getattr(stream, "aclose", None)  # an async generator: close it at once, even on Ctrl-C
-        if callable(aclose):
-            await aclose()
+        await close_stream(stream)  # at once, even on Ctrl-C
     _say(console, "")
     _say(console, f"{_INDENT}({chunks} chunks, printed as they arrived)", "dim")
     provider, model = str(meta.get("selected_provider", first.provider)), str(meta.get("selected_model", first.model))

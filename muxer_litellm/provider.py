@@ -43,6 +43,7 @@ from .observability import MetricsHook, Observer, PrometheusMetrics
 from .proxy_errors import PROVIDER, error_from_body, redact
 from .settings import LiteLLMSettings, normalize_base_url
 from .streaming import StreamUsage, iter_chunks
+from .validation import validation_problems
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -290,9 +291,7 @@ class LiteLLMProvider(LLMProvider):
                 try:
                     message = ChatMessage.model_validate(message)
                 except ValidationError as exc:
-                    problems = "; ".join(
-                        f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()
-                    )
+                    problems = validation_problems(exc)
                     raise BadRequestError(f"messages[{i}] is invalid: {problems}", provider=PROVIDER) from None
             elif not isinstance(message, ChatMessage):
                 raise BadRequestError(

@@ -7,6 +7,7 @@ specific: ``[DONE]``, error frames inside a 200 stream, and usage/cost accountin
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -17,9 +18,24 @@ from httpx_sse import EventSource, SSEError
 
 from .errors import ProviderError
 
-__all__ = ["StreamUsage", "iter_chunks"]
+__all__ = ["StreamUsage", "close_stream", "iter_chunks"]
 
 ErrorFactory = Callable[[dict[str, Any]], ProviderError]
+
+
+async def close_stream(stream: object, *, quiet: bool = False) -> None:
+    """Close a chunk stream at once, which frees its HTTP connection (an async generator
+    dropped unclosed waits for the event loop). The host contract types streams as plain
+    async iterators, which may have nothing to close. ``quiet``: an error while closing is
+    swallowed (for a stream being abandoned after it already failed)."""
+    aclose = getattr(stream, "aclose", None)
+    if not callable(aclose):
+        return
+    if quiet:
+        with contextlib.suppress(Exception):
+            await aclose()
+    else:
+        await aclose()
 
 
 async def iter_chunks(

@@ -16,6 +16,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..errors import RoutingConfigError
+from ..validation import validation_problems
 
 __all__ = [
     "BUILTIN_STRATEGIES",
@@ -186,21 +187,12 @@ class RoutingSettings(BaseSettings):
         return None if isinstance(value, str) and not value.strip() else value
 
 
+_TOP = "(top level)"
 _ENV_NAMES = {
     "default_routing_strategy": "DEFAULT_ROUTING_STRATEGY",
     "cascade_routing_enabled": "CASCADE_ROUTING_ENABLED",
     "routing_config": "MUXER_ROUTING_CONFIG",
 }
-
-
-def _problems(exc: ValidationError, names: Mapping[str, str] | None = None) -> str:
-    """``dotted.path: message; ...``; ``names`` renames fields (env errors name the variable)."""
-    parts = []
-    for err in exc.errors():
-        where = ".".join((names or {}).get(str(p), str(p)) for p in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{where}: {msg}")
-    return "; ".join(parts)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -240,7 +232,8 @@ def load_routing_config(
     try:
         env = settings or RoutingSettings()
     except ValidationError as exc:
-        raise RoutingConfigError(f"environment: {_problems(exc, _ENV_NAMES)}") from None
+        problems = validation_problems(exc, root=_TOP, names=_ENV_NAMES)
+        raise RoutingConfigError(f"environment: {problems}") from None
     source = Path(path) if path is not None else env.routing_config
     data: dict[str, Any] = _read_yaml(source) if source is not None else {}
     where = str(source) if source is not None else "routing config"
@@ -254,4 +247,4 @@ def load_routing_config(
     try:
         return RoutingConfig.model_validate(data)
     except ValidationError as exc:
-        raise RoutingConfigError(f"{where}: {_problems(exc)}") from None
+        raise RoutingConfigError(f"{where}: {validation_problems(exc, root=_TOP)}") from None

@@ -18,7 +18,6 @@ accept. ``router_metadata`` records the decision and every attempt.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import random
@@ -41,6 +40,7 @@ from ..errors import (
     RoutingConfigError,
 )
 from ..host import ChatCompletionResponse, LLMProvider, MessageInput, RouteAttempt
+from ..streaming import close_stream
 from .candidates import Candidate, CandidateCache, candidate_for
 from .classify import PromptProfile, _json_text, classify_prompt, estimate_prompt_tokens, text_tokens
 from .config import CascadeConfig, ComboConfig, RoutingConfig, Target
@@ -101,6 +101,24 @@ class _Run:
     @property
     def failures(self) -> int:
         return sum(1 for a in self.attempts if a.outcome == "failed")
+
+    def answered_reason(self, reason: str, target: Alternative) -> str:
+        """The plan's reason, plus the fallback when earlier targets failed."""
+        if not self.failures:
+            return reason
+        return f"{reason}; answered by {target.key} after {self.failures} failed attempt(s)"
+
+    def skipped(self, target: Alternative, state: TargetState, refused: Mapping[str, str]) -> bool:
+        """Record ``target`` as skipped when its provider refused us earlier in this request
+        or it is unavailable now (cooling down, breaker open, provider down)."""
+        if target.provider in refused:
+            self.add(target, "skipped", detail=refused[target.provider])
+            return True
+        status = state.status(target.key, target.provider)
+        if status is not None:
+            self.add(target, "skipped", detail=status.reason)
+            return True
+        return False
 
     def total_cost(self) -> float | None:
         """Answered calls' cost; failed and skipped calls count 0 (providers do not bill
@@ -338,7 +356,7 @@ class HeuristicRouter:
             max_cost=max_cost,
             max_tokens=max_tokens,
         )
-        first = Alternative(decision.provider, decision.model, decision.estimated_cost, decision.tier)
+        first = decision.chosen
         threshold = self.config.quality_threshold
         if name == "cascade" or (name == "hybrid" and self.config.cascade_enabled):
             steps = _escalation((first, *decision.alternatives), self.config.cascade_max_steps)
@@ -399,8 +417,7 @@ class HeuristicRouter:
             if isinstance(excluded, dict):
                 excluded.update(missing)
             raise
-        first = Alternative(decision.provider, decision.model, decision.estimated_cost, decision.tier)
-        eligible = {a.key: a for a in (first, *decision.alternatives)}
+        eligible = {a.key: a for a in (decision.chosen, *decision.alternatives)}
         return eligible, {**decision.excluded, **missing}, decision
 
     def _plan_combo(
@@ -526,12 +543,7 @@ class HeuristicRouter:
     ) -> ChatCompletionResponse | None:
         """One target: skipped (returns None), answered, or failed (None, or raises when
         the error means no target will do)."""
-        if target.provider in skip:
-            run.add(target, "skipped", detail=skip[target.provider])
-            return None
-        status = self.state.status(target.key, target.provider)
-        if status is not None:
-            run.add(target, "skipped", detail=status.reason)
+        if run.skipped(target, self.state, skip):
             return None
         started = time.perf_counter()
         try:
@@ -555,10 +567,7 @@ class HeuristicRouter:
         for target in plan.targets:
             response = await self._call(target, messages, providers, kwargs, run, skip)
             if response is not None:
-                reason = plan.reason
-                if run.failures:
-                    reason += f"; answered by {target.key} after {run.failures} failed attempt(s)"
-                return _finish(response, target, plan.strategy, reason, run)
+                return _finish(response, target, plan.strategy, run.answered_reason(plan.reason, target), run)
         raise _exhausted(plan, run, self.state)
 
     async def _cascade(
@@ -634,9 +643,7 @@ class HeuristicRouter:
         run = _Run()
         skip: dict[str, str] = {}
         for target in plan.targets:
-            status = self.state.status(target.key, target.provider)
-            if target.provider in skip or status is not None:
-                run.add(target, "skipped", detail=skip.get(target.provider) or (status.reason if status else None))
+            if run.skipped(target, self.state, skip):
                 continue
             started = time.perf_counter()
             try:
@@ -650,16 +657,14 @@ class HeuristicRouter:
             except StopAsyncIteration:
                 first = None
             except ProviderError as exc:
-                await _close(stream)
+                await close_stream(stream, quiet=True)
                 self._failed(target, exc, run, skip, started)
                 continue
             except BaseException:
-                await _close(stream)
+                await close_stream(stream, quiet=True)
                 raise
             attempt = run.add(target, "ok", duration_ms=_ms(started))
-            reason = plan.reason
-            if run.failures:
-                reason += f"; answered by {target.key} after {run.failures} failed attempt(s)"
+            reason = run.answered_reason(plan.reason, target)
             meta_sent = False
             try:
                 chunk = first
@@ -681,7 +686,7 @@ class HeuristicRouter:
                         self._on_error(target, exc)
                         raise
             finally:
-                await _close(stream)
+                await close_stream(stream, quiet=True)
             self.state.record_success(target.key)
             if not meta_sent:
                 attempt.duration_ms = _ms(started)
@@ -795,10 +800,3 @@ async def _score(
     if not (math.isfinite(verdict.score) and 0 <= verdict.score <= 1):
         raise ValueError(f"quality check returned {verdict.score!r}; scores must be within [0, 1]")
     return verdict
-
-
-async def _close(stream: AsyncIterator[dict[str, Any]]) -> None:
-    aclose = getattr(stream, "aclose", None)
-    if callable(aclose):
-        with contextlib.suppress(Exception):
-            await aclose()

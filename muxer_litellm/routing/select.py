@@ -76,14 +76,15 @@ class RoutingDecision:
         return iter((self.provider, self.model, self.reason))
 
     @property
+    def chosen(self) -> Alternative:
+        """The winner in the shape of its alternatives: the first target a route calls."""
+        return Alternative(self.provider, self.model, self.estimated_cost, self.tier)
+
+    @property
     def alternatives(self) -> tuple[Alternative, ...]:
         """The other eligible candidates, best first (what fallbacks and cascades try next)."""
         if self._ranked is None:
-            ordered = sorted(self._others, key=_rank)
-            ranked = tuple(
-                Alternative(s.candidate.provider, s.candidate.model, s.cost, s.candidate.tier, _note(s.unsure))
-                for s in ordered
-            )
+            ranked = tuple(_alternative(s) for s in sorted(self._others, key=_rank))
             object.__setattr__(self, "_ranked", ranked)
             return ranked
         return self._ranked
@@ -92,10 +93,7 @@ class RoutingDecision:
         """The best ``n`` alternatives, without ranking the rest (a fallback chain needs few)."""
         if self._ranked is not None or n >= len(self._others):
             return self.alternatives[:n]
-        return tuple(
-            Alternative(s.candidate.provider, s.candidate.model, s.cost, s.candidate.tier, _note(s.unsure))
-            for s in heapq.nsmallest(n, self._others, key=_rank)
-        )
+        return tuple(_alternative(s) for s in heapq.nsmallest(n, self._others, key=_rank))
 
     @property
     def key(self) -> str:
@@ -134,8 +132,9 @@ def _rank(s: _Scored) -> tuple[bool, bool, int, int, float, int, int]:
     return (s.cost is None, bool(s.unsure), s.group, -tier if s.group == 2 else 0, s.cost or 0.0, -tier, s.position)
 
 
-def _note(unsure: list[str]) -> str | None:
-    return "; ".join(unsure) if unsure else None
+def _alternative(s: _Scored) -> Alternative:
+    note = "; ".join(s.unsure) if s.unsure else None
+    return Alternative(s.candidate.provider, s.candidate.model, s.cost, s.candidate.tier, note)
 
 
 def _money(value: float | None) -> str:
