@@ -14,6 +14,8 @@ from .errors import (
     FallbackExhaustedError,
     ModelNotFoundError,
     NoRouteError,
+    NotAProxyError,
+    ProviderClosedError,
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
@@ -21,33 +23,40 @@ from .errors import (
     RoutingConfigError,
 )
 from .host import (
+    CatalogProvider,
     ChatCompletionResponse,
     ChatMessage,
     Choice,
     EmbeddingResponse,
+    HealthReporter,
     LLMProvider,
     RouteAttempt,
     RouterMetadata,
+    TokenCounter,
     Usage,
 )
 from .observability import CallRecord, MetricsHook, PrometheusMetrics
 from .provider import LiteLLMProvider
 from .registration import create_provider, register
 from .settings import LiteLLMSettings
+from .stream import ChatStream
 
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
     "CallRecord",
+    "CatalogProvider",
     "ChatCompletionResponse",
+    "ChatStream",
     "ChatMessage",
     "Choice",
     "ContentPolicyError",
     "ContextWindowExceededError",
     "CustomModel",
-    "FallbackExhaustedError",
     "EmbeddingResponse",
+    "FallbackExhaustedError",
+    "HealthReporter",
     "LLMProvider",
     "LiteLLMProvider",
     "LiteLLMSettings",
@@ -57,7 +66,9 @@ __all__ = [
     "ModelHealth",
     "ModelNotFoundError",
     "NoRouteError",
+    "NotAProxyError",
     "PrometheusMetrics",
+    "ProviderClosedError",
     "ProviderError",
     "ProviderTimeoutError",
     "ProviderUnavailableError",
@@ -65,6 +76,7 @@ __all__ = [
     "RouteAttempt",
     "RouterMetadata",
     "RoutingConfigError",
+    "TokenCounter",
     "Usage",
     "__version__",
     "create_provider",

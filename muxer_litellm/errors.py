@@ -19,6 +19,8 @@ __all__ = [
     "FallbackExhaustedError",
     "ModelNotFoundError",
     "NoRouteError",
+    "NotAProxyError",
+    "ProviderClosedError",
     "ProviderError",
     "ProviderTimeoutError",
     "ProviderUnavailableError",
@@ -130,6 +132,16 @@ class ProviderUnavailableError(ProviderError):
     """The proxy is unreachable or answered 5xx."""
 
     default_retryable = True
+
+
+class NotAProxyError(ProviderError):
+    """``base_url`` answers, but not as a LiteLLM proxy (an HTML 404, a static file server).
+    Scoped to the provider, like a refused key: no model behind it will do better, and
+    retrying will not heal a wrong URL."""
+
+
+class ProviderClosedError(ProviderError):
+    """The provider was closed with ``aclose()``; a closed pool cannot send."""
 
 
 class NoRouteError(ProviderError):

@@ -11,10 +11,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .catalog import ModelCard
 from .errors import (
     AuthenticationError,
     BadRequestError,
@@ -31,6 +32,9 @@ from .errors import (
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "CatalogProvider",
+    "HealthReporter",
+    "TokenCounter",
     "BudgetExceededError",
     "ChatCompletionResponse",
     "ChatMessage",
@@ -230,3 +234,39 @@ class LLMProvider(ABC):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+# ---------------------------------------------------------------------- optional seams
+# What routing may use beyond the ABC. A native provider that implements one of these is
+# routed as well as the proxy is: with its catalog's prices, windows, capabilities and tiers,
+# with exact token counts near a context window, and with a reason when it is unhealthy.
+
+
+@runtime_checkable
+class CatalogProvider(Protocol):
+    """A provider that describes its models. Without it, routing knows only the names from
+    ``get_supported_models()`` and prices from ``calculate_cost()`` (capabilities unknown)."""
+
+    def model_cards(self) -> list[ModelCard]:
+        """Every model it serves, from a cache (synchronous: read on every decision)."""
+        ...
+
+    async def refresh_models(self, *, force: bool = False) -> list[ModelCard]:
+        """Reload the catalog if stale (or ``force``); routing calls it before planning."""
+        ...
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """A provider that counts prompt tokens exactly; asked only near a context window."""
+
+    async def count_tokens(
+        self, messages: list[MessageInput], model: str, *, timeout_seconds: float | None = None
+    ) -> int: ...
+
+
+@runtime_checkable
+class HealthReporter(Protocol):
+    """A provider that says why its last ``health_check()`` failed (None when it passed)."""
+
+    last_health_error: str | None

@@ -1,0 +1,126 @@
+"""``ChatStream``: what ``stream_chat_completion`` returns.
+
+An async iterator of OpenAI chunk dicts (so the host contract's ``async for`` keeps
+working, and the last chunk keeps its ``router_metadata`` for hosts that only iterate), that
+is also an async context manager with ``aclose()``, and that exposes the typed ``usage``,
+``metadata`` and ``cost`` once the stream has ended, like openai-python's ``AsyncStream``.
+Routing and observability read those typed values, never the chunk dicts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from types import TracebackType
+from typing import Any, Self
+
+from pydantic import ValidationError
+
+from .host import RouterMetadata, Usage
+
+__all__ = ["ChatStream"]
+
+
+class ChatStream(AsyncIterator[dict[str, Any]]):
+    """Chunks as they arrive; typed results once known.
+
+    A producer that knows its results (the LiteLLM proxy client) records them with
+    :meth:`record` just before it yields the chunk that carries them, so nothing is parsed
+    twice. A foreign stream (a host's own async generator) is wrapped with :meth:`wrap`,
+    and its ``usage`` / ``router_metadata`` chunk fields are parsed as they pass.
+    """
+
+    __slots__ = ("_chunks", "_closed", "_ended", "_metadata", "_parse", "_usage")
+
+    def __init__(self, chunks: AsyncIterator[dict[str, Any]], *, parse: bool = True) -> None:
+        self._chunks = chunks
+        self._parse = parse
+        self._usage: Usage | None = None
+        self._metadata: RouterMetadata | None = None
+        self._ended = False
+        self._closed = False
+
+    @classmethod
+    def wrap(cls, stream: AsyncIterator[dict[str, Any]]) -> ChatStream:
+        """``stream`` itself when it already is a ChatStream, else a parsing wrapper."""
+        return stream if isinstance(stream, ChatStream) else cls(stream)
+
+    # ------------------------------------------------------------------ iteration
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> dict[str, Any]:
+        if self._closed:
+            raise StopAsyncIteration
+        try:
+            chunk = await self._chunks.__anext__()
+        except StopAsyncIteration:
+            self._ended = True
+            raise
+        if self._parse:
+            self._observe(chunk)
+        return chunk
+
+    def _observe(self, chunk: dict[str, Any]) -> None:
+        usage = chunk.get("usage")
+        if isinstance(usage, dict):
+            with contextlib.suppress(ValidationError):
+                self._usage = Usage.model_validate(usage)
+        meta = chunk.get("router_metadata")
+        if isinstance(meta, dict):
+            with contextlib.suppress(ValidationError):
+                self._metadata = RouterMetadata.model_validate(meta)
+
+    def record(self, usage: Usage | None, metadata: RouterMetadata) -> None:
+        """Set the typed results (for producers; call before yielding the chunk carrying them)."""
+        self._usage = usage
+        self._metadata = metadata
+
+    # ------------------------------------------------------------------ results
+
+    @property
+    def usage(self) -> Usage | None:
+        """Token counts from the stream's usage chunk; None until it arrived (or if none did)."""
+        return self._usage
+
+    @property
+    def metadata(self) -> RouterMetadata | None:
+        """Cost, call id and routing fields; None until the chunk carrying them arrived."""
+        return self._metadata
+
+    @property
+    def cost(self) -> float | None:
+        """USD for this stream when known (None: not ended yet, or unknown, never 0)."""
+        return None if self._metadata is None else self._metadata.estimated_cost
+
+    @property
+    def ended(self) -> bool:
+        """True once the producer finished (not merely closed early)."""
+        return self._ended
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    # ------------------------------------------------------------------ closing
+
+    async def aclose(self) -> None:
+        """Stop the stream and free its connection at once. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        aclose = getattr(self._chunks, "aclose", None)  # a host's plain iterator may have none
+        if callable(aclose):
+            await aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
