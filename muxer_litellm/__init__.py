@@ -4,7 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .catalog import CustomModel, ModelCard, ModelCatalog, ModelHealth
+from .catalog import CustomModel, ModelCard, ModelHealth
 from .errors import (
     AuthenticationError,
     BadRequestError,
@@ -36,7 +36,8 @@ from .host import (
     Usage,
 )
 from .observability import CallRecord, MetricsHook, PrometheusMetrics
-from .provider import LiteLLMProvider
+from .proxy.catalog import ModelCatalog
+from .proxy.provider import LiteLLMProvider
 from .registration import create_provider, register
 from .settings import LiteLLMSettings
 from .stream import ChatStream

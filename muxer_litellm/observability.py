@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from .host import ChatCompletionResponse, CostSource, EmbeddingResponse, RouterMetadata
-from .proxy_errors import redact
+from .redact import redact
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
@@ -322,7 +322,7 @@ class CallObservation:
         self._finished = False
         self._span: Span | None = None
         # Stream state, filled chunk by chunk.
-        self._meta: Mapping[str, Any] | None = None
+        self._meta: RouterMetadata | None = None
         self._prompt_tokens: int | None = None
         self._completion_tokens: int | None = None
         self._response_model: str | None = None
@@ -379,15 +379,13 @@ class CallObservation:
         """The stream's response headers arrived: its ids are known even if it ends early."""
         self._call_id, self._model_id = call_id, model_id
 
+    def stream_result(self, metadata: RouterMetadata, prompt_tokens: int | None, completion_tokens: int | None) -> None:
+        """The stream's typed results are known (its usage chunk, or the trailer)."""
+        self._meta = metadata
+        self._prompt_tokens, self._completion_tokens = prompt_tokens, completion_tokens
+
     def stream_chunk(self, chunk: Mapping[str, Any]) -> None:
-        """Note what a chunk about to be yielded says (usage, metadata, model, text)."""
-        meta = chunk.get("router_metadata")
-        if isinstance(meta, Mapping):
-            self._meta = meta
-        usage = chunk.get("usage")
-        if isinstance(usage, Mapping):
-            self._prompt_tokens = _as_count(usage.get("prompt_tokens"))
-            self._completion_tokens = _as_count(usage.get("completion_tokens"))
+        """Note what a chunk about to be yielded says (the served model, captured text)."""
         if self._response_model is None and isinstance(chunk.get("model"), str):
             self._response_model = chunk["model"]
         if self._capturing:
@@ -408,19 +406,19 @@ class CallObservation:
         self._finish_stream(closed_early=self._meta is None)
 
     def _finish_stream(self, *, closed_early: bool) -> None:
-        meta = self._meta or {}
+        meta = self._meta
         completion = None
         if self._capturing and self._texts:
             completion = [{"role": "assistant", "content": "".join(parts)} for _, parts in sorted(self._texts.items())]
         self._finish(
             status="ok",
             exc=None,
-            cost=meta.get("estimated_cost"),
-            cost_source=meta.get("cost_source"),
-            call_id=meta.get("call_id") or self._call_id,
-            model_id=meta.get("model_id") or self._model_id,
-            retries=meta.get("attempted_retries"),
-            fallbacks=meta.get("attempted_fallbacks"),
+            cost=meta.estimated_cost if meta else None,
+            cost_source=meta.cost_source if meta else None,
+            call_id=(meta.call_id if meta else None) or self._call_id,
+            model_id=(meta.model_id if meta else None) or self._model_id,
+            retries=meta.attempted_retries if meta else None,
+            fallbacks=meta.attempted_fallbacks if meta else None,
             prompt_tokens=self._prompt_tokens,
             completion_tokens=self._completion_tokens,
             completion=completion,

@@ -12,7 +12,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from .host import LLMProvider
-from .provider import LiteLLMProvider
+from .proxy.provider import LiteLLMProvider
 from .settings import LiteLLMSettings
 
 __all__ = ["ENTRY_POINT_GROUP", "ENTRY_POINT_NAME", "create_provider", "register"]

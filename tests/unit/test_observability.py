@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 import httpx
@@ -32,6 +32,7 @@ from pydantic import ValidationError
 from muxer_litellm import (
     AuthenticationError,
     BadRequestError,
+    ChatStream,
     LiteLLMProvider,
     LiteLLMSettings,
     ProviderUnavailableError,
@@ -141,9 +142,9 @@ def mock_stream(proxy: respx.MockRouter, content: bytes) -> respx.Route:
     return proxy.post("/v1/chat/completions").mock(return_value=reply)
 
 
-def open_stream(provider: LiteLLMProvider, messages: list[MessageInput] = HELLO) -> AsyncGenerator[dict[str, Any]]:
+def open_stream(provider: LiteLLMProvider, messages: list[MessageInput] = HELLO) -> ChatStream:
     stream = provider.stream_chat_completion(messages, MODEL)
-    assert isinstance(stream, AsyncGenerator)
+    assert isinstance(stream, ChatStream)
     return stream
 
 
@@ -351,12 +352,15 @@ async def test_invalid_input_is_not_a_call(
 async def test_a_request_that_cannot_be_encoded_still_ends_its_span(
     proxy: respx.MockRouter, observed: LiteLLMProvider, exporter: InMemorySpanExporter, records: list[CallRecord]
 ) -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(BadRequestError, match=r"metadata\.when is a object"):
         await observed.chat_completion(HELLO, MODEL, metadata={"when": object()})
-    with pytest.raises(TypeError):
+    with pytest.raises(BadRequestError, match=r"metadata\.when is a object"):
         await anext(observed.stream_chat_completion(HELLO, MODEL, metadata={"when": object()}))
     assert [s.name for s in exporter.get_finished_spans()] == ["litellm.chat", "litellm.chat.stream"]
-    assert [(r.operation, r.error_type) for r in records] == [("chat", "TypeError"), ("stream", "TypeError")]
+    assert [(r.operation, r.error_type) for r in records] == [
+        ("chat", "BadRequestError"),
+        ("stream", "BadRequestError"),
+    ]
 
 
 # ---------------------------------------------------------------------------- streams
@@ -895,10 +899,12 @@ async def test_stream_span_ends_even_if_closing_the_response_fails(
 ) -> None:
     mock_stream(proxy, sse(chunk("Hi"), chunk(finish_reason="stop"), final_chunk(3, 1, cost=0.0001)))
 
-    send = observed._client.send
+    send = httpx.AsyncClient.send
 
-    async def send_with_broken_close(request: httpx.Request, **kwargs: Any) -> httpx.Response:
-        response = await send(request, **kwargs)
+    async def send_with_broken_close(
+        client: httpx.AsyncClient, request: httpx.Request, **kwargs: Any
+    ) -> httpx.Response:
+        response = await send(client, request, **kwargs)
 
         async def broken_aclose() -> None:
             raise RuntimeError("socket close failed")
@@ -906,7 +912,7 @@ async def test_stream_span_ends_even_if_closing_the_response_fails(
         response.aclose = broken_aclose  # type: ignore[method-assign]
         return response
 
-    monkeypatch.setattr(observed._client, "send", send_with_broken_close)
+    monkeypatch.setattr(httpx.AsyncClient, "send", send_with_broken_close)
     with pytest.raises(RuntimeError, match="socket close failed"):
         _ = [c async for c in open_stream(observed)]
     span = only_span(exporter)

@@ -14,7 +14,7 @@ import pytest
 import respx
 from pydantic import ValidationError
 
-import muxer_litellm.catalog as catalog_module
+import muxer_litellm.proxy.catalog as catalog_module
 from muxer_litellm import (
     AuthenticationError,
     LiteLLMProvider,

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -18,6 +18,7 @@ import respx
 from muxer_litellm import (
     AuthenticationError,
     BadRequestError,
+    ChatStream,
     ContextWindowExceededError,
     LiteLLMProvider,
     ModelNotFoundError,
@@ -103,10 +104,10 @@ def frames(*items: dict[str, Any] | str, done: bool = True) -> list[bytes]:
     return out
 
 
-def open_stream(provider: LiteLLMProvider) -> AsyncGenerator[dict[str, Any], None]:
-    """The stream as the async generator it is (typed AsyncIterator by the host contract)."""
+def open_stream(provider: LiteLLMProvider) -> ChatStream:
+    """The stream as the ChatStream it is (typed AsyncIterator by the host contract)."""
     stream = provider.stream_chat_completion(HELLO, MODEL)
-    assert isinstance(stream, AsyncGenerator)
+    assert isinstance(stream, ChatStream)
     return stream
 
 

@@ -1,8 +1,9 @@
 """Error mapping: every way the proxy (or the network) can fail a call becomes a typed ``ProviderError``
 with the right class, ``status_code``, ``retryable``, ``model``, ``call_id``, ``provider`` and a message
-that says what the proxy said. Checked through ``chat_completion``, a stream that fails before it starts
-and ``/v1/embeddings``; plus direct tests of ``error_from_body``, ``parse_retry_after`` and the error
-classes themselves."""
+that says what the proxy said. The table of replies runs once through the mapping
+(``ProxyTransport.status_error``); each endpoint (``chat_completion``, a stream that fails before it
+starts, ``/v1/embeddings``) is checked to use it; plus direct tests of ``error_from_body``,
+``parse_retry_after`` and the error classes themselves."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from pydantic import SecretStr
 
 from muxer_litellm import (
     AuthenticationError,
@@ -24,18 +26,27 @@ from muxer_litellm import (
     ContextWindowExceededError,
     LiteLLMProvider,
     ModelNotFoundError,
+    NotAProxyError,
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
 )
 from muxer_litellm.host import MessageInput
-from muxer_litellm.proxy_errors import error_from_body, parse_retry_after
-from tests.unit.replies import BASE_URL, error_body
+from muxer_litellm.proxy.errors import error_from_body, parse_retry_after
+from muxer_litellm.proxy.transport import DEFAULT_TIMEOUT, ProxyTransport
+from tests.unit.replies import API_KEY, BASE_URL, error_body
 
 MODEL = "gpt-test"
 CALL_ID = "call-err-7f3"
 HELLO: list[MessageInput] = [{"role": "user", "content": "hello"}]
+CHAT_REPLY = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": MODEL,
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+}
 
 #: What the issue text says a host may retry (or fall back on), per class.
 RETRYABLE: dict[type[ProviderError], bool] = {
@@ -46,6 +57,7 @@ RETRYABLE: dict[type[ProviderError], bool] = {
     ContextWindowExceededError: False,
     ContentPolicyError: False,
     BudgetExceededError: False,
+    NotAProxyError: False,
     RateLimitError: True,
     ProviderTimeoutError: True,
     ProviderUnavailableError: True,
@@ -179,7 +191,17 @@ CASES: dict[str, Case] = {
     "400-empty-body": Case(400, b"", BadRequestError, ("(empty body)",)),
     "json-list": Case(500, [{"oops": "worker crashed"}], ProviderUnavailableError, ("worker crashed",)),
     "json-string": Case(503, "proxy is overloaded", ProviderUnavailableError, ("proxy is overloaded",)),
-    "detail-string": Case(404, {"detail": "Not Found"}, ModelNotFoundError, ("Not Found",)),
+    # FastAPI's routing 404 (a wrong path on the proxy's app) and other servers' pages are not a
+    # missing model: the whole URL serves no LiteLLM API.
+    "detail-string": Case(404, {"detail": "Not Found"}, NotAProxyError, ("no LiteLLM API at", "Not Found")),
+    "404-html": Case(
+        404,
+        b"<!DOCTYPE html><html><body>404 Not Found</body></html>",
+        NotAProxyError,
+        ("no LiteLLM API at http://proxy.test:4000/v1/", "is LITELLM_BASE_URL the proxy's root?"),
+    ),
+    "501-static-server": Case(501, b"Unsupported method ('POST')", NotAProxyError, ("no LiteLLM API at", "501")),
+    "405-plain": Case(405, b"Method Not Allowed", NotAProxyError, ("no LiteLLM API at",)),
     "detail-list": Case(
         422,
         {"detail": [{"loc": ["body", "messages"], "msg": "field required"}]},
@@ -196,15 +218,13 @@ CASES: dict[str, Case] = {
 }
 
 
-@pytest.mark.parametrize("kind", list(KINDS))
 @pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
-async def test_error_reply_maps_to_typed_error(
-    proxy: respx.MockRouter, provider: LiteLLMProvider, case: Case, kind: str
-) -> None:
-    route_for(proxy, kind).mock(return_value=reply(case))
-    with pytest.raises(ProviderError) as caught:
-        await call(provider, kind)
-    err = caught.value
+async def test_error_reply_maps_to_typed_error(case: Case) -> None:
+    transport = ProxyTransport(BASE_URL, SecretStr(API_KEY), timeout=DEFAULT_TIMEOUT)
+    response = reply(case)
+    response.request = httpx.Request("POST", f"{BASE_URL}/v1/chat/completions")
+    err = transport.status_error(response, MODEL)
+    await transport.aclose()
     assert type(err) is case.error
     assert err.status_code == case.status
     assert err.retryable is RETRYABLE[case.error]
@@ -213,6 +233,27 @@ async def test_error_reply_maps_to_typed_error(
     assert err.provider == "litellm"
     for fragment in case.says:
         assert fragment in str(err)
+
+
+@pytest.mark.parametrize("case_id", ["404", "detail-string", "503"])
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_every_endpoint_maps_its_error_replies(
+    proxy: respx.MockRouter, provider: LiteLLMProvider, case_id: str, kind: str
+) -> None:
+    case = CASES[case_id]
+    route_for(proxy, kind).mock(return_value=reply(case))
+    with pytest.raises(ProviderError) as caught:
+        await call(provider, kind)
+    err = caught.value
+    assert type(err) is case.error
+    assert (err.status_code, err.model, err.call_id, err.retryable) == (
+        case.status,
+        MODEL,
+        CALL_ID,
+        RETRYABLE[case.error],
+    )
+    if case.error is NotAProxyError:
+        assert f"no LiteLLM API at {BASE_URL}{KINDS[kind][1]}" in str(err)
 
 
 @pytest.mark.parametrize(
@@ -268,7 +309,8 @@ async def test_keyless_provider_plain_500_hints_at_api_key(proxy: respx.MockRout
     assert "LITELLM_API_KEY" in message
     assert "Internal Server Error" in message
     assert caught.value.status_code == 500
-    assert caught.value.retryable is True
+    # No key will still be no key on the next try: retrying cannot heal it.
+    assert caught.value.retryable is False
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
@@ -280,6 +322,7 @@ async def test_keyed_provider_plain_500_does_not_blame_the_key(
         await call(provider, kind)
     assert "Internal Server Error" in str(caught.value)
     assert "LITELLM_API_KEY" not in str(caught.value)
+    assert caught.value.retryable is True
 
 
 async def test_keyless_provider_json_500_gets_no_key_hint(proxy: respx.MockRouter) -> None:
@@ -306,17 +349,17 @@ async def test_keyless_provider_json_500_gets_no_key_hint(proxy: respx.MockRoute
     ],
     ids=["connect-error", "remote-protocol-error", "connect-timeout", "read-timeout", "pool-timeout"],
 )
-@pytest.mark.parametrize("kind", list(KINDS))
 async def test_transport_failure_maps_to_retryable_error(
     proxy: respx.MockRouter,
     provider: LiteLLMProvider,
-    kind: str,
     exc: httpx.HTTPError,
     expected: type[ProviderError],
 ) -> None:
-    route_for(proxy, kind).mock(side_effect=exc)
+    route = route_for(proxy, "chat").mock(side_effect=exc)
     with pytest.raises(ProviderError) as caught:
-        await call(provider, kind)
+        await call(provider, "chat")
+    # Only a connection that could not be opened is tried again: the proxy never saw it.
+    assert route.call_count == (2 if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)) else 1)
     err = caught.value
     assert type(err) is expected
     assert err.status_code is None
@@ -328,6 +371,32 @@ async def test_transport_failure_maps_to_retryable_error(
     assert type(exc).__name__ in str(err)
     assert str(exc) in str(err)
     assert err.__cause__ is exc
+    assert err.__suppress_context__ is True
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_every_endpoint_maps_transport_failures(
+    proxy: respx.MockRouter, provider: LiteLLMProvider, kind: str
+) -> None:
+    route_for(proxy, kind).mock(side_effect=httpx.ReadTimeout("timed out while reading"))
+    with pytest.raises(ProviderTimeoutError) as caught:
+        await call(provider, kind)
+    assert caught.value.model == MODEL
+    assert caught.value.retryable is True
+
+
+async def test_a_refused_connection_is_tried_once_more_and_can_recover(
+    proxy: respx.MockRouter, provider: LiteLLMProvider
+) -> None:
+    route = proxy.post("/v1/chat/completions").mock(
+        side_effect=[
+            httpx.ConnectError("[Errno 111] Connection refused"),
+            httpx.Response(200, json=CHAT_REPLY, headers={"x-litellm-response-cost": "0.001"}),
+        ]
+    )
+    response = await provider.chat_completion(HELLO, MODEL)
+    assert response.choices[0].message.content == "ok"
+    assert route.call_count == 2
 
 
 async def test_connect_error_says_proxy_not_reachable(proxy: respx.MockRouter, provider: LiteLLMProvider) -> None:

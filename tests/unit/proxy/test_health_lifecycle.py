@@ -20,11 +20,14 @@ from muxer_litellm import (
     LiteLLMProvider,
     LLMProvider,
     ModelHealth,
+    ProviderClosedError,
     ProviderError,
 )
+from muxer_litellm.host import MessageInput
 from tests.unit.replies import API_KEY, BASE_URL, deployment, embedding_body, error_body, model_info
 
 READY = {"status": "healthy", "db": "Not connected", "litellm_version": "1.106.0"}
+HELLO: list[MessageInput] = [{"role": "user", "content": "hi"}]
 MODELS = {"object": "list", "data": [{"id": "gpt-test", "object": "model"}]}
 
 
@@ -364,18 +367,29 @@ async def test_malformed_embedding_reply_is_a_provider_error(
 
 
 async def test_async_with_closes_its_own_client(proxy: respx.MockRouter) -> None:
+    route = mock_models(proxy)
     provider = LiteLLMProvider(BASE_URL, API_KEY)
     async with provider as entered:
         assert entered is provider
-        assert provider._client.is_closed is False
-    assert provider._client.is_closed is True
+        assert provider.closed is False
+        await provider.get_available_models()
+    assert provider.closed is True
+    # A closed provider says so with a typed error and sends nothing.
+    for call in (provider.get_available_models(), provider.chat_completion(HELLO, "m")):
+        with pytest.raises(ProviderClosedError) as caught:
+            await call
+        assert caught.value.retryable is False
+        assert "closed with aclose()" in str(caught.value)
+    with pytest.raises(ProviderClosedError):
+        async for _ in provider.stream_chat_completion(HELLO, "m"):
+            pass
+    assert route.call_count == 1
 
 
 async def test_caller_supplied_client_is_used_and_not_closed(proxy: respx.MockRouter) -> None:
     route = mock_models(proxy)
     async with httpx.AsyncClient() as client:
         provider = LiteLLMProvider(BASE_URL, API_KEY, http_client=client)
-        assert provider._client is client
         models = await provider.get_available_models()
         await provider.aclose()
         assert client.is_closed is False
@@ -391,7 +405,7 @@ async def test_aclose_twice_is_fine(proxy: respx.MockRouter) -> None:
     provider = LiteLLMProvider(BASE_URL, API_KEY)
     await provider.aclose()
     await provider.aclose()
-    assert provider._client.is_closed is True
+    assert provider.closed is True
 
 
 async def test_aclose_cancels_an_in_flight_catalog_refresh_quietly(proxy: respx.MockRouter) -> None:
@@ -412,15 +426,13 @@ async def test_aclose_cancels_an_in_flight_catalog_refresh_quietly(proxy: respx.
         waiter = asyncio.create_task(provider.refresh_models())
         async with asyncio.timeout(5):
             await started.wait()
-        inner = provider._refresh_task
-        assert inner is not None
         await provider.aclose()
         with pytest.raises(asyncio.CancelledError):
             await waiter
-        assert inner.cancelled() is True
-        assert provider._refresh_task is None
-        assert provider._client.is_closed is True
-        del inner, waiter
+        assert provider.closed is True
+        with pytest.raises(ProviderClosedError):
+            await provider.refresh_models()
+        del waiter
         gc.collect()
     finally:
         loop.set_exception_handler(previous)
@@ -445,4 +457,5 @@ async def test_get_supported_models_is_sync_and_reads_the_cache(
     await provider.refresh_models()
     assert provider.get_supported_models() == ["chat-a", "chat-b"]
     assert inspect.iscoroutinefunction(LiteLLMProvider.health_check)
-    assert inspect.isasyncgenfunction(LiteLLMProvider.stream_chat_completion)
+    # A stream is an object, not a coroutine: `async for` works without an await.
+    assert not inspect.iscoroutinefunction(LiteLLMProvider.stream_chat_completion)

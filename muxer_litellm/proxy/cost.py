@@ -1,0 +1,78 @@
+"""Which cost to report for one call, where it came from, and the call's metadata.
+
+Order: what the proxy billed (``x-litellm-response-cost`` or a stream's ``usage.cost``),
+else usage times the catalog price, else unknown. The proxy omits the header (or sends
+0) for a model it has no price for, so a 0 from the proxy is not taken as "free".
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ..catalog import ModelCard
+from ..host import CostSource, RouterMetadata
+from .errors import PROVIDER
+
+__all__ = ["call_metadata", "header_int", "parse_cost", "resolve_cost"]
+
+
+def parse_cost(value: Any) -> float | None:
+    """A finite, non-negative USD amount from a header or JSON field; None otherwise."""
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(number) or math.isinf(number) or number < 0:
+        return None
+    return number
+
+
+def resolve_cost(
+    proxy_cost: float | None,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    card: ModelCard | None,
+) -> tuple[float | None, CostSource]:
+    if proxy_cost is not None and proxy_cost > 0:
+        return proxy_cost, "proxy"
+    if card is not None and input_tokens is not None and output_tokens is not None:
+        cost = card.cost(input_tokens, output_tokens)
+        if cost is not None:
+            return cost, "catalog"
+    return None, "unknown"
+
+
+def header_int(headers: Mapping[str, str], name: str) -> int | None:
+    """A non-negative count from a header; None when absent or garbage (never an exception:
+    a metadata header must not cost the caller a successful reply)."""
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(float(raw))
+    except (ValueError, OverflowError):
+        return None
+    return value if value >= 0 else None
+
+
+def call_metadata(
+    model: str, started: float, headers: Mapping[str, str], cost: float | None, source: CostSource
+) -> RouterMetadata:
+    """What one direct call cost and which deployment served it, from the proxy's headers."""
+    return RouterMetadata(
+        selected_provider=PROVIDER,
+        selected_model=model,
+        routing_reason="direct call to the LiteLLM proxy",
+        estimated_cost=cost,
+        response_time_ms=round((time.perf_counter() - started) * 1000.0, 3),
+        cost_source=source,
+        call_id=headers.get("x-litellm-call-id"),
+        model_id=headers.get("x-litellm-model-id"),
+        attempted_retries=header_int(headers, "x-litellm-attempted-retries"),
+        attempted_fallbacks=header_int(headers, "x-litellm-attempted-fallbacks"),
+    )

@@ -1,0 +1,136 @@
+"""One streamed chat call: open the SSE response, yield chunks, account for usage and cost.
+
+Returns a :class:`~muxer_litellm.stream.ChatStream`. The chunk that carries ``usage`` gets a
+``router_metadata`` dict (for hosts that only iterate), and the same values are recorded on
+the stream as typed objects before it is yielded, so routing and observability never parse
+them back. If the proxy sent no usage, a trailer chunk says what is known.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+
+from ..errors import ProviderError
+from ..host import CostSource, Usage
+from ..observability import Observer
+from ..stream import ChatStream
+from .cost import call_metadata, parse_cost
+from .errors import error_from_body
+from .sse import StreamUsage, iter_chunks
+from .transport import ProxyTransport
+
+__all__ = ["CostFn", "open_chat_stream"]
+
+#: (model, model_id, proxy_cost, prompt_tokens, completion_tokens) -> (cost, source)
+CostFn = Callable[[str, str | None, float | None, int | None, int | None], Awaitable[tuple[float | None, CostSource]]]
+
+_STREAM_HEADERS = {"Accept": "text/event-stream"}
+
+
+def open_chat_stream(
+    transport: ProxyTransport,
+    payload: Callable[[], dict[str, Any]],
+    model: str,
+    cost: CostFn,
+    observer: Observer | None,
+) -> ChatStream:
+    """A stream that sends nothing until first read. ``payload`` builds (and validates) the
+    request body then, so bad input raises on the first ``anext`` as it always has."""
+
+    async def chunks() -> AsyncIterator[dict[str, Any]]:
+        body = payload()
+        # Observed inline (not by wrapping) so an unobserved stream costs nothing per chunk.
+        call = None if observer is None else observer.start("stream", model, body)
+        started = time.perf_counter()
+        try:
+            request = transport.build("POST", "/v1/chat/completions", json=body, model=model, headers=_STREAM_HEADERS)
+            if call is None:
+                response = await transport.send(request, model=model, stream=True)
+            else:
+                with call.current():
+                    response = await transport.send(request, model=model, stream=True)
+        except BaseException as exc:
+            if call is not None:
+                call.failed(exc)
+            raise
+        headers = response.headers
+        call_id = headers.get("x-litellm-call-id")
+        if call is not None:
+            call.response_headers(call_id, headers.get("x-litellm-model-id"))
+        usage = StreamUsage()
+        last: dict[str, Any] = {}
+        last_had_metadata = False
+
+        def frame_error(frame: dict[str, Any]) -> ProviderError:
+            return error_from_body(
+                None, frame, "", model=model, call_id=call_id, secrets=transport.secrets, mid_stream=True
+            )
+
+        async def finish() -> dict[str, Any]:
+            amount, source = await cost(
+                model,
+                headers.get("x-litellm-model-id"),
+                parse_cost(usage.proxy_cost),
+                usage.prompt_tokens,
+                usage.completion_tokens,
+            )
+            meta = call_metadata(model, started, headers, amount, source)
+            typed = usage.as_dict()
+            stream.record(None if typed is None else Usage.model_validate(typed), meta)
+            if call is not None:
+                call.stream_result(meta, usage.prompt_tokens, usage.completion_tokens)
+            return meta.model_dump(mode="json")
+
+        try:
+            events = iter_chunks(response, on_error_frame=frame_error, model=model, call_id=call_id)
+            while True:
+                broken: httpx.HTTPError | None = None
+                try:
+                    chunk = await anext(events)
+                except StopAsyncIteration:
+                    break
+                except httpx.HTTPError as exc:
+                    broken = exc
+                if broken is not None:  # raised outside the except block: no implicit __context__
+                    raise transport.chained(transport.transport_error(broken, model), broken)
+                last = chunk
+                last_had_metadata = usage.observe(chunk)
+                if last_had_metadata:
+                    chunk["router_metadata"] = await finish()
+                if call is not None:
+                    call.stream_chunk(chunk)
+                yield chunk
+            if not last_had_metadata:
+                # The proxy sent no usage on its last chunk: close with one that says what we know.
+                trailer = {
+                    "id": last.get("id"),
+                    "object": "chat.completion.chunk",
+                    "created": last.get("created", int(time.time())),
+                    "model": last.get("model", model),
+                    "choices": [],
+                    "usage": usage.as_dict(),
+                    "router_metadata": await finish(),
+                }
+                if call is not None:
+                    call.stream_chunk(trailer)
+                yield trailer
+            if call is not None:
+                # Inside the try: the span must end even if closing the response fails below.
+                call.stream_done()
+        except GeneratorExit:
+            if call is not None:
+                call.stream_closed()
+            raise
+        except BaseException as exc:
+            if call is not None:
+                call.failed(exc)
+            raise
+        finally:
+            await response.aclose()
+
+    stream = ChatStream(chunks(), parse=False)
+    return stream

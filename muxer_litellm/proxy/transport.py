@@ -1,0 +1,276 @@
+"""Sending requests to the proxy: one pooled client, explicit timeouts, typed failures.
+
+Everything that touches the wire goes through :class:`ProxyTransport`, so the rules live in
+one place: the key is sent as a Bearer header built once, transport failures and 4xx/5xx
+replies become typed errors (never an ``httpx`` exception, never a secret in a message or a
+chained exception), a closed transport raises :class:`ProviderClosedError`, and a request
+that provably never reached the proxy (the connection could not be opened) is tried once more.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import httpx
+from pydantic import SecretStr
+
+from .. import __version__
+from ..errors import ProviderClosedError, ProviderError, ProviderTimeoutError, ProviderUnavailableError
+from ..redact import redact
+from .errors import PROVIDER, error_from_body
+from .payload import encode_body
+
+__all__ = ["DEFAULT_TIMEOUT", "ProxyTransport", "check_api_key"]
+
+logger = logging.getLogger("muxer_litellm")
+
+#: Long reads (LLM answers take a while), short connects (a dead proxy should fail fast).
+DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
+
+#: Failures raised before a single byte of the request left this process: safe to try again.
+_NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
+def check_api_key(api_key: str | SecretStr | None) -> SecretStr | None:
+    """The key as a SecretStr, None for no key; refuses a key HTTP cannot carry.
+
+    An empty or blank key means "no key", not ``Bearer ``. A control character (a pasted
+    newline, say) would make httpx fail on every call with an error that quotes the header;
+    refuse it here, with a message that never echoes the key.
+    """
+    if isinstance(api_key, SecretStr):
+        api_key = api_key.get_secret_value()
+    if api_key is None:
+        return None
+    if not isinstance(api_key, str):
+        raise ValueError(f"api_key must be a string, got {type(api_key).__name__}")
+    api_key = api_key.strip()
+    if not api_key:
+        return None
+    bad = next((i for i, ch in enumerate(api_key) if ord(ch) < 0x20 or ord(ch) == 0x7F or ord(ch) > 0x7E), None)
+    if bad is not None:
+        raise ValueError(
+            f"api_key has a character that cannot be sent in an HTTP header at position {bad} "
+            "(a control or non-ASCII character, e.g. a pasted newline); the key is not shown"
+        )
+    return SecretStr(api_key)
+
+
+class ProxyTransport:
+    """One ``httpx.AsyncClient`` (pooled, shared by every call) plus the error rules."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: SecretStr | None,
+        *,
+        timeout: httpx.Timeout,
+        http_client: httpx.AsyncClient | None = None,
+        limits: httpx.Limits | None = None,
+        event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.timeout = timeout
+        self._api_key = api_key
+        self._secrets: tuple[str, ...] = (api_key.get_secret_value(),) if api_key is not None else ()
+        # Built once: every call sends the same auth header.
+        self.auth_headers: dict[str, str] = (
+            {"Authorization": f"Bearer {api_key.get_secret_value()}"} if api_key is not None else {}
+        )
+        self.owns_client = http_client is None
+        self.client = http_client or httpx.AsyncClient(
+            timeout=timeout,
+            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            headers={"User-Agent": f"muxer-litellm/{__version__}"},
+            event_hooks={k: list(v) for k, v in (event_hooks or {}).items()},
+        )
+        self.closed = False
+
+    @property
+    def has_key(self) -> bool:
+        return self._api_key is not None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """What must never appear in a message, a log line or a span."""
+        return self._secrets
+
+    def redact(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    # ------------------------------------------------------------------ errors
+
+    def closed_error(self, model: str | None) -> ProviderClosedError:
+        return ProviderClosedError(
+            f"this LiteLLMProvider for {self.base_url} was closed with aclose(); create a new one",
+            None,
+            PROVIDER,
+            model=model,
+        )
+
+    def transport_error(self, exc: httpx.HTTPError, model: str | None) -> ProviderError:
+        detail = self.redact(str(exc) or type(exc).__name__)
+        if isinstance(exc, httpx.TimeoutException):
+            return ProviderTimeoutError(
+                f"LiteLLM proxy at {self.base_url} did not answer in time ({type(exc).__name__}: {detail})",
+                None,
+                PROVIDER,
+                model=model,
+            )
+        return ProviderUnavailableError(
+            f"LiteLLM proxy not reachable at {self.base_url} ({type(exc).__name__}: {detail})",
+            None,
+            PROVIDER,
+            model=model,
+        )
+
+    def chained(self, error: ProviderError, cause: BaseException) -> ProviderError:
+        """``error`` with ``cause`` as its ``__cause__`` only when the cause's text carries no
+        secret: a traceback prints the whole chain. Raise the result outside an ``except``
+        block, or Python also chains the cause as ``__context__``."""
+        text = f"{cause!s} {cause!r}"
+        error.__cause__ = None if any(s in text for s in self._secrets) else cause
+        error.__suppress_context__ = True
+        return error
+
+    def status_error(self, response: httpx.Response, model: str | None) -> ProviderError:
+        text = response.text
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        retryable: bool | None = None
+        if self._api_key is None and response.status_code == 500 and body is None:
+            # A proxy with a master_key answers a keyless request with a bare 500 (litellm 1.106);
+            # retrying will not heal a missing key.
+            text = f"{text.strip() or '(empty body)'} (no API key is set: set LITELLM_API_KEY)"
+            retryable = False
+        error = error_from_body(
+            response.status_code,
+            body,
+            text,
+            headers=response.headers,
+            model=model,
+            call_id=response.headers.get("x-litellm-call-id"),
+            secrets=self._secrets,
+            url=str(response.request.url.copy_with(query=None, fragment=None)),
+        )
+        if retryable is not None:
+            error.retryable = retryable
+        return error
+
+    # ------------------------------------------------------------------ sending
+
+    def build(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        model: str | None = None,
+        auth: bool = True,
+        headers: Mapping[str, str] | None = None,
+        timeout_seconds: float | None = None,
+    ) -> httpx.Request:
+        """A request with the auth header; a JSON body is encoded here, so input JSON cannot
+        carry (a lone surrogate, an object) is a BadRequestError before anything is sent."""
+        merged = {**self.auth_headers, **headers} if auth and headers else (self.auth_headers if auth else headers)
+        content = None
+        if json is not None:
+            content = encode_body(json, model)
+            merged = {**(merged or {}), "Content-Type": "application/json"}
+        return self.client.build_request(
+            method,
+            f"{self.base_url}{path}",
+            content=content,
+            headers=merged,
+            timeout=timeout_seconds if timeout_seconds is not None else self.timeout,
+        )
+
+    async def send(self, request: httpx.Request, *, model: str | None, stream: bool = False) -> httpx.Response:
+        """Send one request; transport failures and 4xx/5xx become typed errors.
+
+        A failure to open the connection is tried once more (the proxy never saw the
+        request, so it cannot have been served twice); anything later is not.
+        """
+        if self.closed:
+            raise self.closed_error(model)
+        logger.debug("litellm request %s %s model=%s", request.method, request.url.path, model)
+        failure: tuple[ProviderError, BaseException] | None = None
+        try:
+            try:
+                response = await self.client.send(request, stream=stream)
+            except _NEVER_SENT:
+                if self.closed:
+                    raise
+                response = await self.client.send(request, stream=stream)
+        except httpx.HTTPError as exc:
+            failure = self.transport_error(exc, model), exc
+        except RuntimeError as exc:  # httpx: "Cannot send a request, as the client has been closed."
+            if not (self.closed or self.client.is_closed):
+                raise
+            failure = self.closed_error(model), exc
+        if failure is not None:
+            # Raised outside the except block, so the error has no implicit __context__.
+            raise self.chained(*failure)
+        if response.status_code < 400:
+            return response
+        try:
+            if stream:
+                await response.aread()
+        except httpx.HTTPError as exc:
+            failure = self.transport_error(exc, model), exc
+        finally:
+            await response.aclose()
+        if failure is not None:
+            raise self.chained(*failure)
+        raise self.status_error(response, model)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        model: str | None = None,
+        auth: bool = True,
+        timeout_seconds: float | None = None,
+    ) -> httpx.Response:
+        request = self.build(method, path, json=json, model=model, auth=auth, timeout_seconds=timeout_seconds)
+        return await self.send(request, model=model)
+
+    def json_object(self, response: httpx.Response, model: str | None) -> dict[str, Any]:
+        """The reply's JSON object, or a ProviderError quoting what came instead."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            kind = response.headers.get("content-type", "no content-type")
+            raise ProviderError(
+                f"LiteLLM proxy returned {response.status_code} for {response.request.url.path} with a body "
+                f"that is not a JSON object ({kind}): {self.redact(response.text[:200])!r}",
+                response.status_code,
+                PROVIDER,
+                model=model,
+                call_id=response.headers.get("x-litellm-call-id"),
+            )
+        return body
+
+    @staticmethod
+    def malformed(what: str, exc: Exception, response: httpx.Response, model: str) -> ProviderError:
+        return ProviderError(
+            f"LiteLLM proxy returned a malformed {what}: {exc}".splitlines()[0],
+            response.status_code,
+            PROVIDER,
+            model=model,
+            call_id=response.headers.get("x-litellm-call-id"),
+        )
+
+    async def aclose(self) -> None:
+        """Close the pooled client (only if we created it). Later calls raise ProviderClosedError."""
+        self.closed = True
+        if self.owns_client:
+            await self.client.aclose()
