@@ -24,7 +24,7 @@ from muxer_litellm import (
     ProviderUnavailableError,
 )
 from muxer_litellm.host import MessageInput
-from muxer_litellm.proxy_errors import redact
+from muxer_litellm.redact import redact
 from tests.unit.replies import API_KEY, BASE_URL, chunk, deployment, error_body, model_info, sse
 
 MODEL = "gpt-test"
@@ -201,6 +201,25 @@ async def test_transport_error_text_with_key_is_redacted(
     assert type(caught.value) is expected
     assert_no_key(str(caught.value), repr(caught.value))
     assert "***" in str(caught.value)
+    # A traceback prints the whole chain: an httpx error quoting the key is not chained.
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["sk-live\nSECRET-4f9c", "sk-live\rSECRET", "sk-live\x00SECRET", "sk-live\x7fSECRET", "sk-lïve-SECRET"],
+    ids=["newline", "carriage-return", "nul", "del", "non-ascii"],
+)
+def test_a_key_http_cannot_carry_is_refused_without_echoing_it(key: str) -> None:
+    with pytest.raises(ValueError, match="cannot be sent in an HTTP header") as caught:
+        LiteLLMProvider(BASE_URL, key)
+    assert "SECRET" not in str(caught.value)
+    assert "SECRET" not in repr(caught.value)
+    assert caught.value.__cause__ is None
+    with pytest.raises(ValueError, match="cannot be sent in an HTTP header") as from_secret:
+        LiteLLMProvider(BASE_URL, SecretStr(key))
+    assert "SECRET" not in str(from_secret.value)
 
 
 # ---------------------------------------------------------------------------- health
