@@ -6,7 +6,7 @@ start the proxy with one implementation.
 
 from __future__ import annotations
 
-from muxer_litellm.proxy_process import (
+from muxer_litellm.proxy.process import (
     STARTUP_TIMEOUT,
     LiteLLMProxy,
     ProxyStartError,
