@@ -61,6 +61,15 @@ async def test_modelmuxer_loads_the_generated_files(gateway: Gateway) -> None:
     rules_mod.validate_routing_rules(
         rules, mode="production", price_table_keys=set(prices), available_providers={"litellm"}
     )
+    # Merged into the table ModelMuxer ships, its own rows and notes stay.
+    shipped = mm.src / "scripts" / "data" / "prices.json"
+    merged = mm.hosts.write_price_table(gateway.adapter.provider, mm.workdir / "merged.json", shipped)
+    loaded = costing.load_price_table(str(mm.workdir / "merged.json"))
+    native = {k for k in json.loads(shipped.read_text()) if not k.startswith("_")}
+    assert native
+    assert native <= set(loaded)
+    assert set(merged.written) <= set(loaded)
+    assert "_comment" in merged.data
 
 
 async def test_chat_through_modelmuxer(gateway: Gateway, fake_upstream: FakeUpstream) -> None:
