@@ -7,10 +7,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install lint typecheck test unit integration bench demo clean
 
-$(STAMP): pyproject.toml constraints.txt
+# ModelMuxer's own import-time dependencies, for tests/hosts (its real app, from MODELMUXER_SRC).
+MODELMUXER_REQS := tests/hosts/requirements-modelmuxer.txt
+
+$(STAMP): pyproject.toml constraints.txt $(MODELMUXER_REQS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,proxy]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -r $(MODELMUXER_REQS)
+	$(BIN)/python -m pip check
 	touch $@
 
 install: $(STAMP)

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.status import Status
 from typer.core import TyperGroup
 
+from .cli_modelmuxer import app as modelmuxer_app
 from .cli_render import (
     CostRow,
     attempts_table,
@@ -124,6 +125,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals would include the API key
 )
+app.add_typer(modelmuxer_app, name="modelmuxer")
 
 
 class _NotFoundLog:

@@ -1,10 +1,12 @@
-"""One real LiteLLM proxy per test session, in front of a fake upstream on loopback."""
+"""The integration tests' proxy config and provider fixtures.
+
+The proxy itself (one per test session, in front of a fake upstream on loopback) is started
+by ``tests/conftest.py``, so the ModelMuxer tests in ``tests/hosts`` share it.
+"""
 
 from __future__ import annotations
 
-import os
-import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ import pytest
 from muxer_litellm import LiteLLMProvider
 from muxer_litellm.host import LLMProvider
 from tests.fake_upstream import FakeUpstream
-from tests.litellm_proxy import LiteLLMProxy, litellm_executable
+from tests.litellm_proxy import LiteLLMProxy
 from tests.native_provider import NativeModel, NativeProvider
 
 # Prices the proxy is told about, per token; tests derive expected costs from these.
@@ -85,26 +87,6 @@ def proxy_config(upstream: str, master_key: str) -> dict[str, Any]:
         "router_settings": {"num_retries": 0},
         "general_settings": {"master_key": master_key},
     }
-
-
-@pytest.fixture(scope="session")
-def fake_upstream() -> Iterator[FakeUpstream]:
-    server = FakeUpstream().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def litellm_proxy(fake_upstream: FakeUpstream, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiteLLMProxy]:
-    if litellm_executable() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but the litellm CLI is missing: `make test` installs .[dev,proxy]")
-        pytest.skip("litellm[proxy] is not installed; run `make test` (or pip install -e '.[dev,proxy]')")
-    master_key = f"sk-test-{secrets.token_hex(8)}"
-    proxy = LiteLLMProxy(proxy_config(fake_upstream.base_url, master_key), tmp_path_factory.mktemp("proxy"), master_key)
-    proxy.start()
-    yield proxy
-    proxy.stop()
 
 
 @pytest.fixture
