@@ -356,9 +356,7 @@ class LiteLLMAdapter(_host_base.LLMProviderAdapter):  # type: ignore[misc]
                     raise host_error(exc) from exc
                 yield chunk
         finally:
-            close = getattr(stream, "aclose", None)  # an async generator: frees its connection now
-            if close is not None:
-                await close()
+            await stream.aclose()  # a ChatStream: frees its connection now
 
     async def stream_chat_completion(
         self,
