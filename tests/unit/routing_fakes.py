@@ -163,7 +163,9 @@ class CatalogProvider(FakeProvider):
         self.refreshes += 1
         return self.model_cards()
 
-    async def count_tokens(self, messages: list[MessageInput], model: str) -> int:
+    async def count_tokens(
+        self, messages: list[MessageInput], model: str, *, timeout_seconds: float | None = None
+    ) -> int:
         self.token_counts.append(model)
         if self.exact_tokens is None:
             raise AssertionError("count_tokens was not expected")

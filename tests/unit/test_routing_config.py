@@ -187,8 +187,10 @@ def test_hybrid_default_with_cascades_disabled_is_allowed() -> None:
     [
         ("min_tier", {"coding": 2}, "min_tier: unknown prompt class 'coding'"),
         ("expected_output_tokens", {"chat": 100}, "expected_output_tokens: unknown prompt class 'chat'"),
-        ("min_tier", {"code": 0}, "min_tier.code must be >= 1"),
-        ("expected_output_tokens", {"simple": 0}, "expected_output_tokens.simple must be >= 1"),
+        ("min_tier", {"code": 0}, r"min_tier\.code\n  Input should be greater than or equal to 1"),
+        ("expected_output_tokens", {"simple": 0}, r"expected_output_tokens\.simple\n  Input should be greater than"),
+        ("min_tier", {"code": True}, r"min_tier\.code\n  Input should be a valid integer"),
+        ("expected_output_tokens", {"simple": 1.5}, r"expected_output_tokens\.simple\n  Input should be a valid int"),
     ],
 )
 def test_class_tables_accept_only_known_classes_and_positive_values(
@@ -210,7 +212,7 @@ def test_tier_price_thresholds_that_increase_are_kept() -> None:
 
 @pytest.mark.parametrize(
     ("tiers", "expected"),
-    [({"nope": 2}, "provider/model"), ({"p/m": 0}, "tiers.p/m must be >= 1")],
+    [({"nope": 2}, "provider/model"), ({"p/m": 0}, r"tiers\.p/m\n  Input should be greater than or equal to 1")],
 )
 def test_tiers_keys_are_targets_and_values_positive(tiers: dict[str, int], expected: str) -> None:
     with pytest.raises(ValidationError, match=expected):
@@ -755,13 +757,17 @@ async def test_token_counter_is_not_asked_when_disabled() -> None:
 
 
 class FailingCounter(CatalogProvider):
-    async def count_tokens(self, messages: list[MessageInput], model: str) -> int:
+    async def count_tokens(
+        self, messages: list[MessageInput], model: str, *, timeout_seconds: float | None = None
+    ) -> int:
         self.token_counts.append(model)
         raise ProviderUnavailableError("token counter is down", 503)
 
 
 class HangingCounter(CatalogProvider):
-    async def count_tokens(self, messages: list[MessageInput], model: str) -> int:
+    async def count_tokens(
+        self, messages: list[MessageInput], model: str, *, timeout_seconds: float | None = None
+    ) -> int:
         self.token_counts.append(model)
         await asyncio.Event().wait()  # never set: only the router's timeout ends this
         raise AssertionError("unreachable")
