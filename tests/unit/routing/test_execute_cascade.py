@@ -27,7 +27,7 @@ from muxer_litellm import (
 from muxer_litellm.host import MessageInput
 from muxer_litellm.routing import HeuristicRouter, QualityScorer, QualityVerdict, RoutingConfig
 from muxer_litellm.routing.classify import estimate_prompt_tokens
-from tests.unit.routing_fakes import FakeProvider, Outcome, user
+from tests.unit.routing.helpers import FakeProvider, Outcome, user
 
 # Per-1K prices; the tier comes from the mean of input and output against the default
 # thresholds (0.002, 0.005): cheap is tier 1, mid tier 2, strong tier 3.

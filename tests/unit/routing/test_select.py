@@ -25,7 +25,7 @@ from muxer_litellm.routing import (
     infer_tier,
 )
 from muxer_litellm.routing.candidates import CandidateCache
-from tests.unit.routing_fakes import CatalogProvider, FakeProvider, card, user
+from tests.unit.routing.helpers import CatalogProvider, FakeProvider, card, user
 
 SIMPLE = user("What is the capital of France?")
 CODE = user("Write a python function that reverses a list")

@@ -38,7 +38,7 @@ from muxer_litellm import (
 from muxer_litellm.host import LLMProvider, MessageInput, RouterMetadata
 from muxer_litellm.routing import HeuristicRouter, RoutePlan, RoutingConfig, error_action
 from muxer_litellm.routing.classify import estimate_prompt_tokens
-from tests.unit.routing_fakes import CatalogProvider, FakeProvider, Outcome, card, user
+from tests.unit.routing.helpers import CatalogProvider, FakeProvider, Outcome, card, user
 
 QUESTION = "What is the capital of France?"
 MESSAGES = user(QUESTION)

@@ -42,7 +42,7 @@ from muxer_litellm.routing import (
     load_routing_config,
 )
 from tests.unit.replies import API_KEY, BASE_URL, error_body
-from tests.unit.routing_fakes import CatalogProvider, card, user
+from tests.unit.routing.helpers import CatalogProvider, card, user
 
 ROUTING_ENV = ("DEFAULT_ROUTING_STRATEGY", "CASCADE_ROUTING_ENABLED", "MUXER_ROUTING_CONFIG", "ROUTING_CONFIG")
 
@@ -290,7 +290,7 @@ def test_loads_the_routing_section_of_a_bigger_config(tmp_path: Path) -> None:
 
 
 def test_the_shipped_example_config_is_valid() -> None:
-    shipped = Path(__file__).resolve().parents[2] / "config" / "routing.yaml"
+    shipped = Path(__file__).resolve().parents[3] / "config" / "routing.yaml"
     config = load_routing_config(shipped)
     assert set(config.combos) == {"everyday", "spread"}
     assert config.cascades["careful"].quality_threshold == 0.6
