@@ -108,6 +108,7 @@ class FakeProvider(LLMProvider):
     ``latency``: seconds each call waits first (per model with a mapping); even 0 yields to the
     event loop, so concurrent calls interleave. ``prompt_tokens`` / ``completion_tokens``: the
     usage reported (default: the prompt estimate, and 1 token per 4 characters of the answer).
+    ``healthy`` / ``health_error``: what ``health_check()`` answers and ``last_health_error`` then says.
     ``exact_tokens``: what ``count_tokens`` answers (default: the estimate).
     ``stream_metadata=False``: streams end with a usage chunk but no ``router_metadata`` (as
     some host providers do).
@@ -124,10 +125,12 @@ class FakeProvider(LLMProvider):
         prompt_tokens: int | None = None,
         completion_tokens: int | None = None,
         healthy: bool = True,
+        health_error: str | None = None,
         exact_tokens: int | None = None,
         stream_metadata: bool = True,
     ) -> None:
         self.provider_name = name
+        #: The models by name (``set_models()`` replaces them).
         self.cards = _cards(models)
         self.script: dict[str, list[Outcome]] = {m: list(v) for m, v in (script or {}).items()}
         self.replies = dict(replies or {})
@@ -135,6 +138,7 @@ class FakeProvider(LLMProvider):
         self.prompt_tokens = prompt_tokens
         self.completion_tokens = completion_tokens
         self.healthy = healthy
+        self.health_error = health_error
         self.exact_tokens = exact_tokens
         self.stream_metadata = stream_metadata
         self.last_health_error: str | None = None
@@ -150,13 +154,34 @@ class FakeProvider(LLMProvider):
         self.open_streams = 0
         self.closed = False
         self._holds: dict[str, asyncio.Event] = {}
+        self._waiters: list[tuple[int, asyncio.Event]] = []
 
     # ------------------------------------------------------------------ scripting
+
+    def set_models(self, models: Mapping[str, ModelSpec] | Iterable[ModelCard]) -> None:
+        """Replace the models (as a catalog refresh that found new cards would: new objects)."""
+        self.cards = _cards(models)
 
     def call_count(self, model: str | None = None) -> int:
         """Chat and stream calls, of ``model`` or of every model."""
         chats = sum(1 for c in self.calls if model is None or c.model == model)
         return chats + sum(1 for m in self.stream_calls if model is None or m == model)
+
+    async def wait_for_calls(self, count: int) -> None:
+        """Return once this provider has been called ``count`` times in all (chat and stream),
+        e.g. to know that concurrent requests reached it before releasing a :meth:`hold`."""
+        if self.call_count() >= count:
+            return
+        reached = asyncio.Event()
+        self._waiters.append((count, reached))
+        await reached.wait()
+
+    def _called(self) -> None:
+        total = self.call_count()
+        for count, reached in self._waiters:
+            if total >= count:
+                reached.set()
+        self._waiters = [(c, e) for c, e in self._waiters if not e.is_set()]
 
     def hold(self, model: str) -> asyncio.Event:
         """Make calls to ``model`` wait until the returned event is set (a call "in flight"
@@ -239,6 +264,7 @@ class FakeProvider(LLMProvider):
         if stream:
             raise BadRequestError("use stream_chat_completion() to stream", None, self.provider_name, model=model)
         self.calls.append(FakeCall(model, {"max_tokens": max_tokens, "temperature": temperature, **kwargs}))
+        self._called()
         outcome = self._next(model)
         await self._wait(model)
         self._card(model)
@@ -261,6 +287,7 @@ class FakeProvider(LLMProvider):
         """Word-sized chunks, a finish chunk, then a usage chunk carrying ``router_metadata``
         (as the proxy's last one). Errors are raised on the first read, as an HTTP stream's are."""
         self.stream_calls.append(model)
+        self._called()
         outcome = self._next(model)
         started = time.perf_counter()
 
@@ -317,7 +344,7 @@ class FakeProvider(LLMProvider):
 
     async def health_check(self) -> bool:
         self.health_checks += 1
-        self.last_health_error = None if self.healthy else f"{self.provider_name} is set unhealthy"
+        self.last_health_error = None if self.healthy else self.health_error or f"{self.provider_name} is set unhealthy"
         return self.healthy
 
     async def aclose(self) -> None:

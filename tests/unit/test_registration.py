@@ -5,7 +5,9 @@ from __future__ import annotations
 import importlib.metadata
 from typing import Any
 
+import httpx
 import pytest
+import respx
 
 import muxer_litellm
 from muxer_litellm import (
@@ -14,7 +16,10 @@ from muxer_litellm import (
 )
 from muxer_litellm.host import LLMProvider
 from muxer_litellm.registration import create_provider
-from tests.unit.routing.helpers import CatalogProvider, card
+from tests.unit.routing.helpers import (
+    card,
+    catalog,
+)
 
 # ---------------------------------------------------------------------------- register() and the entry point
 
@@ -28,14 +33,20 @@ def litellm_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LITELLM_API_KEY", ENV_KEY)
 
 
-def key_of(provider: LiteLLMProvider) -> str | None:
-    secret = provider._api_key
-    return secret.get_secret_value() if secret is not None else None
+async def key_of(provider: LiteLLMProvider) -> str | None:
+    """The key the provider sends (its public behaviour, not its private state)."""
+    with respx.mock(assert_all_mocked=True) as mock:
+        route = mock.get(f"{provider.base_url}/v1/models").mock(
+            return_value=httpx.Response(200, json={"data": [{"id": "m"}]})
+        )
+        await provider.get_available_models()
+    auth = route.calls.last.request.headers.get("authorization")
+    return auth.removeprefix("Bearer ") if auth is not None else None
 
 
 @pytest.mark.usefixtures("litellm_env")
 async def test_register_adds_a_provider_configured_from_the_environment() -> None:
-    native = CatalogProvider("native", [card("m", 0.001, 0.002)])
+    native = catalog("native", [card("m", 0.001, 0.002)])
     providers: dict[str, LLMProvider] = {"native": native}
     provider = muxer_litellm.register(providers)
     try:
@@ -44,7 +55,7 @@ async def test_register_adds_a_provider_configured_from_the_environment() -> Non
         assert providers["native"] is native
         assert list(providers) == ["native", "litellm"]
         assert provider.base_url == ENV_URL  # normalised
-        assert key_of(provider) == ENV_KEY
+        assert await key_of(provider) == ENV_KEY
         assert ENV_KEY not in repr(provider)
         assert "***" in repr(provider)
     finally:
@@ -77,7 +88,7 @@ async def test_register_under_a_custom_name_with_explicit_settings() -> None:
     try:
         assert list(providers) == ["proxy-eu"]
         assert provider.base_url == "http://other-proxy.test:4000"
-        assert key_of(provider) is None
+        assert await key_of(provider) is None
     finally:
         await provider.aclose()
 
@@ -101,6 +112,6 @@ async def test_entry_point_loads_create_provider_which_reads_the_environment() -
     try:
         assert isinstance(provider, LiteLLMProvider)
         assert provider.base_url == ENV_URL
-        assert key_of(provider) == ENV_KEY
+        assert await key_of(provider) == ENV_KEY
     finally:
         await provider.aclose()

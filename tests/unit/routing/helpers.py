@@ -1,188 +1,119 @@
-"""In-memory providers for routing unit tests: no HTTP, scripted answers and errors.
-
-``FakeProvider`` is a bare host provider (prices from ``calculate_cost`` only);
-``CatalogProvider`` also exposes ``model_cards()`` like ``LiteLLMProvider``. Each call is
-logged in ``calls``; ``script[model]`` is a list of outcomes consumed in order (an
-exception instance is raised, a string is answered), and the last one repeats.
+"""What the routing unit tests share. The providers are ``muxer_litellm.testing``'s fake:
+``bare()`` a bare host provider (prices from ``calculate_cost`` only), ``catalog()`` one with
+a catalog like ``LiteLLMProvider``. Both answer with ``PROMPT_TOKENS`` prompt and
+``COMPLETION_TOKENS`` completion tokens (streams too), so costs are easy to derive.
 """
 
 from __future__ import annotations
 
-import math
-import time
+import random
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from muxer_litellm.catalog import ModelCard
-from muxer_litellm.host import (
-    ChatCompletionResponse,
-    ChatMessage,
-    Choice,
-    LLMProvider,
-    MessageInput,
-    RouterMetadata,
-    Usage,
-)
+from muxer_litellm.host import LLMProvider, MessageInput
+from muxer_litellm.routing import HeuristicRouter, RoutePlan, RoutingConfig, estimate_prompt_tokens
+from muxer_litellm.testing import BareFakeProvider, FakeProvider, ModelSpec, Outcome, model_card
 
-Outcome = str | BaseException | ChatCompletionResponse
+PROMPT_TOKENS, COMPLETION_TOKENS = 10, 20  # what bare() and catalog() providers report
+SIMPLE_OUTPUT = 256  # expected_output_tokens["simple"], a plan's output estimate for a simple prompt
 
+# Per-1K prices (input, output).
+CHEAP = (0.0005, 0.0015)
+MID = (0.003, 0.004)
+EXPENSIVE = (0.01, 0.03)
 
-class FakeProvider(LLMProvider):
-    """``prices``: model -> (USD per 1K input, per 1K output); a model without a price
-    gives ``math.inf`` from calculate_cost, as LiteLLMProvider does for unknown prices."""
-
-    def __init__(
-        self,
-        name: str,
-        prices: Mapping[str, tuple[float, float] | None],
-        *,
-        script: Mapping[str, Sequence[Outcome]] | None = None,
-        completion_tokens: int = 20,
-        healthy: bool = True,
-    ) -> None:
-        self.provider_name = name
-        self.prices = dict(prices)
-        self.script: dict[str, list[Outcome]] = {m: list(v) for m, v in (script or {}).items()}
-        self.completion_tokens = completion_tokens
-        self.healthy = healthy
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.stream_calls: list[str] = []
-        self.closed = False
-
-    def _next(self, model: str) -> Outcome:
-        outcomes = self.script.get(model)
-        if not outcomes:
-            return f"answer from {self.provider_name}/{model}"
-        return outcomes.pop(0) if len(outcomes) > 1 else outcomes[0]
-
-    def cost_or_none(self, model: str, prompt: int, completion: int) -> float | None:
-        cost = self.calculate_cost(prompt, completion, model)
-        return None if math.isinf(cost) else cost
-
-    def response(self, model: str, text: str | None, *, finish_reason: str = "stop") -> ChatCompletionResponse:
-        prompt, completion = 10, self.completion_tokens
-        return ChatCompletionResponse(
-            id=f"fake-{len(self.calls)}",
-            created=int(time.time()),
-            model=model,
-            choices=[Choice(index=0, message=ChatMessage(role="assistant", content=text), finish_reason=finish_reason)],
-            usage=Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion),
-            router_metadata=RouterMetadata(
-                selected_provider=self.provider_name,
-                selected_model=model,
-                routing_reason="direct",
-                estimated_cost=self.cost_or_none(model, prompt, completion),
-                response_time_ms=1.0,
-            ),
-        )
-
-    async def chat_completion(
-        self,
-        messages: list[MessageInput],
-        model: str,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        stream: bool = False,
-        **kwargs: Any,
-    ) -> ChatCompletionResponse:
-        self.calls.append((model, {"max_tokens": max_tokens, "temperature": temperature, **kwargs}))
-        outcome = self._next(model)
-        if isinstance(outcome, BaseException):
-            raise outcome
-        if isinstance(outcome, ChatCompletionResponse):
-            return outcome
-        return self.response(model, outcome)
-
-    async def stream_chat_completion(
-        self,
-        messages: list[MessageInput],
-        model: str,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[dict[str, Any]]:
-        self.stream_calls.append(model)
-        outcome = self._next(model)
-        if isinstance(outcome, BaseException):
-            raise outcome
-        text = outcome if isinstance(outcome, str) else "streamed"
-        for word in text.split(" "):
-            delta = {"content": word}
-            yield {"object": "chat.completion.chunk", "model": model, "choices": [{"index": 0, "delta": delta}]}
-        yield {
-            "object": "chat.completion.chunk",
-            "model": model,
-            "choices": [],
-            "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
-            "router_metadata": {
-                "selected_provider": self.provider_name,
-                "selected_model": model,
-                "routing_reason": "direct",
-                "estimated_cost": self.cost_or_none(model, 10, 5),
-                "response_time_ms": 1.0,
-            },
-        }
-
-    def calculate_cost(self, input_tokens: int, output_tokens: int, model: str) -> float:
-        price = self.prices.get(model)
-        if price is None:
-            return math.inf
-        return (input_tokens * price[0] + output_tokens * price[1]) / 1000
-
-    def get_supported_models(self) -> list[str]:
-        return list(self.prices)
-
-    async def health_check(self) -> bool:
-        return self.healthy
-
-    async def aclose(self) -> None:
-        self.closed = True
+QUESTION = "What is the capital of France?"
 
 
-class CatalogProvider(FakeProvider):
-    """A provider with a catalog, like LiteLLMProvider: ``cards`` wins over ``prices``
-    for everything but the answers."""
+class Clock:
+    """A fake monotonic clock: ``clock.now += 7`` moves time."""
 
-    def __init__(self, name: str, cards: Sequence[ModelCard], **kwargs: Any) -> None:
-        prices = {
-            c.name: (c.input_cost_per_1k, c.output_cost_per_1k)
-            if c.input_cost_per_1k is not None and c.output_cost_per_1k is not None
-            else None
-            for c in cards
-        }
-        super().__init__(name, prices, **kwargs)
-        self.cards = list(cards)
-        self.refreshes = 0
-        self.token_counts: list[str] = []
-        self.exact_tokens: int | None = None
+    def __init__(self) -> None:
+        self.now = 0.0
 
-    def model_cards(self) -> list[ModelCard]:
-        return list(self.cards)
-
-    async def refresh_models(self, *, force: bool = False) -> list[ModelCard]:
-        self.refreshes += 1
-        return self.model_cards()
-
-    async def count_tokens(
-        self, messages: list[MessageInput], model: str, *, timeout_seconds: float | None = None
-    ) -> int:
-        self.token_counts.append(model)
-        if self.exact_tokens is None:
-            raise AssertionError("count_tokens was not expected")
-        return self.exact_tokens
-
-
-def card(name: str, inp: float | None, out: float | None, **fields: Any) -> ModelCard:
-    """A chat card priced per 1K tokens (None = unknown)."""
-    return ModelCard(
-        name=name,
-        mode="chat",
-        input_cost_per_1k=inp,
-        output_cost_per_1k=out,
-        pricing_source="proxy" if inp is not None and out is not None else "unknown",
-        **fields,
-    )
+    def __call__(self) -> float:
+        return self.now
 
 
 def user(text: str) -> list[dict[str, Any]]:
     return [{"role": "user", "content": text}]
+
+
+MESSAGES = user(QUESTION)
+
+
+def card(name: str, inp: float | None, out: float | None, **fields: Any) -> ModelCard:
+    """A chat card priced per 1K tokens (None = unknown), as the proxy's catalog gives it."""
+    fields.setdefault("pricing_source", "proxy" if inp is not None and out is not None else "unknown")
+    return model_card(name, inp, out, **fields)
+
+
+def bare(
+    name: str, prices: Mapping[str, ModelSpec], *, script: Mapping[str, Sequence[Outcome]] | None = None, **kw: Any
+) -> BareFakeProvider:
+    """A host provider without a catalog: ``prices`` is ``{model: (in, out) per 1K | None}``."""
+    kw.setdefault("prompt_tokens", PROMPT_TOKENS)
+    kw.setdefault("completion_tokens", COMPLETION_TOKENS)
+    return BareFakeProvider(name, prices, script=script, **kw)
+
+
+def catalog(
+    name: str, cards: Sequence[ModelCard], *, script: Mapping[str, Sequence[Outcome]] | None = None, **kw: Any
+) -> FakeProvider:
+    """A provider with a catalog (``model_cards()``, ``refresh_models()``, ``count_tokens()``)."""
+    kw.setdefault("prompt_tokens", PROMPT_TOKENS)
+    kw.setdefault("completion_tokens", COMPLETION_TOKENS)
+    return FakeProvider(name, cards, script=script, **kw)
+
+
+def called(provider: FakeProvider) -> list[str]:
+    """Models of its chat calls, in order."""
+    return [call.model for call in provider.calls]
+
+
+def order(plan: RoutePlan) -> list[str]:
+    return [t.key for t in plan.targets]
+
+
+def answered_cost(price: tuple[float, float]) -> float:
+    """What an answer from a bare()/catalog() provider at ``price`` costs."""
+    return (PROMPT_TOKENS * price[0] + COMPLETION_TOKENS * price[1]) / 1000
+
+
+def planned_cost(price: tuple[float, float], messages: Sequence[MessageInput] = MESSAGES) -> float:
+    """A plan's estimate for a simple prompt without ``max_tokens`` at ``price``."""
+    return (estimate_prompt_tokens(messages) * price[0] + SIMPLE_OUTPUT * price[1]) / 1000
+
+
+def combo(
+    *targets: str | Mapping[str, Any], strategy: str = "priority", name: str = "c", **fields: Any
+) -> RoutingConfig:
+    return RoutingConfig(combos={name: {"targets": list(targets), "strategy": strategy}}, **fields)
+
+
+def make_router(config: RoutingConfig, clock: Clock | None = None, seed: int | None = None) -> HeuristicRouter:
+    rng = random.Random(seed) if seed is not None else None
+    return HeuristicRouter(config, clock=clock or Clock(), rng=rng)
+
+
+def two_providers(
+    a_script: Mapping[str, Sequence[Outcome]] | None = None,
+    b_script: Mapping[str, Sequence[Outcome]] | None = None,
+) -> tuple[BareFakeProvider, BareFakeProvider, dict[str, LLMProvider]]:
+    """``a`` offers m1 (cheap) and m2 (mid); ``b`` offers m3 (mid) and m4 (expensive)."""
+    a = bare("native-a", {"m1": CHEAP, "m2": MID}, script=a_script)
+    b = bare("native-b", {"m3": MID, "m4": EXPENSIVE}, script=b_script)
+    return a, b, {"a": a, "b": b}
+
+
+async def drain(stream: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [chunk async for chunk in stream]
+
+
+def attempt_rows(attempts: Sequence[Any]) -> list[tuple[str, str, str, str | None]]:
+    rows = []
+    for a in attempts:
+        d = a if isinstance(a, dict) else a.model_dump()
+        rows.append((d["provider"], d["model"], d["outcome"], d["error"]))
+    return rows

@@ -22,7 +22,13 @@ from muxer_litellm.routing import (
     infer_tier,
 )
 from muxer_litellm.routing.candidates import CandidateCache
-from tests.unit.routing.helpers import CatalogProvider, FakeProvider, card, user
+from muxer_litellm.testing import BareFakeProvider, FakeProvider
+from tests.unit.routing.helpers import (
+    bare,
+    card,
+    catalog,
+    user,
+)
 
 SIMPLE = user("What is the capital of France?")
 
@@ -54,12 +60,12 @@ def by_key(candidates: Sequence[Candidate]) -> dict[str, Candidate]:
     return {c.key: c for c in candidates}
 
 
-class BrokenListProvider(FakeProvider):
+class BrokenListProvider(BareFakeProvider):
     def get_supported_models(self) -> list[str]:
         raise RuntimeError("catalog not loaded")
 
 
-class ListedProvider(FakeProvider):
+class ListedProvider(BareFakeProvider):
     """Lists exactly ``models`` (duplicates and junk included), priced from ``prices``."""
 
     def __init__(self, name: str, prices: Mapping[str, tuple[float, float] | None], models: list[Any]) -> None:
@@ -70,7 +76,7 @@ class ListedProvider(FakeProvider):
         return list(self.models)
 
 
-class CostFnProvider(FakeProvider):
+class CostFnProvider(BareFakeProvider):
     """calculate_cost is whatever ``fn`` does (return garbage, raise...)."""
 
     def __init__(self, name: str, model: str, fn: Callable[[int, int], Any]) -> None:
@@ -82,7 +88,7 @@ class CostFnProvider(FakeProvider):
         return result
 
 
-class CountingProvider(FakeProvider):
+class CountingProvider(BareFakeProvider):
     def __init__(self, name: str, prices: Mapping[str, tuple[float, float] | None]) -> None:
         super().__init__(name, prices)
         self.cost_calls = 0
@@ -111,7 +117,7 @@ def test_catalog_card_gives_prices_window_capabilities_tier_and_health() -> None
         healthy=True,
         health_error=None,
     )
-    [c] = make_router().candidates({"lite": CatalogProvider("lite", [big])})
+    [c] = make_router().candidates({"lite": catalog("lite", [big])})
 
     assert (c.provider, c.model, c.key) == ("lite", "big", "lite/big")
     assert (c.input_cost_per_1k, c.output_cost_per_1k) == (0.003, 0.015)
@@ -126,7 +132,7 @@ def test_catalog_card_gives_prices_window_capabilities_tier_and_health() -> None
 
 
 def test_native_provider_prices_per_1k_come_from_calculate_cost_and_unknown_stays_none() -> None:
-    native = FakeProvider("native", {"priced": TIER1, "unpriced": None})
+    native = bare("native", {"priced": TIER1, "unpriced": None})
     cands = by_key(make_router().candidates({"native": native}))
 
     priced = cands["native/priced"]
@@ -179,7 +185,7 @@ def test_native_price_that_is_not_a_finite_nonnegative_number_is_unknown(fn: Cal
 def test_provider_whose_model_list_raises_contributes_nothing_but_others_route(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    ok = FakeProvider("ok", {"m": TIER1})
+    ok = bare("ok", {"m": TIER1})
     providers: dict[str, LLMProvider] = {"broken": BrokenListProvider("broken", {"x": TIER1}), "ok": ok}
     router = make_router()
 
@@ -194,14 +200,14 @@ def test_provider_whose_model_list_raises_contributes_nothing_but_others_route(
 
 def test_duplicate_and_junk_model_names_are_listed_once_in_order() -> None:
     listed = ListedProvider("p", {"a": TIER1, "b": TIER2}, ["a", "b", "a", "", None, "b", "a"])
-    other = FakeProvider("q", {"a": TIER1})
+    other = bare("q", {"a": TIER1})
     keys = [c.key for c in build_candidates({"p": listed, "q": other})]
     # Within a provider once each; the same name under another provider is another target.
     assert keys == ["p/a", "p/b", "q/a"]
 
 
 def test_tier_sources_config_beats_card_beats_price_inference() -> None:
-    provider = CatalogProvider(
+    provider = catalog(
         "p",
         [
             card("overridden", *TIER3, tier=2),  # card says 2, price says 3, config says 1
@@ -223,7 +229,7 @@ def test_tier_sources_config_beats_card_beats_price_inference() -> None:
 
 
 def test_config_tier_applies_to_native_provider_models() -> None:
-    native = FakeProvider("native", {"m": TIER1})
+    native = bare("native", {"m": TIER1})
     [c] = make_router(tiers={"native/m": 3}).candidates({"native": native})
     assert (c.tier, c.tier_source) == (3, "config")
 
@@ -244,7 +250,7 @@ def test_config_tier_applies_to_native_provider_models() -> None:
 )
 def test_infer_tier_default_thresholds_at_the_boundaries(inp: float, out: float, tier: int) -> None:
     assert infer_tier(inp, out, (0.002, 0.005)) == tier
-    [c] = build_candidates({"p": CatalogProvider("p", [card("m", inp, out)])})
+    [c] = build_candidates({"p": catalog("p", [card("m", inp, out)])})
     assert (c.tier, c.tier_source) == (tier, "price")
 
 
@@ -261,7 +267,7 @@ def test_infer_tier_custom_thresholds(mean: float, tier: int) -> None:
 
 
 def test_router_uses_configured_tier_price_thresholds() -> None:
-    native = FakeProvider("n", {"a": (0.005, 0.005), "b": (0.015, 0.015), "c": (0.025, 0.025), "d": (0.05, 0.05)})
+    native = bare("n", {"a": (0.005, 0.005), "b": (0.015, 0.015), "c": (0.025, 0.025), "d": (0.05, 0.05)})
     custom = {c.model: c.tier for c in make_router(tier_price_thresholds=[0.01, 0.02, 0.03]).candidates({"n": native})}
     default = {c.model: c.tier for c in make_router().candidates({"n": native})}
     assert custom == {"a": 1, "b": 2, "c": 3, "d": 4}
@@ -272,12 +278,12 @@ def test_router_uses_configured_tier_price_thresholds() -> None:
 
 
 def test_cache_picks_up_a_replaced_catalog_card() -> None:
-    provider = CatalogProvider("p", [card("m", *TIER1)])
+    provider = catalog("p", [card("m", *TIER1)])
     router = make_router()
     [before] = router.candidates({"p": provider})
     assert before.input_cost_per_1k == TIER1[0]
 
-    provider.cards = [card("m", *TIER3, context_window=32_000)]
+    provider.set_models([card("m", *TIER3, context_window=32_000)])
     [after] = router.candidates({"p": provider})
     assert (after.input_cost_per_1k, after.output_cost_per_1k) == TIER3
     assert after.context_window == 32_000
@@ -285,16 +291,16 @@ def test_cache_picks_up_a_replaced_catalog_card() -> None:
 
 
 def test_cache_picks_up_a_changed_model_list_at_once() -> None:
-    native = FakeProvider("n", {"a": TIER1})
+    native = bare("n", {"a": TIER1})
     router = make_router()
     assert [c.model for c in router.candidates({"n": native})] == ["a"]
-    native.prices["b"] = TIER2
+    native.set_models({"a": TIER1, "b": TIER2})
     assert [c.model for c in router.candidates({"n": native})] == ["a", "b"]
 
 
 def test_cache_reuses_candidates_while_models_and_cards_are_the_same_objects() -> None:
     counting = CountingProvider("n", {"a": TIER1, "b": TIER2})
-    carded = CatalogProvider("c", [card("x", *TIER1)])
+    carded = catalog("c", [card("x", *TIER1)])
     providers: dict[str, LLMProvider] = {"n": counting, "c": carded}
     router = make_router()
 
@@ -312,7 +318,7 @@ def test_cache_rebuilds_entries_older_than_max_age() -> None:
     native = CountingProvider("n", {"m": TIER1})
 
     assert cache.build({"n": native})[0].input_cost_per_1k == pytest.approx(TIER1[0])
-    native.prices["m"] = TIER3  # a price change the model list does not show
+    native.set_models({"m": TIER3})  # a price change the model list does not show
     clock.now = 9.999
     assert cache.build({"n": native})[0].input_cost_per_1k == pytest.approx(TIER1[0])
     clock.now = 10.0
@@ -325,12 +331,12 @@ def test_cache_rebuilds_entries_older_than_max_age() -> None:
 
 def test_router_candidates_are_rebuilt_after_a_minute_but_estimates_are_live() -> None:
     clock = Clock()
-    native = FakeProvider("n", {"cheap": TIER1, "dear": TIER2})
+    native = bare("n", {"cheap": TIER1, "dear": TIER2})
     providers: dict[str, LLMProvider] = {"n": native}
     router = make_router(clock)
     assert router.select_model(SIMPLE, providers).model == "cheap"
 
-    native.prices["cheap"] = TIER3
+    native.set_models({"cheap": TIER3, "dear": TIER2})
     clock.now = 59.0
     # The candidate (per-1K prices, inferred tier) is still the cached one...
     assert by_key(router.candidates(providers))["n/cheap"].tier == 1
@@ -345,15 +351,15 @@ def test_router_candidates_are_rebuilt_after_a_minute_but_estimates_are_live() -
 
 
 def test_cache_is_not_fooled_by_a_new_card_at_a_recycled_address() -> None:
-    provider = CatalogProvider("p", [card("m", *TIER1)])
+    provider = catalog("p", [card("m", *TIER1)])
     router = make_router()
     stale = 0
     for i in range(20):
         router.candidates({"p": provider})
-        provider.cards = [card("m", 0.1 + i, 0.1 + i)]  # refresh: the card routing saw is freed
-        provider.cards = [card("m", 0.2 + i, 0.2 + i)]  # next refresh: may land on its address
+        provider.set_models([card("m", 0.1 + i, 0.1 + i)])  # refresh: the card routing saw is freed
+        provider.set_models([card("m", 0.2 + i, 0.2 + i)])  # next refresh: may land on its address
         [c] = router.candidates({"p": provider})
-        stale += c.input_cost_per_1k != provider.cards[0].input_cost_per_1k
+        stale += c.input_cost_per_1k != provider.cards["m"].input_cost_per_1k
     assert stale == 0
 
 
@@ -362,10 +368,10 @@ def test_cache_keeps_the_cards_it_compared_alive_until_it_rebuilds() -> None:
     take its address; a rebuild lets it go."""
     old = card("m", *TIER1)
     ref = weakref.ref(old)
-    provider = CatalogProvider("p", [old])
+    provider = catalog("p", [old])
     cache = CandidateCache(clock=Clock())
     cache.build({"p": provider})
-    provider.cards = [card("m", *TIER2)]
+    provider.set_models([card("m", *TIER2)])
     del old
     gc.collect()
     assert ref() is not None
@@ -377,11 +383,11 @@ def test_cache_keeps_the_cards_it_compared_alive_until_it_rebuilds() -> None:
 
 
 def test_cache_rebuilds_for_an_equal_but_new_card_object() -> None:
-    provider = CatalogProvider("p", [card("m", *TIER1)])
+    provider = catalog("p", [card("m", *TIER1)])
     cache = CandidateCache(clock=Clock())
     [first] = cache.build({"p": provider})
-    provider.cards = [card("m", *TIER1)]  # a refresh with the same data: new objects
-    assert provider.cards[0] == card("m", *TIER1)
+    provider.set_models([card("m", *TIER1)])  # a refresh with the same data: new objects
+    assert provider.cards["m"] == card("m", *TIER1)
     [second] = cache.build({"p": provider})
     assert second is not first
     assert second == first
@@ -391,8 +397,8 @@ def test_cache_rebuilds_for_an_equal_but_new_card_object() -> None:
 
 def test_cache_rebuilds_when_another_provider_object_takes_the_name() -> None:
     cache = CandidateCache(clock=Clock())
-    [a] = cache.build({"n": FakeProvider("n", {"m": TIER1})})
-    [b] = cache.build({"n": FakeProvider("n", {"m": TIER3})})  # same name and models, new object
+    [a] = cache.build({"n": bare("n", {"m": TIER1})})
+    [b] = cache.build({"n": bare("n", {"m": TIER3})})  # same name and models, new object
     assert a.input_cost_per_1k == pytest.approx(TIER1[0])
     assert b.input_cost_per_1k == pytest.approx(TIER3[0])
     assert b.tier == 3
@@ -414,7 +420,7 @@ def test_cache_rebuilds_at_once_when_a_configured_tier_changes() -> None:
 
 
 def test_cache_rebuilds_at_once_when_tier_price_thresholds_change() -> None:
-    native = FakeProvider("n", {"m": TIER2})  # mean 0.004
+    native = bare("n", {"m": TIER2})  # mean 0.004
     router = make_router()
     assert router.candidates({"n": native})[0].tier == 2
 

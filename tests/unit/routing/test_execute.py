@@ -9,10 +9,6 @@ Costs are derived from the fakes (see ``helpers.py``). A plan estimates
 
 from __future__ import annotations
 
-import random
-from collections.abc import Mapping, Sequence
-from typing import Any
-
 import pytest
 
 from muxer_litellm import (
@@ -29,67 +25,22 @@ from muxer_litellm import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from muxer_litellm.host import LLMProvider
-from muxer_litellm.routing import HeuristicRouter, RoutingConfig
-from tests.unit.routing.helpers import FakeProvider, Outcome, user
-
-QUESTION = "What is the capital of France?"
-MESSAGES = user(QUESTION)
-PROMPT_TOKENS, COMPLETION_TOKENS = 10, 20  # what FakeProvider.response reports
-
-CHEAP = (0.0005, 0.0015)
-MID = (0.003, 0.004)
-EXPENSIVE = (0.01, 0.03)
-
+from muxer_litellm.routing import RoutingConfig
+from tests.unit.routing.helpers import (
+    CHEAP,
+    MESSAGES,
+    MID,
+    Clock,
+    answered_cost,
+    attempt_rows,
+    bare,
+    called,
+    combo,
+    make_router,
+    two_providers,
+)
 
 # ---------------------------------------------------------------------------- helpers
-
-
-class Clock:
-    """A fake monotonic clock: ``clock.now += 7`` moves time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def combo(
-    *targets: str | Mapping[str, Any], strategy: str = "priority", name: str = "c", **fields: Any
-) -> RoutingConfig:
-    return RoutingConfig(combos={name: {"targets": list(targets), "strategy": strategy}}, **fields)
-
-
-def make_router(config: RoutingConfig, clock: Clock | None = None, seed: int | None = None) -> HeuristicRouter:
-    rng = random.Random(seed) if seed is not None else None
-    return HeuristicRouter(config, clock=clock or Clock(), rng=rng)
-
-
-def called(provider: FakeProvider) -> list[str]:
-    return [model for model, _ in provider.calls]
-
-
-def answered_cost(price: tuple[float, float]) -> float:
-    return (PROMPT_TOKENS * price[0] + COMPLETION_TOKENS * price[1]) / 1000
-
-
-def two_providers(
-    a_script: Mapping[str, Sequence[Outcome]] | None = None,
-    b_script: Mapping[str, Sequence[Outcome]] | None = None,
-) -> tuple[FakeProvider, FakeProvider, dict[str, LLMProvider]]:
-    """``a`` offers m1 (cheap) and m2 (mid); ``b`` offers m3 (mid) and m4 (expensive)."""
-    a = FakeProvider("native-a", {"m1": CHEAP, "m2": MID}, script=a_script)
-    b = FakeProvider("native-b", {"m3": MID, "m4": EXPENSIVE}, script=b_script)
-    return a, b, {"a": a, "b": b}
-
-
-def attempt_rows(attempts: Sequence[Any]) -> list[tuple[str, str, str, str | None]]:
-    rows = []
-    for a in attempts:
-        d = a if isinstance(a, dict) else a.model_dump()
-        rows.append((d["provider"], d["model"], d["outcome"], d["error"]))
-    return rows
 
 
 # ---------------------------------------------------------------------------- error_action / fallback rules
@@ -204,8 +155,8 @@ async def test_fallback_chain_goes_through_several_failures_in_order() -> None:
 
 
 async def test_router_metadata_records_the_fallback_and_costs() -> None:
-    alpha = FakeProvider("native-alpha", {"m1": CHEAP}, script={"m1": [ProviderUnavailableError("503", 503)]})
-    beta = FakeProvider("native-beta", {"m2": MID})
+    alpha = bare("native-alpha", {"m1": CHEAP}, script={"m1": [ProviderUnavailableError("503", 503)]})
+    beta = bare("native-beta", {"m2": MID})
     router = make_router(combo("alpha/m1", "beta/m2", name="mix"))
 
     response = await router.route_request(MESSAGES, {"alpha": alpha, "beta": beta}, "mix")
@@ -237,8 +188,8 @@ async def test_router_metadata_without_fallback_has_one_ok_attempt() -> None:
 
 
 async def test_total_cost_is_none_when_the_answering_call_cost_is_unknown() -> None:
-    a = FakeProvider("native-a", {"known": CHEAP}, script={"known": [ProviderUnavailableError("503", 503)]})
-    b = FakeProvider("native-b", {"mystery": None})
+    a = bare("native-a", {"known": CHEAP}, script={"known": [ProviderUnavailableError("503", 503)]})
+    b = bare("native-b", {"mystery": None})
     router = make_router(combo("a/known", "b/mystery"))
 
     meta = (await router.route_request(MESSAGES, {"a": a, "b": b}, "c")).router_metadata
@@ -310,7 +261,7 @@ async def test_all_targets_cooling_down_raises_no_route_with_the_shortest_wait()
 @pytest.mark.parametrize("strategy", ["heuristic", "cost_optimized"])
 async def test_builtin_strategies_fall_back_along_the_alternatives_up_to_max_attempts(strategy: str) -> None:
     err = ProviderUnavailableError("503", 503)
-    p = FakeProvider(
+    p = bare(
         "native",
         {"d": (0.004, 0.004), "a": (0.001, 0.001), "c": (0.003, 0.003), "b": (0.002, 0.002)},
         script={m: [err] for m in "abcd"},
@@ -327,7 +278,7 @@ async def test_builtin_strategies_fall_back_along_the_alternatives_up_to_max_att
 
 @pytest.mark.parametrize("strategy", ["heuristic", "cost_optimized"])
 async def test_builtin_strategy_answer_after_a_failure_records_both_attempts(strategy: str) -> None:
-    p = FakeProvider("native", {"a": CHEAP, "b": (0.001, 0.002)}, script={"a": [RateLimitError("429")]})
+    p = bare("native", {"a": CHEAP, "b": (0.001, 0.002)}, script={"a": [RateLimitError("429")]})
     router = make_router(RoutingConfig())
 
     meta = (await router.route_request(MESSAGES, {"p": p}, strategy)).router_metadata
@@ -339,7 +290,7 @@ async def test_builtin_strategy_answer_after_a_failure_records_both_attempts(str
 
 
 async def test_max_attempts_one_means_no_fallback() -> None:
-    p = FakeProvider("native", {"a": CHEAP, "b": MID}, script={"a": [ProviderTimeoutError("slow")]})
+    p = bare("native", {"a": CHEAP, "b": MID}, script={"a": [ProviderTimeoutError("slow")]})
     router = make_router(RoutingConfig(max_attempts=1))
     with pytest.raises(FallbackExhaustedError):
         await router.route_request(MESSAGES, {"p": p}, "cost_optimized")
@@ -347,7 +298,7 @@ async def test_max_attempts_one_means_no_fallback() -> None:
 
 
 async def test_builtin_strategy_stops_on_bad_request() -> None:
-    p = FakeProvider("native", {"a": CHEAP, "b": MID}, script={"a": [BadRequestError("bad", 400)]})
+    p = bare("native", {"a": CHEAP, "b": MID}, script={"a": [BadRequestError("bad", 400)]})
     with pytest.raises(BadRequestError):
         await make_router(RoutingConfig()).route_request(MESSAGES, {"p": p}, "heuristic")
     assert called(p) == ["a"]

@@ -3,9 +3,9 @@ the metadata chunk (or a trailer), closing the provider's stream, and the error 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import random
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import pytest
@@ -18,97 +18,38 @@ from muxer_litellm import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from muxer_litellm.host import LLMProvider, MessageInput, RouterMetadata
-from muxer_litellm.routing import HeuristicRouter, RoutePlan, RoutingConfig
-from tests.unit.routing.helpers import FakeProvider, Outcome, user
-
-QUESTION = "What is the capital of France?"
-MESSAGES = user(QUESTION)
-STREAM_PROMPT, STREAM_COMPLETION = 10, 5  # what FakeProvider's stream usage reports
-
-CHEAP = (0.0005, 0.0015)
-MID = (0.003, 0.004)
-EXPENSIVE = (0.01, 0.03)
-
-
-# ---------------------------------------------------------------------------- helpers
-
-
-class Clock:
-    """A fake monotonic clock: ``clock.now += 7`` moves time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from muxer_litellm.host import MessageInput, RouterMetadata
+from muxer_litellm.routing import RoutingConfig
+from muxer_litellm.stream import ChatStream
+from muxer_litellm.testing import BareFakeProvider, MidStreamError
+from tests.unit.routing.helpers import (
+    CHEAP,
+    COMPLETION_TOKENS,
+    MESSAGES,
+    MID,
+    PROMPT_TOKENS,
+    Clock,
+    answered_cost,
+    attempt_rows,
+    bare,
+    combo,
+    drain,
+    make_router,
+    order,
+    two_providers,
+)
 
 
-def combo(
-    *targets: str | Mapping[str, Any], strategy: str = "priority", name: str = "c", **fields: Any
-) -> RoutingConfig:
-    return RoutingConfig(combos={name: {"targets": list(targets), "strategy": strategy}}, **fields)
-
-
-def make_router(config: RoutingConfig, clock: Clock | None = None, seed: int | None = None) -> HeuristicRouter:
-    rng = random.Random(seed) if seed is not None else None
-    return HeuristicRouter(config, clock=clock or Clock(), rng=rng)
-
-
-def order(plan: RoutePlan) -> list[str]:
-    return [t.key for t in plan.targets]
-
-
-def two_providers(
-    a_script: Mapping[str, Sequence[Outcome]] | None = None,
-    b_script: Mapping[str, Sequence[Outcome]] | None = None,
-) -> tuple[FakeProvider, FakeProvider, dict[str, LLMProvider]]:
-    """``a`` offers m1 (cheap) and m2 (mid); ``b`` offers m3 (mid) and m4 (expensive)."""
-    a = FakeProvider("native-a", {"m1": CHEAP, "m2": MID}, script=a_script)
-    b = FakeProvider("native-b", {"m3": MID, "m4": EXPENSIVE}, script=b_script)
-    return a, b, {"a": a, "b": b}
-
-
-async def drain(stream: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [chunk async for chunk in stream]
-
-
-def attempt_rows(attempts: Sequence[Any]) -> list[tuple[str, str, str, str | None]]:
-    rows = []
-    for a in attempts:
-        d = a if isinstance(a, dict) else a.model_dump()
-        rows.append((d["provider"], d["model"], d["outcome"], d["error"]))
-    return rows
-
-
-# ---------------------------------------------------------------------------- route_stream
-
-
-class HalfStream(FakeProvider):
-    """Streams one content chunk, then fails: too late for a fallback."""
-
-    async def stream_chat_completion(
-        self,
-        messages: list[MessageInput],
-        model: str,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[dict[str, Any]]:
-        self.stream_calls.append(model)
-        yield {"object": "chat.completion.chunk", "model": model, "choices": [{"index": 0, "delta": {"content": "Pa"}}]}
-        raise ProviderUnavailableError("upstream dropped the stream", 502)
-
-
-class BareStream(FakeProvider):
-    """Streams content chunks with no router_metadata (a host provider may), and records closing."""
+class PlainGeneratorStream(BareFakeProvider):
+    """A host provider whose stream is a plain async generator (not a ChatStream) of content
+    chunks with no usage and no router_metadata, as the host contract allows; counts closing."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.opened = 0
         self.finished = 0  # generators that ran their finally (closed or exhausted)
 
-    async def stream_chat_completion(
+    async def stream_chat_completion(  # type: ignore[override]
         self,
         messages: list[MessageInput],
         model: str,
@@ -130,7 +71,9 @@ class BareStream(FakeProvider):
 
 
 def content(chunks: Sequence[dict[str, Any]]) -> list[str]:
-    return [c["choices"][0]["delta"]["content"] for c in chunks if c.get("choices")]
+    """The content pieces, in order (finish and usage chunks carry none)."""
+    pieces = (choice.get("delta", {}).get("content") for c in chunks for choice in c.get("choices", []))
+    return [p for p in pieces if p is not None]
 
 
 async def test_stream_falls_back_when_the_first_target_fails_before_the_first_chunk() -> None:
@@ -143,7 +86,7 @@ async def test_stream_falls_back_when_the_first_target_fails_before_the_first_ch
 
     assert a.stream_calls == ["m1"]
     assert b.stream_calls == ["m3"]
-    assert content(chunks) == ["Paris", "it", "is"]
+    assert content(chunks) == ["Paris", " it", " is"]
     metas = [c["router_metadata"] for c in chunks if "router_metadata" in c]
     assert len(metas) == 1
     meta = metas[0]
@@ -152,7 +95,7 @@ async def test_stream_falls_back_when_the_first_target_fails_before_the_first_ch
     assert meta["routing_strategy"] == "c"
     assert "after 1 failed attempt(s)" in meta["routing_reason"]
     assert attempt_rows(meta["attempts"]) == [("a", "m1", "failed", "RateLimitError"), ("b", "m3", "ok", None)]
-    stream_cost = (STREAM_PROMPT * MID[0] + STREAM_COMPLETION * MID[1]) / 1000
+    stream_cost = answered_cost(MID)
     assert meta["attempts"][1]["cost"] == pytest.approx(stream_cost)
     assert meta["estimated_cost"] == pytest.approx(stream_cost)
     assert meta["total_cost"] == pytest.approx(stream_cost)
@@ -161,8 +104,9 @@ async def test_stream_falls_back_when_the_first_target_fails_before_the_first_ch
 
 
 async def test_stream_error_after_the_first_chunk_propagates_and_no_other_target_is_called() -> None:
-    a = HalfStream("native-a", {"m1": CHEAP})
-    b = FakeProvider("native-b", {"m3": MID})
+    dropped = ProviderUnavailableError("upstream dropped the stream", 502)
+    a = bare("native-a", {"m1": CHEAP}, script={"m1": [MidStreamError(dropped, after_chunks=1)]})
+    b = bare("native-b", {"m3": MID})
     router = make_router(combo("a/m1", "b/m3", breaker_threshold=1))
 
     received: list[dict[str, Any]] = []
@@ -170,14 +114,15 @@ async def test_stream_error_after_the_first_chunk_propagates_and_no_other_target
         async for chunk in router.route_stream(MESSAGES, {"a": a, "b": b}, "c"):
             received.append(chunk)
 
-    assert content(received) == ["Pa"]
+    assert content(received) == ["answer"]
     assert b.stream_calls == []
     assert b.calls == []
     assert router.state.breaker_state("a/m1") == "open"  # the state still learned from it
+    assert a.open_streams == 0
 
 
 async def test_stream_without_router_metadata_gets_a_trailer_chunk_with_the_routing_fields() -> None:
-    a = BareStream("native-a", {"m1": CHEAP})
+    a = PlainGeneratorStream("native-a", {"m1": CHEAP})
     router = make_router(combo("a/m1", name="solo"))
 
     chunks = await drain(router.route_stream(MESSAGES, {"a": a}, "solo"))
@@ -197,7 +142,7 @@ async def test_stream_without_router_metadata_gets_a_trailer_chunk_with_the_rout
 
 
 async def test_stream_closes_the_underlying_generator_when_the_consumer_stops_early() -> None:
-    a = BareStream("native-a", {"m1": CHEAP})
+    a = PlainGeneratorStream("native-a", {"m1": CHEAP})
     router = make_router(combo("a/m1"))
 
     async with contextlib.aclosing(router.route_stream(MESSAGES, {"a": a}, "c")) as stream:
@@ -236,7 +181,7 @@ async def test_stream_stops_on_a_bad_request_before_the_first_chunk() -> None:
     assert b.stream_calls == []
 
 
-class EagerStream(FakeProvider):
+class EagerStream(BareFakeProvider):
     """A host provider whose ``stream_chat_completion`` is a plain ``def`` (as the ABC declares it)
     that checks before returning a generator, so it can raise when called, before any chunk."""
 
@@ -270,7 +215,7 @@ async def test_stream_skips_the_rest_of_a_provider_that_refused_our_key() -> Non
 
 async def test_stream_falls_back_when_opening_the_stream_raises_before_any_chunk() -> None:
     a = EagerStream("native-a", {"m1": CHEAP})
-    b = FakeProvider("native-b", {"m3": MID})
+    b = bare("native-b", {"m3": MID})
     router = make_router(combo("a/m1", "b/m3"))
 
     chunks = await drain(router.route_stream(MESSAGES, {"a": a, "b": b}, "c"))
@@ -282,3 +227,90 @@ async def test_stream_falls_back_when_opening_the_stream_raises_before_any_chunk
         ("a", "m1", "failed", "ProviderUnavailableError"),
         ("b", "m3", "ok", None),
     ]
+
+
+# ---------------------------------------------------------------------------- the ChatStream route_stream returns
+
+
+async def test_route_stream_is_a_chat_stream_with_typed_metadata_carrying_the_routing_fields() -> None:
+    a, _, providers = two_providers(a_script={"m1": [ProviderUnavailableError("503", 503)]})
+    router = make_router(combo("a/m1", "b/m3"))
+
+    stream = router.route_stream(MESSAGES, providers, "c")
+    assert isinstance(stream, ChatStream)
+    assert stream.metadata is None  # nothing is planned or called before the first read
+    assert a.stream_calls == []
+    async with stream:
+        chunks = [chunk async for chunk in stream]
+
+    meta = stream.metadata
+    assert meta is not None
+    assert (meta.selected_provider, meta.selected_model, meta.routing_strategy) == ("b", "m3", "c")
+    assert [(x.provider, x.model, x.outcome) for x in meta.attempts] == [("a", "m1", "failed"), ("b", "m3", "ok")]
+    assert meta.estimated_cost == pytest.approx(answered_cost(MID))
+    assert meta.total_cost == pytest.approx(answered_cost(MID))
+    assert stream.cost == pytest.approx(answered_cost(MID))
+    assert stream.usage is not None
+    assert (stream.usage.prompt_tokens, stream.usage.completion_tokens) == (PROMPT_TOKENS, COMPLETION_TOKENS)
+    assert stream.ended is True
+    # the chunk dict carries the same fields, for hosts that only iterate
+    [carried] = [c["router_metadata"] for c in chunks if "router_metadata" in c]
+    assert RouterMetadata.model_validate(carried) == meta
+
+
+async def test_route_stream_trailer_metadata_is_typed_too() -> None:
+    a = PlainGeneratorStream("native-a", {"m1": CHEAP})
+    router = make_router(combo("a/m1", name="solo"))
+
+    stream = router.route_stream(MESSAGES, {"a": a}, "solo")
+    chunks = await drain(stream)
+
+    assert stream.metadata is not None
+    assert stream.metadata == RouterMetadata.model_validate(chunks[-1]["router_metadata"])
+    assert (stream.metadata.selected_model, stream.metadata.cost_source) == ("m1", "unknown")
+    assert stream.cost is None  # unknown, never 0
+    assert stream.usage is None  # the provider sent none
+
+
+async def test_closing_the_route_stream_early_closes_the_providers_stream_at_once() -> None:
+    a = bare("native-a", {"m1": CHEAP}, replies={"m1": "one two three four five"})
+    router = make_router(combo("a/m1"))
+
+    async with router.route_stream(MESSAGES, {"a": a}, "c") as stream:
+        first = await anext(stream)
+        assert content([first]) == ["one"]
+        assert a.open_streams == 1
+
+    assert stream.closed is True
+    assert a.open_streams == 0
+    assert stream.metadata is None  # it never reached the metadata chunk
+    with pytest.raises(StopAsyncIteration):
+        await anext(stream)
+
+
+async def test_a_cancelled_stream_read_frees_a_half_open_trial_gate() -> None:
+    clock = Clock()
+    a = bare("native-a", {"m1": CHEAP}, script={"m1": [ProviderUnavailableError("503", 503)]})
+    b = bare("native-b", {"m3": MID})
+    router = make_router(combo("a/m1", "b/m3", breaker_threshold=1, breaker_cooldown=5), clock)
+    await drain(router.route_stream(MESSAGES, {"a": a, "b": b}, "c"))
+    assert router.state.breaker_state("a/m1") == "open"
+
+    clock.now = 5.0
+    a.script["m1"] = ["back"]
+    held = a.hold("m1")  # the trial's first chunk never comes
+    stream = router.route_stream(MESSAGES, {"a": a, "b": b}, "c")
+    reader = asyncio.ensure_future(anext(stream))
+    await a.wait_for_calls(2)
+    assert router.state.status("a/m1", "a") is not None  # the trial is in flight
+    reader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reader
+    await stream.aclose()
+
+    assert a.open_streams == 0
+    assert router.state.status("a/m1", "a") is None  # the gate is free for the next trial
+    held.set()
+    chunks = await drain(router.route_stream(MESSAGES, {"a": a, "b": b}, "c"))
+    assert chunks[-1]["router_metadata"]["selected_model"] == "m1"
+    assert router.state.breaker_state("a/m1") == "closed"

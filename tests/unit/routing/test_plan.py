@@ -5,9 +5,6 @@ unregistered providers, ``max_cost`` over a combo, and exact token counts near a
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import Mapping, Sequence
-from typing import Any
 
 import pytest
 
@@ -21,65 +18,28 @@ from muxer_litellm import (
 from muxer_litellm.host import LLMProvider, MessageInput
 from muxer_litellm.routing import (
     HeuristicRouter,
-    RoutePlan,
     RoutingConfig,
     estimate_prompt_tokens,
 )
-from tests.unit.routing.helpers import CatalogProvider, FakeProvider, Outcome, card, user
-
-QUESTION = "What is the capital of France?"
-MESSAGES = user(QUESTION)
-SIMPLE_OUTPUT = 256  # expected_output_tokens["simple"], the plan's output estimate
-
-CHEAP = (0.0005, 0.0015)
-MID = (0.003, 0.004)
-EXPENSIVE = (0.01, 0.03)
-
+from muxer_litellm.testing import FakeProvider
+from tests.unit.routing.helpers import (
+    CHEAP,
+    EXPENSIVE,
+    MESSAGES,
+    MID,
+    Clock,
+    bare,
+    called,
+    card,
+    combo,
+    make_router,
+    order,
+    planned_cost,
+    two_providers,
+    user,
+)
 
 # ---------------------------------------------------------------------------- helpers
-
-
-class Clock:
-    """A fake monotonic clock: ``clock.now += 7`` moves time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def combo(
-    *targets: str | Mapping[str, Any], strategy: str = "priority", name: str = "c", **fields: Any
-) -> RoutingConfig:
-    return RoutingConfig(combos={name: {"targets": list(targets), "strategy": strategy}}, **fields)
-
-
-def make_router(config: RoutingConfig, clock: Clock | None = None, seed: int | None = None) -> HeuristicRouter:
-    rng = random.Random(seed) if seed is not None else None
-    return HeuristicRouter(config, clock=clock or Clock(), rng=rng)
-
-
-def called(provider: FakeProvider) -> list[str]:
-    return [model for model, _ in provider.calls]
-
-
-def order(plan: RoutePlan) -> list[str]:
-    return [t.key for t in plan.targets]
-
-
-def planned_cost(price: tuple[float, float], messages: Sequence[MessageInput] = MESSAGES) -> float:
-    return (estimate_prompt_tokens(messages) * price[0] + SIMPLE_OUTPUT * price[1]) / 1000
-
-
-def two_providers(
-    a_script: Mapping[str, Sequence[Outcome]] | None = None,
-    b_script: Mapping[str, Sequence[Outcome]] | None = None,
-) -> tuple[FakeProvider, FakeProvider, dict[str, LLMProvider]]:
-    """``a`` offers m1 (cheap) and m2 (mid); ``b`` offers m3 (mid) and m4 (expensive)."""
-    a = FakeProvider("native-a", {"m1": CHEAP, "m2": MID}, script=a_script)
-    b = FakeProvider("native-b", {"m3": MID, "m4": EXPENSIVE}, script=b_script)
-    return a, b, {"a": a, "b": b}
 
 
 # ---------------------------------------------------------------------------- combo strategies
@@ -200,8 +160,8 @@ async def test_weighted_with_the_same_seed_gives_the_same_orders() -> None:
 
 
 async def test_cost_combo_orders_cheapest_estimate_first_and_unknown_price_last() -> None:
-    a = FakeProvider("native-a", {"cheap": CHEAP, "mystery": None})
-    b = FakeProvider("native-b", {"mid": MID, "pricey": EXPENSIVE})
+    a = bare("native-a", {"cheap": CHEAP, "mystery": None})
+    b = bare("native-b", {"mid": MID, "pricey": EXPENSIVE})
     providers: dict[str, LLMProvider] = {"a": a, "b": b}
     router = make_router(combo("a/mystery", "b/pricey", "a/cheap", "b/mid", strategy="cost"))
 
@@ -219,8 +179,8 @@ async def test_cost_combo_orders_cheapest_estimate_first_and_unknown_price_last(
 
 
 async def test_cost_combo_falls_back_to_the_next_cheapest() -> None:
-    a = FakeProvider("native-a", {"cheap": CHEAP}, script={"cheap": [ProviderUnavailableError("503", 503)]})
-    b = FakeProvider("native-b", {"mid": MID, "pricey": EXPENSIVE})
+    a = bare("native-a", {"cheap": CHEAP}, script={"cheap": [ProviderUnavailableError("503", 503)]})
+    b = bare("native-b", {"mid": MID, "pricey": EXPENSIVE})
     router = make_router(combo("b/pricey", "b/mid", "a/cheap", strategy="cost"))
 
     response = await router.route_request(MESSAGES, {"a": a, "b": b}, "c")
@@ -271,7 +231,7 @@ async def test_max_cost_excludes_combo_targets_over_budget() -> None:
 
 
 async def test_max_cost_excludes_unknown_price_combo_targets() -> None:
-    a = FakeProvider("native-a", {"mystery": None, "cheap": CHEAP})
+    a = bare("native-a", {"mystery": None, "cheap": CHEAP})
     router = make_router(combo("a/mystery", "a/cheap"))
     plan = await router.plan(MESSAGES, {"a": a}, "c", max_cost=1.0)
     assert order(plan) == ["a/cheap"]
@@ -316,7 +276,7 @@ LONG = user("x" * 400)  # simple prompt; its estimate (about 107 tokens) is what
 ESTIMATE = estimate_prompt_tokens(LONG)
 
 
-def near_window(window: int, counter: type[CatalogProvider] = CatalogProvider) -> CatalogProvider:
+def near_window(window: int, counter: type[FakeProvider] = FakeProvider) -> FakeProvider:
     """``small`` (cheap, window ``window``) and ``big`` (pricier, far too big to be near)."""
     return counter(
         "lp",
@@ -373,7 +333,7 @@ async def test_token_counter_is_not_asked_when_disabled() -> None:
     assert plan.targets[0].model == "small"
 
 
-class FailingCounter(CatalogProvider):
+class FailingCounter(FakeProvider):
     async def count_tokens(
         self, messages: list[MessageInput], model: str, *, timeout_seconds: float | None = None
     ) -> int:
@@ -381,7 +341,7 @@ class FailingCounter(CatalogProvider):
         raise ProviderUnavailableError("token counter is down", 503)
 
 
-class HangingCounter(CatalogProvider):
+class HangingCounter(FakeProvider):
     async def count_tokens(
         self, messages: list[MessageInput], model: str, *, timeout_seconds: float | None = None
     ) -> int:
@@ -397,9 +357,7 @@ class HangingCounter(CatalogProvider):
         pytest.param(HangingCounter, RoutingConfig(token_counter_timeout=0.01), id="timeout"),
     ],
 )
-async def test_unavailable_token_counter_keeps_the_estimate(
-    counter: type[CatalogProvider], config: RoutingConfig
-) -> None:
+async def test_unavailable_token_counter_keeps_the_estimate(counter: type[FakeProvider], config: RoutingConfig) -> None:
     window = ESTIMATE + 3
     p = near_window(window, counter)
     plan = await HeuristicRouter(config).plan(LONG, {"lp": p}, strategy="cost_optimized")

@@ -5,8 +5,7 @@ old catalog, an empty catalog says why)."""
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,62 +15,37 @@ from muxer_litellm import (
     ProviderUnavailableError,
 )
 from muxer_litellm.host import LLMProvider
-from muxer_litellm.routing import HeuristicRouter, RoutePlan, RoutingConfig
-from tests.unit.routing.helpers import CatalogProvider, FakeProvider, card, user
-
-QUESTION = "What is the capital of France?"
-MESSAGES = user(QUESTION)
-PROMPT_TOKENS, COMPLETION_TOKENS = 10, 20  # what FakeProvider.response reports
-
-CHEAP = (0.0005, 0.0015)
-MID = (0.003, 0.004)
-
+from muxer_litellm.routing import HeuristicRouter, RoutingConfig
+from muxer_litellm.testing import BareFakeProvider, FakeProvider
+from tests.unit.routing.helpers import (
+    CHEAP,
+    COMPLETION_TOKENS,
+    MESSAGES,
+    MID,
+    PROMPT_TOKENS,
+    Clock,
+    answered_cost,
+    bare,
+    called,
+    card,
+    catalog,
+    combo,
+    make_router,
+    order,
+)
 
 # ---------------------------------------------------------------------------- helpers
-
-
-class Clock:
-    """A fake monotonic clock: ``clock.now += 7`` moves time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def combo(
-    *targets: str | Mapping[str, Any], strategy: str = "priority", name: str = "c", **fields: Any
-) -> RoutingConfig:
-    return RoutingConfig(combos={name: {"targets": list(targets), "strategy": strategy}}, **fields)
-
-
-def make_router(config: RoutingConfig, clock: Clock | None = None, seed: int | None = None) -> HeuristicRouter:
-    rng = random.Random(seed) if seed is not None else None
-    return HeuristicRouter(config, clock=clock or Clock(), rng=rng)
-
-
-def called(provider: FakeProvider) -> list[str]:
-    return [model for model, _ in provider.calls]
-
-
-def order(plan: RoutePlan) -> list[str]:
-    return [t.key for t in plan.targets]
-
-
-def answered_cost(price: tuple[float, float]) -> float:
-    return (PROMPT_TOKENS * price[0] + COMPLETION_TOKENS * price[1]) / 1000
 
 
 # ---------------------------------------------------------------------------- check_health
 
 
-class RaisingHealth(FakeProvider):
+class RaisingHealth(BareFakeProvider):
     async def health_check(self) -> bool:
         raise ProviderUnavailableError("connection refused")
 
 
-class CrashingHealth(FakeProvider):
+class CrashingHealth(BareFakeProvider):
     async def health_check(self) -> bool:
         raise RuntimeError("bug in a health check")
 
@@ -79,7 +53,7 @@ class CrashingHealth(FakeProvider):
 @pytest.mark.parametrize(
     "make_a",
     [
-        pytest.param(lambda: FakeProvider("native-a", {"m1": CHEAP}, healthy=False), id="returns-false"),
+        pytest.param(lambda: bare("native-a", {"m1": CHEAP}, healthy=False), id="returns-false"),
         pytest.param(lambda: RaisingHealth("native-a", {"m1": CHEAP}), id="raises-provider-error"),
         pytest.param(lambda: CrashingHealth("native-a", {"m1": CHEAP}), id="raises-other-error"),
     ],
@@ -87,7 +61,7 @@ class CrashingHealth(FakeProvider):
 async def test_failed_health_check_excludes_the_provider_for_health_ttl(make_a: Callable[[], FakeProvider]) -> None:
     clock = Clock()
     a = make_a()
-    b = FakeProvider("native-b", {"m3": MID})
+    b = bare("native-b", {"m3": MID})
     providers: dict[str, LLMProvider] = {"a": a, "b": b}
     router = make_router(combo("a/m1", "b/m3", health_ttl=20), clock)
 
@@ -108,8 +82,8 @@ async def test_failed_health_check_excludes_the_provider_for_health_ttl(make_a: 
 
 async def test_a_later_passing_health_check_readmits_the_provider_before_the_ttl() -> None:
     clock = Clock()
-    a = FakeProvider("native-a", {"m1": CHEAP}, healthy=False)
-    b = FakeProvider("native-b", {"m3": MID})
+    a = bare("native-a", {"m1": CHEAP}, healthy=False)
+    b = bare("native-b", {"m3": MID})
     providers: dict[str, LLMProvider] = {"a": a, "b": b}
     router = make_router(combo("a/m1", "b/m3", health_ttl=60), clock)
 
@@ -125,8 +99,8 @@ async def test_a_later_passing_health_check_readmits_the_provider_before_the_ttl
 
 
 async def test_unhealthy_provider_is_skipped_by_cost_optimized_routing_too() -> None:
-    a = FakeProvider("native-a", {"cheapest": (0.0001, 0.0001)}, healthy=False)
-    b = FakeProvider("native-b", {"m3": MID})
+    a = bare("native-a", {"cheapest": (0.0001, 0.0001)}, healthy=False)
+    b = bare("native-b", {"m3": MID})
     providers: dict[str, LLMProvider] = {"a": a, "b": b}
     router = make_router(RoutingConfig())
     await router.check_health(providers)
@@ -137,9 +111,8 @@ async def test_unhealthy_provider_is_skipped_by_cost_optimized_routing_too() -> 
 
 
 async def test_health_exclusion_reason_carries_the_providers_last_health_error() -> None:
-    a = FakeProvider("native-a", {"m1": CHEAP}, healthy=False)
-    a.last_health_error = "HTTP 503 from /health/liveliness"  # type: ignore[attr-defined]
-    b = FakeProvider("native-b", {"m3": MID})
+    a = bare("native-a", {"m1": CHEAP}, healthy=False, health_error="HTTP 503 from /health/liveliness")
+    b = bare("native-b", {"m3": MID})
     providers: dict[str, LLMProvider] = {"a": a, "b": b}
     router = make_router(combo("a/m1", "b/m3"))
     await router.check_health(providers)
@@ -150,7 +123,7 @@ async def test_health_exclusion_reason_carries_the_providers_last_health_error()
 
 async def test_every_provider_unhealthy_raises_no_route_with_retry_after() -> None:
     clock = Clock()
-    a = FakeProvider("native-a", {"m1": CHEAP}, healthy=False)
+    a = bare("native-a", {"m1": CHEAP}, healthy=False)
     router = make_router(combo("a/m1", health_ttl=20), clock)
     await router.check_health({"a": a})
     clock.now = 5.0
@@ -162,7 +135,7 @@ async def test_every_provider_unhealthy_raises_no_route_with_retry_after() -> No
 # ---------------------------------------------------------------------------- catalog refresh
 
 
-class FailingRefresh(CatalogProvider):
+class FailingRefresh(FakeProvider):
     async def refresh_models(self, *, force: bool = False) -> list[Any]:
         self.refreshes += 1
         raise ProviderUnavailableError("proxy down while refreshing", 503)
@@ -170,8 +143,8 @@ class FailingRefresh(CatalogProvider):
 
 @pytest.mark.parametrize("strategy", ["c", "heuristic", "cost_optimized"])
 async def test_route_request_refreshes_catalogs(strategy: str) -> None:
-    cat = CatalogProvider("proxy", [card("chat", *CHEAP), card("big", *MID)])
-    native = FakeProvider("native", {"m3": MID})
+    cat = catalog("proxy", [card("chat", *CHEAP), card("big", *MID)])
+    native = bare("native", {"m3": MID})
     providers: dict[str, LLMProvider] = {"proxy": cat, "native": native}
     router = make_router(combo("proxy/chat", "native/m3"))
 
@@ -183,8 +156,10 @@ async def test_route_request_refreshes_catalogs(strategy: str) -> None:
 
 
 async def test_failed_catalog_refresh_does_not_break_routing() -> None:
-    cat = FailingRefresh("proxy", [card("chat", *CHEAP)])
-    native = FakeProvider("native", {"m3": MID})
+    cat = FailingRefresh(
+        "proxy", [card("chat", *CHEAP)], prompt_tokens=PROMPT_TOKENS, completion_tokens=COMPLETION_TOKENS
+    )
+    native = bare("native", {"m3": MID})
     providers: dict[str, LLMProvider] = {"proxy": cat, "native": native}
     router = make_router(combo("proxy/chat", "native/m3"))
 
@@ -195,7 +170,7 @@ async def test_failed_catalog_refresh_does_not_break_routing() -> None:
     assert meta.total_cost == pytest.approx(answered_cost(CHEAP))
 
 
-class HangingHealth(FakeProvider):
+class HangingHealth(BareFakeProvider):
     async def health_check(self) -> bool:
         await asyncio.Event().wait()  # never set: the router's timeout must end it
         return True
@@ -203,7 +178,7 @@ class HangingHealth(FakeProvider):
 
 async def test_check_health_bounds_a_hanging_provider_and_names_the_cause() -> None:
     slow = HangingHealth("slow", {"m1": CHEAP})
-    fine = FakeProvider("fine", {"m3": MID})
+    fine = bare("fine", {"m3": MID})
     providers: dict[str, LLMProvider] = {"a": slow, "b": fine}
     router = HeuristicRouter(RoutingConfig(health_check_timeout=0.05))
     assert await router.check_health(providers) == {"a": False, "b": True}
@@ -213,11 +188,11 @@ async def test_check_health_bounds_a_hanging_provider_and_names_the_cause() -> N
 
 
 async def test_a_raising_health_check_puts_the_exception_in_the_exclusion_reason() -> None:
-    class Broken(FakeProvider):
+    class Broken(BareFakeProvider):
         async def health_check(self) -> bool:
             raise RuntimeError("socket exploded")
 
-    providers: dict[str, LLMProvider] = {"a": Broken("x", {"m1": CHEAP}), "b": FakeProvider("y", {"m3": MID})}
+    providers: dict[str, LLMProvider] = {"a": Broken("x", {"m1": CHEAP}), "b": bare("y", {"m3": MID})}
     router = HeuristicRouter()
     await router.check_health(providers)
     plan = await router.plan(MESSAGES, providers, "heuristic")
@@ -225,7 +200,7 @@ async def test_a_raising_health_check_puts_the_exception_in_the_exclusion_reason
 
 
 async def test_an_empty_catalog_after_a_failed_refresh_says_why() -> None:
-    class DeadProxy(CatalogProvider):
+    class DeadProxy(FakeProvider):
         async def refresh_models(self, *, force: bool = False) -> list[Any]:
             raise ProviderUnavailableError("LiteLLM proxy not reachable at http://127.0.0.1:9")
 

@@ -16,7 +16,13 @@ from muxer_litellm.routing import (
     RoutingDecision,
     estimate_prompt_tokens,
 )
-from tests.unit.routing.helpers import CatalogProvider, FakeProvider, card, user
+from muxer_litellm.testing import BareFakeProvider, FakeProvider
+from tests.unit.routing.helpers import (
+    bare,
+    card,
+    catalog,
+    user,
+)
 
 SIMPLE = user("What is the capital of France?")
 CODE = user("Write a python function that reverses a list")
@@ -64,7 +70,7 @@ def money(value: float) -> str:
     return f"${value:.6f}"
 
 
-class BrokenListProvider(FakeProvider):
+class BrokenListProvider(BareFakeProvider):
     def get_supported_models(self) -> list[str]:
         raise RuntimeError("catalog not loaded")
 
@@ -82,7 +88,7 @@ CAPABILITIES = [
 def test_capability_known_missing_is_excluded_with_reason(
     messages: list[MessageInput], request_kw: dict[str, Any], field: str, label: str
 ) -> None:
-    provider = CatalogProvider("p", [card("lacks", *TIER1, **{field: False}), card("has", *TIER2, **{field: True})])
+    provider = catalog("p", [card("lacks", *TIER1, **{field: False}), card("has", *TIER2, **{field: True})])
     decision = make_router().select_model(messages, {"p": provider}, **request_kw)
 
     assert decision.key == "p/has"
@@ -96,7 +102,7 @@ def test_capability_unknown_is_allowed_but_ranked_after_known(
     messages: list[MessageInput], request_kw: dict[str, Any], field: str, label: str
 ) -> None:
     # The unsure one is cheaper and registered first, and still loses.
-    provider = CatalogProvider("p", [card("unsure", *TIER1, **{field: None}), card("sure", *TIER2, **{field: True})])
+    provider = catalog("p", [card("unsure", *TIER1, **{field: None}), card("sure", *TIER2, **{field: True})])
     decision = make_router().select_model(messages, {"p": provider}, **request_kw)
 
     assert decision.key == "p/sure"
@@ -110,7 +116,7 @@ def test_capability_unknown_is_allowed_but_ranked_after_known(
 def test_capability_unknown_alone_is_chosen_and_reason_says_it_assumes(
     messages: list[MessageInput], request_kw: dict[str, Any], field: str, label: str
 ) -> None:
-    provider = CatalogProvider("p", [card("lacks", *TIER1, **{field: False}), card("unsure", *TIER3)])
+    provider = catalog("p", [card("lacks", *TIER1, **{field: False}), card("unsure", *TIER3)])
     decision = make_router().select_model(messages, {"p": provider}, **request_kw)
 
     assert decision.key == "p/unsure"
@@ -122,14 +128,14 @@ def test_capability_unknown_alone_is_chosen_and_reason_says_it_assumes(
 def test_capability_missing_does_not_matter_when_not_needed(
     messages: list[MessageInput], request_kw: dict[str, Any], field: str, label: str
 ) -> None:
-    provider = CatalogProvider("p", [card("lacks", *TIER1, **{field: False}), card("has", *TIER2, **{field: True})])
+    provider = catalog("p", [card("lacks", *TIER1, **{field: False}), card("has", *TIER2, **{field: True})])
     decision = make_router().select_model(SIMPLE, {"p": provider})
     assert decision.key == "p/lacks"
     assert decision.excluded == {}
 
 
 def test_native_provider_serves_capabilities_as_unsure() -> None:
-    native = FakeProvider("native", {"m": TIER1})
+    native = bare("native", {"m": TIER1})
     decision = make_router().select_model(IMAGE, {"native": native}, tools=TOOLS)
     assert decision.key == "native/m"
     assert "assuming vision not stated, function calling not stated" in decision.reason
@@ -139,9 +145,7 @@ def test_native_provider_serves_capabilities_as_unsure() -> None:
 
 
 def test_context_window_known_too_small_is_excluded() -> None:
-    provider = CatalogProvider(
-        "p", [card("small", *TIER1, context_window=4000), card("large", *TIER2, context_window=16_000)]
-    )
+    provider = catalog("p", [card("small", *TIER1, context_window=4000), card("large", *TIER2, context_window=16_000)])
     router = make_router()
 
     decision = router.select_model(SIMPLE, {"p": provider}, prompt_tokens=5000)
@@ -157,7 +161,7 @@ def test_context_window_check_uses_the_documented_prompt_estimate() -> None:
     messages = user("word " * 4000)  # 20,000 characters
     tokens = estimate_prompt_tokens(messages)
     assert tokens == 3 + 4 + math.ceil(20_000 / 3)  # all ASCII: ceil(chars / 3)
-    provider = CatalogProvider(
+    provider = catalog(
         "p", [card("fits", *TIER2, context_window=tokens), card("short", *TIER1, context_window=tokens - 1)]
     )
     decision = make_router().select_model(messages, {"p": provider})
@@ -167,7 +171,7 @@ def test_context_window_check_uses_the_documented_prompt_estimate() -> None:
 
 
 def test_unknown_window_with_prompt_over_assumed_window_is_unsure() -> None:
-    provider = CatalogProvider("p", [card("unstated", *TIER1), card("stated", *TIER2, context_window=32_000)])
+    provider = catalog("p", [card("unstated", *TIER1), card("stated", *TIER2, context_window=32_000)])
     router = make_router()
 
     over = router.select_model(SIMPLE, {"p": provider}, prompt_tokens=5000)
@@ -181,13 +185,13 @@ def test_unknown_window_with_prompt_over_assumed_window_is_unsure() -> None:
     assert at.key == "p/unstated"
     assert at.alternatives[0].note is None
 
-    alone = router.select_model(SIMPLE, {"p": CatalogProvider("p", [card("unstated", *TIER1)])}, prompt_tokens=5000)
+    alone = router.select_model(SIMPLE, {"p": catalog("p", [card("unstated", *TIER1)])}, prompt_tokens=5000)
     assert alone.key == "p/unstated"
     assert "assuming context window not stated (prompt ~5000 tokens)" in alone.reason
 
 
 def test_assumed_context_window_is_configurable() -> None:
-    provider = CatalogProvider("p", [card("unstated", *TIER1), card("stated", *TIER2, context_window=32_000)])
+    provider = catalog("p", [card("unstated", *TIER1), card("stated", *TIER2, context_window=32_000)])
     decision = make_router(assumed_context_window=1000).select_model(SIMPLE, {"p": provider}, prompt_tokens=1001)
     assert decision.key == "p/stated"
     assert decision.alternatives[0].note == "context window not stated (prompt ~1001 tokens)"
@@ -195,7 +199,7 @@ def test_assumed_context_window_is_configurable() -> None:
 
 @pytest.mark.parametrize("kw", ["max_tokens", "max_completion_tokens"])
 def test_max_tokens_over_model_output_limit_is_excluded(kw: str) -> None:
-    provider = CatalogProvider(
+    provider = catalog(
         "p", [card("short", *TIER1, max_output_tokens=1000), card("long", *TIER2, max_output_tokens=8000)]
     )
     router = make_router()
@@ -217,7 +221,7 @@ def test_max_tokens_over_model_output_limit_is_excluded(kw: str) -> None:
     [("upstream returned 503", "unhealthy: upstream returned 503"), (None, "unhealthy: deep health check failed")],
 )
 def test_card_known_unhealthy_is_excluded(error: str | None, why: str) -> None:
-    provider = CatalogProvider(
+    provider = catalog(
         "p",
         [
             card("sick", *TIER1, healthy=False, health_error=error),
@@ -234,7 +238,7 @@ def test_card_known_unhealthy_is_excluded(error: str | None, why: str) -> None:
 def test_cooling_down_target_is_excluded_until_its_time_passes() -> None:
     clock = Clock()
     router = make_router(clock)
-    native = FakeProvider("n", {"cheap": TIER1, "dear": TIER2})
+    native = bare("n", {"cheap": TIER1, "dear": TIER2})
     router.state.cool_down("n/cheap", 30.0, "rate limited (429)")
 
     decision = router.select_model(SIMPLE, {"n": native})
@@ -253,8 +257,8 @@ def test_cooling_down_target_is_excluded_until_its_time_passes() -> None:
 def test_provider_failed_health_check_excludes_all_its_models_for_health_ttl() -> None:
     clock = Clock()
     router = make_router(clock, health_ttl=60.0)
-    down = FakeProvider("down", {"a": TIER1, "b": TIER1_DEARER})
-    up = FakeProvider("up", {"c": TIER2})
+    down = bare("down", {"a": TIER1, "b": TIER1_DEARER})
+    up = bare("up", {"c": TIER2})
     providers: dict[str, LLMProvider] = {"down": down, "up": up}
     router.state.set_provider_health("down", False, "connection refused")
 
@@ -272,7 +276,7 @@ def test_provider_failed_health_check_excludes_all_its_models_for_health_ttl() -
 
 def test_provider_marked_healthy_again_is_back_at_once() -> None:
     router = make_router()
-    providers: dict[str, LLMProvider] = {"p": FakeProvider("p", {"a": TIER1}), "q": FakeProvider("q", {"b": TIER2})}
+    providers: dict[str, LLMProvider] = {"p": bare("p", {"a": TIER1}), "q": bare("q", {"b": TIER2})}
     router.state.set_provider_health("p", False, "boom")
     assert router.select_model(SIMPLE, providers).key == "q/b"
     router.state.set_provider_health("p", True)
@@ -282,7 +286,7 @@ def test_provider_marked_healthy_again_is_back_at_once() -> None:
 def test_reason_caps_the_exclusion_list_and_counts_the_rest() -> None:
     total = 30
     models = [card(f"blind{i:02d}", *TIER1, supports_vision=False) for i in range(total)]
-    provider = CatalogProvider("p", [*models, card("eyes", *TIER2, supports_vision=True)])
+    provider = catalog("p", [*models, card("eyes", *TIER2, supports_vision=True)])
     decision = make_router().select_model(IMAGE, {"p": provider})
     assert decision.key == "p/eyes"
     assert len(decision.excluded) == total  # the map keeps every one
@@ -295,7 +299,7 @@ def test_reason_caps_the_exclusion_list_and_counts_the_rest() -> None:
 def test_capped_exclusion_list_puts_unknown_prices_last() -> None:
     prices: dict[str, tuple[float, float] | None] = {f"unpriced{i:02d}": None for i in range(30)}
     prices["dear"] = TIER3
-    native = FakeProvider("n", prices)
+    native = bare("n", prices)
     with pytest.raises(BudgetExceededError) as info:
         make_router().select_model(SIMPLE, {"n": native}, max_cost=1e-9)
     assert "n/dear (estimated $" in str(info.value)
@@ -306,7 +310,7 @@ def test_capped_exclusion_list_puts_unknown_prices_last() -> None:
 
 
 def test_max_cost_excludes_over_budget_and_unknown_price_even_against_tier() -> None:
-    native = FakeProvider("n", {"unpriced": None, "weak": TIER1, "strong": TIER3, "mid": TIER2})
+    native = bare("n", {"unpriced": None, "weak": TIER1, "strong": TIER3, "mid": TIER2})
     prompt = estimate_prompt_tokens(CODE)
     out = 1024  # code's expected output
     weak, mid, strong = (cost(native, m, prompt, out) for m in ("weak", "mid", "strong"))
@@ -328,7 +332,7 @@ def test_max_cost_excludes_over_budget_and_unknown_price_even_against_tier() -> 
 
 
 def test_max_cost_equal_to_the_estimate_fits() -> None:
-    native = FakeProvider("n", {"a": TIER2, "b": TIER3})
+    native = bare("n", {"a": TIER2, "b": TIER3})
     prompt = estimate_prompt_tokens(SIMPLE)
     exact = cost(native, "a", prompt, 256)
     router = make_router()
@@ -342,7 +346,7 @@ def test_max_cost_equal_to_the_estimate_fits() -> None:
 
 def test_every_alternative_fits_the_budget() -> None:
     prices = {f"m{i}": (0.0005 * i, 0.001 * i) for i in range(1, 9)}
-    native = FakeProvider("n", prices)
+    native = bare("n", prices)
     prompt = estimate_prompt_tokens(SIMPLE)
     budget = cost(native, "m5", prompt, 256)
     decision = make_router().select_model(SIMPLE, {"n": native}, max_cost=budget)
@@ -353,7 +357,7 @@ def test_every_alternative_fits_the_budget() -> None:
 
 
 def test_nothing_fits_budget_raises_with_cheapest_estimate() -> None:
-    native = FakeProvider("n", {"dear": TIER3, "cheap": TIER1, "unpriced": None})
+    native = bare("n", {"dear": TIER3, "cheap": TIER1, "unpriced": None})
     prompt = estimate_prompt_tokens(SIMPLE)
     cheapest = cost(native, "cheap", prompt, 256)
     budget = cheapest / 2
@@ -369,7 +373,7 @@ def test_nothing_fits_budget_raises_with_cheapest_estimate() -> None:
 
 
 def test_only_unknown_prices_under_a_budget_raise_without_a_cheapest_estimate() -> None:
-    native = FakeProvider("n", {"unpriced": None})
+    native = bare("n", {"unpriced": None})
     with pytest.raises(BudgetExceededError) as info:
         make_router().select_model(SIMPLE, {"n": native}, max_cost=100.0)
     assert "cheapest" not in str(info.value)
@@ -378,7 +382,7 @@ def test_only_unknown_prices_under_a_budget_raise_without_a_cheapest_estimate() 
 
 def test_budget_error_quotes_the_cheapest_of_the_models_that_could_serve() -> None:
     # The blind model is cheaper but cannot serve; the quote is the cheapest that could.
-    provider = CatalogProvider(
+    provider = catalog(
         "p", [card("blind", 0.0001, 0.0001, supports_vision=False), card("eyes", *TIER2, supports_vision=True)]
     )
     prompt = estimate_prompt_tokens(IMAGE)
@@ -391,20 +395,20 @@ def test_budget_error_quotes_the_cheapest_of_the_models_that_could_serve() -> No
 
 def test_max_cost_zero_allows_only_free_models() -> None:
     router = make_router()
-    with_free = FakeProvider("n", {"paid": TIER1, "free": (0.0, 0.0)})
+    with_free = bare("n", {"paid": TIER1, "free": (0.0, 0.0)})
     decision = router.select_model(SIMPLE, {"n": with_free}, max_cost=0)
     assert decision.key == "n/free"
     assert decision.estimated_cost == 0.0
     assert decision.excluded.keys() == {"n/paid"}
 
     with pytest.raises(BudgetExceededError, match=r"max_cost \$0\.000000"):
-        router.select_model(SIMPLE, {"n": FakeProvider("n", {"paid": TIER1})}, max_cost=0.0)
+        router.select_model(SIMPLE, {"n": bare("n", {"paid": TIER1})}, max_cost=0.0)
 
 
 @pytest.mark.parametrize("bad", [-0.01, -1, math.nan, math.inf, -math.inf, True, False, "0.5"])
 def test_invalid_max_cost_is_a_value_error(bad: Any) -> None:
     with pytest.raises(ValueError, match="max_cost"):
-        make_router().select_model(SIMPLE, {"n": FakeProvider("n", {"m": TIER1})}, max_cost=bad)
+        make_router().select_model(SIMPLE, {"n": bare("n", {"m": TIER1})}, max_cost=bad)
 
 
 # ---------------------------------------------------------------------------- ranking
@@ -412,11 +416,11 @@ def test_invalid_max_cost_is_a_value_error(bad: Any) -> None:
 
 def tiered() -> FakeProvider:
     """Registered cheapest first, so cheaper-but-weaker is always also earlier."""
-    return FakeProvider("n", {"t1": TIER1, "t1b": TIER1_DEARER, "t2": TIER2, "t2b": TIER2_DEARER, "t3": TIER3})
+    return bare("n", {"t1": TIER1, "t1b": TIER1_DEARER, "t2": TIER2, "t2b": TIER2_DEARER, "t3": TIER3})
 
 
 def test_simple_prompt_goes_to_the_cheapest_tier_1() -> None:
-    native = FakeProvider("n", {"t2": TIER2, "t1b": TIER1_DEARER, "t1": TIER1})
+    native = bare("n", {"t2": TIER2, "t1b": TIER1_DEARER, "t1": TIER1})
     decision = make_router().select_model(SIMPLE, {"n": native})
     assert decision.key == "n/t1"
     assert decision.tier == 1
@@ -432,7 +436,7 @@ def test_demanding_prompt_goes_to_cheapest_tier_2_or_more(
     messages: list[MessageInput], prompt_tokens: int | None, cls: str
 ) -> None:
     window = {"context_window": 128_000}
-    provider = CatalogProvider(
+    provider = catalog(
         "p",
         [
             card("t1", *TIER1, **window),
@@ -461,7 +465,7 @@ def test_min_tier_is_configurable() -> None:
 
 
 def test_declared_task_type_makes_a_low_tier_model_adequate() -> None:
-    provider = CatalogProvider("p", [card("coder", *TIER1, task_types=("code",)), card("t2", *TIER2)])
+    provider = catalog("p", [card("coder", *TIER1, task_types=("code",)), card("t2", *TIER2)])
     decision = make_router().select_model(CODE, {"p": provider})
     assert decision.key == "p/coder"
     assert decision.tier == 1
@@ -470,14 +474,14 @@ def test_declared_task_type_makes_a_low_tier_model_adequate() -> None:
 
 def test_declared_task_types_must_cover_every_demanding_class() -> None:
     router = make_router()
-    only_code = CatalogProvider("p", [card("coder", *TIER1, task_types=("code",)), card("t2", *TIER2)])
+    only_code = catalog("p", [card("coder", *TIER1, task_types=("code",)), card("t2", *TIER2)])
     assert router.select_model(CODE_AND_MATH, {"p": only_code}).key == "p/t2"
-    both = CatalogProvider("p", [card("coder", *TIER1, task_types=("code", "reasoning")), card("t2", *TIER2)])
+    both = catalog("p", [card("coder", *TIER1, task_types=("code", "reasoning")), card("t2", *TIER2)])
     assert router.select_model(CODE_AND_MATH, {"p": both}).key == "p/coder"
 
 
 def test_no_adequate_tier_takes_the_strongest_available() -> None:
-    native = FakeProvider("n", {"t1": TIER1, "t2b": TIER2_DEARER, "t2": TIER2})
+    native = bare("n", {"t1": TIER1, "t2b": TIER2_DEARER, "t2": TIER2})
     decision = make_router(min_tier={"code": 3}).select_model(CODE, {"n": native})
     # Strongest tier first, then the cheapest within it.
     assert decision.key == "n/t2"
@@ -487,7 +491,7 @@ def test_no_adequate_tier_takes_the_strongest_available() -> None:
 
 def test_unknown_tier_ranks_after_adequate_and_before_too_weak() -> None:
     # A tier is unknown only when neither config, card nor price says: all unknown-price here.
-    provider = CatalogProvider(
+    provider = catalog(
         "p", [card("weak", None, None, tier=1), card("mystery", None, None), card("strong", None, None, tier=3)]
     )
     router = make_router()
@@ -495,8 +499,7 @@ def test_unknown_tier_ranks_after_adequate_and_before_too_weak() -> None:
     assert decision.key == "p/strong"
     assert [a.key for a in decision.alternatives] == ["p/mystery", "p/weak"]
 
-    provider.cards = [c for c in provider.cards if c.name != "strong"]
-    del provider.prices["strong"]
+    provider.set_models([c for c in provider.model_cards() if c.name != "strong"])
     fallback = router.select_model(CODE, {"p": provider})
     assert fallback.key == "p/mystery"
     assert "no candidate is known to reach tier 2; cheapest of unknown tier" in fallback.reason
@@ -515,7 +518,7 @@ def test_cost_optimized_ignores_tiers() -> None:
 
 @pytest.mark.parametrize("strategy", ["heuristic", "cost_optimized"])
 def test_unknown_price_never_beats_a_much_dearer_known_price(strategy: Any) -> None:
-    native = FakeProvider("n", {"unpriced": None, "gold": (5.0, 15.0)})
+    native = bare("n", {"unpriced": None, "gold": (5.0, 15.0)})
     decision = make_router().select_model(SIMPLE, {"n": native}, strategy=strategy)
     assert decision.key == "n/gold"
     [alt] = decision.alternatives
@@ -523,7 +526,7 @@ def test_unknown_price_never_beats_a_much_dearer_known_price(strategy: Any) -> N
 
 
 def test_unknown_price_loses_even_as_the_only_adequate_tier() -> None:
-    provider = CatalogProvider("p", [card("strong-unpriced", None, None, tier=3), card("weak", *TIER1)])
+    provider = catalog("p", [card("strong-unpriced", None, None, tier=3), card("weak", *TIER1)])
     decision = make_router().select_model(CODE, {"p": provider})
     assert decision.key == "p/weak"
     assert "p/strong-unpriced reaches tier 2 but its price is unknown; chose the best with known facts" in (
@@ -533,8 +536,8 @@ def test_unknown_price_loses_even_as_the_only_adequate_tier() -> None:
 
 
 def test_an_adequate_tier_that_does_not_state_a_needed_capability_is_named_in_the_reason() -> None:
-    native = FakeProvider("openai", {"gpt-big": (0.0025, 0.01)})  # tier 3 by price, states nothing
-    proxy = CatalogProvider("litellm", [card("cheap", *TIER1, supports_function_calling=True)])
+    native = bare("openai", {"gpt-big": (0.0025, 0.01)})  # tier 3 by price, states nothing
+    proxy = catalog("litellm", [card("cheap", *TIER1, supports_function_calling=True)])
     tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
     decision = make_router().select_model(CODE, {"openai": native, "litellm": proxy}, tools=tools)
     assert decision.key == "litellm/cheap"
@@ -542,7 +545,7 @@ def test_an_adequate_tier_that_does_not_state_a_needed_capability_is_named_in_th
 
 
 def test_only_unknown_prices_still_route_and_say_so() -> None:
-    decision = make_router().select_model(SIMPLE, {"n": FakeProvider("n", {"a": None, "b": None})})
+    decision = make_router().select_model(SIMPLE, {"n": bare("n", {"a": None, "b": None})})
     assert decision.key == "n/a"
     assert decision.estimated_cost is None
     assert "est. unknown" in decision.reason
@@ -550,7 +553,7 @@ def test_only_unknown_prices_still_route_and_say_so() -> None:
 
 
 def test_cost_tie_goes_to_the_higher_tier() -> None:
-    native = FakeProvider("n", {"low": TIER1, "high": TIER1})
+    native = bare("n", {"low": TIER1, "high": TIER1})
     decision = make_router(tiers={"n/low": 1, "n/high": 2}).select_model(SIMPLE, {"n": native})
     assert decision.key == "n/high"
     assert decision.tier == 2
@@ -558,14 +561,14 @@ def test_cost_tie_goes_to_the_higher_tier() -> None:
 
 @pytest.mark.parametrize("order", [("first", "second"), ("second", "first")])
 def test_full_tie_goes_to_provider_registration_order(order: tuple[str, str]) -> None:
-    providers: dict[str, LLMProvider] = {name: FakeProvider(name, {"m": TIER1}) for name in order}
+    providers: dict[str, LLMProvider] = {name: bare(name, {"m": TIER1}) for name in order}
     decision = make_router().select_model(SIMPLE, providers)
     assert decision.provider == order[0]
     assert [a.provider for a in decision.alternatives] == [order[1]]
 
 
 def test_full_tie_within_a_provider_goes_to_model_order() -> None:
-    native = FakeProvider("n", {"zeta": TIER1, "alpha": TIER1, "mid": TIER1})
+    native = bare("n", {"zeta": TIER1, "alpha": TIER1, "mid": TIER1})
     decision = make_router().select_model(SIMPLE, {"n": native})
     assert decision.key == "n/zeta"
     assert [a.key for a in decision.alternatives] == ["n/alpha", "n/mid"]
@@ -575,7 +578,7 @@ def test_full_tie_within_a_provider_goes_to_model_order() -> None:
 
 
 def test_decision_unpacks_as_provider_model_reason() -> None:
-    decision = make_router().select_model(SIMPLE, {"n": FakeProvider("n", {"m": TIER1})})
+    decision = make_router().select_model(SIMPLE, {"n": bare("n", {"m": TIER1})})
     provider, model, reason = decision
     assert (provider, model, reason) == (decision.provider, decision.model, decision.reason)
     assert (provider, model) == ("n", "m")
@@ -600,7 +603,7 @@ def test_decision_unpacks_as_provider_model_reason() -> None:
 def test_estimated_cost_is_calculate_cost_of_estimated_prompt_and_expected_output(
     messages: list[MessageInput], request_kw: dict[str, Any], prompt_tokens: int | None, out: int
 ) -> None:
-    native = FakeProvider("n", {"m": TIER2})
+    native = bare("n", {"m": TIER2})
     decision = make_router().select_model(messages, {"n": native}, prompt_tokens=prompt_tokens, **request_kw)
     prompt = prompt_tokens if prompt_tokens is not None else estimate_prompt_tokens(messages, request_kw.get("tools"))
     assert (decision.prompt_tokens, decision.output_tokens) == (prompt, out)
@@ -610,7 +613,7 @@ def test_estimated_cost_is_calculate_cost_of_estimated_prompt_and_expected_outpu
 
 
 def test_catalog_priced_estimate_matches_the_providers_calculate_cost() -> None:
-    provider = CatalogProvider("p", [card("m", *TIER2)])
+    provider = catalog("p", [card("m", *TIER2)])
     decision = make_router().select_model(CODE, {"p": provider})
     assert decision.estimated_cost == pytest.approx(
         provider.calculate_cost(estimate_prompt_tokens(CODE), 1024, "m"), rel=1e-12
@@ -618,14 +621,14 @@ def test_catalog_priced_estimate_matches_the_providers_calculate_cost() -> None:
 
 
 def test_expected_output_tokens_come_from_config() -> None:
-    native = FakeProvider("n", {"m": TIER2})
+    native = bare("n", {"m": TIER2})
     decision = make_router(expected_output_tokens={"simple": 100}).select_model(SIMPLE, {"n": native})
     assert decision.output_tokens == 100
     assert decision.estimated_cost == cost(native, "m", estimate_prompt_tokens(SIMPLE), 100)
 
 
 def test_alternatives_are_the_other_eligible_candidates_in_rank_order() -> None:
-    native = FakeProvider("n", {"c": TIER2, "blocked": TIER1, "a": TIER1_DEARER, "d": TIER3, "b": TIER2_DEARER})
+    native = bare("n", {"c": TIER2, "blocked": TIER1, "a": TIER1_DEARER, "d": TIER3, "b": TIER2_DEARER})
     router = make_router()
     router.state.cool_down("n/blocked", 10.0, "rate limited")
     decision = router.select_model(SIMPLE, {"n": native})
@@ -649,7 +652,7 @@ def test_alternatives_are_the_other_eligible_candidates_in_rank_order() -> None:
     "providers",
     [
         pytest.param({}, id="no-providers"),
-        pytest.param({"empty": FakeProvider("empty", {})}, id="no-models"),
+        pytest.param({"empty": bare("empty", {})}, id="no-models"),
         pytest.param({"broken": BrokenListProvider("broken", {"m": TIER1})}, id="list-raises"),
     ],
 )
@@ -662,9 +665,7 @@ def test_no_models_at_all_is_no_route(providers: dict[str, LLMProvider]) -> None
 
 
 def test_everything_excluded_for_capabilities_is_no_route_with_reasons() -> None:
-    provider = CatalogProvider(
-        "p", [card("blind", *TIER1, supports_vision=False), card("tiny", *TIER2, context_window=100)]
-    )
+    provider = catalog("p", [card("blind", *TIER1, supports_vision=False), card("tiny", *TIER2, context_window=100)])
     with pytest.raises(NoRouteError) as info:
         make_router().select_model(IMAGE, {"p": provider})
     err = info.value
@@ -681,8 +682,8 @@ def test_everything_cooling_down_is_retryable_no_route_with_shortest_wait() -> N
     clock = Clock()
     router = make_router(clock, health_ttl=60.0)
     providers: dict[str, LLMProvider] = {
-        "n": FakeProvider("n", {"a": TIER1, "b": TIER2}),
-        "down": FakeProvider("down", {"c": TIER1}),
+        "n": bare("n", {"a": TIER1, "b": TIER2}),
+        "down": bare("down", {"c": TIER1}),
     }
     router.state.cool_down("n/a", 30.0, "rate limited")
     router.state.cool_down("n/b", 12.0, "circuit open")
@@ -703,7 +704,7 @@ def test_everything_cooling_down_is_retryable_no_route_with_shortest_wait() -> N
 
 def test_budget_fit_only_cooling_down_is_retryable_not_budget_exceeded() -> None:
     router = make_router()
-    native = FakeProvider("n", {"cheap": TIER1, "dear": TIER3})
+    native = bare("n", {"cheap": TIER1, "dear": TIER3})
     prompt = estimate_prompt_tokens(SIMPLE)
     router.state.cool_down("n/cheap", 8.0, "rate limited")
     budget = cost(native, "cheap", prompt, 256) * 2
@@ -724,9 +725,7 @@ def test_budget_fit_only_cooling_down_is_retryable_not_budget_exceeded() -> None
 
 def test_only_capable_target_cooling_down_is_retryable() -> None:
     router = make_router()
-    provider = CatalogProvider(
-        "p", [card("eyes", *TIER2, supports_vision=True), card("blind", *TIER1, supports_vision=False)]
-    )
+    provider = catalog("p", [card("eyes", *TIER2, supports_vision=True), card("blind", *TIER1, supports_vision=False)])
     router.state.cool_down("p/eyes", 8.0, "rate limited")
 
     with pytest.raises(NoRouteError) as info:
@@ -739,7 +738,7 @@ def test_only_capable_target_cooling_down_is_retryable() -> None:
 def test_cooling_target_that_cannot_serve_is_excluded_for_that_and_not_retryable() -> None:
     """Availability is checked last: a target that could not serve anyway is no reason to wait."""
     router = make_router()
-    provider = CatalogProvider("p", [card("blind", *TIER1, supports_vision=False)])
+    provider = catalog("p", [card("blind", *TIER1, supports_vision=False)])
     router.state.cool_down("p/blind", 8.0, "rate limited")
 
     with pytest.raises(NoRouteError) as info:
@@ -752,7 +751,7 @@ def test_cooling_target_that_cannot_serve_is_excluded_for_that_and_not_retryable
 
 def test_cooling_target_over_budget_is_excluded_for_the_budget() -> None:
     router = make_router()
-    native = FakeProvider("n", {"cheap": TIER1, "dear": TIER3})
+    native = bare("n", {"cheap": TIER1, "dear": TIER3})
     prompt = estimate_prompt_tokens(SIMPLE)
     cheap = cost(native, "cheap", prompt, 256)
     budget = cheap / 2
@@ -767,7 +766,7 @@ def test_cooling_target_over_budget_is_excluded_for_the_budget() -> None:
 
 def test_cooling_target_behind_a_too_small_window_is_not_a_wait() -> None:
     router = make_router()
-    provider = CatalogProvider("p", [card("tiny", *TIER1, context_window=100), card("big", *TIER2)])
+    provider = catalog("p", [card("tiny", *TIER1, context_window=100), card("big", *TIER2)])
     router.state.cool_down("p/tiny", 8.0, "rate limited")
     router.state.cool_down("p/big", 20.0, "rate limited")
 
@@ -780,13 +779,13 @@ def test_cooling_target_behind_a_too_small_window_is_not_a_wait() -> None:
 
 def test_card_unhealthy_is_not_a_wait_but_a_cooling_neighbour_makes_it_retryable() -> None:
     router = make_router()
-    sick = CatalogProvider("p", [card("sick", *TIER1, healthy=False, health_error="503")])
+    sick = catalog("p", [card("sick", *TIER1, healthy=False, health_error="503")])
     with pytest.raises(NoRouteError) as alone:
         router.select_model(SIMPLE, {"p": sick})
     assert alone.value.retryable is False
     assert alone.value.excluded == {"p/sick": "unhealthy: 503"}
 
-    both = CatalogProvider("p", [card("sick", *TIER1, healthy=False, health_error="503"), card("busy", *TIER2)])
+    both = catalog("p", [card("sick", *TIER1, healthy=False, health_error="503"), card("busy", *TIER2)])
     router.state.cool_down("p/busy", 4.0, "rate limited")
     with pytest.raises(NoRouteError) as info:
         router.select_model(SIMPLE, {"p": both})
@@ -798,8 +797,8 @@ def test_card_unhealthy_is_not_a_wait_but_a_cooling_neighbour_makes_it_retryable
 def test_provider_down_wait_is_its_health_ttl_left_and_the_shortest_wait_wins() -> None:
     clock = Clock()
     router = make_router(clock, health_ttl=10.0)
-    native = FakeProvider("n", {"b": TIER2, "c": TIER3})
-    providers: dict[str, LLMProvider] = {"down": FakeProvider("down", {"a": TIER1}), "n": native}
+    native = bare("n", {"b": TIER2, "c": TIER3})
+    providers: dict[str, LLMProvider] = {"down": bare("down", {"a": TIER1}), "n": native}
     router.state.set_provider_health("down", False, "timeout")
     router.state.cool_down("n/b", 25.0, "rate limited")
     budget = cost(native, "b", estimate_prompt_tokens(SIMPLE), 256)
@@ -815,12 +814,12 @@ def test_provider_down_wait_is_its_health_ttl_left_and_the_shortest_wait_wins() 
 @pytest.mark.parametrize("strategy", ["cascade", "hybrid", "priority", "nonsense"])
 def test_select_model_only_takes_heuristic_or_cost_optimized(strategy: Any) -> None:
     with pytest.raises(RoutingConfigError, match=repr(strategy)):
-        make_router().select_model(SIMPLE, {"n": FakeProvider("n", {"m": TIER1})}, strategy=strategy)
+        make_router().select_model(SIMPLE, {"n": bare("n", {"m": TIER1})}, strategy=strategy)
 
 
 def test_select_model_makes_no_calls() -> None:
-    native = FakeProvider("n", {"m": TIER1})
-    carded = CatalogProvider("c", [card("x", *TIER2)])
+    native = bare("n", {"m": TIER1})
+    carded = catalog("c", [card("x", *TIER2)])
     make_router().select_model(CODE, {"n": native, "c": carded})
     assert native.calls == []
     assert native.stream_calls == []

@@ -3,10 +3,6 @@ trial, and the wait an exhausted route reports."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Mapping, Sequence
-from typing import Any
-
 import pytest
 
 from muxer_litellm import (
@@ -15,58 +11,17 @@ from muxer_litellm import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from muxer_litellm.host import LLMProvider
-from muxer_litellm.routing import HeuristicRouter, RoutePlan, RoutingConfig
-from tests.unit.routing.helpers import FakeProvider, Outcome, user
-
-QUESTION = "What is the capital of France?"
-MESSAGES = user(QUESTION)
-
-CHEAP = (0.0005, 0.0015)
-MID = (0.003, 0.004)
-EXPENSIVE = (0.01, 0.03)
-
+from tests.unit.routing.helpers import (
+    MESSAGES,
+    Clock,
+    called,
+    combo,
+    make_router,
+    order,
+    two_providers,
+)
 
 # ---------------------------------------------------------------------------- helpers
-
-
-class Clock:
-    """A fake monotonic clock: ``clock.now += 7`` moves time."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def combo(
-    *targets: str | Mapping[str, Any], strategy: str = "priority", name: str = "c", **fields: Any
-) -> RoutingConfig:
-    return RoutingConfig(combos={name: {"targets": list(targets), "strategy": strategy}}, **fields)
-
-
-def make_router(config: RoutingConfig, clock: Clock | None = None, seed: int | None = None) -> HeuristicRouter:
-    rng = random.Random(seed) if seed is not None else None
-    return HeuristicRouter(config, clock=clock or Clock(), rng=rng)
-
-
-def called(provider: FakeProvider) -> list[str]:
-    return [model for model, _ in provider.calls]
-
-
-def order(plan: RoutePlan) -> list[str]:
-    return [t.key for t in plan.targets]
-
-
-def two_providers(
-    a_script: Mapping[str, Sequence[Outcome]] | None = None,
-    b_script: Mapping[str, Sequence[Outcome]] | None = None,
-) -> tuple[FakeProvider, FakeProvider, dict[str, LLMProvider]]:
-    """``a`` offers m1 (cheap) and m2 (mid); ``b`` offers m3 (mid) and m4 (expensive)."""
-    a = FakeProvider("native-a", {"m1": CHEAP, "m2": MID}, script=a_script)
-    b = FakeProvider("native-b", {"m3": MID, "m4": EXPENSIVE}, script=b_script)
-    return a, b, {"a": a, "b": b}
 
 
 # ---------------------------------------------------------------------------- 429 cooldowns
