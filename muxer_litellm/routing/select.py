@@ -13,10 +13,11 @@ below a millisecond. Rules, in the order they are applied to each candidate:
    half-open trial in flight, or its provider failed its health check. Checked last so that when
    nothing is left and some candidate is only waiting, the error is a retryable NoRouteError
    with ``retry_after``, not a dead end. A candidate whose breaker is open (ejected for retryable
-   failures) is left out too, unless nothing else is left: then the ejected ones are the last
-   targets this request could use, and they are kept, ``forced`` past their breakers (Envoy's
-   panic threshold, LiteLLM's rule for single-deployment groups): a breaker protects the other
-   targets' traffic, it must not turn a transient burst into a certain failure.
+   failures) is left out too, unless open breakers are all that stands in the way: then the
+   ejected ones are the last targets this request could use, and they are kept, ``forced`` past
+   their breakers (Envoy's panic threshold, LiteLLM's rule for single-deployment groups): a
+   breaker protects the other targets' traffic, it must not turn a transient burst into certain
+   failure. A 429's wait or a failed health check is the upstream's own word and is kept.
 5. *Rank*: known price before unknown price (always), sure before unsure, then (heuristic
    only) adequate tier before unknown tier before too-weak, then cheapest; ties go to the
    stronger tier, then the host's registration order.
@@ -268,8 +269,9 @@ def select_candidate(
         else:
             unavailable.append((c, status))
 
-    if ejected and not scored:
-        scored = [s for s, _ in ejected]  # the last targets this request could use: never eject them all
+    if ejected and not scored and not unavailable:
+        # Only open breakers stand in the way: these are the last targets this request could use.
+        scored = [s for s, _ in ejected]
     else:
         unavailable.extend((s.candidate, status) for s, status in ejected)
     for c, status in unavailable:

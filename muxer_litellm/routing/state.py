@@ -22,8 +22,8 @@ Rules, per target (``provider/model``):
   gate for the next trial).
 - Results of calls admitted before the target's latest block began are stale: they were in
   flight when it opened, so they neither reopen, extend, nor close it.
-- A request whose only usable targets are breaker-ejected may call them anyway (``forced``:
-  planning decides that, see ``select.py``); a 429's wait and a failed health check still hold.
+- A request whose usable targets are all behind open breakers may call them anyway (``forced``:
+  planning decides that, see ``select.py``); a 429's wait and a failed health check always hold.
 
 Plain synchronous state (one event loop, no awaits inside), so every method is atomic.
 """
