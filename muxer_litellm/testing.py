@@ -191,8 +191,11 @@ class FakeProvider(LLMProvider):
     def _next(self, model: str) -> Outcome:
         outcomes = self.script.get(model)
         if not outcomes:
-            return self.replies.get(model, f"answer from {self.provider_name}/{model}")
+            return self._reply(model)
         return outcomes.pop(0) if len(outcomes) > 1 else outcomes[0]
+
+    def _reply(self, model: str) -> str:
+        return self.replies.get(model, f"answer from {self.provider_name}/{model}")
 
     async def _wait(self, model: str) -> None:
         latency = self.latency.get(model, 0.0) if isinstance(self.latency, Mapping) else self.latency
@@ -302,7 +305,7 @@ class FakeProvider(LLMProvider):
                     content = outcome.choices[0].message.content if outcome.choices else None
                     text = content if isinstance(content, str) else ""
                 else:
-                    text = outcome if isinstance(outcome, str) else f"answer from {self.provider_name}/{model}"
+                    text = outcome if isinstance(outcome, str) else self._reply(model)
                 base = {"id": f"fake-{uuid.uuid4().hex[:12]}", "object": "chat.completion.chunk", "model": model}
                 for i, word in enumerate(text.split(" ")):
                     if isinstance(outcome, MidStreamError) and i >= outcome.after_chunks:

@@ -20,7 +20,7 @@ from .candidates import Candidate, CandidateCache, candidate_for
 from .classify import PromptProfile, classify_prompt, estimate_prompt_tokens, json_text, text_tokens
 from .config import CandidateRef, CascadeConfig, ComboConfig, RoutingConfig, check_budget
 from .providers import count_prompt_tokens, refresh_catalogs
-from .select import RankedCandidate, RoutingDecision, SelectStrategy, select_candidate
+from .select import FORCED_NOTE, RankedCandidate, RoutingDecision, SelectStrategy, select_candidate
 from .state import RoutingState, StateSnapshot
 
 __all__ = ["PlanKind", "Planner", "RoutePlan"]
@@ -264,6 +264,7 @@ class Planner:
         )
         if excluded:
             reason += f"; skipped {'; '.join(f'{k} ({v})' for k, v in excluded.items())}"
+        reason += _forced(ordered)
         return RoutePlan(
             name,
             "combo",
@@ -297,6 +298,7 @@ class Planner:
         reason = f"cascade {name!r}: prompt is {profile.describe()}; steps {' -> '.join(s.key for s in steps)}"
         if excluded:
             reason += f"; skipped {'; '.join(f'{k} ({v})' for k, v in excluded.items())}"
+        reason += _forced(steps)
         return RoutePlan(name, "cascade", steps, reason, profile, excluded, decision, threshold, decision.waiting)
 
 
@@ -307,6 +309,11 @@ def requested_max_tokens(request: Mapping[str, Any]) -> int | None:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
     return None
+
+
+def _forced(targets: Sequence[RankedCandidate]) -> str:
+    forced = [t.key for t in targets if t.forced]
+    return f"; {', '.join(forced)}: {FORCED_NOTE}, so tried anyway" if forced else ""
 
 
 def _escalation(ranked: Sequence[RankedCandidate], max_steps: int) -> tuple[RankedCandidate, ...]:

@@ -38,6 +38,7 @@ from .config import RoutingConfig
 from .state import RoutingState, StateSnapshot, TargetStatus
 
 __all__ = [
+    "FORCED_NOTE",
     "Alternative",
     "RankedCandidate",
     "RoutingDecision",
@@ -168,11 +169,12 @@ def _rank(s: _Scored) -> tuple[bool, bool, int, int, float, int, int]:
     return (s.cost is None, bool(s.unsure), s.group, -tier if s.group == 2 else 0, s.cost or 0.0, -tier, s.position)
 
 
-_FORCED_NOTE = "breaker open, but no other target can serve this request"
+#: The note on a target called past its open breaker (see the module's rule 4).
+FORCED_NOTE = "breaker open, but no other target can serve this request"
 
 
 def _ranked(s: _Scored) -> RankedCandidate:
-    notes = [*s.unsure, _FORCED_NOTE] if s.forced else s.unsure
+    notes = [*s.unsure, FORCED_NOTE] if s.forced else s.unsure
     return RankedCandidate(s.candidate, s.cost, "; ".join(notes) if notes else None, s.forced)
 
 
@@ -369,7 +371,7 @@ def _reason(
     if best.unsure:
         why += f", assuming {', '.join(best.unsure)}"
     if best.forced:
-        why += f" ({_FORCED_NOTE}: tried anyway)"
+        why += f" ({FORCED_NOTE}: tried anyway)"
     parts.append(f"chose {c.key} ({tier}, est. {_money(best.cost)}): {why} of {len(scored)} eligible")
     if max_cost is not None:
         parts.append(f"max_cost {_money(max_cost)}")

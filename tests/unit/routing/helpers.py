@@ -10,7 +10,23 @@ import random
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+import pytest
+
 from muxer_litellm.catalog import ModelCard
+from muxer_litellm.errors import (
+    AuthenticationError,
+    BadRequestError,
+    BudgetExceededError,
+    ContentPolicyError,
+    ContextWindowExceededError,
+    ModelNotFoundError,
+    NotAProxyError,
+    ProviderClosedError,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+)
 from muxer_litellm.host import LLMProvider, MessageInput
 from muxer_litellm.routing import HeuristicRouter, RoutePlan, RoutingConfig, estimate_prompt_tokens
 from muxer_litellm.testing import BareFakeProvider, FakeProvider, ModelSpec, Outcome, model_card
@@ -24,6 +40,29 @@ MID = (0.003, 0.004)
 EXPENSIVE = (0.01, 0.03)
 
 QUESTION = "What is the capital of France?"
+
+# What each error class means for a route (policy.py), by what the router does next.
+NEXT_ERRORS = [
+    pytest.param(RateLimitError("slow down"), id="rate-limit"),
+    pytest.param(ProviderTimeoutError("timed out"), id="timeout"),
+    pytest.param(ProviderUnavailableError("bad gateway", 502), id="unavailable-5xx"),
+    pytest.param(ProviderError("flaky upstream", 500, retryable=True), id="retryable-provider-error"),
+    pytest.param(ModelNotFoundError("no such model", 404), id="model-not-found"),
+    pytest.param(ContextWindowExceededError("too long", 400), id="context-window"),
+    pytest.param(ContentPolicyError("flagged", 400), id="content-policy"),
+]
+SKIP_PROVIDER_ERRORS = [
+    pytest.param(AuthenticationError("bad key", 401), id="auth"),
+    pytest.param(BudgetExceededError("key budget spent", 400), id="budget"),
+    pytest.param(NotAProxyError("http://x answers HTML, not a LiteLLM proxy", 404), id="not-a-proxy"),
+    pytest.param(ProviderClosedError("the provider was closed"), id="closed"),
+]
+STOP_ERRORS = [
+    pytest.param(BadRequestError("bad request", 400), id="bad-request"),
+    pytest.param(ProviderError("teapot", 418), id="plain-provider-error"),
+    pytest.param(ProviderError("refused", 500, retryable=False), id="non-retryable-provider-error"),
+    pytest.param(BadRequestError("bad but retryable?", 400, retryable=True), id="bad-request-marked-retryable"),
+]
 
 
 class Clock:

@@ -12,10 +12,13 @@ from typing import Any
 
 import pytest
 
+from muxer_litellm.catalog import ModelCard
 from muxer_litellm.host import LLMProvider
 from muxer_litellm.routing import (
+    CAPABILITIES,
     Candidate,
     HeuristicRouter,
+    PromptProfile,
     RoutingConfig,
     build_candidates,
     estimate_prompt_tokens,
@@ -125,10 +128,44 @@ def test_catalog_card_gives_prices_window_capabilities_tier_and_health() -> None
     assert c.catalog_priced is True
     assert c.price_known is True
     assert (c.context_window, c.max_output_tokens) == (200_000, 8192)
+    assert c.card is big  # kept as is: nothing is renamed between the catalog and routing
+    assert dict(c.capabilities) == {
+        "supports_vision": False,
+        "supports_function_calling": True,
+        "supports_response_schema": None,
+        "supports_reasoning": True,
+    }
+    assert [c.supports(cap) for cap in CAPABILITIES] == [False, True, None, True]
+    # the deprecated short names still answer
     assert (c.function_calling, c.vision, c.json_schema, c.reasoning) == (True, False, None, True)
     assert c.task_types == frozenset({"code", "reasoning"})
     assert (c.tier, c.tier_source) == (3, "catalog")
     assert c.healthy is True
+
+
+def test_capabilities_are_every_supports_flag_of_the_card_under_its_own_name() -> None:
+    flags = {name for name in ModelCard.model_fields if name.startswith("supports_")}
+    assert {cap.field for cap in CAPABILITIES} == flags
+    profile_needs = {
+        name.removeprefix("needs_") for name in PromptProfile.__dataclass_fields__ if name.startswith("needs_")
+    }
+    assert profile_needs <= {cap.need for cap in CAPABILITIES}
+
+
+@pytest.mark.parametrize(
+    ("price", "tokens"),
+    [((0.003, 0.015), (1234, 567)), ((0.0, 0.0), (10, 10)), ((None, None), (10, 10)), ((0.001, None), (10, 10))],
+)
+def test_a_carded_candidate_is_priced_by_the_cards_own_formula(
+    price: tuple[float | None, float | None], tokens: tuple[int, int]
+) -> None:
+    priced = card("m", *price)
+    [c] = build_candidates({"p": catalog("p", [priced])})
+    assert c.estimate(None, *tokens) == priced.cost(*tokens)
+    if priced.price_known:
+        assert c.estimate(None, *tokens) == pytest.approx((tokens[0] * price[0] + tokens[1] * price[1]) / 1000)  # type: ignore[operator]
+    else:
+        assert c.estimate(None, *tokens) is None
 
 
 def test_native_provider_prices_per_1k_come_from_calculate_cost_and_unknown_stays_none() -> None:

@@ -17,6 +17,7 @@ from muxer_litellm import (
 )
 from muxer_litellm.routing import (
     BUILTIN_STRATEGIES,
+    CandidateRef,
     CascadeConfig,
     ComboConfig,
     RoutingConfig,
@@ -228,6 +229,46 @@ def test_unknown_keys_are_rejected_to_catch_typos(data: dict[str, Any]) -> None:
 def test_numbers_out_of_range_are_rejected_naming_the_field(field: str, value: float) -> None:
     with pytest.raises(ValidationError, match=field):
         RoutingConfig.model_validate({field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "what"),
+    [
+        pytest.param("max_attempts", True, "valid integer", id="bool-is-not-a-count"),
+        pytest.param("max_attempts", "3", "valid integer", id="string-is-not-a-count"),
+        pytest.param("breaker_threshold", 2.5, "valid integer", id="fraction-is-not-a-count"),
+        pytest.param("breaker_cooldown", float("inf"), "finite number", id="infinite-seconds"),
+        pytest.param("rate_limit_cooldown", "5", "valid number", id="string-seconds"),
+        pytest.param("health_ttl", False, "valid number", id="bool-seconds"),
+        pytest.param("quality_threshold", float("nan"), "finite number", id="nan-threshold"),
+        pytest.param("token_counter_band", True, "valid number", id="bool-band"),
+        pytest.param("tier_price_thresholds", [0.002, float("inf")], "finite number", id="infinite-threshold"),
+        pytest.param("tiers", {"p/m": True}, "valid integer", id="bool-tier"),
+    ],
+)
+def test_numbers_are_strict(field: str, value: Any, what: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        RoutingConfig.model_validate({field: value})
+    [problem] = caught.value.errors()
+    assert problem["loc"][0] == field
+    assert what in problem["msg"]
+
+
+@pytest.mark.parametrize("weight", [True, "2"])
+def test_a_weight_is_a_number_not_a_bool_or_a_string(weight: Any) -> None:
+    with pytest.raises(ValidationError, match="weight"):
+        CandidateRef.model_validate({"target": "p/m", "weight": weight})
+
+
+def test_target_is_the_deprecated_name_of_candidate_ref() -> None:
+    assert Target is CandidateRef
+
+
+def test_a_yaml_boolean_where_a_count_belongs_names_the_file_and_field(tmp_path: Path) -> None:
+    path = write(tmp_path / "routing.yaml", "max_attempts: yes\n")
+    with pytest.raises(RoutingConfigError) as caught:
+        load_routing_config(path)
+    assert str(caught.value).startswith(f"{path}: max_attempts: Input should be a valid integer")
 
 
 # ---------------------------------------------------------------------------- load_routing_config: YAML

@@ -12,10 +12,7 @@ from __future__ import annotations
 import pytest
 
 from muxer_litellm import (
-    AuthenticationError,
     BadRequestError,
-    BudgetExceededError,
-    ContentPolicyError,
     ContextWindowExceededError,
     FallbackExhaustedError,
     ModelNotFoundError,
@@ -30,6 +27,9 @@ from tests.unit.routing.helpers import (
     CHEAP,
     MESSAGES,
     MID,
+    NEXT_ERRORS,
+    SKIP_PROVIDER_ERRORS,
+    STOP_ERRORS,
     Clock,
     answered_cost,
     attempt_rows,
@@ -44,26 +44,6 @@ from tests.unit.routing.helpers import (
 
 
 # ---------------------------------------------------------------------------- error_action / fallback rules
-
-NEXT_ERRORS = [
-    pytest.param(RateLimitError("slow down"), id="rate-limit"),
-    pytest.param(ProviderTimeoutError("timed out"), id="timeout"),
-    pytest.param(ProviderUnavailableError("bad gateway", 502), id="unavailable-5xx"),
-    pytest.param(ProviderError("flaky upstream", 500, retryable=True), id="retryable-provider-error"),
-    pytest.param(ModelNotFoundError("no such model", 404), id="model-not-found"),
-    pytest.param(ContextWindowExceededError("too long", 400), id="context-window"),
-    pytest.param(ContentPolicyError("flagged", 400), id="content-policy"),
-]
-SKIP_PROVIDER_ERRORS = [
-    pytest.param(AuthenticationError("bad key", 401), id="auth"),
-    pytest.param(BudgetExceededError("key budget spent", 400), id="budget"),
-]
-STOP_ERRORS = [
-    pytest.param(BadRequestError("bad request", 400), id="bad-request"),
-    pytest.param(ProviderError("teapot", 418), id="plain-provider-error"),
-    pytest.param(ProviderError("refused", 500, retryable=False), id="non-retryable-provider-error"),
-    pytest.param(BadRequestError("bad but retryable?", 400, retryable=True), id="bad-request-marked-retryable"),
-]
 
 
 @pytest.mark.parametrize("exc", NEXT_ERRORS)

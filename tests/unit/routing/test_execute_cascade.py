@@ -599,7 +599,7 @@ async def test_cascade_strategies_with_cascades_disabled_are_a_config_error(stra
     assert p.calls == []
 
 
-@pytest.mark.parametrize("threshold", [-0.01, 1.01, 2.0, math.nan])
+@pytest.mark.parametrize("threshold", [-0.01, 1.01, 2.0, math.nan, True, "0.5"])
 async def test_quality_threshold_outside_0_1_is_a_config_error(threshold: float) -> None:
     p = tiered()
     with pytest.raises(RoutingConfigError, match="quality_threshold"):

@@ -1,4 +1,4 @@
-"""``policy.py``: what each error class means for the rest of a route."""
+"""``policy.py``: what each error class means for the rest of a route and for the target's state."""
 
 from __future__ import annotations
 
@@ -8,37 +8,20 @@ from muxer_litellm import (
     AuthenticationError,
     BadRequestError,
     BudgetExceededError,
-    ContentPolicyError,
     ContextWindowExceededError,
     ModelNotFoundError,
+    NotAProxyError,
+    ProviderClosedError,
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
 )
-from muxer_litellm.routing import error_action
+from muxer_litellm.routing import ErrorVerdict, error_action, judge
+from muxer_litellm.routing.policy import PROVIDER_SCOPED
+from tests.unit.routing.helpers import NEXT_ERRORS, SKIP_PROVIDER_ERRORS, STOP_ERRORS
 
 # ---------------------------------------------------------------------------- error_action / fallback rules
-
-NEXT_ERRORS = [
-    pytest.param(RateLimitError("slow down"), id="rate-limit"),
-    pytest.param(ProviderTimeoutError("timed out"), id="timeout"),
-    pytest.param(ProviderUnavailableError("bad gateway", 502), id="unavailable-5xx"),
-    pytest.param(ProviderError("flaky upstream", 500, retryable=True), id="retryable-provider-error"),
-    pytest.param(ModelNotFoundError("no such model", 404), id="model-not-found"),
-    pytest.param(ContextWindowExceededError("too long", 400), id="context-window"),
-    pytest.param(ContentPolicyError("flagged", 400), id="content-policy"),
-]
-SKIP_PROVIDER_ERRORS = [
-    pytest.param(AuthenticationError("bad key", 401), id="auth"),
-    pytest.param(BudgetExceededError("key budget spent", 400), id="budget"),
-]
-STOP_ERRORS = [
-    pytest.param(BadRequestError("bad request", 400), id="bad-request"),
-    pytest.param(ProviderError("teapot", 418), id="plain-provider-error"),
-    pytest.param(ProviderError("refused", 500, retryable=False), id="non-retryable-provider-error"),
-    pytest.param(BadRequestError("bad but retryable?", 400, retryable=True), id="bad-request-marked-retryable"),
-]
 
 
 @pytest.mark.parametrize(
@@ -51,3 +34,26 @@ STOP_ERRORS = [
 )
 def test_error_action_table(exc: ProviderError, action: str) -> None:
     assert error_action(exc) == action
+
+
+@pytest.mark.parametrize(
+    ("exc", "verdict"),
+    [
+        pytest.param(RateLimitError("429", retry_after=7), ErrorVerdict("next", "cool_down", 7), id="429-wait"),
+        pytest.param(RateLimitError("429"), ErrorVerdict("next", "cool_down", 5.0), id="429-default-wait"),
+        pytest.param(ProviderUnavailableError("502", 502), ErrorVerdict("next", "failure"), id="5xx-counts"),
+        pytest.param(ProviderTimeoutError("slow"), ErrorVerdict("next", "failure"), id="timeout-counts"),
+        pytest.param(ModelNotFoundError("gone", 404), ErrorVerdict("next", "none"), id="model-scoped"),
+        pytest.param(ContextWindowExceededError("long", 400, retryable=True), ErrorVerdict("next", "none"), id="cw"),
+        pytest.param(AuthenticationError("key", 401), ErrorVerdict("skip_provider", "none"), id="auth"),
+        pytest.param(NotAProxyError("html", 404), ErrorVerdict("skip_provider", "none"), id="not-a-proxy"),
+        pytest.param(ProviderClosedError("closed"), ErrorVerdict("skip_provider", "none"), id="closed"),
+        pytest.param(BadRequestError("bad", 400), ErrorVerdict("stop", "none"), id="bad-request"),
+    ],
+)
+def test_judge_says_what_the_route_and_the_targets_state_do(exc: ProviderError, verdict: ErrorVerdict) -> None:
+    assert judge(exc, rate_limit_cooldown=5.0) == verdict
+
+
+def test_provider_scoped_errors_include_the_new_ones() -> None:
+    assert {NotAProxyError, ProviderClosedError, AuthenticationError, BudgetExceededError} == set(PROVIDER_SCOPED)

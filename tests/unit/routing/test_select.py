@@ -11,7 +11,9 @@ import pytest
 from muxer_litellm.errors import BudgetExceededError, NoRouteError, RoutingConfigError
 from muxer_litellm.host import LLMProvider, MessageInput
 from muxer_litellm.routing import (
+    Alternative,
     HeuristicRouter,
+    RankedCandidate,
     RoutingConfig,
     RoutingDecision,
     estimate_prompt_tokens,
@@ -575,6 +577,19 @@ def test_full_tie_within_a_provider_goes_to_model_order() -> None:
 
 
 # ---------------------------------------------------------------------------- the decision
+
+
+def test_the_decision_and_its_alternatives_are_ranked_candidates() -> None:
+    provider = catalog("p", [card("a", *TIER1), card("b", *TIER2)])
+    router = make_router()
+    decision = router.select_model(SIMPLE, {"p": provider})
+    candidates = {c.key: c for c in router.candidates({"p": provider})}
+    chosen, [other] = decision.chosen, decision.alternatives
+    assert isinstance(chosen, RankedCandidate)
+    assert chosen.candidate is candidates["p/a"]
+    assert other.candidate is candidates["p/b"]
+    assert (chosen.key, chosen.tier, chosen.estimated_cost, chosen.forced) == ("p/a", 1, decision.estimated_cost, False)
+    assert Alternative is RankedCandidate  # the deprecated name
 
 
 def test_decision_unpacks_as_provider_model_reason() -> None:
