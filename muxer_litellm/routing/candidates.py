@@ -3,8 +3,8 @@
 Built only from the host contract (``get_supported_models``, ``calculate_cost``) plus, where a
 provider is a :class:`~muxer_litellm.host.CatalogProvider`, its :class:`ModelCard`, so native
 providers and the LiteLLM proxy are compared on the same terms. A candidate keeps its card and
-uses the card's own field names and price formula (:meth:`ModelCard.cost`): nothing is renamed
-or recomputed between the catalog and routing.
+uses the card's own field names and the one price formula (``pricing.usd_for_tokens``): nothing
+is renamed or re-derived between the catalog and routing.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Literal, cast
 
 from ..catalog import ModelCard
 from ..host import CatalogProvider, LLMProvider
+from ..pricing import usd_for_tokens
 
 __all__ = [
     "CAPABILITIES",
@@ -99,10 +100,10 @@ class Candidate:
         return self.capabilities.get(name)
 
     def estimate(self, provider: LLMProvider | None, input_tokens: int, output_tokens: int) -> float | None:
-        """USD for the tokens, None when unknown: the card's :meth:`ModelCard.cost` when the
-        candidate has one, else the provider's ``calculate_cost``."""
+        """USD for the tokens, None when unknown: priced like its card (:func:`usd_for_tokens`
+        over the card's prices) when the candidate has one, else by the provider's ``calculate_cost``."""
         if self.card is not None:
-            return self.card.cost(input_tokens, output_tokens)
+            return usd_for_tokens(input_tokens, output_tokens, self.input_cost_per_1k, self.output_cost_per_1k)
         if provider is None:
             return None
         return safe_cost(provider, input_tokens, output_tokens, self.model)

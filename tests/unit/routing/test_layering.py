@@ -1,5 +1,5 @@
-"""Routing imports only downward: the host contract, errors, ChatStream, the catalog's ModelCard
-and the shared validation formatting; never the proxy client or anything above it."""
+"""Routing imports only downward: the host contract, errors, ChatStream, the catalog's ModelCard,
+the price formula and the shared validation formatting; never the proxy client or anything above it."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import muxer_litellm.routing
 
-ALLOWED = {"host", "errors", "stream", "catalog", "validation"}
+ALLOWED = {"host", "errors", "stream", "catalog", "pricing", "validation"}
 
 
 def package_imports(path: Path) -> set[str]:
