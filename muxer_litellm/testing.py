@@ -15,9 +15,10 @@ back what was called::
     assert cheap.calls[0].model == "mini"
 
 It implements :class:`LLMProvider` and the optional seams routing uses (``CatalogProvider``,
-``TokenCounter``, ``HealthReporter``). :class:`BareFakeProvider` is the same fake without the
-catalog and token-counter seams: a host provider that routing knows only by its model names
-and ``calculate_cost``.
+``TokenCounter``, ``HealthReporter``), and streams as a :class:`ChatStream`.
+:class:`BareFakeProvider` is the same fake as a host provider written to the bare ABC: no
+catalog or token counter (routing knows it only by model names and ``calculate_cost``) and a
+plain async generator for a stream.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import asyncio
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -288,50 +289,63 @@ class FakeProvider(LLMProvider):
         **kwargs: Any,
     ) -> ChatStream:
         """Word-sized chunks, a finish chunk, then a usage chunk carrying ``router_metadata``
-        (as the proxy's last one). Errors are raised on the first read, as an HTTP stream's are."""
+        (as the proxy's last one), as a :class:`ChatStream` with the typed results. Errors are
+        raised on the first read, as an HTTP stream's are."""
+        outcome = self._open_stream(model)
+        # Typed results are recorded by the producer; without metadata the chunks are parsed.
+        stream = ChatStream(
+            self._chunks(messages, model, outcome, lambda usage, meta: stream.record(usage, meta)),
+            parse=not self.stream_metadata,
+        )
+        return stream
+
+    def _open_stream(self, model: str) -> Outcome:
         self.stream_calls.append(model)
         self._called()
-        outcome = self._next(model)
+        return self._next(model)
+
+    async def _chunks(
+        self,
+        messages: Sequence[MessageInput],
+        model: str,
+        outcome: Outcome,
+        record: Callable[[Usage, RouterMetadata], None] | None,
+    ) -> AsyncIterator[dict[str, Any]]:
         started = time.perf_counter()
-
-        async def chunks() -> AsyncIterator[dict[str, Any]]:
-            self.open_streams += 1
-            try:
-                await self._wait(model)
-                card = self._card(model)
-                if isinstance(outcome, BaseException):
-                    raise outcome
-                if isinstance(outcome, ChatCompletionResponse):
-                    content = outcome.choices[0].message.content if outcome.choices else None
-                    text = content if isinstance(content, str) else ""
-                else:
-                    text = outcome if isinstance(outcome, str) else self._reply(model)
-                base = {"id": f"fake-{uuid.uuid4().hex[:12]}", "object": "chat.completion.chunk", "model": model}
-                for i, word in enumerate(text.split(" ")):
-                    if isinstance(outcome, MidStreamError) and i >= outcome.after_chunks:
-                        raise outcome.error
-                    delta: dict[str, Any] = {"content": word if i == 0 else f" {word}"}
-                    if i == 0:
-                        delta["role"] = "assistant"
-                    yield {**base, "created": int(time.time()), "choices": [{"index": 0, "delta": delta}]}
-                    await asyncio.sleep(0)
-                if isinstance(outcome, MidStreamError):
+        self.open_streams += 1
+        try:
+            await self._wait(model)
+            card = self._card(model)
+            if isinstance(outcome, BaseException):
+                raise outcome
+            if isinstance(outcome, ChatCompletionResponse):
+                content = outcome.choices[0].message.content if outcome.choices else None
+                text = content if isinstance(content, str) else ""
+            else:
+                text = outcome if isinstance(outcome, str) else self._reply(model)
+            base = {"id": f"fake-{uuid.uuid4().hex[:12]}", "object": "chat.completion.chunk", "model": model}
+            for i, word in enumerate(text.split(" ")):
+                if isinstance(outcome, MidStreamError) and i >= outcome.after_chunks:
                     raise outcome.error
-                finish = {"index": 0, "delta": {}, "finish_reason": "stop"}
-                yield {**base, "created": int(time.time()), "choices": [finish]}
-                usage = self._usage(messages, text)
-                last: dict[str, Any] = {**base, "created": int(time.time()), "choices": [], "usage": usage.model_dump()}
-                if self.stream_metadata:
-                    meta = self._metadata(card, usage, started)
-                    last["router_metadata"] = meta.model_dump(mode="json")
-                    stream.record(usage, meta)
-                yield last
-            finally:
-                self.open_streams -= 1
-
-        # Typed results are recorded by the producer; without metadata the chunks are parsed.
-        stream = ChatStream(chunks(), parse=not self.stream_metadata)
-        return stream
+                delta: dict[str, Any] = {"content": word if i == 0 else f" {word}"}
+                if i == 0:
+                    delta["role"] = "assistant"
+                yield {**base, "created": int(time.time()), "choices": [{"index": 0, "delta": delta}]}
+                await asyncio.sleep(0)
+            if isinstance(outcome, MidStreamError):
+                raise outcome.error
+            finish = {"index": 0, "delta": {}, "finish_reason": "stop"}
+            yield {**base, "created": int(time.time()), "choices": [finish]}
+            usage = self._usage(messages, text)
+            last: dict[str, Any] = {**base, "created": int(time.time()), "choices": [], "usage": usage.model_dump()}
+            if self.stream_metadata:
+                meta = self._metadata(card, usage, started)
+                last["router_metadata"] = meta.model_dump(mode="json")
+                if record is not None:
+                    record(usage, meta)
+            yield last
+        finally:
+            self.open_streams -= 1
 
     def calculate_cost(self, input_tokens: int, output_tokens: int, model: str) -> float:
         """USD from the model's card; ``math.inf`` when the price is unknown (never "cheapest")."""
@@ -372,11 +386,24 @@ class FakeProvider(LLMProvider):
 
 
 class BareFakeProvider(FakeProvider):
-    """:class:`FakeProvider` as a bare host provider: no ``model_cards()``, ``refresh_models()``
-    or ``count_tokens()``, so routing knows its models only by name and prices them with
-    ``calculate_cost`` (capabilities and windows unknown). Everything else is the same."""
+    """:class:`FakeProvider` as a host provider written to the bare ``LLMProvider`` ABC: no
+    ``model_cards()``, ``refresh_models()`` or ``count_tokens()``, so routing knows its models
+    only by name and prices them with ``calculate_cost`` (capabilities and windows unknown);
+    and ``stream_chat_completion`` returns a plain async generator of the same chunks, which
+    routing wraps in a :class:`ChatStream` itself. Everything else is the same."""
 
     # A protocol member set to None on the class is absent for isinstance() checks.
     model_cards = None  # type: ignore[assignment]
     refresh_models = None  # type: ignore[assignment]
     count_tokens = None  # type: ignore[assignment]
+
+    def stream_chat_completion(  # type: ignore[override]  # the ABC's type, not FakeProvider's
+        self,
+        messages: list[MessageInput],
+        model: str,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The chunks as a plain async generator (no typed results: the caller parses them)."""
+        return self._chunks(messages, model, self._open_stream(model), None)

@@ -4,6 +4,7 @@ and the demo's native provider, a configuration of it."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 from typing import Any
 
@@ -45,6 +46,21 @@ def test_the_bare_variant_has_no_catalog_or_counter() -> None:
     assert not isinstance(bare, CatalogProvider)
     assert not isinstance(bare, TokenCounter)
     assert isinstance(bare, HealthReporter)
+
+
+async def test_the_bare_variant_streams_a_plain_async_generator_of_the_same_chunks() -> None:
+    bare = BareFakeProvider("b", {"m": (0.001, 0.002)}, replies={"m": "one two"}, prompt_tokens=3)
+    stream = bare.stream_chat_completion(MESSAGES, "m")
+    assert not isinstance(stream, ChatStream)
+    assert inspect.isasyncgen(stream)
+    chunks = [chunk async for chunk in stream]
+    assert text_of(chunks) == "one two"
+    assert chunks[-1]["usage"]["prompt_tokens"] == 3
+    assert chunks[-1]["router_metadata"]["selected_provider"] == "b"
+    wrapped = ChatStream.wrap(bare.stream_chat_completion(MESSAGES, "m"))  # what routing does with it
+    assert text_of([c async for c in wrapped]) == "one two"
+    assert wrapped.metadata is not None
+    assert wrapped.metadata.selected_model == "m"
 
 
 def test_models_come_as_prices_unknown_prices_or_cards() -> None:

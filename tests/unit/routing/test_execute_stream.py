@@ -40,34 +40,9 @@ from tests.unit.routing.helpers import (
 )
 
 
-class PlainGeneratorStream(BareFakeProvider):
-    """A host provider whose stream is a plain async generator (not a ChatStream) of content
-    chunks with no usage and no router_metadata, as the host contract allows; counts closing."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.opened = 0
-        self.finished = 0  # generators that ran their finally (closed or exhausted)
-
-    async def stream_chat_completion(  # type: ignore[override]
-        self,
-        messages: list[MessageInput],
-        model: str,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[dict[str, Any]]:
-        self.stream_calls.append(model)
-        self.opened += 1
-        try:
-            for word in ("Paris", "is", "the", "capital"):
-                yield {
-                    "object": "chat.completion.chunk",
-                    "model": model,
-                    "choices": [{"index": 0, "delta": {"content": word}}],
-                }
-        finally:
-            self.finished += 1
+def no_metadata(name: str = "native-a") -> BareFakeProvider:
+    """A host provider whose stream (a plain async generator) sends usage but no router_metadata."""
+    return bare(name, {"m1": CHEAP}, replies={"m1": "Paris is the capital"}, stream_metadata=False)
 
 
 def content(chunks: Sequence[dict[str, Any]]) -> list[str]:
@@ -122,12 +97,12 @@ async def test_stream_error_after_the_first_chunk_propagates_and_no_other_target
 
 
 async def test_stream_without_router_metadata_gets_a_trailer_chunk_with_the_routing_fields() -> None:
-    a = PlainGeneratorStream("native-a", {"m1": CHEAP})
+    a = no_metadata()
     router = make_router(combo("a/m1", name="solo"))
 
     chunks = await drain(router.route_stream(MESSAGES, {"a": a}, "solo"))
 
-    assert content(chunks) == ["Paris", "is", "the", "capital"]
+    assert content(chunks) == ["Paris", " is", " the", " capital"]
     trailer = chunks[-1]
     assert trailer["choices"] == []
     assert trailer["model"] == "m1"
@@ -136,22 +111,22 @@ async def test_stream_without_router_metadata_gets_a_trailer_chunk_with_the_rout
     assert meta["estimated_cost"] is None
     assert attempt_rows(meta["attempts"]) == [("a", "m1", "ok", None)]
     assert all("router_metadata" not in c for c in chunks[:-1])
-    assert a.finished == 1
+    assert a.open_streams == 0
     RouterMetadata.model_validate(meta)  # the trailer's metadata is a valid host RouterMetadata
     assert meta["cost_source"] == "unknown"
 
 
 async def test_stream_closes_the_underlying_generator_when_the_consumer_stops_early() -> None:
-    a = PlainGeneratorStream("native-a", {"m1": CHEAP})
+    a = no_metadata()
     router = make_router(combo("a/m1"))
 
     async with contextlib.aclosing(router.route_stream(MESSAGES, {"a": a}, "c")) as stream:
         first = await anext(stream)
         assert content([first]) == ["Paris"]
-        assert a.finished == 0
+        assert a.open_streams == 1
 
-    assert a.opened == 1
-    assert a.finished == 1
+    assert a.stream_calls == ["m1"]
+    assert a.open_streams == 0
 
 
 async def test_stream_through_a_cascade_is_a_bad_request() -> None:
@@ -259,7 +234,7 @@ async def test_route_stream_is_a_chat_stream_with_typed_metadata_carrying_the_ro
 
 
 async def test_route_stream_trailer_metadata_is_typed_too() -> None:
-    a = PlainGeneratorStream("native-a", {"m1": CHEAP})
+    a = no_metadata()
     router = make_router(combo("a/m1", name="solo"))
 
     stream = router.route_stream(MESSAGES, {"a": a}, "solo")
@@ -269,7 +244,8 @@ async def test_route_stream_trailer_metadata_is_typed_too() -> None:
     assert stream.metadata == RouterMetadata.model_validate(chunks[-1]["router_metadata"])
     assert (stream.metadata.selected_model, stream.metadata.cost_source) == ("m1", "unknown")
     assert stream.cost is None  # unknown, never 0
-    assert stream.usage is None  # the provider sent none
+    assert stream.usage is not None  # parsed from the provider's plain chunks
+    assert (stream.usage.prompt_tokens, stream.usage.completion_tokens) == (PROMPT_TOKENS, COMPLETION_TOKENS)
 
 
 async def test_closing_the_route_stream_early_closes_the_providers_stream_at_once() -> None:
