@@ -328,9 +328,12 @@ def exhausted_error(plan: RoutePlan, run: Attempts, state: RoutingState) -> Prov
     """The error for a route where no target answered. ``retry_after`` is the shortest wait
     until some target that could serve the request may be called again, counting those left
     out at planning because they were unavailable; None while some of them is not blocked."""
-    waiting = [(t.key, t.provider) for t in plan.targets]
-    waiting.extend(plan.waiting.items())
-    wait = state.shortest_wait(waiting)
+    could_serve = {t.key: t.provider for t in plan.targets}
+    if plan.decision is not None and plan.kind != "combo":
+        # Eligible candidates the plan had no room for (max_attempts, cascade steps) could serve now.
+        could_serve.update((a.key, a.provider) for a in plan.decision.top_alternatives(len(could_serve) + 1))
+    could_serve.update(plan.waiting)
+    wait = state.shortest_wait(could_serve.items())
     summary = "; ".join(
         f"{a.provider}/{a.model}: {a.outcome}{f' ({a.error})' if a.error else ''}" for a in run.attempts
     )

@@ -185,15 +185,17 @@ class RoutingState:
         record.trial = self._next()
         return Ticket(key, record.trial, trial=True)
 
-    def record_success(self, ticket: Ticket) -> None:
+    def record_success(self, ticket: Ticket | str) -> None:
         """The call answered: its target works, so it closes (unless the call is stale)."""
+        ticket = self._ticket(ticket)
         record = self._records.get(ticket.key)
         if record is None or ticket.seq <= record.mark:
             return
         del self._records[ticket.key]
 
-    def record_failure(self, ticket: Ticket) -> bool:
+    def record_failure(self, ticket: Ticket | str) -> bool:
         """A retryable failure (not a 429). Returns True when it opened (or reopened) the breaker."""
+        ticket = self._ticket(ticket)
         record = self._records.setdefault(ticket.key, _Record())
         if ticket.seq <= record.mark:
             return False  # in flight when the target was blocked: that block already covers it
@@ -285,6 +287,10 @@ class RoutingState:
         return turn % size if size else 0
 
     # ------------------------------------------------------------------ internals
+
+    def _ticket(self, ticket: Ticket | str) -> Ticket:
+        """Deprecated: a bare ``provider/model`` key reads as a call admitted just now."""
+        return Ticket(ticket, self._next()) if isinstance(ticket, str) else ticket
 
     def _next(self) -> int:
         self._seq += 1

@@ -20,6 +20,7 @@ from muxer_litellm.routing import TRIAL_WAIT, RoutingConfig, RoutingState, Targe
 from tests.unit.routing.helpers import (
     MESSAGES,
     Clock,
+    bare,
     called,
     combo,
     make_router,
@@ -577,3 +578,26 @@ async def test_a_trial_taken_while_the_request_waited_on_an_earlier_target_is_sk
     slow_b.set()
     assert (await second).router_metadata.selected_model == "m3"
     assert b.call_count("m3") == 2
+
+
+@pytest.mark.parametrize(("max_attempts", "retry_after"), [(2, None), (3, 2.0)])
+async def test_exhausted_retry_after_is_none_while_an_eligible_target_was_left_unplanned(
+    max_attempts: int, retry_after: float | None
+) -> None:
+    limited = [RateLimitError("429", retry_after=wait) for wait in (4, 2, 6)]
+    p = bare("p", {"a": (0.001, 0.001), "b": (0.002, 0.002), "c": (0.003, 0.003)})
+    p.script.update({m: [err] for m, err in zip("abc", limited, strict=True)})
+    router = make_router(RoutingConfig(max_attempts=max_attempts))
+    with pytest.raises(FallbackExhaustedError) as exhausted:
+        await router.route_request(MESSAGES, {"p": p}, "cost_optimized")
+    assert called(p) == ["a", "b", "c"][:max_attempts]
+    # with 2 attempts, p/c could serve at once; with 3, every target waits and b's 2 s is the shortest
+    assert exhausted.value.retry_after == retry_after
+
+
+def test_a_bare_key_still_records_an_outcome_as_a_call_admitted_now() -> None:
+    state = make_state(Clock(), breaker_threshold=2)
+    assert state.record_failure(KEY) is False  # the deprecated form: a key, not a ticket
+    assert state.record_failure(KEY) is True
+    state.record_success(KEY)  # admitted after the breaker opened: not stale, so it closes
+    assert state.breaker_state(KEY) == "closed"
