@@ -28,10 +28,11 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ..errors import BudgetExceededError, NoRouteError
 from ..host import LLMProvider
+from ..pricing import usd_for_tokens
 from .candidates import CAPABILITIES, Candidate
 from .classify import PROMPT_CLASSES, PromptProfile
 from .config import RoutingConfig
@@ -159,7 +160,14 @@ class _Scored:
     cost: float | None
     unsure: list[str]
     group: int  # 0 adequate, 1 tier unknown, 2 tier too low
-    forced: bool = False
+    forced: ClassVar[bool] = False  # a class constant, not a field: the hot loop builds many
+
+
+@dataclass(slots=True)
+class _Forced(_Scored):
+    """Scored past an open breaker: the request's last targets (module rule 4)."""
+
+    forced: ClassVar[bool] = True
 
 
 def _rank(s: _Scored) -> tuple[bool, bool, int, int, float, int, int]:
@@ -246,7 +254,11 @@ def select_candidate(
         if reason is not None:
             excluded[c.key] = reason
             continue
-        cost = c.estimate(providers.get(c.provider), prompt, out)
+        # Candidate.estimate, unrolled for the hot loop: a carded candidate is priced from its fields.
+        if c.card is not None:
+            cost = usd_for_tokens(prompt, out, c.input_cost_per_1k, c.output_cost_per_1k)
+        else:
+            cost = c.estimate(providers.get(c.provider), prompt, out)
         if max_cost is not None and (cost is None or cost > max_cost):
             excluded[c.key] = (
                 "price unknown, so it cannot be shown to fit max_cost"
@@ -267,7 +279,7 @@ def select_candidate(
         if status is None:
             scored.append(_Scored(c, position, cost, unsure, group))
         elif status.cause == "breaker":
-            ejected.append((_Scored(c, position, cost, unsure, group, forced=True), status))
+            ejected.append((_Forced(c, position, cost, unsure, group), status))
         else:
             unavailable.append((c, status))
 
