@@ -13,7 +13,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from muxer_litellm.provider import LiteLLMProvider
+from muxer_litellm import LiteLLMProvider
 from muxer_litellm.routing import HeuristicRouter
 
 

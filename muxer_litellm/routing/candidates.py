@@ -1,8 +1,10 @@
-"""The candidate view: every ``(provider, model)`` a router may pick, with what it knows.
+"""``Candidate``: routing's one name for a routable model, ``(provider, model)`` and what is known about it.
 
-Built only from the host contract (``get_supported_models``, ``calculate_cost``) plus, where
-a provider has one, its catalog (``model_cards()`` returning :class:`ModelCard`), so native
-providers and the LiteLLM proxy are compared on the same terms.
+Built only from the host contract (``get_supported_models``, ``calculate_cost``) plus, where a
+provider is a :class:`~muxer_litellm.host.CatalogProvider`, its :class:`ModelCard`, so native
+providers and the LiteLLM proxy are compared on the same terms. A candidate keeps its card and
+uses the card's own field names and the one price formula (``pricing.usd_for_tokens``): nothing
+is renamed or re-derived between the catalog and routing.
 """
 
 from __future__ import annotations
@@ -12,12 +14,23 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast
 
 from ..catalog import ModelCard
-from ..host import LLMProvider
+from ..host import CatalogProvider, LLMProvider
+from ..pricing import usd_for_tokens
 
-__all__ = ["Candidate", "CandidateCache", "TierSource", "build_candidates", "candidate_for", "infer_tier", "safe_cost"]
+__all__ = [
+    "CAPABILITIES",
+    "Candidate",
+    "CandidateCache",
+    "Capability",
+    "TierSource",
+    "build_candidates",
+    "candidate_for",
+    "infer_tier",
+    "safe_cost",
+]
 
 logger = logging.getLogger("muxer_litellm.routing")
 
@@ -25,29 +38,48 @@ TierSource = Literal["config", "catalog", "price", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
+class Capability:
+    """A capability a prompt may need: ``need`` names it in :class:`PromptProfile`
+    (``needs_<need>``), ``field`` is the :class:`ModelCard` flag that states it."""
+
+    need: str
+    field: str
+    label: str
+
+
+#: Every capability routing checks, in the order exclusion reasons name them. The one list:
+#: filters, reasons and displays iterate it instead of spelling the four flags out.
+CAPABILITIES: tuple[Capability, ...] = (
+    Capability("vision", "supports_vision", "vision"),
+    Capability("tools", "supports_function_calling", "function calling"),
+    Capability("json_schema", "supports_response_schema", "JSON schema output"),
+    Capability("reasoning", "supports_reasoning", "reasoning"),
+)
+
+
+@dataclass(frozen=True, slots=True)
 class Candidate:
-    """One routable target. Capabilities and window are None when nobody said (unknown
-    is not "no"); prices are USD per 1K tokens, None when unknown (never 0)."""
+    """One routable model. ``card`` is its catalog card (None for a provider without a catalog);
+    the fields below repeat the card's under the card's names, for the decision's hot loop.
+    Capabilities and window are None when nobody said (unknown is not "no"); prices are USD
+    per 1K tokens, None when unknown (never 0)."""
 
     provider: str
     model: str
+    card: ModelCard | None
     input_cost_per_1k: float | None
     output_cost_per_1k: float | None
+    #: The card's ``pricing_source``; ``provider`` when priced by its ``calculate_cost``.
     pricing_source: str
-    context_window: int | None
-    max_output_tokens: int | None
-    function_calling: bool | None
-    vision: bool | None
-    json_schema: bool | None
-    reasoning: bool | None
-    task_types: frozenset[str]
     tier: int | None
     tier_source: TierSource
-    healthy: bool | None
-    health_error: str | None
-    #: Priced from a catalog card: cost is linear in tokens, as the provider's own
-    #: calculate_cost computes it, so routing prices it without calling the provider.
-    catalog_priced: bool = False
+    #: ``ModelCard`` capability flag (``supports_vision``...) -> True / False / None (unknown).
+    capabilities: Mapping[str, bool | None]
+    context_window: int | None = None
+    max_output_tokens: int | None = None
+    task_types: frozenset[str] = frozenset()
+    healthy: bool | None = None
+    health_error: str | None = None
     key: str = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -57,16 +89,48 @@ class Candidate:
     def price_known(self) -> bool:
         return self.input_cost_per_1k is not None and self.output_cost_per_1k is not None
 
+    @property
+    def catalog_priced(self) -> bool:
+        """Priced from its card (linear in tokens), so routing prices it without calling the provider."""
+        return self.card is not None
+
+    def supports(self, capability: Capability | str) -> bool | None:
+        """True / False / None (not stated) for a :data:`CAPABILITIES` entry or its card field name."""
+        name = capability.field if isinstance(capability, Capability) else capability
+        return self.capabilities.get(name)
+
     def estimate(self, provider: LLMProvider | None, input_tokens: int, output_tokens: int) -> float | None:
-        """USD for the tokens, None when unknown: from the card's prices when the candidate
-        has one, else the provider's ``calculate_cost``."""
-        if self.catalog_priced:
-            if self.input_cost_per_1k is None or self.output_cost_per_1k is None:
-                return None
-            return (input_tokens * self.input_cost_per_1k + output_tokens * self.output_cost_per_1k) / 1000.0
+        """USD for the tokens, None when unknown: priced like its card (:func:`usd_for_tokens`
+        over the card's prices) when the candidate has one, else by the provider's ``calculate_cost``."""
+        if self.card is not None:
+            return usd_for_tokens(input_tokens, output_tokens, self.input_cost_per_1k, self.output_cost_per_1k)
         if provider is None:
             return None
         return safe_cost(provider, input_tokens, output_tokens, self.model)
+
+    # Deprecated names (the card's own names are the ones above).
+    @property
+    def function_calling(self) -> bool | None:
+        """Deprecated: ``supports("supports_function_calling")``."""
+        return self.capabilities.get("supports_function_calling")
+
+    @property
+    def vision(self) -> bool | None:
+        """Deprecated: ``supports("supports_vision")``."""
+        return self.capabilities.get("supports_vision")
+
+    @property
+    def json_schema(self) -> bool | None:
+        """Deprecated: ``supports("supports_response_schema")``."""
+        return self.capabilities.get("supports_response_schema")
+
+    @property
+    def reasoning(self) -> bool | None:
+        """Deprecated: ``supports("supports_reasoning")``."""
+        return self.capabilities.get("supports_reasoning")
+
+
+_NO_CAPABILITIES: Mapping[str, bool | None] = {c.field: None for c in CAPABILITIES}
 
 
 def safe_cost(provider: LLMProvider, input_tokens: int, output_tokens: int, model: str) -> float | None:
@@ -94,12 +158,11 @@ def infer_tier(input_per_1k: float | None, output_per_1k: float | None, threshol
     return len(thresholds) + 1
 
 
-def _cards(provider: LLMProvider) -> dict[str, ModelCard]:
-    getter = getattr(provider, "model_cards", None)
-    if not callable(getter):
+def _cards(provider: LLMProvider, has_catalog: bool) -> dict[str, ModelCard]:
+    if not has_catalog:
         return {}
     try:
-        cards = getter()
+        cards = cast(CatalogProvider, provider).model_cards()  # checked once per provider object
     except Exception as exc:
         logger.debug("model_cards() failed: %r", exc)
         return {}
@@ -132,34 +195,39 @@ def _candidate(
     tiers: Mapping[str, int],
     thresholds: Sequence[float],
 ) -> Candidate:
-    if card is not None:
-        inp, out = card.input_cost_per_1k, card.output_cost_per_1k
-        source: str = card.pricing_source
-    else:
+    if card is None:
         inp, out = safe_cost(provider, 1000, 0, model), safe_cost(provider, 0, 1000, model)
         if inp is None or out is None:
             inp = out = None
-        source = "provider" if inp is not None else "unknown"
-    key = f"{name}/{model}"
-    tier, tier_source = _tier(key, card, inp, out, tiers, thresholds)
+        tier, tier_source = _tier(f"{name}/{model}", None, inp, out, tiers, thresholds)
+        return Candidate(
+            provider=name,
+            model=model,
+            card=None,
+            input_cost_per_1k=inp,
+            output_cost_per_1k=out,
+            pricing_source="provider" if inp is not None else "unknown",
+            tier=tier,
+            tier_source=tier_source,
+            capabilities=_NO_CAPABILITIES,
+        )
+    inp, out = card.input_cost_per_1k, card.output_cost_per_1k
+    tier, tier_source = _tier(f"{name}/{model}", card, inp, out, tiers, thresholds)
     return Candidate(
         provider=name,
         model=model,
+        card=card,
         input_cost_per_1k=inp,
         output_cost_per_1k=out,
-        pricing_source=source,
-        context_window=card.context_window if card else None,
-        max_output_tokens=card.max_output_tokens if card else None,
-        function_calling=card.supports_function_calling if card else None,
-        vision=card.supports_vision if card else None,
-        json_schema=card.supports_response_schema if card else None,
-        reasoning=card.supports_reasoning if card else None,
-        task_types=frozenset(card.task_types) if card else frozenset(),
+        pricing_source=card.pricing_source,
         tier=tier,
         tier_source=tier_source,
-        healthy=card.healthy if card else None,
-        health_error=card.health_error if card else None,
-        catalog_priced=card is not None,
+        capabilities={c.field: getattr(card, c.field) for c in CAPABILITIES},
+        context_window=card.context_window,
+        max_output_tokens=card.max_output_tokens,
+        task_types=frozenset(card.task_types),
+        healthy=card.healthy,
+        health_error=card.health_error,
     )
 
 
@@ -173,13 +241,14 @@ def candidate_for(
 ) -> Candidate:
     """A candidate for a model the provider does not list (a combo may name one, e.g. a
     model behind a proxy wildcard route): whatever its catalog and prices say, else unknown."""
-    card = _cards(provider).get(model)
+    card = _cards(provider, isinstance(provider, CatalogProvider)).get(model)
     return _candidate(name, provider, model, card, tiers or {}, tier_price_thresholds)
 
 
 @dataclass(slots=True)
 class _CacheEntry:
     provider: LLMProvider
+    has_catalog: bool
     signature: tuple[object, ...]
     cards: tuple[ModelCard, ...]
     candidates: list[Candidate]
@@ -190,7 +259,8 @@ class CandidateCache:
     """Reuses a provider's candidates while its model list and catalog cards are the same
     objects (a catalog refresh replaces them), so a decision does not rebuild hundreds of
     candidates. Entries older than ``max_age`` seconds are rebuilt anyway, to pick up
-    price changes of providers without a catalog."""
+    price changes of providers without a catalog. Whether a provider has a catalog is
+    checked once per provider object, not on every decision."""
 
     def __init__(self, max_age: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_age = max_age
@@ -215,13 +285,17 @@ class CandidateCache:
             except Exception as exc:
                 logger.warning("provider %r: get_supported_models() failed: %r", name, exc)
                 continue
-            cards = _cards(provider)
+            cached = self._entries.get(name)
+            if cached is not None and cached.provider is provider:
+                has_catalog = cached.has_catalog
+            else:
+                cached = None
+                has_catalog = isinstance(provider, CatalogProvider)
+            cards = _cards(provider, has_catalog)
             signature = (tuple(models), tuple(sorted((tiers or {}).items())), tuple(tier_price_thresholds))
             card_objects = tuple(cards.values())
-            cached = self._entries.get(name)
             if (
                 cached is not None
-                and cached.provider is provider
                 and cached.signature == signature
                 and len(cached.cards) == len(card_objects)
                 # Identity, not equality: a refreshed catalog has new card objects. The entry holds
@@ -232,7 +306,7 @@ class CandidateCache:
                 out.extend(cached.candidates)
                 continue
             built = _provider_candidates(name, provider, models, cards, tiers or {}, tier_price_thresholds)
-            self._entries[name] = _CacheEntry(provider, signature, card_objects, built, now)
+            self._entries[name] = _CacheEntry(provider, has_catalog, signature, card_objects, built, now)
             out.extend(built)
         return out
 

@@ -25,6 +25,7 @@ __all__ = [
     "PromptProfile",
     "classify_prompt",
     "estimate_prompt_tokens",
+    "json_text",
     "text_tokens",
 ]
 
@@ -278,11 +279,15 @@ def content_parts(content: Any) -> Iterable[tuple[str, str]]:
                 yield "other", ""
 
 
-def _json_text(value: Any) -> str:
+def json_text(value: Any) -> str:
+    """Compact JSON as the estimate counts it (tools, tool calls); "" when it cannot be dumped."""
     try:
         return json.dumps(value, separators=(",", ":"), default=str, ensure_ascii=False)
     except (TypeError, ValueError):
         return ""
+
+
+_json_text = json_text  # the old private name, kept for code that still imports it
 
 
 def estimate_prompt_tokens(messages: Sequence[MessageInput], tools: Any = None) -> int:

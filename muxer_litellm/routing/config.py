@@ -9,42 +9,89 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ..errors import RoutingConfigError
 from ..validation import validation_problems
+from .classify import PROMPT_CLASSES
 
 __all__ = [
     "BUILTIN_STRATEGIES",
+    "USD",
+    "CandidateRef",
     "CascadeConfig",
     "ComboConfig",
     "ComboStrategy",
+    "Fraction",
+    "PositiveInt",
     "RoutingConfig",
     "RoutingSettings",
+    "Seconds",
     "Target",
+    "check_budget",
+    "check_fraction",
     "load_routing_config",
 ]
 
 #: Strategies every router knows; combos and cascades add their own names.
 BUILTIN_STRATEGIES = ("heuristic", "cost_optimized", "cascade", "hybrid")
 ComboStrategy = Literal["priority", "weighted", "round_robin", "cost"]
-_CLASSES_WITH_TIERS = ("code", "reasoning", "long_context", "vision", "tools", "json", "simple")
+
+# Numbers are strict: a YAML ``true`` is not 1 and ``"5"`` is not 5; infinities and NaN are refused.
+#: A whole number >= 1 (counts, tiers, token amounts).
+PositiveInt = Annotated[int, Field(strict=True, ge=1)]
+#: A finite duration > 0, in seconds.
+Seconds = Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)]
+#: A finite number within [0, 1] (thresholds, shares).
+Fraction = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
+#: A finite amount of US dollars >= 0.
+USD = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+_NonNegativeSeconds = Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)]
+_Finite = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+_BUDGET: TypeAdapter[float | None] = TypeAdapter(USD | None)
+_FRACTION: TypeAdapter[float | None] = TypeAdapter(Fraction | None)
 
 
-class Target(BaseModel):
-    """One ``provider/model`` a combo or cascade may call. Written in YAML as the string
-    ``"litellm/cheap-chat"`` (split at the first ``/``, so ``litellm/openai/gpt-4o`` works) or
-    as a mapping ``{target: litellm/cheap-chat, weight: 3}``."""
+def check_budget(max_cost: object) -> float | None:
+    """``max_cost`` as a USD amount (None: no budget); ValueError naming it otherwise."""
+    try:
+        return _BUDGET.validate_python(max_cost)
+    except ValidationError:
+        raise ValueError(f"max_cost must be a finite number of USD >= 0, got {max_cost!r}") from None
+
+
+def check_fraction(name: str, value: object) -> float | None:
+    """``value`` as a number within [0, 1] (None passes); RoutingConfigError naming ``name`` otherwise."""
+    try:
+        return _FRACTION.validate_python(value)
+    except ValidationError:
+        raise RoutingConfigError(f"{name} must be within [0, 1], got {value!r}") from None
+
+
+class CandidateRef(BaseModel):
+    """One ``provider/model`` a combo or cascade names (the :class:`Candidate` it refers to), with
+    its combo weight. Written in YAML as the string ``"litellm/cheap-chat"`` (split at the first
+    ``/``, so ``litellm/openai/gpt-4o`` works) or as a mapping ``{target: litellm/cheap-chat, weight: 3}``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     provider: str = Field(min_length=1)
     model: str = Field(min_length=1)
-    weight: float = Field(1.0, gt=0, allow_inf_nan=False)
+    weight: float = Field(1.0, gt=0, allow_inf_nan=False, strict=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -68,12 +115,16 @@ class Target(BaseModel):
         return f"{self.provider}/{self.model}"
 
 
+#: Deprecated name of :class:`CandidateRef`.
+Target = CandidateRef
+
+
 class ComboConfig(BaseModel):
     """A named, ordered set of targets across providers (OmniRoute's combos)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    targets: list[Target] = Field(min_length=1)
+    targets: list[CandidateRef] = Field(min_length=1)
     strategy: ComboStrategy = "priority"
 
     @model_validator(mode="after")
@@ -90,8 +141,8 @@ class CascadeConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    steps: list[Target] = Field(min_length=1)
-    quality_threshold: float | None = Field(None, ge=0, le=1, description="None: RoutingConfig's.")
+    steps: list[CandidateRef] = Field(min_length=1)
+    quality_threshold: Fraction | None = Field(None, description="None: RoutingConfig's.")
 
 
 class RoutingConfig(BaseModel):
@@ -106,35 +157,37 @@ class RoutingConfig(BaseModel):
     cascades: dict[str, CascadeConfig] = Field(default_factory=dict)
 
     # Classification and tiers
-    long_context_tokens: int = Field(8000, gt=0)
-    min_tier: dict[str, int] = Field(default_factory=lambda: {"code": 2, "reasoning": 2, "long_context": 2})
-    tier_price_thresholds: list[float] = Field(
+    long_context_tokens: PositiveInt = 8000
+    min_tier: dict[str, PositiveInt] = Field(default_factory=lambda: {"code": 2, "reasoning": 2, "long_context": 2})
+    tier_price_thresholds: list[_Finite] = Field(
         default_factory=lambda: [0.002, 0.005],
         description="USD per 1K tokens, mean of input and output: below the first is tier 1, and so on.",
     )
-    tiers: dict[str, int] = Field(default_factory=dict, description="'provider/model' -> tier, beats inference.")
-    expected_output_tokens: dict[str, int] = Field(
+    tiers: dict[str, PositiveInt] = Field(
+        default_factory=dict, description="'provider/model' -> tier, beats inference."
+    )
+    expected_output_tokens: dict[str, PositiveInt] = Field(
         default_factory=lambda: {"simple": 256, "code": 1024, "reasoning": 1024, "long_context": 512, "vision": 512}
     )
-    assumed_context_window: int = Field(4096, gt=0, description="Window assumed when a provider does not say.")
+    assumed_context_window: PositiveInt = Field(4096, description="Window assumed when a provider does not say.")
 
     # Fallback, cooldowns, breaker, health
-    max_attempts: int = Field(3, ge=1, description="Targets tried per request by heuristic/cost routing.")
-    rate_limit_cooldown: float = Field(5.0, ge=0, description="Cooldown after a 429 that gave no Retry-After.")
-    max_cooldown: float = Field(300.0, gt=0, description="Cap on any Retry-After a 429 asks for.")
-    breaker_threshold: int = Field(3, ge=1, description="Consecutive retryable failures that open a target's breaker.")
-    breaker_cooldown: float = Field(30.0, gt=0)
-    health_ttl: float = Field(60.0, gt=0, description="Seconds a failed provider health_check() excludes it.")
-    health_check_timeout: float = Field(10.0, gt=0, description="Limit for each provider's health_check().")
+    max_attempts: PositiveInt = Field(3, description="Targets tried per request by heuristic/cost routing.")
+    rate_limit_cooldown: _NonNegativeSeconds = Field(5.0, description="Cooldown after a 429 that gave no Retry-After.")
+    max_cooldown: Seconds = Field(300.0, description="Cap on any Retry-After a 429 asks for.")
+    breaker_threshold: PositiveInt = Field(3, description="Retryable failures in a row that open a target's breaker.")
+    breaker_cooldown: Seconds = 30.0
+    health_ttl: Seconds = Field(60.0, description="Seconds a failed provider health_check() excludes it.")
+    health_check_timeout: Seconds = Field(10.0, description="Limit for each provider's health_check().")
 
     # Cascades
-    quality_threshold: float = Field(0.5, ge=0, le=1)
-    cascade_max_steps: int = Field(3, ge=1, description="Steps of an automatic (unconfigured) cascade.")
+    quality_threshold: Fraction = 0.5
+    cascade_max_steps: PositiveInt = Field(3, description="Steps of an automatic (unconfigured) cascade.")
 
     # Exact token counts near a context window (LiteLLM's /utils/token_counter)
     token_counter: bool = True
-    token_counter_timeout: float = Field(0.5, gt=0)
-    token_counter_band: float = Field(0.25, ge=0, le=1, description="Ask when the estimate is this close to a window.")
+    token_counter_timeout: Seconds = 0.5
+    token_counter_band: Fraction = Field(0.25, description="Ask when the estimate is this close to a window.")
 
     @model_validator(mode="after")
     def _check(self) -> Self:
@@ -153,15 +206,11 @@ class RoutingConfig(BaseModel):
         if not self.cascade_enabled and (self.default_strategy == "cascade" or self.default_strategy in self.cascades):
             raise ValueError(f"default_strategy {self.default_strategy!r} needs cascade_enabled: true")
         for field, mapping in (("min_tier", self.min_tier), ("expected_output_tokens", self.expected_output_tokens)):
-            for name, value in mapping.items():
-                if name not in _CLASSES_WITH_TIERS:
-                    raise ValueError(f"{field}: unknown prompt class {name!r}; use {', '.join(_CLASSES_WITH_TIERS)}")
-                if value < 1:
-                    raise ValueError(f"{field}.{name} must be >= 1, got {value}")
-        for key, tier in self.tiers.items():
-            Target._split(key)
-            if tier < 1:
-                raise ValueError(f"tiers.{key} must be >= 1, got {tier}")
+            for name in mapping:
+                if name not in PROMPT_CLASSES:
+                    raise ValueError(f"{field}: unknown prompt class {name!r}; use {', '.join(PROMPT_CLASSES)}")
+        for key in self.tiers:
+            CandidateRef._split(key)
         thresholds = self.tier_price_thresholds
         if any(t <= 0 for t in thresholds) or any(b <= a for a, b in itertools.pairwise(thresholds)):
             raise ValueError(f"tier_price_thresholds must be positive and increasing, got {thresholds}")

@@ -9,9 +9,15 @@ below a millisecond. Rules, in the order they are applied to each candidate:
    above the model's output limit. When the model does not say (None), it is *unsure*, not out.
 3. *Budget*: the estimated cost (``calculate_cost`` over estimated prompt and output tokens)
    must not exceed ``max_cost``; an unknown price cannot be shown to, so it is out.
-4. *Unavailable*: in cooldown after a 429, breaker open, or its provider failed its health
-   check. Checked last so that when nothing is left and some candidate is only waiting, the
-   error is a retryable NoRouteError with ``retry_after``, not a dead end.
+4. *Unavailable* (from one :class:`StateSnapshot` per decision): in cooldown after a 429, its
+   half-open trial in flight, or its provider failed its health check. Checked last so that when
+   nothing is left and some candidate is only waiting, the error is a retryable NoRouteError
+   with ``retry_after``, not a dead end. A candidate whose breaker is open (ejected for retryable
+   failures) is left out too, unless open breakers are all that stands in the way: then the
+   ejected ones are the last targets this request could use, and they are kept, ``forced`` past
+   their breakers (Envoy's panic threshold, LiteLLM's rule for single-deployment groups): a
+   breaker protects the other targets' traffic, it must not turn a transient burst into certain
+   failure. A 429's wait or a failed health check is the upstream's own word and is kept.
 5. *Rank*: known price before unknown price (always), sure before unsure, then (heuristic
    only) adequate tier before unknown tier before too-weak, then cheapest; ties go to the
    stronger tier, then the host's registration order.
@@ -22,34 +28,60 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from ..errors import BudgetExceededError, NoRouteError
 from ..host import LLMProvider
-from .candidates import Candidate
+from ..pricing import usd_for_tokens
+from .candidates import CAPABILITIES, Candidate
 from .classify import PROMPT_CLASSES, PromptProfile
 from .config import RoutingConfig
-from .state import TargetState
+from .state import RoutingState, StateSnapshot, TargetStatus
 
-__all__ = ["Alternative", "RoutingDecision", "expected_output_tokens", "required_tier", "select_candidate"]
+__all__ = [
+    "FORCED_NOTE",
+    "Alternative",
+    "RankedCandidate",
+    "RoutingDecision",
+    "expected_output_tokens",
+    "required_tier",
+    "select_candidate",
+]
 
 SelectStrategy = Literal["heuristic", "cost_optimized"]
 _LIST_LIMIT = 8  # how many exclusions a reason spells out before "and N more"
 
 
 @dataclass(frozen=True, slots=True)
-class Alternative:
-    """An eligible candidate that was not chosen, in rank order (fallbacks try these)."""
+class RankedCandidate:
+    """A :class:`Candidate` as ranked for one request: its estimated cost for this prompt, what
+    it was assumed to do (``note``), and whether it is ``forced`` past an open breaker because
+    nothing else could serve the request. What a plan calls, in order; the decision's winner too."""
 
-    provider: str
-    model: str
+    candidate: Candidate
     estimated_cost: float | None
-    tier: int | None
     note: str | None = None
+    forced: bool = False
+
+    @property
+    def provider(self) -> str:
+        return self.candidate.provider
+
+    @property
+    def model(self) -> str:
+        return self.candidate.model
 
     @property
     def key(self) -> str:
-        return f"{self.provider}/{self.model}"
+        return self.candidate.key
+
+    @property
+    def tier(self) -> int | None:
+        return self.candidate.tier
+
+
+#: Deprecated name of :class:`RankedCandidate`.
+Alternative = RankedCandidate
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,33 +99,38 @@ class RoutingDecision:
     prompt_tokens: int = 0
     output_tokens: int = 0
     tier: int | None = None
+    #: Candidates left out only because they are unavailable now (``provider/model`` ->
+    #: provider): a route that fails everywhere else reports how soon one of them is free.
+    waiting: Mapping[str, str] = field(default_factory=dict)
+    _best: _Scored | None = field(default=None, repr=False, compare=False)
     # The other eligible candidates, unranked: ranking them all is most of a decision's cost,
     # and most callers only need the winner, so ``alternatives`` ranks them on first use.
     _others: tuple[_Scored, ...] = field(default=(), repr=False, compare=False)
-    _ranked: tuple[Alternative, ...] | None = field(default=None, repr=False, compare=False)
+    _ranked: tuple[RankedCandidate, ...] | None = field(default=None, repr=False, compare=False)
 
     def __iter__(self) -> Iterator[str]:
         return iter((self.provider, self.model, self.reason))
 
     @property
-    def chosen(self) -> Alternative:
-        """The winner in the shape of its alternatives: the first target a route calls."""
-        return Alternative(self.provider, self.model, self.estimated_cost, self.tier)
+    def chosen(self) -> RankedCandidate:
+        """The winner, ranked like its alternatives: the first target a route calls."""
+        assert self._best is not None, "a RoutingDecision is made by select_candidate"
+        return _ranked(self._best)
 
     @property
-    def alternatives(self) -> tuple[Alternative, ...]:
+    def alternatives(self) -> tuple[RankedCandidate, ...]:
         """The other eligible candidates, best first (what fallbacks and cascades try next)."""
         if self._ranked is None:
-            ranked = tuple(_alternative(s) for s in sorted(self._others, key=_rank))
+            ranked = tuple(_ranked(s) for s in sorted(self._others, key=_rank))
             object.__setattr__(self, "_ranked", ranked)
             return ranked
         return self._ranked
 
-    def top_alternatives(self, n: int) -> tuple[Alternative, ...]:
+    def top_alternatives(self, n: int) -> tuple[RankedCandidate, ...]:
         """The best ``n`` alternatives, without ranking the rest (a fallback chain needs few)."""
         if self._ranked is not None or n >= len(self._others):
             return self.alternatives[:n]
-        return tuple(_alternative(s) for s in heapq.nsmallest(n, self._others, key=_rank))
+        return tuple(_ranked(s) for s in heapq.nsmallest(n, self._others, key=_rank))
 
     @property
     def key(self) -> str:
@@ -123,6 +160,14 @@ class _Scored:
     cost: float | None
     unsure: list[str]
     group: int  # 0 adequate, 1 tier unknown, 2 tier too low
+    forced: ClassVar[bool] = False  # a class constant, not a field: the hot loop builds many
+
+
+@dataclass(slots=True)
+class _Forced(_Scored):
+    """Scored past an open breaker: the request's last targets (module rule 4)."""
+
+    forced: ClassVar[bool] = True
 
 
 def _rank(s: _Scored) -> tuple[bool, bool, int, int, float, int, int]:
@@ -132,9 +177,13 @@ def _rank(s: _Scored) -> tuple[bool, bool, int, int, float, int, int]:
     return (s.cost is None, bool(s.unsure), s.group, -tier if s.group == 2 else 0, s.cost or 0.0, -tier, s.position)
 
 
-def _alternative(s: _Scored) -> Alternative:
-    note = "; ".join(s.unsure) if s.unsure else None
-    return Alternative(s.candidate.provider, s.candidate.model, s.cost, s.candidate.tier, note)
+#: The note on a target called past its open breaker (see the module's rule 4).
+FORCED_NOTE = "breaker open, but no other target can serve this request"
+
+
+def _ranked(s: _Scored) -> RankedCandidate:
+    notes = [*s.unsure, FORCED_NOTE] if s.forced else s.unsure
+    return RankedCandidate(s.candidate, s.cost, "; ".join(notes) if notes else None, s.forced)
 
 
 def _money(value: float | None) -> str:
@@ -156,34 +205,29 @@ def select_candidate(
     providers: Mapping[str, LLMProvider],
     profile: PromptProfile,
     config: RoutingConfig,
-    state: TargetState,
+    state: StateSnapshot | RoutingState,
     *,
     strategy: SelectStrategy = "heuristic",
     max_cost: float | None = None,
     max_tokens: int | None = None,
     restrict_to: Sequence[str] | None = None,
 ) -> RoutingDecision:
-    """Apply the module's rules. Raises BudgetExceededError when only the budget stands in
-    the way, NoRouteError otherwise (with ``excluded`` saying why for each candidate)."""
+    """Apply the module's rules. ``state``: the decision's snapshot (a RoutingState is read
+    once). Raises BudgetExceededError when only the budget stands in the way, NoRouteError
+    otherwise (with ``excluded`` saying why for each candidate)."""
+    view = state.snapshot() if isinstance(state, RoutingState) else state
     prompt = profile.prompt_tokens
     out = expected_output_tokens(profile, max_tokens, config)
     need, needy = required_tier(profile, config) if strategy == "heuristic" else (1, ())
     allowed = set(restrict_to) if restrict_to is not None else None
     excluded: dict[str, str] = {}
     budget_blocked: list[tuple[Candidate, float | None]] = []
-    cooling: list[float] = []
+    unavailable: list[tuple[Candidate, TargetStatus]] = []
+    ejected: list[tuple[_Scored, TargetStatus]] = []
     scored: list[_Scored] = []
-    check_state = state.has_blocks()
+    check_state = not view.empty
     needy_set = set(needy)
-    needs = [
-        (attr, label)
-        for needed, attr, label in (
-            (profile.needs_vision, "vision", "vision"),
-            (profile.needs_tools, "function_calling", "function calling"),
-            (profile.needs_json_schema, "json_schema", "JSON schema output"),
-        )
-        if needed
-    ]
+    needs = [c for c in CAPABILITIES if getattr(profile, f"needs_{c.need}", False)]
     for position, c in enumerate(candidates):
         if allowed is not None and c.key not in allowed:
             continue
@@ -192,13 +236,13 @@ def select_candidate(
             continue
         unsure: list[str] = []
         reason = None
-        for attr, label in needs:
-            has = getattr(c, attr)
+        for capability in needs:
+            has = c.capabilities.get(capability.field)
             if has is False:
-                reason = f"no {label}"
+                reason = f"no {capability.label}"
                 break
             if has is None:
-                unsure.append(f"{label} not stated")
+                unsure.append(f"{capability.label} not stated")
         if reason is None:
             if c.context_window is not None:
                 if prompt > c.context_window:
@@ -210,7 +254,11 @@ def select_candidate(
         if reason is not None:
             excluded[c.key] = reason
             continue
-        cost = c.estimate(providers.get(c.provider), prompt, out)
+        # Candidate.estimate, unrolled for the hot loop: a carded candidate is priced from its fields.
+        if c.card is not None:
+            cost = usd_for_tokens(prompt, out, c.input_cost_per_1k, c.output_cost_per_1k)
+        else:
+            cost = c.estimate(providers.get(c.provider), prompt, out)
         if max_cost is not None and (cost is None or cost > max_cost):
             excluded[c.key] = (
                 "price unknown, so it cannot be shown to fit max_cost"
@@ -219,22 +267,31 @@ def select_candidate(
             )
             budget_blocked.append((c, cost))
             continue
-        # Availability last: a cooling-down candidate that could otherwise serve the request
-        # makes "nothing fits" a wait (retryable), not a budget or capability dead end.
-        status = state.status(c.key, c.provider) if check_state else None
-        if status is not None:
-            excluded[c.key] = status.reason
-            cooling.append(status.remaining)
-            continue
         if need <= 1 or (needy_set and needy_set <= c.task_types) or (c.tier is not None and c.tier >= need):
             group = 0
         elif c.tier is None:
             group = 1
         else:
             group = 2
-        scored.append(_Scored(c, position, cost, unsure, group))
+        # Availability last: a cooling-down candidate that could otherwise serve the request
+        # makes "nothing fits" a wait (retryable), not a budget or capability dead end.
+        status = view.status(c.key, c.provider) if check_state else None
+        if status is None:
+            scored.append(_Scored(c, position, cost, unsure, group))
+        elif status.cause == "breaker":
+            ejected.append((_Forced(c, position, cost, unsure, group), status))
+        else:
+            unavailable.append((c, status))
 
+    if ejected and not scored and not unavailable:
+        # Only open breakers stand in the way: these are the last targets this request could use.
+        scored = [s for s, _ in ejected]
+    else:
+        unavailable.extend((s.candidate, status) for s, status in ejected)
+    for c, status in unavailable:
+        excluded[c.key] = status.reason
     if not scored:
+        cooling = [status.remaining for _, status in unavailable]
         _raise_no_route(candidates, profile, excluded, budget_blocked, cooling, max_cost, allowed)
 
     best = min(scored, key=_rank)
@@ -244,8 +301,10 @@ def select_candidate(
         model=best.candidate.model,
         reason=reason,
         estimated_cost=best.cost,
+        _best=best,
         _others=tuple(s for s in scored if s is not best),
         excluded=excluded,
+        waiting={c.key: c.provider for c, _ in unavailable},
         strategy=strategy,
         profile=profile,
         prompt_tokens=prompt,
@@ -323,6 +382,8 @@ def _reason(
         why += " (every eligible price is unknown)"
     if best.unsure:
         why += f", assuming {', '.join(best.unsure)}"
+    if best.forced:
+        why += f" ({FORCED_NOTE}: tried anyway)"
     parts.append(f"chose {c.key} ({tier}, est. {_money(best.cost)}): {why} of {len(scored)} eligible")
     if max_cost is not None:
         parts.append(f"max_cost {_money(max_cost)}")

@@ -12,10 +12,7 @@ from typing import Any
 import pytest
 
 from muxer_litellm import LiteLLMProvider
-from muxer_litellm.host import LLMProvider
-from tests.fake_upstream import FakeUpstream
 from tests.litellm_proxy import LiteLLMProxy
-from tests.native_provider import NativeModel, NativeProvider
 
 # Prices the proxy is told about, per token; tests derive expected costs from these.
 # cheap-chat is the cheapest priced model (cheaper than mock-chat's gpt-4o-mini cost-map
@@ -93,23 +90,3 @@ def proxy_config(upstream: str, master_key: str) -> dict[str, Any]:
 async def provider(litellm_proxy: LiteLLMProxy) -> AsyncIterator[LiteLLMProvider]:
     async with LiteLLMProvider(litellm_proxy.base_url, litellm_proxy.master_key) as p:
         yield p
-
-
-# The native provider's price table, per 1K tokens: dearer than cheap-chat, cheaper than smart-chat.
-NATIVE_MINI = NativeModel("fake-native-mini", 0.0002, 0.0008)
-NATIVE_BROKEN = NativeModel("fake-broken", 0.0002, 0.0008)
-
-
-@pytest.fixture
-async def native(fake_upstream: FakeUpstream) -> AsyncIterator[NativeProvider]:
-    """A host's own provider calling the fake upstream directly (no proxy)."""
-    async with NativeProvider(
-        fake_upstream.base_url, {"native-mini": NATIVE_MINI, "native-broken": NATIVE_BROKEN}
-    ) as p:
-        yield p
-
-
-@pytest.fixture
-def providers(provider: LiteLLMProvider, native: NativeProvider) -> dict[str, LLMProvider]:
-    """How a ModelMuxer host registers them: the proxy beside a native provider."""
-    return {"litellm": provider, "native": native}

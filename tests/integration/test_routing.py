@@ -1,31 +1,59 @@
 """Routing across the real LiteLLM proxy and a native provider in one ``providers`` dict.
 
-Costs are checked against the prices in conftest and the fake upstream's usage formula
-(prompt = words + 3 per message, completion = words of the reply), so a wrong price,
-a lost cost header or a mis-summed cascade fails here.
+The native provider is ``muxer_litellm.testing``'s in-process fake, the way a host registers its
+own providers beside the proxy. Costs are checked against the prices in conftest and the fake
+upstream's usage formula (prompt = words + 3 per message, completion = words of the reply), so a
+wrong price, a lost cost header or a mis-summed cascade fails here.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from muxer_litellm.errors import BudgetExceededError
+from muxer_litellm import LiteLLMProvider
+from muxer_litellm.errors import BudgetExceededError, FallbackExhaustedError, NoRouteError, ProviderUnavailableError
 from muxer_litellm.host import LLMProvider
 from muxer_litellm.routing import HeuristicRouter, RoutingConfig
+from muxer_litellm.testing import BareFakeProvider
 from tests.integration.conftest import (
     CHEAP_IN,
     CHEAP_OUT,
-    NATIVE_MINI,
     REFUSE_IN,
     REFUSE_OUT,
     SMART_IN,
     SMART_OUT,
 )
-from tests.native_provider import NativeProvider
 
 pytestmark = pytest.mark.integration
+
+# The native provider's price table, per 1K tokens: dearer than cheap-chat, cheaper than smart-chat.
+NATIVE_MINI = (0.0002, 0.0008)
+NATIVE_PROMPT, NATIVE_COMPLETION = 12, 9  # the usage the native fake reports
+
+
+@pytest.fixture
+async def native() -> AsyncIterator[BareFakeProvider]:
+    """A host's own provider (no catalog: names and prices only); native-broken answers 503."""
+    async with BareFakeProvider(
+        "native",
+        {"native-mini": NATIVE_MINI, "native-broken": NATIVE_MINI},
+        script={"native-broken": [ProviderUnavailableError("upstream answered 503", 503, "native")]},
+        replies={"native-mini": "Paris."},
+        prompt_tokens=NATIVE_PROMPT,
+        completion_tokens=NATIVE_COMPLETION,
+    ) as p:
+        yield p
+
+
+@pytest.fixture
+def providers(provider: LiteLLMProvider, native: BareFakeProvider) -> dict[str, LLMProvider]:
+    """How a ModelMuxer host registers them: the proxy beside a native provider."""
+    return {"litellm": provider, "native": native}
+
 
 SIMPLE = [{"role": "user", "content": "What is the capital of France?"}]
 CODE = [{"role": "user", "content": "Write a Python function that merges two sorted lists, with unit tests."}]
@@ -81,7 +109,7 @@ async def test_long_prompt_routes_to_the_strong_proxy_model(providers: dict[str,
 
 
 async def test_combo_falls_back_from_a_429_to_native_and_back_to_the_proxy(
-    providers: dict[str, LLMProvider], native: NativeProvider
+    providers: dict[str, LLMProvider], native: BareFakeProvider
 ) -> None:
     config = RoutingConfig(
         combos={"mixed": {"targets": ["litellm/ratelimited-chat", "native/native-broken", "litellm/cheap-chat"]}}
@@ -95,7 +123,7 @@ async def test_combo_falls_back_from_a_429_to_native_and_back_to_the_proxy(
         ("native", "native-broken", "failed", "ProviderUnavailableError"),
         ("litellm", "cheap-chat", "ok", None),
     ]
-    assert native.calls == ["native-broken"]
+    assert [call.model for call in native.calls] == ["native-broken"]
     assert meta.routing_strategy == "mixed"
     assert "after 2 failed attempt(s)" in meta.routing_reason
     assert meta.total_cost == pytest.approx(meta.estimated_cost)
@@ -111,7 +139,7 @@ async def test_combo_falls_back_from_a_429_to_native_and_back_to_the_proxy(
 
 
 async def test_combo_answers_from_the_native_target_with_its_own_cost(
-    providers: dict[str, LLMProvider], native: NativeProvider
+    providers: dict[str, LLMProvider], native: BareFakeProvider
 ) -> None:
     router = HeuristicRouter(
         RoutingConfig(combos={"n": {"targets": ["litellm/ratelimited-chat", "native/native-mini"]}})
@@ -119,9 +147,9 @@ async def test_combo_answers_from_the_native_target_with_its_own_cost(
     response = await router.route_request(SIMPLE, providers, strategy="n")
     meta = response.router_metadata
     assert (meta.selected_provider, meta.selected_model) == ("native", "native-mini")
-    prompt, completion = upstream_usage(SIMPLE, "echo: What is the capital of France?")
-    expected = (prompt * NATIVE_MINI.input_per_1k + completion * NATIVE_MINI.output_per_1k) / 1000
+    expected = (NATIVE_PROMPT * NATIVE_MINI[0] + NATIVE_COMPLETION * NATIVE_MINI[1]) / 1000
     assert meta.estimated_cost == pytest.approx(expected)
+    assert answer(response) == "Paris."
     assert [a.outcome for a in meta.attempts] == ["failed", "ok"]
 
 
@@ -226,3 +254,83 @@ async def test_an_operator_tier_in_model_info_reaches_routing_but_never_beats_a_
     assert decision.key == "litellm/smart-chat"
     ranked = [decision.key, *(a.key for a in decision.alternatives)]
     assert ranked.index("litellm/mystery-chat") > ranked.index("litellm/cheap-chat")
+
+
+# ---------------------------------------------------------------------------- routing state under load
+
+
+class Clock:
+    """The router's clock, moved by the test (the proxy's own waits stay real)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def calls_to(responses: list[Any], model: str) -> int:
+    """Calls a batch of routed answers made to ``model`` (every attempt that was not skipped)."""
+    return sum(1 for r in responses for a in r.router_metadata.attempts if a.model == model and a.outcome != "skipped")
+
+
+async def test_a_burst_after_a_429_leaves_the_rate_limited_target_alone(providers: dict[str, LLMProvider]) -> None:
+    router = HeuristicRouter(
+        RoutingConfig(combos={"limited": {"targets": ["litellm/ratelimited-chat", "litellm/cheap-chat"]}})
+    )
+    first = await router.route_request(SIMPLE, providers, strategy="limited")
+    assert calls_to([first], "ratelimited-chat") == 1
+
+    burst = await asyncio.gather(*(router.route_request(SIMPLE, providers, strategy="limited") for _ in range(20)))
+
+    assert calls_to(burst, "ratelimited-chat") == 0  # still in its 7 s Retry-After
+    assert {r.router_metadata.selected_model for r in burst} == {"cheap-chat"}
+
+
+async def test_a_burst_at_a_half_open_target_sends_it_one_trial(providers: dict[str, LLMProvider]) -> None:
+    clock = Clock()
+    config = RoutingConfig(
+        combos={"flaky": {"targets": ["litellm/broken-chat", "litellm/cheap-chat"]}},
+        breaker_threshold=1,
+        breaker_cooldown=30,
+    )
+    router = HeuristicRouter(config, clock=clock)
+    await router.route_request(SIMPLE, providers, strategy="flaky")  # broken-chat's 500 opens its breaker
+    assert router.state.breaker_state("litellm/broken-chat") == "open"
+
+    clock.now += 30  # the breaker is half-open: one call may try it
+    burst = await asyncio.gather(*(router.route_request(SIMPLE, providers, strategy="flaky") for _ in range(20)))
+
+    assert calls_to(burst, "broken-chat") == 1
+    assert {r.router_metadata.selected_model for r in burst} == {"cheap-chat"}
+    assert router.state.breaker_state("litellm/broken-chat") == "open"  # the trial failed: open again
+
+
+async def test_exhausted_retry_after_counts_a_target_left_out_while_cooling(
+    providers: dict[str, LLMProvider],
+) -> None:
+    config = RoutingConfig(
+        combos={
+            "limited": {"targets": ["litellm/ratelimited-chat"]},
+            "both": {"targets": ["litellm/broken-chat", "litellm/ratelimited-chat"]},
+        },
+        breaker_threshold=1,
+        breaker_cooldown=30,
+    )
+    router = HeuristicRouter(config)
+    with pytest.raises(FallbackExhaustedError):
+        await router.route_request(SIMPLE, providers, strategy="limited")  # the 429 asks for 7 s
+
+    with pytest.raises(FallbackExhaustedError) as exhausted:
+        await router.route_request(SIMPLE, providers, strategy="both")
+    # broken-chat's breaker is open for 30 s, but ratelimited-chat (left out while cooling) is
+    # free in under 7 s: that is the wait, not the breaker's.
+    assert exhausted.value.retry_after is not None
+    assert 4 < exhausted.value.retry_after <= 7
+    assert exhausted.value.retryable is True
+    assert [a["model"] for a in exhausted.value.attempts] == ["broken-chat"]
+
+    with pytest.raises(NoRouteError) as waiting:
+        await router.route_request(SIMPLE, providers, strategy="both")
+    assert waiting.value.retry_after is not None
+    assert waiting.value.retry_after == pytest.approx(exhausted.value.retry_after, abs=1.0)

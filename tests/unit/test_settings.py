@@ -15,7 +15,7 @@ import respx
 from pydantic import ValidationError
 
 from muxer_litellm import LiteLLMProvider, LiteLLMSettings
-from muxer_litellm.provider import DEFAULT_TIMEOUT
+from muxer_litellm.proxy.transport import DEFAULT_TIMEOUT
 from muxer_litellm.settings import normalize_base_url
 from tests.unit.replies import API_KEY, BASE_URL
 

@@ -1,14 +1,9 @@
-"""``HeuristicRouter.select_model`` (sync, nothing is called) and the candidate view under it:
-what each provider contributes, tier sources and inference, the candidate cache, every filter
+"""``select.py`` through ``HeuristicRouter.select_model`` (sync, nothing is called): every filter
 with its exclusion reason, the budget, the ranking rules, the decision's shape and the errors."""
 
 from __future__ import annotations
 
-import gc
-import logging
 import math
-import weakref
-from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pytest
@@ -16,16 +11,20 @@ import pytest
 from muxer_litellm.errors import BudgetExceededError, NoRouteError, RoutingConfigError
 from muxer_litellm.host import LLMProvider, MessageInput
 from muxer_litellm.routing import (
-    Candidate,
+    Alternative,
     HeuristicRouter,
+    RankedCandidate,
     RoutingConfig,
     RoutingDecision,
-    build_candidates,
     estimate_prompt_tokens,
-    infer_tier,
 )
-from muxer_litellm.routing.candidates import CandidateCache
-from tests.unit.routing_fakes import CatalogProvider, FakeProvider, card, user
+from muxer_litellm.testing import BareFakeProvider, FakeProvider
+from tests.unit.routing.helpers import (
+    bare,
+    card,
+    catalog,
+    user,
+)
 
 SIMPLE = user("What is the capital of France?")
 CODE = user("Write a python function that reverses a list")
@@ -73,397 +72,9 @@ def money(value: float) -> str:
     return f"${value:.6f}"
 
 
-def by_key(candidates: Sequence[Candidate]) -> dict[str, Candidate]:
-    return {c.key: c for c in candidates}
-
-
-class BrokenListProvider(FakeProvider):
+class BrokenListProvider(BareFakeProvider):
     def get_supported_models(self) -> list[str]:
         raise RuntimeError("catalog not loaded")
-
-
-class ListedProvider(FakeProvider):
-    """Lists exactly ``models`` (duplicates and junk included), priced from ``prices``."""
-
-    def __init__(self, name: str, prices: Mapping[str, tuple[float, float] | None], models: list[Any]) -> None:
-        super().__init__(name, prices)
-        self.models = models
-
-    def get_supported_models(self) -> list[str]:
-        return list(self.models)
-
-
-class CostFnProvider(FakeProvider):
-    """calculate_cost is whatever ``fn`` does (return garbage, raise...)."""
-
-    def __init__(self, name: str, model: str, fn: Callable[[int, int], Any]) -> None:
-        super().__init__(name, {model: None})
-        self.fn = fn
-
-    def calculate_cost(self, input_tokens: int, output_tokens: int, model: str) -> float:
-        result: float = self.fn(input_tokens, output_tokens)
-        return result
-
-
-class CountingProvider(FakeProvider):
-    def __init__(self, name: str, prices: Mapping[str, tuple[float, float] | None]) -> None:
-        super().__init__(name, prices)
-        self.cost_calls = 0
-
-    def calculate_cost(self, input_tokens: int, output_tokens: int, model: str) -> float:
-        self.cost_calls += 1
-        return super().calculate_cost(input_tokens, output_tokens, model)
-
-
-# ---------------------------------------------------------------------------- candidate view
-
-
-def test_catalog_card_gives_prices_window_capabilities_tier_and_health() -> None:
-    big = card(
-        "big",
-        0.003,
-        0.015,
-        context_window=200_000,
-        max_output_tokens=8192,
-        supports_function_calling=True,
-        supports_vision=False,
-        supports_response_schema=None,
-        supports_reasoning=True,
-        task_types=("code", "reasoning"),
-        tier=3,
-        healthy=True,
-        health_error=None,
-    )
-    [c] = make_router().candidates({"lite": CatalogProvider("lite", [big])})
-
-    assert (c.provider, c.model, c.key) == ("lite", "big", "lite/big")
-    assert (c.input_cost_per_1k, c.output_cost_per_1k) == (0.003, 0.015)
-    assert c.pricing_source == "proxy"
-    assert c.catalog_priced is True
-    assert c.price_known is True
-    assert (c.context_window, c.max_output_tokens) == (200_000, 8192)
-    assert (c.function_calling, c.vision, c.json_schema, c.reasoning) == (True, False, None, True)
-    assert c.task_types == frozenset({"code", "reasoning"})
-    assert (c.tier, c.tier_source) == (3, "catalog")
-    assert c.healthy is True
-
-
-def test_native_provider_prices_per_1k_come_from_calculate_cost_and_unknown_stays_none() -> None:
-    native = FakeProvider("native", {"priced": TIER1, "unpriced": None})
-    cands = by_key(make_router().candidates({"native": native}))
-
-    priced = cands["native/priced"]
-    assert priced.input_cost_per_1k == pytest.approx(native.calculate_cost(1000, 0, "priced"))
-    assert priced.output_cost_per_1k == pytest.approx(native.calculate_cost(0, 1000, "priced"))
-    assert priced.input_cost_per_1k == pytest.approx(TIER1[0])
-    assert priced.output_cost_per_1k == pytest.approx(TIER1[1])
-    assert priced.pricing_source == "provider"
-    assert priced.catalog_priced is False
-    assert (priced.tier, priced.tier_source) == (1, "price")
-    # Nothing else is known about a provider without a catalog: unknown, not "no".
-    assert priced.context_window is None
-    assert priced.max_output_tokens is None
-    assert (priced.function_calling, priced.vision, priced.json_schema) == (None, None, None)
-    assert priced.healthy is None
-    assert priced.task_types == frozenset()
-
-    unpriced = cands["native/unpriced"]
-    assert math.isinf(native.calculate_cost(1000, 0, "unpriced"))
-    assert (unpriced.input_cost_per_1k, unpriced.output_cost_per_1k) == (None, None)
-    assert unpriced.price_known is False
-    assert unpriced.pricing_source == "unknown"
-    assert (unpriced.tier, unpriced.tier_source) == (None, "unknown")
-
-
-def _raise(i: int, o: int) -> float:
-    raise RuntimeError("pricing service down")
-
-
-@pytest.mark.parametrize(
-    "fn",
-    [
-        pytest.param(lambda i, o: math.inf, id="inf"),
-        pytest.param(lambda i, o: math.nan, id="nan"),
-        pytest.param(lambda i, o: -1.0, id="negative"),
-        pytest.param(lambda i, o: True, id="bool"),
-        pytest.param(lambda i, o: "0.01", id="string"),
-        pytest.param(lambda i, o: 0.001 if o == 0 else math.inf, id="output-price-unknown"),
-        pytest.param(lambda i, o: math.inf if o == 0 else 0.001, id="input-price-unknown"),
-        pytest.param(_raise, id="raises"),
-    ],
-)
-def test_native_price_that_is_not_a_finite_nonnegative_number_is_unknown(fn: Callable[[int, int], Any]) -> None:
-    [c] = make_router().candidates({"odd": CostFnProvider("odd", "m", fn)})
-    assert (c.input_cost_per_1k, c.output_cost_per_1k) == (None, None)
-    assert c.pricing_source == "unknown"
-    assert c.tier is None
-
-
-def test_provider_whose_model_list_raises_contributes_nothing_but_others_route(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    ok = FakeProvider("ok", {"m": TIER1})
-    providers: dict[str, LLMProvider] = {"broken": BrokenListProvider("broken", {"x": TIER1}), "ok": ok}
-    router = make_router()
-
-    with caplog.at_level(logging.WARNING, logger="muxer_litellm.routing"):
-        assert [c.key for c in router.candidates(providers)] == ["ok/m"]
-    assert any("broken" in r.getMessage() and "get_supported_models" in r.getMessage() for r in caplog.records)
-
-    decision = router.select_model(SIMPLE, providers)
-    assert decision.key == "ok/m"
-    assert not any(k.startswith("broken/") for k in decision.excluded)
-
-
-def test_duplicate_and_junk_model_names_are_listed_once_in_order() -> None:
-    listed = ListedProvider("p", {"a": TIER1, "b": TIER2}, ["a", "b", "a", "", None, "b", "a"])
-    other = FakeProvider("q", {"a": TIER1})
-    keys = [c.key for c in build_candidates({"p": listed, "q": other})]
-    # Within a provider once each; the same name under another provider is another target.
-    assert keys == ["p/a", "p/b", "q/a"]
-
-
-def test_tier_sources_config_beats_card_beats_price_inference() -> None:
-    provider = CatalogProvider(
-        "p",
-        [
-            card("overridden", *TIER3, tier=2),  # card says 2, price says 3, config says 1
-            card("carded", *TIER3, tier=2),  # card says 2, price says 3
-            card("inferred", *TIER3),  # only the price: 3
-            card("configured-unpriced", None, None),  # no price, config says 2
-            card("mystery", None, None),  # nothing
-        ],
-    )
-    router = make_router(tiers={"p/overridden": 1, "p/configured-unpriced": 2})
-    got = {c.model: (c.tier, c.tier_source) for c in router.candidates({"p": provider})}
-    assert got == {
-        "overridden": (1, "config"),
-        "carded": (2, "catalog"),
-        "inferred": (3, "price"),
-        "configured-unpriced": (2, "config"),
-        "mystery": (None, "unknown"),
-    }
-
-
-def test_config_tier_applies_to_native_provider_models() -> None:
-    native = FakeProvider("native", {"m": TIER1})
-    [c] = make_router(tiers={"native/m": 3}).candidates({"native": native})
-    assert (c.tier, c.tier_source) == (3, "config")
-
-
-@pytest.mark.parametrize(
-    ("inp", "out", "tier"),
-    [
-        (0.0, 0.0, 1),
-        (0.0019999, 0.0019999, 1),
-        (0.002, 0.002, 2),  # mean exactly 0.002 is not < 0.002
-        (0.0, 0.004, 2),  # mean exactly 0.002 from unequal prices
-        (0.001, 0.0029, 1),  # mean 0.00195
-        (0.0049999, 0.0049999, 2),
-        (0.005, 0.005, 3),  # mean exactly 0.005 is not < 0.005
-        (0.0, 0.01, 3),
-        (1.0, 2.0, 3),
-    ],
-)
-def test_infer_tier_default_thresholds_at_the_boundaries(inp: float, out: float, tier: int) -> None:
-    assert infer_tier(inp, out, (0.002, 0.005)) == tier
-    [c] = build_candidates({"p": CatalogProvider("p", [card("m", inp, out)])})
-    assert (c.tier, c.tier_source) == (tier, "price")
-
-
-@pytest.mark.parametrize(("inp", "out"), [(None, 0.001), (0.001, None), (None, None)])
-def test_infer_tier_unknown_when_either_price_is_unknown(inp: float | None, out: float | None) -> None:
-    assert infer_tier(inp, out, (0.002, 0.005)) is None
-
-
-@pytest.mark.parametrize(
-    ("mean", "tier"), [(0.0099, 1), (0.01, 2), (0.0199, 2), (0.02, 3), (0.03, 4), (0.5, 4), (0.001, 1)]
-)
-def test_infer_tier_custom_thresholds(mean: float, tier: int) -> None:
-    assert infer_tier(mean, mean, (0.01, 0.02, 0.03)) == tier
-
-
-def test_router_uses_configured_tier_price_thresholds() -> None:
-    native = FakeProvider("n", {"a": (0.005, 0.005), "b": (0.015, 0.015), "c": (0.025, 0.025), "d": (0.05, 0.05)})
-    custom = {c.model: c.tier for c in make_router(tier_price_thresholds=[0.01, 0.02, 0.03]).candidates({"n": native})}
-    default = {c.model: c.tier for c in make_router().candidates({"n": native})}
-    assert custom == {"a": 1, "b": 2, "c": 3, "d": 4}
-    assert default == {"a": 3, "b": 3, "c": 3, "d": 3}
-
-
-# ---------------------------------------------------------------------------- candidate cache
-
-
-def test_cache_picks_up_a_replaced_catalog_card() -> None:
-    provider = CatalogProvider("p", [card("m", *TIER1)])
-    router = make_router()
-    [before] = router.candidates({"p": provider})
-    assert before.input_cost_per_1k == TIER1[0]
-
-    provider.cards = [card("m", *TIER3, context_window=32_000)]
-    [after] = router.candidates({"p": provider})
-    assert (after.input_cost_per_1k, after.output_cost_per_1k) == TIER3
-    assert after.context_window == 32_000
-    assert after.tier == 3
-
-
-def test_cache_picks_up_a_changed_model_list_at_once() -> None:
-    native = FakeProvider("n", {"a": TIER1})
-    router = make_router()
-    assert [c.model for c in router.candidates({"n": native})] == ["a"]
-    native.prices["b"] = TIER2
-    assert [c.model for c in router.candidates({"n": native})] == ["a", "b"]
-
-
-def test_cache_reuses_candidates_while_models_and_cards_are_the_same_objects() -> None:
-    counting = CountingProvider("n", {"a": TIER1, "b": TIER2})
-    carded = CatalogProvider("c", [card("x", *TIER1)])
-    providers: dict[str, LLMProvider] = {"n": counting, "c": carded}
-    router = make_router()
-
-    first = router.candidates(providers)
-    calls = counting.cost_calls
-    assert calls == 4  # per-1K input and output price of each model
-    second = router.candidates(providers)
-    assert counting.cost_calls == calls
-    assert all(a is b for a, b in zip(first, second, strict=True))
-
-
-def test_cache_rebuilds_entries_older_than_max_age() -> None:
-    clock = Clock()
-    cache = CandidateCache(max_age=10.0, clock=clock)
-    native = CountingProvider("n", {"m": TIER1})
-
-    assert cache.build({"n": native})[0].input_cost_per_1k == pytest.approx(TIER1[0])
-    native.prices["m"] = TIER3  # a price change the model list does not show
-    clock.now = 9.999
-    assert cache.build({"n": native})[0].input_cost_per_1k == pytest.approx(TIER1[0])
-    clock.now = 10.0
-    assert cache.build({"n": native})[0].input_cost_per_1k == pytest.approx(TIER3[0])
-    calls = native.cost_calls
-    clock.now = 19.0  # the rebuilt entry is fresh again
-    cache.build({"n": native})
-    assert native.cost_calls == calls
-
-
-def test_router_candidates_are_rebuilt_after_a_minute_but_estimates_are_live() -> None:
-    clock = Clock()
-    native = FakeProvider("n", {"cheap": TIER1, "dear": TIER2})
-    providers: dict[str, LLMProvider] = {"n": native}
-    router = make_router(clock)
-    assert router.select_model(SIMPLE, providers).model == "cheap"
-
-    native.prices["cheap"] = TIER3
-    clock.now = 59.0
-    # The candidate (per-1K prices, inferred tier) is still the cached one...
-    assert by_key(router.candidates(providers))["n/cheap"].tier == 1
-    # ...but a decision prices each request with the provider's calculate_cost now.
-    decision = router.select_model(SIMPLE, providers)
-    assert decision.model == "dear"
-    assert decision.alternatives[0].estimated_cost == cost(native, "cheap", estimate_prompt_tokens(SIMPLE), 256)
-
-    clock.now = 60.0
-    rebuilt = by_key(router.candidates(providers))["n/cheap"]
-    assert (rebuilt.tier, rebuilt.input_cost_per_1k) == (3, pytest.approx(TIER3[0]))
-
-
-def test_cache_is_not_fooled_by_a_new_card_at_a_recycled_address() -> None:
-    provider = CatalogProvider("p", [card("m", *TIER1)])
-    router = make_router()
-    stale = 0
-    for i in range(20):
-        router.candidates({"p": provider})
-        provider.cards = [card("m", 0.1 + i, 0.1 + i)]  # refresh: the card routing saw is freed
-        provider.cards = [card("m", 0.2 + i, 0.2 + i)]  # next refresh: may land on its address
-        [c] = router.candidates({"p": provider})
-        stale += c.input_cost_per_1k != provider.cards[0].input_cost_per_1k
-    assert stale == 0
-
-
-def test_cache_keeps_the_cards_it_compared_alive_until_it_rebuilds() -> None:
-    """Identity is only safe while the old card lives: the cache holds it, so no new card can
-    take its address; a rebuild lets it go."""
-    old = card("m", *TIER1)
-    ref = weakref.ref(old)
-    provider = CatalogProvider("p", [old])
-    cache = CandidateCache(clock=Clock())
-    cache.build({"p": provider})
-    provider.cards = [card("m", *TIER2)]
-    del old
-    gc.collect()
-    assert ref() is not None
-
-    [c] = cache.build({"p": provider})
-    assert (c.input_cost_per_1k, c.output_cost_per_1k) == TIER2
-    gc.collect()
-    assert ref() is None
-
-
-def test_cache_rebuilds_for_an_equal_but_new_card_object() -> None:
-    provider = CatalogProvider("p", [card("m", *TIER1)])
-    cache = CandidateCache(clock=Clock())
-    [first] = cache.build({"p": provider})
-    provider.cards = [card("m", *TIER1)]  # a refresh with the same data: new objects
-    assert provider.cards[0] == card("m", *TIER1)
-    [second] = cache.build({"p": provider})
-    assert second is not first
-    assert second == first
-    [third] = cache.build({"p": provider})  # nothing changed since: reused
-    assert third is second
-
-
-def test_cache_rebuilds_when_another_provider_object_takes_the_name() -> None:
-    cache = CandidateCache(clock=Clock())
-    [a] = cache.build({"n": FakeProvider("n", {"m": TIER1})})
-    [b] = cache.build({"n": FakeProvider("n", {"m": TIER3})})  # same name and models, new object
-    assert a.input_cost_per_1k == pytest.approx(TIER1[0])
-    assert b.input_cost_per_1k == pytest.approx(TIER3[0])
-    assert b.tier == 3
-
-
-def test_cache_rebuilds_at_once_when_a_configured_tier_changes() -> None:
-    native = CountingProvider("n", {"m": TIER1, "k": TIER1})
-    router = make_router(tiers={"n/m": 2})
-    assert by_key(router.candidates({"n": native}))["n/m"].tier == 2
-    calls = native.cost_calls
-
-    router.config.tiers["n/m"] = 3  # same keys, another value
-    cands = by_key(router.candidates({"n": native}))
-    assert (cands["n/m"].tier, cands["n/m"].tier_source) == (3, "config")
-    assert native.cost_calls > calls  # rebuilt, not reused
-
-    del router.config.tiers["n/m"]
-    assert by_key(router.candidates({"n": native}))["n/m"].tier_source == "price"
-
-
-def test_cache_rebuilds_at_once_when_tier_price_thresholds_change() -> None:
-    native = FakeProvider("n", {"m": TIER2})  # mean 0.004
-    router = make_router()
-    assert router.candidates({"n": native})[0].tier == 2
-
-    router.config.tier_price_thresholds = [0.001, 0.003]
-    assert router.candidates({"n": native})[0].tier == 3
-    router.config.tier_price_thresholds = [0.01]
-    assert router.candidates({"n": native})[0].tier == 1
-
-
-@pytest.mark.parametrize(
-    ("first", "second"),
-    [
-        pytest.param({"tiers": {"n/m": 1}}, {"tiers": {"n/m": 2}}, id="tier-value"),
-        pytest.param({"tiers": {"n/m": 1}}, {"tiers": {"n/m": 1, "n/x": 3}}, id="tier-added"),
-        pytest.param({"tier_price_thresholds": (0.002, 0.005)}, {"tier_price_thresholds": (0.002,)}, id="thresholds"),
-    ],
-)
-def test_cache_signature_includes_tiers_and_thresholds(first: dict[str, Any], second: dict[str, Any]) -> None:
-    native = CountingProvider("n", {"m": TIER3})
-    cache = CandidateCache(clock=Clock())
-    [a] = cache.build({"n": native}, **first)
-    assert cache.build({"n": native}, **first)[0] is a  # same arguments: reused
-    [b] = cache.build({"n": native}, **second)
-    assert b is not a
-    expected_tier = second.get("tiers", {}).get("n/m") or infer_tier(*TIER3, second.get("tier_price_thresholds", ()))
-    assert b.tier == expected_tier
 
 
 # ---------------------------------------------------------------------------- capability filters
@@ -479,7 +90,7 @@ CAPABILITIES = [
 def test_capability_known_missing_is_excluded_with_reason(
     messages: list[MessageInput], request_kw: dict[str, Any], field: str, label: str
 ) -> None:
-    provider = CatalogProvider("p", [card("lacks", *TIER1, **{field: False}), card("has", *TIER2, **{field: True})])
+    provider = catalog("p", [card("lacks", *TIER1, **{field: False}), card("has", *TIER2, **{field: True})])
     decision = make_router().select_model(messages, {"p": provider}, **request_kw)
 
     assert decision.key == "p/has"
@@ -493,7 +104,7 @@ def test_capability_unknown_is_allowed_but_ranked_after_known(
     messages: list[MessageInput], request_kw: dict[str, Any], field: str, label: str
 ) -> None:
     # The unsure one is cheaper and registered first, and still loses.
-    provider = CatalogProvider("p", [card("unsure", *TIER1, **{field: None}), card("sure", *TIER2, **{field: True})])
+    provider = catalog("p", [card("unsure", *TIER1, **{field: None}), card("sure", *TIER2, **{field: True})])
     decision = make_router().select_model(messages, {"p": provider}, **request_kw)
 
     assert decision.key == "p/sure"
@@ -507,7 +118,7 @@ def test_capability_unknown_is_allowed_but_ranked_after_known(
 def test_capability_unknown_alone_is_chosen_and_reason_says_it_assumes(
     messages: list[MessageInput], request_kw: dict[str, Any], field: str, label: str
 ) -> None:
-    provider = CatalogProvider("p", [card("lacks", *TIER1, **{field: False}), card("unsure", *TIER3)])
+    provider = catalog("p", [card("lacks", *TIER1, **{field: False}), card("unsure", *TIER3)])
     decision = make_router().select_model(messages, {"p": provider}, **request_kw)
 
     assert decision.key == "p/unsure"
@@ -519,14 +130,14 @@ def test_capability_unknown_alone_is_chosen_and_reason_says_it_assumes(
 def test_capability_missing_does_not_matter_when_not_needed(
     messages: list[MessageInput], request_kw: dict[str, Any], field: str, label: str
 ) -> None:
-    provider = CatalogProvider("p", [card("lacks", *TIER1, **{field: False}), card("has", *TIER2, **{field: True})])
+    provider = catalog("p", [card("lacks", *TIER1, **{field: False}), card("has", *TIER2, **{field: True})])
     decision = make_router().select_model(SIMPLE, {"p": provider})
     assert decision.key == "p/lacks"
     assert decision.excluded == {}
 
 
 def test_native_provider_serves_capabilities_as_unsure() -> None:
-    native = FakeProvider("native", {"m": TIER1})
+    native = bare("native", {"m": TIER1})
     decision = make_router().select_model(IMAGE, {"native": native}, tools=TOOLS)
     assert decision.key == "native/m"
     assert "assuming vision not stated, function calling not stated" in decision.reason
@@ -536,9 +147,7 @@ def test_native_provider_serves_capabilities_as_unsure() -> None:
 
 
 def test_context_window_known_too_small_is_excluded() -> None:
-    provider = CatalogProvider(
-        "p", [card("small", *TIER1, context_window=4000), card("large", *TIER2, context_window=16_000)]
-    )
+    provider = catalog("p", [card("small", *TIER1, context_window=4000), card("large", *TIER2, context_window=16_000)])
     router = make_router()
 
     decision = router.select_model(SIMPLE, {"p": provider}, prompt_tokens=5000)
@@ -554,7 +163,7 @@ def test_context_window_check_uses_the_documented_prompt_estimate() -> None:
     messages = user("word " * 4000)  # 20,000 characters
     tokens = estimate_prompt_tokens(messages)
     assert tokens == 3 + 4 + math.ceil(20_000 / 3)  # all ASCII: ceil(chars / 3)
-    provider = CatalogProvider(
+    provider = catalog(
         "p", [card("fits", *TIER2, context_window=tokens), card("short", *TIER1, context_window=tokens - 1)]
     )
     decision = make_router().select_model(messages, {"p": provider})
@@ -564,7 +173,7 @@ def test_context_window_check_uses_the_documented_prompt_estimate() -> None:
 
 
 def test_unknown_window_with_prompt_over_assumed_window_is_unsure() -> None:
-    provider = CatalogProvider("p", [card("unstated", *TIER1), card("stated", *TIER2, context_window=32_000)])
+    provider = catalog("p", [card("unstated", *TIER1), card("stated", *TIER2, context_window=32_000)])
     router = make_router()
 
     over = router.select_model(SIMPLE, {"p": provider}, prompt_tokens=5000)
@@ -578,13 +187,13 @@ def test_unknown_window_with_prompt_over_assumed_window_is_unsure() -> None:
     assert at.key == "p/unstated"
     assert at.alternatives[0].note is None
 
-    alone = router.select_model(SIMPLE, {"p": CatalogProvider("p", [card("unstated", *TIER1)])}, prompt_tokens=5000)
+    alone = router.select_model(SIMPLE, {"p": catalog("p", [card("unstated", *TIER1)])}, prompt_tokens=5000)
     assert alone.key == "p/unstated"
     assert "assuming context window not stated (prompt ~5000 tokens)" in alone.reason
 
 
 def test_assumed_context_window_is_configurable() -> None:
-    provider = CatalogProvider("p", [card("unstated", *TIER1), card("stated", *TIER2, context_window=32_000)])
+    provider = catalog("p", [card("unstated", *TIER1), card("stated", *TIER2, context_window=32_000)])
     decision = make_router(assumed_context_window=1000).select_model(SIMPLE, {"p": provider}, prompt_tokens=1001)
     assert decision.key == "p/stated"
     assert decision.alternatives[0].note == "context window not stated (prompt ~1001 tokens)"
@@ -592,7 +201,7 @@ def test_assumed_context_window_is_configurable() -> None:
 
 @pytest.mark.parametrize("kw", ["max_tokens", "max_completion_tokens"])
 def test_max_tokens_over_model_output_limit_is_excluded(kw: str) -> None:
-    provider = CatalogProvider(
+    provider = catalog(
         "p", [card("short", *TIER1, max_output_tokens=1000), card("long", *TIER2, max_output_tokens=8000)]
     )
     router = make_router()
@@ -614,7 +223,7 @@ def test_max_tokens_over_model_output_limit_is_excluded(kw: str) -> None:
     [("upstream returned 503", "unhealthy: upstream returned 503"), (None, "unhealthy: deep health check failed")],
 )
 def test_card_known_unhealthy_is_excluded(error: str | None, why: str) -> None:
-    provider = CatalogProvider(
+    provider = catalog(
         "p",
         [
             card("sick", *TIER1, healthy=False, health_error=error),
@@ -631,7 +240,7 @@ def test_card_known_unhealthy_is_excluded(error: str | None, why: str) -> None:
 def test_cooling_down_target_is_excluded_until_its_time_passes() -> None:
     clock = Clock()
     router = make_router(clock)
-    native = FakeProvider("n", {"cheap": TIER1, "dear": TIER2})
+    native = bare("n", {"cheap": TIER1, "dear": TIER2})
     router.state.cool_down("n/cheap", 30.0, "rate limited (429)")
 
     decision = router.select_model(SIMPLE, {"n": native})
@@ -650,8 +259,8 @@ def test_cooling_down_target_is_excluded_until_its_time_passes() -> None:
 def test_provider_failed_health_check_excludes_all_its_models_for_health_ttl() -> None:
     clock = Clock()
     router = make_router(clock, health_ttl=60.0)
-    down = FakeProvider("down", {"a": TIER1, "b": TIER1_DEARER})
-    up = FakeProvider("up", {"c": TIER2})
+    down = bare("down", {"a": TIER1, "b": TIER1_DEARER})
+    up = bare("up", {"c": TIER2})
     providers: dict[str, LLMProvider] = {"down": down, "up": up}
     router.state.set_provider_health("down", False, "connection refused")
 
@@ -669,7 +278,7 @@ def test_provider_failed_health_check_excludes_all_its_models_for_health_ttl() -
 
 def test_provider_marked_healthy_again_is_back_at_once() -> None:
     router = make_router()
-    providers: dict[str, LLMProvider] = {"p": FakeProvider("p", {"a": TIER1}), "q": FakeProvider("q", {"b": TIER2})}
+    providers: dict[str, LLMProvider] = {"p": bare("p", {"a": TIER1}), "q": bare("q", {"b": TIER2})}
     router.state.set_provider_health("p", False, "boom")
     assert router.select_model(SIMPLE, providers).key == "q/b"
     router.state.set_provider_health("p", True)
@@ -679,7 +288,7 @@ def test_provider_marked_healthy_again_is_back_at_once() -> None:
 def test_reason_caps_the_exclusion_list_and_counts_the_rest() -> None:
     total = 30
     models = [card(f"blind{i:02d}", *TIER1, supports_vision=False) for i in range(total)]
-    provider = CatalogProvider("p", [*models, card("eyes", *TIER2, supports_vision=True)])
+    provider = catalog("p", [*models, card("eyes", *TIER2, supports_vision=True)])
     decision = make_router().select_model(IMAGE, {"p": provider})
     assert decision.key == "p/eyes"
     assert len(decision.excluded) == total  # the map keeps every one
@@ -692,7 +301,7 @@ def test_reason_caps_the_exclusion_list_and_counts_the_rest() -> None:
 def test_capped_exclusion_list_puts_unknown_prices_last() -> None:
     prices: dict[str, tuple[float, float] | None] = {f"unpriced{i:02d}": None for i in range(30)}
     prices["dear"] = TIER3
-    native = FakeProvider("n", prices)
+    native = bare("n", prices)
     with pytest.raises(BudgetExceededError) as info:
         make_router().select_model(SIMPLE, {"n": native}, max_cost=1e-9)
     assert "n/dear (estimated $" in str(info.value)
@@ -703,7 +312,7 @@ def test_capped_exclusion_list_puts_unknown_prices_last() -> None:
 
 
 def test_max_cost_excludes_over_budget_and_unknown_price_even_against_tier() -> None:
-    native = FakeProvider("n", {"unpriced": None, "weak": TIER1, "strong": TIER3, "mid": TIER2})
+    native = bare("n", {"unpriced": None, "weak": TIER1, "strong": TIER3, "mid": TIER2})
     prompt = estimate_prompt_tokens(CODE)
     out = 1024  # code's expected output
     weak, mid, strong = (cost(native, m, prompt, out) for m in ("weak", "mid", "strong"))
@@ -725,7 +334,7 @@ def test_max_cost_excludes_over_budget_and_unknown_price_even_against_tier() -> 
 
 
 def test_max_cost_equal_to_the_estimate_fits() -> None:
-    native = FakeProvider("n", {"a": TIER2, "b": TIER3})
+    native = bare("n", {"a": TIER2, "b": TIER3})
     prompt = estimate_prompt_tokens(SIMPLE)
     exact = cost(native, "a", prompt, 256)
     router = make_router()
@@ -739,7 +348,7 @@ def test_max_cost_equal_to_the_estimate_fits() -> None:
 
 def test_every_alternative_fits_the_budget() -> None:
     prices = {f"m{i}": (0.0005 * i, 0.001 * i) for i in range(1, 9)}
-    native = FakeProvider("n", prices)
+    native = bare("n", prices)
     prompt = estimate_prompt_tokens(SIMPLE)
     budget = cost(native, "m5", prompt, 256)
     decision = make_router().select_model(SIMPLE, {"n": native}, max_cost=budget)
@@ -750,7 +359,7 @@ def test_every_alternative_fits_the_budget() -> None:
 
 
 def test_nothing_fits_budget_raises_with_cheapest_estimate() -> None:
-    native = FakeProvider("n", {"dear": TIER3, "cheap": TIER1, "unpriced": None})
+    native = bare("n", {"dear": TIER3, "cheap": TIER1, "unpriced": None})
     prompt = estimate_prompt_tokens(SIMPLE)
     cheapest = cost(native, "cheap", prompt, 256)
     budget = cheapest / 2
@@ -766,7 +375,7 @@ def test_nothing_fits_budget_raises_with_cheapest_estimate() -> None:
 
 
 def test_only_unknown_prices_under_a_budget_raise_without_a_cheapest_estimate() -> None:
-    native = FakeProvider("n", {"unpriced": None})
+    native = bare("n", {"unpriced": None})
     with pytest.raises(BudgetExceededError) as info:
         make_router().select_model(SIMPLE, {"n": native}, max_cost=100.0)
     assert "cheapest" not in str(info.value)
@@ -775,7 +384,7 @@ def test_only_unknown_prices_under_a_budget_raise_without_a_cheapest_estimate() 
 
 def test_budget_error_quotes_the_cheapest_of_the_models_that_could_serve() -> None:
     # The blind model is cheaper but cannot serve; the quote is the cheapest that could.
-    provider = CatalogProvider(
+    provider = catalog(
         "p", [card("blind", 0.0001, 0.0001, supports_vision=False), card("eyes", *TIER2, supports_vision=True)]
     )
     prompt = estimate_prompt_tokens(IMAGE)
@@ -788,20 +397,20 @@ def test_budget_error_quotes_the_cheapest_of_the_models_that_could_serve() -> No
 
 def test_max_cost_zero_allows_only_free_models() -> None:
     router = make_router()
-    with_free = FakeProvider("n", {"paid": TIER1, "free": (0.0, 0.0)})
+    with_free = bare("n", {"paid": TIER1, "free": (0.0, 0.0)})
     decision = router.select_model(SIMPLE, {"n": with_free}, max_cost=0)
     assert decision.key == "n/free"
     assert decision.estimated_cost == 0.0
     assert decision.excluded.keys() == {"n/paid"}
 
     with pytest.raises(BudgetExceededError, match=r"max_cost \$0\.000000"):
-        router.select_model(SIMPLE, {"n": FakeProvider("n", {"paid": TIER1})}, max_cost=0.0)
+        router.select_model(SIMPLE, {"n": bare("n", {"paid": TIER1})}, max_cost=0.0)
 
 
 @pytest.mark.parametrize("bad", [-0.01, -1, math.nan, math.inf, -math.inf, True, False, "0.5"])
 def test_invalid_max_cost_is_a_value_error(bad: Any) -> None:
     with pytest.raises(ValueError, match="max_cost"):
-        make_router().select_model(SIMPLE, {"n": FakeProvider("n", {"m": TIER1})}, max_cost=bad)
+        make_router().select_model(SIMPLE, {"n": bare("n", {"m": TIER1})}, max_cost=bad)
 
 
 # ---------------------------------------------------------------------------- ranking
@@ -809,11 +418,11 @@ def test_invalid_max_cost_is_a_value_error(bad: Any) -> None:
 
 def tiered() -> FakeProvider:
     """Registered cheapest first, so cheaper-but-weaker is always also earlier."""
-    return FakeProvider("n", {"t1": TIER1, "t1b": TIER1_DEARER, "t2": TIER2, "t2b": TIER2_DEARER, "t3": TIER3})
+    return bare("n", {"t1": TIER1, "t1b": TIER1_DEARER, "t2": TIER2, "t2b": TIER2_DEARER, "t3": TIER3})
 
 
 def test_simple_prompt_goes_to_the_cheapest_tier_1() -> None:
-    native = FakeProvider("n", {"t2": TIER2, "t1b": TIER1_DEARER, "t1": TIER1})
+    native = bare("n", {"t2": TIER2, "t1b": TIER1_DEARER, "t1": TIER1})
     decision = make_router().select_model(SIMPLE, {"n": native})
     assert decision.key == "n/t1"
     assert decision.tier == 1
@@ -829,7 +438,7 @@ def test_demanding_prompt_goes_to_cheapest_tier_2_or_more(
     messages: list[MessageInput], prompt_tokens: int | None, cls: str
 ) -> None:
     window = {"context_window": 128_000}
-    provider = CatalogProvider(
+    provider = catalog(
         "p",
         [
             card("t1", *TIER1, **window),
@@ -858,7 +467,7 @@ def test_min_tier_is_configurable() -> None:
 
 
 def test_declared_task_type_makes_a_low_tier_model_adequate() -> None:
-    provider = CatalogProvider("p", [card("coder", *TIER1, task_types=("code",)), card("t2", *TIER2)])
+    provider = catalog("p", [card("coder", *TIER1, task_types=("code",)), card("t2", *TIER2)])
     decision = make_router().select_model(CODE, {"p": provider})
     assert decision.key == "p/coder"
     assert decision.tier == 1
@@ -867,14 +476,14 @@ def test_declared_task_type_makes_a_low_tier_model_adequate() -> None:
 
 def test_declared_task_types_must_cover_every_demanding_class() -> None:
     router = make_router()
-    only_code = CatalogProvider("p", [card("coder", *TIER1, task_types=("code",)), card("t2", *TIER2)])
+    only_code = catalog("p", [card("coder", *TIER1, task_types=("code",)), card("t2", *TIER2)])
     assert router.select_model(CODE_AND_MATH, {"p": only_code}).key == "p/t2"
-    both = CatalogProvider("p", [card("coder", *TIER1, task_types=("code", "reasoning")), card("t2", *TIER2)])
+    both = catalog("p", [card("coder", *TIER1, task_types=("code", "reasoning")), card("t2", *TIER2)])
     assert router.select_model(CODE_AND_MATH, {"p": both}).key == "p/coder"
 
 
 def test_no_adequate_tier_takes_the_strongest_available() -> None:
-    native = FakeProvider("n", {"t1": TIER1, "t2b": TIER2_DEARER, "t2": TIER2})
+    native = bare("n", {"t1": TIER1, "t2b": TIER2_DEARER, "t2": TIER2})
     decision = make_router(min_tier={"code": 3}).select_model(CODE, {"n": native})
     # Strongest tier first, then the cheapest within it.
     assert decision.key == "n/t2"
@@ -884,7 +493,7 @@ def test_no_adequate_tier_takes_the_strongest_available() -> None:
 
 def test_unknown_tier_ranks_after_adequate_and_before_too_weak() -> None:
     # A tier is unknown only when neither config, card nor price says: all unknown-price here.
-    provider = CatalogProvider(
+    provider = catalog(
         "p", [card("weak", None, None, tier=1), card("mystery", None, None), card("strong", None, None, tier=3)]
     )
     router = make_router()
@@ -892,8 +501,7 @@ def test_unknown_tier_ranks_after_adequate_and_before_too_weak() -> None:
     assert decision.key == "p/strong"
     assert [a.key for a in decision.alternatives] == ["p/mystery", "p/weak"]
 
-    provider.cards = [c for c in provider.cards if c.name != "strong"]
-    del provider.prices["strong"]
+    provider.set_models([c for c in provider.model_cards() if c.name != "strong"])
     fallback = router.select_model(CODE, {"p": provider})
     assert fallback.key == "p/mystery"
     assert "no candidate is known to reach tier 2; cheapest of unknown tier" in fallback.reason
@@ -912,7 +520,7 @@ def test_cost_optimized_ignores_tiers() -> None:
 
 @pytest.mark.parametrize("strategy", ["heuristic", "cost_optimized"])
 def test_unknown_price_never_beats_a_much_dearer_known_price(strategy: Any) -> None:
-    native = FakeProvider("n", {"unpriced": None, "gold": (5.0, 15.0)})
+    native = bare("n", {"unpriced": None, "gold": (5.0, 15.0)})
     decision = make_router().select_model(SIMPLE, {"n": native}, strategy=strategy)
     assert decision.key == "n/gold"
     [alt] = decision.alternatives
@@ -920,7 +528,7 @@ def test_unknown_price_never_beats_a_much_dearer_known_price(strategy: Any) -> N
 
 
 def test_unknown_price_loses_even_as_the_only_adequate_tier() -> None:
-    provider = CatalogProvider("p", [card("strong-unpriced", None, None, tier=3), card("weak", *TIER1)])
+    provider = catalog("p", [card("strong-unpriced", None, None, tier=3), card("weak", *TIER1)])
     decision = make_router().select_model(CODE, {"p": provider})
     assert decision.key == "p/weak"
     assert "p/strong-unpriced reaches tier 2 but its price is unknown; chose the best with known facts" in (
@@ -930,8 +538,8 @@ def test_unknown_price_loses_even_as_the_only_adequate_tier() -> None:
 
 
 def test_an_adequate_tier_that_does_not_state_a_needed_capability_is_named_in_the_reason() -> None:
-    native = FakeProvider("openai", {"gpt-big": (0.0025, 0.01)})  # tier 3 by price, states nothing
-    proxy = CatalogProvider("litellm", [card("cheap", *TIER1, supports_function_calling=True)])
+    native = bare("openai", {"gpt-big": (0.0025, 0.01)})  # tier 3 by price, states nothing
+    proxy = catalog("litellm", [card("cheap", *TIER1, supports_function_calling=True)])
     tools = [{"type": "function", "function": {"name": "f", "parameters": {}}}]
     decision = make_router().select_model(CODE, {"openai": native, "litellm": proxy}, tools=tools)
     assert decision.key == "litellm/cheap"
@@ -939,7 +547,7 @@ def test_an_adequate_tier_that_does_not_state_a_needed_capability_is_named_in_th
 
 
 def test_only_unknown_prices_still_route_and_say_so() -> None:
-    decision = make_router().select_model(SIMPLE, {"n": FakeProvider("n", {"a": None, "b": None})})
+    decision = make_router().select_model(SIMPLE, {"n": bare("n", {"a": None, "b": None})})
     assert decision.key == "n/a"
     assert decision.estimated_cost is None
     assert "est. unknown" in decision.reason
@@ -947,7 +555,7 @@ def test_only_unknown_prices_still_route_and_say_so() -> None:
 
 
 def test_cost_tie_goes_to_the_higher_tier() -> None:
-    native = FakeProvider("n", {"low": TIER1, "high": TIER1})
+    native = bare("n", {"low": TIER1, "high": TIER1})
     decision = make_router(tiers={"n/low": 1, "n/high": 2}).select_model(SIMPLE, {"n": native})
     assert decision.key == "n/high"
     assert decision.tier == 2
@@ -955,14 +563,14 @@ def test_cost_tie_goes_to_the_higher_tier() -> None:
 
 @pytest.mark.parametrize("order", [("first", "second"), ("second", "first")])
 def test_full_tie_goes_to_provider_registration_order(order: tuple[str, str]) -> None:
-    providers: dict[str, LLMProvider] = {name: FakeProvider(name, {"m": TIER1}) for name in order}
+    providers: dict[str, LLMProvider] = {name: bare(name, {"m": TIER1}) for name in order}
     decision = make_router().select_model(SIMPLE, providers)
     assert decision.provider == order[0]
     assert [a.provider for a in decision.alternatives] == [order[1]]
 
 
 def test_full_tie_within_a_provider_goes_to_model_order() -> None:
-    native = FakeProvider("n", {"zeta": TIER1, "alpha": TIER1, "mid": TIER1})
+    native = bare("n", {"zeta": TIER1, "alpha": TIER1, "mid": TIER1})
     decision = make_router().select_model(SIMPLE, {"n": native})
     assert decision.key == "n/zeta"
     assert [a.key for a in decision.alternatives] == ["n/alpha", "n/mid"]
@@ -971,8 +579,21 @@ def test_full_tie_within_a_provider_goes_to_model_order() -> None:
 # ---------------------------------------------------------------------------- the decision
 
 
+def test_the_decision_and_its_alternatives_are_ranked_candidates() -> None:
+    provider = catalog("p", [card("a", *TIER1), card("b", *TIER2)])
+    router = make_router()
+    decision = router.select_model(SIMPLE, {"p": provider})
+    candidates = {c.key: c for c in router.candidates({"p": provider})}
+    chosen, [other] = decision.chosen, decision.alternatives
+    assert isinstance(chosen, RankedCandidate)
+    assert chosen.candidate is candidates["p/a"]
+    assert other.candidate is candidates["p/b"]
+    assert (chosen.key, chosen.tier, chosen.estimated_cost, chosen.forced) == ("p/a", 1, decision.estimated_cost, False)
+    assert Alternative is RankedCandidate  # the deprecated name
+
+
 def test_decision_unpacks_as_provider_model_reason() -> None:
-    decision = make_router().select_model(SIMPLE, {"n": FakeProvider("n", {"m": TIER1})})
+    decision = make_router().select_model(SIMPLE, {"n": bare("n", {"m": TIER1})})
     provider, model, reason = decision
     assert (provider, model, reason) == (decision.provider, decision.model, decision.reason)
     assert (provider, model) == ("n", "m")
@@ -997,7 +618,7 @@ def test_decision_unpacks_as_provider_model_reason() -> None:
 def test_estimated_cost_is_calculate_cost_of_estimated_prompt_and_expected_output(
     messages: list[MessageInput], request_kw: dict[str, Any], prompt_tokens: int | None, out: int
 ) -> None:
-    native = FakeProvider("n", {"m": TIER2})
+    native = bare("n", {"m": TIER2})
     decision = make_router().select_model(messages, {"n": native}, prompt_tokens=prompt_tokens, **request_kw)
     prompt = prompt_tokens if prompt_tokens is not None else estimate_prompt_tokens(messages, request_kw.get("tools"))
     assert (decision.prompt_tokens, decision.output_tokens) == (prompt, out)
@@ -1007,7 +628,7 @@ def test_estimated_cost_is_calculate_cost_of_estimated_prompt_and_expected_outpu
 
 
 def test_catalog_priced_estimate_matches_the_providers_calculate_cost() -> None:
-    provider = CatalogProvider("p", [card("m", *TIER2)])
+    provider = catalog("p", [card("m", *TIER2)])
     decision = make_router().select_model(CODE, {"p": provider})
     assert decision.estimated_cost == pytest.approx(
         provider.calculate_cost(estimate_prompt_tokens(CODE), 1024, "m"), rel=1e-12
@@ -1015,14 +636,14 @@ def test_catalog_priced_estimate_matches_the_providers_calculate_cost() -> None:
 
 
 def test_expected_output_tokens_come_from_config() -> None:
-    native = FakeProvider("n", {"m": TIER2})
+    native = bare("n", {"m": TIER2})
     decision = make_router(expected_output_tokens={"simple": 100}).select_model(SIMPLE, {"n": native})
     assert decision.output_tokens == 100
     assert decision.estimated_cost == cost(native, "m", estimate_prompt_tokens(SIMPLE), 100)
 
 
 def test_alternatives_are_the_other_eligible_candidates_in_rank_order() -> None:
-    native = FakeProvider("n", {"c": TIER2, "blocked": TIER1, "a": TIER1_DEARER, "d": TIER3, "b": TIER2_DEARER})
+    native = bare("n", {"c": TIER2, "blocked": TIER1, "a": TIER1_DEARER, "d": TIER3, "b": TIER2_DEARER})
     router = make_router()
     router.state.cool_down("n/blocked", 10.0, "rate limited")
     decision = router.select_model(SIMPLE, {"n": native})
@@ -1046,7 +667,7 @@ def test_alternatives_are_the_other_eligible_candidates_in_rank_order() -> None:
     "providers",
     [
         pytest.param({}, id="no-providers"),
-        pytest.param({"empty": FakeProvider("empty", {})}, id="no-models"),
+        pytest.param({"empty": bare("empty", {})}, id="no-models"),
         pytest.param({"broken": BrokenListProvider("broken", {"m": TIER1})}, id="list-raises"),
     ],
 )
@@ -1059,9 +680,7 @@ def test_no_models_at_all_is_no_route(providers: dict[str, LLMProvider]) -> None
 
 
 def test_everything_excluded_for_capabilities_is_no_route_with_reasons() -> None:
-    provider = CatalogProvider(
-        "p", [card("blind", *TIER1, supports_vision=False), card("tiny", *TIER2, context_window=100)]
-    )
+    provider = catalog("p", [card("blind", *TIER1, supports_vision=False), card("tiny", *TIER2, context_window=100)])
     with pytest.raises(NoRouteError) as info:
         make_router().select_model(IMAGE, {"p": provider})
     err = info.value
@@ -1078,8 +697,8 @@ def test_everything_cooling_down_is_retryable_no_route_with_shortest_wait() -> N
     clock = Clock()
     router = make_router(clock, health_ttl=60.0)
     providers: dict[str, LLMProvider] = {
-        "n": FakeProvider("n", {"a": TIER1, "b": TIER2}),
-        "down": FakeProvider("down", {"c": TIER1}),
+        "n": bare("n", {"a": TIER1, "b": TIER2}),
+        "down": bare("down", {"c": TIER1}),
     }
     router.state.cool_down("n/a", 30.0, "rate limited")
     router.state.cool_down("n/b", 12.0, "circuit open")
@@ -1100,7 +719,7 @@ def test_everything_cooling_down_is_retryable_no_route_with_shortest_wait() -> N
 
 def test_budget_fit_only_cooling_down_is_retryable_not_budget_exceeded() -> None:
     router = make_router()
-    native = FakeProvider("n", {"cheap": TIER1, "dear": TIER3})
+    native = bare("n", {"cheap": TIER1, "dear": TIER3})
     prompt = estimate_prompt_tokens(SIMPLE)
     router.state.cool_down("n/cheap", 8.0, "rate limited")
     budget = cost(native, "cheap", prompt, 256) * 2
@@ -1121,9 +740,7 @@ def test_budget_fit_only_cooling_down_is_retryable_not_budget_exceeded() -> None
 
 def test_only_capable_target_cooling_down_is_retryable() -> None:
     router = make_router()
-    provider = CatalogProvider(
-        "p", [card("eyes", *TIER2, supports_vision=True), card("blind", *TIER1, supports_vision=False)]
-    )
+    provider = catalog("p", [card("eyes", *TIER2, supports_vision=True), card("blind", *TIER1, supports_vision=False)])
     router.state.cool_down("p/eyes", 8.0, "rate limited")
 
     with pytest.raises(NoRouteError) as info:
@@ -1136,7 +753,7 @@ def test_only_capable_target_cooling_down_is_retryable() -> None:
 def test_cooling_target_that_cannot_serve_is_excluded_for_that_and_not_retryable() -> None:
     """Availability is checked last: a target that could not serve anyway is no reason to wait."""
     router = make_router()
-    provider = CatalogProvider("p", [card("blind", *TIER1, supports_vision=False)])
+    provider = catalog("p", [card("blind", *TIER1, supports_vision=False)])
     router.state.cool_down("p/blind", 8.0, "rate limited")
 
     with pytest.raises(NoRouteError) as info:
@@ -1149,7 +766,7 @@ def test_cooling_target_that_cannot_serve_is_excluded_for_that_and_not_retryable
 
 def test_cooling_target_over_budget_is_excluded_for_the_budget() -> None:
     router = make_router()
-    native = FakeProvider("n", {"cheap": TIER1, "dear": TIER3})
+    native = bare("n", {"cheap": TIER1, "dear": TIER3})
     prompt = estimate_prompt_tokens(SIMPLE)
     cheap = cost(native, "cheap", prompt, 256)
     budget = cheap / 2
@@ -1164,7 +781,7 @@ def test_cooling_target_over_budget_is_excluded_for_the_budget() -> None:
 
 def test_cooling_target_behind_a_too_small_window_is_not_a_wait() -> None:
     router = make_router()
-    provider = CatalogProvider("p", [card("tiny", *TIER1, context_window=100), card("big", *TIER2)])
+    provider = catalog("p", [card("tiny", *TIER1, context_window=100), card("big", *TIER2)])
     router.state.cool_down("p/tiny", 8.0, "rate limited")
     router.state.cool_down("p/big", 20.0, "rate limited")
 
@@ -1177,13 +794,13 @@ def test_cooling_target_behind_a_too_small_window_is_not_a_wait() -> None:
 
 def test_card_unhealthy_is_not_a_wait_but_a_cooling_neighbour_makes_it_retryable() -> None:
     router = make_router()
-    sick = CatalogProvider("p", [card("sick", *TIER1, healthy=False, health_error="503")])
+    sick = catalog("p", [card("sick", *TIER1, healthy=False, health_error="503")])
     with pytest.raises(NoRouteError) as alone:
         router.select_model(SIMPLE, {"p": sick})
     assert alone.value.retryable is False
     assert alone.value.excluded == {"p/sick": "unhealthy: 503"}
 
-    both = CatalogProvider("p", [card("sick", *TIER1, healthy=False, health_error="503"), card("busy", *TIER2)])
+    both = catalog("p", [card("sick", *TIER1, healthy=False, health_error="503"), card("busy", *TIER2)])
     router.state.cool_down("p/busy", 4.0, "rate limited")
     with pytest.raises(NoRouteError) as info:
         router.select_model(SIMPLE, {"p": both})
@@ -1195,8 +812,8 @@ def test_card_unhealthy_is_not_a_wait_but_a_cooling_neighbour_makes_it_retryable
 def test_provider_down_wait_is_its_health_ttl_left_and_the_shortest_wait_wins() -> None:
     clock = Clock()
     router = make_router(clock, health_ttl=10.0)
-    native = FakeProvider("n", {"b": TIER2, "c": TIER3})
-    providers: dict[str, LLMProvider] = {"down": FakeProvider("down", {"a": TIER1}), "n": native}
+    native = bare("n", {"b": TIER2, "c": TIER3})
+    providers: dict[str, LLMProvider] = {"down": bare("down", {"a": TIER1}), "n": native}
     router.state.set_provider_health("down", False, "timeout")
     router.state.cool_down("n/b", 25.0, "rate limited")
     budget = cost(native, "b", estimate_prompt_tokens(SIMPLE), 256)
@@ -1212,12 +829,12 @@ def test_provider_down_wait_is_its_health_ttl_left_and_the_shortest_wait_wins() 
 @pytest.mark.parametrize("strategy", ["cascade", "hybrid", "priority", "nonsense"])
 def test_select_model_only_takes_heuristic_or_cost_optimized(strategy: Any) -> None:
     with pytest.raises(RoutingConfigError, match=repr(strategy)):
-        make_router().select_model(SIMPLE, {"n": FakeProvider("n", {"m": TIER1})}, strategy=strategy)
+        make_router().select_model(SIMPLE, {"n": bare("n", {"m": TIER1})}, strategy=strategy)
 
 
 def test_select_model_makes_no_calls() -> None:
-    native = FakeProvider("n", {"m": TIER1})
-    carded = CatalogProvider("c", [card("x", *TIER2)])
+    native = bare("n", {"m": TIER1})
+    carded = catalog("c", [card("x", *TIER2)])
     make_router().select_model(CODE, {"n": native, "c": carded})
     assert native.calls == []
     assert native.stream_calls == []

@@ -11,7 +11,7 @@ import pytest
 from muxer_litellm.host import ChatCompletionResponse, ChatMessage, Choice, MessageInput, RouterMetadata, Usage
 from muxer_litellm.routing import QualityVerdict, classify_prompt, default_quality_check
 from muxer_litellm.routing.quality import MAX_WORDS_REQUIRED, answer_text
-from tests.unit.routing_fakes import user
+from tests.unit.routing.helpers import user
 
 TOOL_CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'}}
 QUESTION = user("What is the capital of France?")

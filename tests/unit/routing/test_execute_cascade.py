@@ -27,33 +27,30 @@ from muxer_litellm import (
 from muxer_litellm.host import MessageInput
 from muxer_litellm.routing import HeuristicRouter, QualityScorer, QualityVerdict, RoutingConfig
 from muxer_litellm.routing.classify import estimate_prompt_tokens
-from tests.unit.routing_fakes import FakeProvider, Outcome, user
+from muxer_litellm.testing import FakeProvider, Outcome
+from tests.unit.routing.helpers import (
+    CHEAP,
+    MID,
+    QUESTION,
+    answered_cost,
+    bare,
+    called,
+    user,
+)
 
 # Per-1K prices; the tier comes from the mean of input and output against the default
 # thresholds (0.002, 0.005): cheap is tier 1, mid tier 2, strong tier 3.
-CHEAP = (0.0005, 0.0015)
 CHEAP2 = (0.0008, 0.0016)
-MID = (0.003, 0.004)
 MID2 = (0.0035, 0.0045)
 STRONG = (0.01, 0.03)
 
-PROMPT_TOKENS, COMPLETION_TOKENS = 10, 20  # what FakeProvider.response reports
 
-QUESTION = "What is the capital of France?"
 CODE_QUESTION = "Write a python function that reverses a linked list."
 REFUSAL = "I'm sorry, but I can't help with that."
 
 
-def answered_cost(price: tuple[float, float]) -> float:
-    return (PROMPT_TOKENS * price[0] + COMPLETION_TOKENS * price[1]) / 1000
-
-
 def tiered(name: str = "p", script: Mapping[str, Sequence[Outcome]] | None = None) -> FakeProvider:
-    return FakeProvider(name, {"cheap": CHEAP, "mid": MID, "strong": STRONG}, script=script)
-
-
-def called(provider: FakeProvider) -> list[str]:
-    return [model for model, _ in provider.calls]
+    return bare(name, {"cheap": CHEAP, "mid": MID, "strong": STRONG}, script=script)
 
 
 def scores_by_model(scores: Mapping[str, Any], seen: list[str] | None = None) -> QualityScorer:
@@ -174,7 +171,7 @@ def five_models() -> FakeProvider:
         "mid": MID,
         "cheap": CHEAP,
     }
-    return FakeProvider("p", prices, script={m: [""] for m in prices})
+    return bare("p", prices, script={m: [""] for m in prices})
 
 
 @pytest.mark.parametrize(
@@ -323,7 +320,7 @@ async def test_scorer_returning_something_other_than_a_score_in_0_1_is_an_error(
     p = tiered()
     with pytest.raises(error):
         await HeuristicRouter().route_request(
-            user(QUESTION), {"p": p}, strategy="cascade", quality_check=scores_by_model(dict.fromkeys(p.prices, bad))
+            user(QUESTION), {"p": p}, strategy="cascade", quality_check=scores_by_model(dict.fromkeys(p.cards, bad))
         )
     assert called(p) == ["cheap"]  # a broken scorer does not silently walk the cascade
 
@@ -406,7 +403,7 @@ async def test_max_cost_that_covers_spent_plus_the_next_estimate_lets_the_step_r
 
 
 async def test_named_cascade_step_with_unknown_price_is_excluded_when_max_cost_is_set() -> None:
-    p = FakeProvider("p", {"cheap": CHEAP, "mystery": None}, script={"cheap": [""]})
+    p = bare("p", {"cheap": CHEAP, "mystery": None}, script={"cheap": [""]})
     config = RoutingConfig(cascades={"x": {"steps": ["p/cheap", "p/mystery"]}})
 
     response = await HeuristicRouter(config).route_request(user(QUESTION), {"p": p}, strategy="x", max_cost=1.0)
@@ -418,7 +415,7 @@ async def test_named_cascade_step_with_unknown_price_is_excluded_when_max_cost_i
 
 
 async def test_named_cascade_step_with_unknown_price_runs_without_max_cost_and_total_is_unknown() -> None:
-    p = FakeProvider("p", {"cheap": CHEAP, "mystery": None}, script={"cheap": [""]})
+    p = bare("p", {"cheap": CHEAP, "mystery": None}, script={"cheap": [""]})
     config = RoutingConfig(cascades={"x": {"steps": ["p/cheap", "p/mystery"]}})
 
     response = await HeuristicRouter(config).route_request(user(QUESTION), {"p": p}, strategy="x")
@@ -602,7 +599,7 @@ async def test_cascade_strategies_with_cascades_disabled_are_a_config_error(stra
     assert p.calls == []
 
 
-@pytest.mark.parametrize("threshold", [-0.01, 1.01, 2.0, math.nan])
+@pytest.mark.parametrize("threshold", [-0.01, 1.01, 2.0, math.nan, True, "0.5"])
 async def test_quality_threshold_outside_0_1_is_a_config_error(threshold: float) -> None:
     p = tiered()
     with pytest.raises(RoutingConfigError, match="quality_threshold"):

@@ -1,48 +1,30 @@
-"""Routing configuration and plumbing: ``Target`` / ``ComboConfig`` / ``CascadeConfig`` / ``RoutingConfig``
-validation; ``load_routing_config`` from YAML, the environment (``DEFAULT_ROUTING_STRATEGY``,
-``CASCADE_ROUTING_ENABLED``, ``MUXER_ROUTING_CONFIG``, ``.env``) and keyword overrides, with errors that
-name the file and the dotted field; ``register(providers)`` and the ``modelmuxer.providers`` entry point;
-``LiteLLMProvider.count_tokens`` against a mocked proxy; and how ``HeuristicRouter.plan`` uses an exact
-token count near a context window."""
+"""``config.py``: ``CandidateRef`` (``Target``) / ``ComboConfig`` / ``CascadeConfig`` /
+``RoutingConfig`` validation; ``load_routing_config`` from YAML, the environment
+(``DEFAULT_ROUTING_STRATEGY``, ``CASCADE_ROUTING_ENABLED``, ``MUXER_ROUTING_CONFIG``, ``.env``) and
+keyword overrides, with errors that name the file and the dotted field."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib.metadata
-import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-import respx
 import yaml
 from pydantic import ValidationError
 
-import muxer_litellm
 from muxer_litellm import (
-    AuthenticationError,
-    LiteLLMProvider,
-    LiteLLMSettings,
-    ProviderError,
-    ProviderUnavailableError,
     RoutingConfigError,
 )
-from muxer_litellm.host import LLMProvider, MessageInput
-from muxer_litellm.registration import create_provider
 from muxer_litellm.routing import (
     BUILTIN_STRATEGIES,
+    CandidateRef,
     CascadeConfig,
     ComboConfig,
-    HeuristicRouter,
     RoutingConfig,
     RoutingSettings,
     Target,
-    estimate_prompt_tokens,
     load_routing_config,
 )
-from tests.unit.replies import API_KEY, BASE_URL, error_body
-from tests.unit.routing_fakes import CatalogProvider, card, user
 
 ROUTING_ENV = ("DEFAULT_ROUTING_STRATEGY", "CASCADE_ROUTING_ENABLED", "MUXER_ROUTING_CONFIG", "ROUTING_CONFIG")
 
@@ -187,8 +169,10 @@ def test_hybrid_default_with_cascades_disabled_is_allowed() -> None:
     [
         ("min_tier", {"coding": 2}, "min_tier: unknown prompt class 'coding'"),
         ("expected_output_tokens", {"chat": 100}, "expected_output_tokens: unknown prompt class 'chat'"),
-        ("min_tier", {"code": 0}, "min_tier.code must be >= 1"),
-        ("expected_output_tokens", {"simple": 0}, "expected_output_tokens.simple must be >= 1"),
+        ("min_tier", {"code": 0}, r"min_tier\.code\n  Input should be greater than or equal to 1"),
+        ("expected_output_tokens", {"simple": 0}, r"expected_output_tokens\.simple\n  Input should be greater than"),
+        ("min_tier", {"code": True}, r"min_tier\.code\n  Input should be a valid integer"),
+        ("expected_output_tokens", {"simple": 1.5}, r"expected_output_tokens\.simple\n  Input should be a valid int"),
     ],
 )
 def test_class_tables_accept_only_known_classes_and_positive_values(
@@ -210,7 +194,7 @@ def test_tier_price_thresholds_that_increase_are_kept() -> None:
 
 @pytest.mark.parametrize(
     ("tiers", "expected"),
-    [({"nope": 2}, "provider/model"), ({"p/m": 0}, "tiers.p/m must be >= 1")],
+    [({"nope": 2}, "provider/model"), ({"p/m": 0}, r"tiers\.p/m\n  Input should be greater than or equal to 1")],
 )
 def test_tiers_keys_are_targets_and_values_positive(tiers: dict[str, int], expected: str) -> None:
     with pytest.raises(ValidationError, match=expected):
@@ -245,6 +229,46 @@ def test_unknown_keys_are_rejected_to_catch_typos(data: dict[str, Any]) -> None:
 def test_numbers_out_of_range_are_rejected_naming_the_field(field: str, value: float) -> None:
     with pytest.raises(ValidationError, match=field):
         RoutingConfig.model_validate({field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "what"),
+    [
+        pytest.param("max_attempts", True, "valid integer", id="bool-is-not-a-count"),
+        pytest.param("max_attempts", "3", "valid integer", id="string-is-not-a-count"),
+        pytest.param("breaker_threshold", 2.5, "valid integer", id="fraction-is-not-a-count"),
+        pytest.param("breaker_cooldown", float("inf"), "finite number", id="infinite-seconds"),
+        pytest.param("rate_limit_cooldown", "5", "valid number", id="string-seconds"),
+        pytest.param("health_ttl", False, "valid number", id="bool-seconds"),
+        pytest.param("quality_threshold", float("nan"), "finite number", id="nan-threshold"),
+        pytest.param("token_counter_band", True, "valid number", id="bool-band"),
+        pytest.param("tier_price_thresholds", [0.002, float("inf")], "finite number", id="infinite-threshold"),
+        pytest.param("tiers", {"p/m": True}, "valid integer", id="bool-tier"),
+    ],
+)
+def test_numbers_are_strict(field: str, value: Any, what: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        RoutingConfig.model_validate({field: value})
+    [problem] = caught.value.errors()
+    assert problem["loc"][0] == field
+    assert what in problem["msg"]
+
+
+@pytest.mark.parametrize("weight", [True, "2"])
+def test_a_weight_is_a_number_not_a_bool_or_a_string(weight: Any) -> None:
+    with pytest.raises(ValidationError, match="weight"):
+        CandidateRef.model_validate({"target": "p/m", "weight": weight})
+
+
+def test_target_is_the_deprecated_name_of_candidate_ref() -> None:
+    assert Target is CandidateRef
+
+
+def test_a_yaml_boolean_where_a_count_belongs_names_the_file_and_field(tmp_path: Path) -> None:
+    path = write(tmp_path / "routing.yaml", "max_attempts: yes\n")
+    with pytest.raises(RoutingConfigError) as caught:
+        load_routing_config(path)
+    assert str(caught.value).startswith(f"{path}: max_attempts: Input should be a valid integer")
 
 
 # ---------------------------------------------------------------------------- load_routing_config: YAML
@@ -288,7 +312,7 @@ def test_loads_the_routing_section_of_a_bigger_config(tmp_path: Path) -> None:
 
 
 def test_the_shipped_example_config_is_valid() -> None:
-    shipped = Path(__file__).resolve().parents[2] / "config" / "routing.yaml"
+    shipped = Path(__file__).resolve().parents[3] / "config" / "routing.yaml"
     config = load_routing_config(shipped)
     assert set(config.combos) == {"everyday", "spread"}
     assert config.cascades["careful"].quality_threshold == 0.6
@@ -535,251 +559,3 @@ def test_dotenv_in_the_working_directory_is_read_and_env_beats_it(
     monkeypatch.setenv("DEFAULT_ROUTING_STRATEGY", "hybrid")
     config = load_routing_config()
     assert (config.default_strategy, config.cascade_enabled) == ("hybrid", False)
-
-
-# ---------------------------------------------------------------------------- register() and the entry point
-
-ENV_URL = "http://gateway-proxy.test:4000"
-ENV_KEY = "sk-env-SECRET-77aa"
-
-
-@pytest.fixture
-def litellm_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LITELLM_BASE_URL", f"{ENV_URL}/v1/")
-    monkeypatch.setenv("LITELLM_API_KEY", ENV_KEY)
-
-
-def key_of(provider: LiteLLMProvider) -> str | None:
-    secret = provider._api_key
-    return secret.get_secret_value() if secret is not None else None
-
-
-@pytest.mark.usefixtures("litellm_env")
-async def test_register_adds_a_provider_configured_from_the_environment() -> None:
-    native = CatalogProvider("native", [card("m", 0.001, 0.002)])
-    providers: dict[str, LLMProvider] = {"native": native}
-    provider = muxer_litellm.register(providers)
-    try:
-        assert isinstance(provider, LiteLLMProvider)
-        assert providers["litellm"] is provider
-        assert providers["native"] is native
-        assert list(providers) == ["native", "litellm"]
-        assert provider.base_url == ENV_URL  # normalised
-        assert key_of(provider) == ENV_KEY
-        assert ENV_KEY not in repr(provider)
-        assert "***" in repr(provider)
-    finally:
-        await provider.aclose()
-
-
-@pytest.mark.usefixtures("litellm_env")
-async def test_register_refuses_to_overwrite_unless_replace() -> None:
-    providers: dict[str, LLMProvider] = {}
-    first = muxer_litellm.register(providers)
-    try:
-        with pytest.raises(ValueError, match="'litellm' is already registered"):
-            muxer_litellm.register(providers)
-        assert providers["litellm"] is first
-        second = muxer_litellm.register(providers, replace=True)
-        try:
-            assert providers["litellm"] is second
-            assert second is not first
-        finally:
-            await second.aclose()
-    finally:
-        await first.aclose()
-
-
-@pytest.mark.usefixtures("litellm_env")
-async def test_register_under_a_custom_name_with_explicit_settings() -> None:
-    providers: dict[str, LLMProvider] = {}
-    settings = LiteLLMSettings(base_url="http://other-proxy.test:4000", api_key=None)
-    provider = muxer_litellm.register(providers, settings, name="proxy-eu")
-    try:
-        assert list(providers) == ["proxy-eu"]
-        assert provider.base_url == "http://other-proxy.test:4000"
-        assert key_of(provider) is None
-    finally:
-        await provider.aclose()
-
-
-@pytest.mark.parametrize("name", ["", "   ", None, 3])
-def test_register_with_a_blank_name_is_a_value_error(name: Any) -> None:
-    providers: dict[str, LLMProvider] = {}
-    with pytest.raises(ValueError, match="provider name"):
-        muxer_litellm.register(providers, name=name)
-    assert providers == {}
-
-
-@pytest.mark.usefixtures("litellm_env")
-async def test_entry_point_loads_create_provider_which_reads_the_environment() -> None:
-    entries = importlib.metadata.entry_points(group="modelmuxer.providers", name="litellm")
-    assert len(entries) == 1
-    [entry] = list(entries)
-    factory = entry.load()
-    assert factory is create_provider
-    provider = factory()
-    try:
-        assert isinstance(provider, LiteLLMProvider)
-        assert provider.base_url == ENV_URL
-        assert key_of(provider) == ENV_KEY
-    finally:
-        await provider.aclose()
-
-
-# ---------------------------------------------------------------------------- LiteLLMProvider.count_tokens
-
-MODEL = "gpt-test"
-COUNTED: list[MessageInput] = [
-    {"role": "system", "content": "Be brief."},
-    {"role": "user", "content": "How many tokens is this?"},
-]
-
-
-async def test_count_tokens_posts_model_and_messages_and_returns_total(
-    proxy: respx.MockRouter, provider: LiteLLMProvider
-) -> None:
-    route = proxy.post("/utils/token_counter").mock(
-        return_value=httpx.Response(200, json={"total_tokens": 17, "request_model": MODEL, "tokenizer_type": "x"})
-    )
-    assert await provider.count_tokens(COUNTED, MODEL) == 17
-    request = route.calls.last.request
-    assert request.method == "POST"
-    assert json.loads(request.content) == {"model": MODEL, "messages": COUNTED}
-    assert request.headers["authorization"] == f"Bearer {API_KEY}"
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        pytest.param({"request_model": MODEL}, id="missing"),
-        pytest.param({"total_tokens": None}, id="null"),
-        pytest.param({"total_tokens": "17"}, id="string"),
-        pytest.param({"total_tokens": -1}, id="negative"),
-        pytest.param({"total_tokens": 17.5}, id="float"),
-        pytest.param({"total_tokens": True}, id="bool"),
-        pytest.param([17], id="not-an-object"),
-    ],
-)
-async def test_count_tokens_without_a_usable_total_is_a_provider_error(
-    proxy: respx.MockRouter, provider: LiteLLMProvider, body: Any
-) -> None:
-    proxy.post("/utils/token_counter").mock(return_value=httpx.Response(200, json=body))
-    with pytest.raises(ProviderError) as caught:
-        await provider.count_tokens(COUNTED, MODEL)
-    assert type(caught.value) is ProviderError
-    assert API_KEY not in str(caught.value)
-
-
-@pytest.mark.parametrize(
-    ("status", "error"),
-    [(401, AuthenticationError), (500, ProviderUnavailableError)],
-)
-async def test_count_tokens_errors_are_typed(
-    proxy: respx.MockRouter, provider: LiteLLMProvider, status: int, error: type[ProviderError]
-) -> None:
-    proxy.post("/utils/token_counter").mock(
-        return_value=httpx.Response(status, json=error_body("token counter refused", None, str(status)))
-    )
-    with pytest.raises(error) as caught:
-        await provider.count_tokens(COUNTED, MODEL)
-    assert caught.value.status_code == status
-    assert caught.value.model == MODEL
-
-
-def test_count_tokens_base_url_is_the_mocked_proxy(provider: LiteLLMProvider) -> None:
-    assert provider.base_url == BASE_URL
-
-
-# ---------------------------------------------------------------------------- exact token counts in routing
-
-LONG = user("x" * 400)  # simple prompt; its estimate (about 107 tokens) is what the windows are placed around
-ESTIMATE = estimate_prompt_tokens(LONG)
-
-
-def near_window(window: int, counter: type[CatalogProvider] = CatalogProvider) -> CatalogProvider:
-    """``small`` (cheap, window ``window``) and ``big`` (pricier, far too big to be near)."""
-    return counter(
-        "lp",
-        [card("small", 0.0001, 0.0002, context_window=window), card("big", 0.001, 0.002, context_window=100_000)],
-    )
-
-
-async def test_exact_count_excludes_a_model_the_estimate_said_fits() -> None:
-    window = ESTIMATE + 3
-    p = near_window(window)
-    p.exact_tokens = window + 1
-    plan = await HeuristicRouter().plan(LONG, {"lp": p}, strategy="cost_optimized")
-    assert p.token_counts == ["small"]
-    assert plan.profile.prompt_tokens == window + 1
-    assert [t.model for t in plan.targets] == ["big"]
-    assert plan.excluded["lp/small"] == f"prompt ~{window + 1} tokens > context window {window}"
-
-
-async def test_exact_count_admits_a_model_the_estimate_said_does_not_fit() -> None:
-    window = ESTIMATE - 3
-    p = near_window(window)
-    p.exact_tokens = window - 10
-    plan = await HeuristicRouter().plan(LONG, {"lp": p}, strategy="cost_optimized")
-    assert p.token_counts == ["small"]
-    assert plan.profile.prompt_tokens == window - 10
-    assert [t.model for t in plan.targets] == ["small", "big"]
-
-
-@pytest.mark.parametrize("window", [ESTIMATE * 10, ESTIMATE // 3])
-async def test_token_counter_is_not_asked_far_from_every_window(window: int) -> None:
-    p = near_window(window)  # exact_tokens stays None: count_tokens would fail the test
-    plan = await HeuristicRouter().plan(LONG, {"lp": p}, strategy="cost_optimized")
-    assert p.token_counts == []
-    assert plan.profile.prompt_tokens == ESTIMATE
-
-
-async def test_token_counter_band_sets_how_near_is_near() -> None:
-    window = ESTIMATE * 2  # the estimate is half the window away
-    p = near_window(window)
-    p.exact_tokens = ESTIMATE
-    await HeuristicRouter(RoutingConfig(token_counter_band=0.4)).plan(LONG, {"lp": p}, strategy="cost_optimized")
-    assert p.token_counts == []
-    await HeuristicRouter(RoutingConfig(token_counter_band=0.5)).plan(LONG, {"lp": p}, strategy="cost_optimized")
-    assert p.token_counts == ["small"]
-
-
-async def test_token_counter_is_not_asked_when_disabled() -> None:
-    window = ESTIMATE + 3
-    p = near_window(window)
-    p.exact_tokens = window + 1
-    plan = await HeuristicRouter(RoutingConfig(token_counter=False)).plan(LONG, {"lp": p}, strategy="cost_optimized")
-    assert p.token_counts == []
-    assert plan.profile.prompt_tokens == ESTIMATE
-    assert plan.targets[0].model == "small"
-
-
-class FailingCounter(CatalogProvider):
-    async def count_tokens(self, messages: list[MessageInput], model: str) -> int:
-        self.token_counts.append(model)
-        raise ProviderUnavailableError("token counter is down", 503)
-
-
-class HangingCounter(CatalogProvider):
-    async def count_tokens(self, messages: list[MessageInput], model: str) -> int:
-        self.token_counts.append(model)
-        await asyncio.Event().wait()  # never set: only the router's timeout ends this
-        raise AssertionError("unreachable")
-
-
-@pytest.mark.parametrize(
-    ("counter", "config"),
-    [
-        pytest.param(FailingCounter, RoutingConfig(), id="provider-error"),
-        pytest.param(HangingCounter, RoutingConfig(token_counter_timeout=0.01), id="timeout"),
-    ],
-)
-async def test_unavailable_token_counter_keeps_the_estimate(
-    counter: type[CatalogProvider], config: RoutingConfig
-) -> None:
-    window = ESTIMATE + 3
-    p = near_window(window, counter)
-    plan = await HeuristicRouter(config).plan(LONG, {"lp": p}, strategy="cost_optimized")
-    assert p.token_counts == ["small"]
-    assert plan.profile.prompt_tokens == ESTIMATE
-    assert [t.model for t in plan.targets] == ["small", "big"]

@@ -20,7 +20,7 @@ from muxer_litellm.routing.classify import (
     SCAN_CHARS,
     text_tokens,
 )
-from tests.unit.routing_fakes import user
+from tests.unit.routing.helpers import user
 
 # A prompt big enough never to count as long context in tests that are about other rules.
 NO_LONG = 10**9

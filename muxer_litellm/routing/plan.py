@@ -1,0 +1,328 @@
+"""Planning: which targets a request will call, in order, and why; nothing is called here.
+
+``Planner.plan`` refreshes catalogs, classifies the prompt (with an exact token count near a
+context window), reads the routing state once (:meth:`RoutingState.snapshot`) and turns a
+strategy into a :class:`RoutePlan`: the heuristic's or cost ranking with its fallbacks, a
+combo's order, a cascade's steps. Every strategy goes through :meth:`Planner.decide`, the one
+call of :func:`select_candidate`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..errors import NoRouteError, ProviderError, RoutingConfigError
+from ..host import LLMProvider, MessageInput, TokenCounter
+from .candidates import Candidate, CandidateCache, candidate_for
+from .classify import PromptProfile, classify_prompt, estimate_prompt_tokens, json_text, text_tokens
+from .config import CandidateRef, CascadeConfig, ComboConfig, RoutingConfig, check_budget
+from .providers import count_prompt_tokens, refresh_catalogs
+from .select import FORCED_NOTE, RankedCandidate, RoutingDecision, SelectStrategy, select_candidate
+from .state import RoutingState, StateSnapshot
+
+__all__ = ["PlanKind", "Planner", "RoutePlan"]
+
+PlanKind = Literal["single", "combo", "cascade"]
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    """What ``route_request`` will do, before it does it (the CLI's ``route`` shows this).
+
+    ``targets``: what it calls, in order. ``excluded``: why each other candidate is out.
+    ``waiting``: the excluded candidates that are only unavailable now (``provider/model`` ->
+    provider), so an exhausted route can say how soon one of them is free."""
+
+    strategy: str
+    kind: PlanKind
+    targets: tuple[RankedCandidate, ...]
+    reason: str
+    profile: PromptProfile
+    excluded: Mapping[str, str] = field(default_factory=dict)
+    decision: RoutingDecision | None = None
+    quality_threshold: float = 0.5
+    waiting: Mapping[str, str] = field(default_factory=dict)
+
+
+class Planner:
+    """Turns a request and a strategy into a :class:`RoutePlan`. Holds the candidate cache;
+    reads (never writes) the routing state, except for taking a round-robin turn."""
+
+    def __init__(self, config: RoutingConfig, state: RoutingState, cache: CandidateCache, rng: random.Random) -> None:
+        self.config = config
+        self.state = state
+        self.cache = cache
+        self.rng = rng
+
+    # ------------------------------------------------------------------ pieces
+
+    def candidates(self, providers: Mapping[str, LLMProvider]) -> list[Candidate]:
+        return self.cache.build(
+            providers, tiers=self.config.tiers, tier_price_thresholds=self.config.tier_price_thresholds
+        )
+
+    def classify(
+        self, messages: Sequence[MessageInput], prompt_tokens: int | None, request: Mapping[str, Any]
+    ) -> PromptProfile:
+        return classify_prompt(
+            messages,
+            tools=request.get("tools"),
+            functions=request.get("functions"),
+            response_format=request.get("response_format"),
+            long_context_tokens=self.config.long_context_tokens,
+            prompt_tokens=prompt_tokens,
+        )
+
+    def decide(
+        self,
+        candidates: Sequence[Candidate],
+        providers: Mapping[str, LLMProvider],
+        profile: PromptProfile,
+        view: StateSnapshot,
+        *,
+        strategy: SelectStrategy,
+        max_cost: float | None,
+        max_tokens: int | None,
+    ) -> RoutingDecision:
+        """The one place a decision is made (select.py's rules over these candidates)."""
+        return select_candidate(
+            candidates,
+            providers,
+            profile,
+            self.config,
+            view,
+            strategy=strategy,
+            max_cost=max_cost,
+            max_tokens=max_tokens,
+        )
+
+    async def prompt_tokens(
+        self,
+        messages: Sequence[MessageInput],
+        providers: Mapping[str, LLMProvider],
+        candidates: Sequence[Candidate],
+        request: Mapping[str, Any],
+    ) -> int:
+        """The estimate, made exact by a provider's token counter only when some candidate's
+        context window is within ``token_counter_band`` of it (where the estimate decides)."""
+        tools = request.get("tools") or request.get("functions")
+        estimate = estimate_prompt_tokens(messages, tools)
+        if not self.config.token_counter:
+            return estimate
+        band = self.config.token_counter_band
+        for c in candidates:
+            window = c.context_window
+            if window is None or abs(estimate - window) > band * window:
+                continue
+            provider = providers.get(c.provider)
+            if not isinstance(provider, TokenCounter):
+                continue  # another near-window candidate's provider may have a counter
+            exact = await count_prompt_tokens(provider, messages, c.model, self.config.token_counter_timeout)
+            if exact is None:
+                return estimate
+            return exact + (text_tokens(json_text(tools)) if tools else 0)
+        return estimate
+
+    # ------------------------------------------------------------------ planning
+
+    async def plan(
+        self,
+        messages: Sequence[MessageInput],
+        providers: Mapping[str, LLMProvider],
+        strategy: str | None,
+        max_cost: float | None,
+        request: Mapping[str, Any],
+        *,
+        take_turn: bool,
+    ) -> RoutePlan:
+        check_budget(max_cost)
+        if not providers:
+            raise RoutingConfigError("providers is empty: register at least one provider")
+        name = strategy or self.config.default_strategy
+        if name not in self.config.strategy_names():
+            raise RoutingConfigError(
+                f"unknown routing strategy {name!r}; use one of {', '.join(self.config.strategy_names())}"
+            )
+        if (name == "cascade" or name in self.config.cascades) and not self.config.cascade_enabled:
+            raise RoutingConfigError(f"strategy {name!r} needs cascade routing enabled (CASCADE_ROUTING_ENABLED=true)")
+        refresh_failures = await refresh_catalogs(providers)
+        candidates = self.candidates(providers)
+        if not candidates and refresh_failures:
+            # Say why the catalog is empty instead of "no chat model": usually the proxy is down.
+            why = "; ".join(f"{name}: {error}" for name, error in refresh_failures.items())
+            raise NoRouteError(f"no provider offers a chat model; catalog refresh failed ({why})", refresh_failures)
+        tokens = await self.prompt_tokens(messages, providers, candidates, request)
+        profile = self.classify(messages, tokens, request)
+        max_tokens = requested_max_tokens(request)
+        view = self.state.snapshot()
+
+        if name in self.config.combos:
+            combo = self.config.combos[name]
+            return self._plan_combo(name, combo, candidates, providers, profile, view, max_cost, max_tokens, take_turn)
+        if name in self.config.cascades:
+            cascade = self.config.cascades[name]
+            return self._plan_steps(name, cascade, candidates, providers, profile, view, max_cost, max_tokens)
+
+        base: SelectStrategy = "cost_optimized" if name in ("cost_optimized", "cascade") else "heuristic"
+        decision = self.decide(
+            candidates, providers, profile, view, strategy=base, max_cost=max_cost, max_tokens=max_tokens
+        )
+        first = decision.chosen
+        threshold = self.config.quality_threshold
+        if name == "cascade" or (name == "hybrid" and self.config.cascade_enabled):
+            steps = _escalation((first, *decision.alternatives), self.config.cascade_max_steps)
+            reason = f"{decision.reason}; cascade {' -> '.join(s.key for s in steps)}"
+            return RoutePlan(
+                name, "cascade", steps, reason, profile, decision.excluded, decision, threshold, decision.waiting
+            )
+        targets = (first, *decision.top_alternatives(self.config.max_attempts - 1))
+        return RoutePlan(
+            name, "single", targets, decision.reason, profile, decision.excluded, decision, threshold, decision.waiting
+        )
+
+    def _refs_as_candidates(
+        self, refs: Sequence[CandidateRef], candidates: Sequence[Candidate], providers: Mapping[str, LLMProvider]
+    ) -> tuple[list[Candidate], dict[str, str]]:
+        known = {c.key: c for c in candidates}
+        out: list[Candidate] = []
+        missing: dict[str, str] = {}
+        for ref in refs:
+            if ref.provider not in providers:
+                missing[ref.key] = f"provider {ref.provider!r} is not registered"
+                continue
+            found = known.get(ref.key)
+            if found is None:
+                found = candidate_for(
+                    ref.provider,
+                    providers[ref.provider],
+                    ref.model,
+                    tiers=self.config.tiers,
+                    tier_price_thresholds=self.config.tier_price_thresholds,
+                )
+            out.append(found)
+        return out, missing
+
+    def _eligible(
+        self,
+        name: str,
+        refs: Sequence[CandidateRef],
+        candidates: Sequence[Candidate],
+        providers: Mapping[str, LLMProvider],
+        profile: PromptProfile,
+        view: StateSnapshot,
+        max_cost: float | None,
+        max_tokens: int | None,
+    ) -> tuple[dict[str, RankedCandidate], dict[str, str], RoutingDecision]:
+        own, missing = self._refs_as_candidates(refs, candidates, providers)
+        if not own:
+            raise RoutingConfigError(f"{name}: {'; '.join(f'{k}: {v}' for k, v in missing.items())}")
+        try:
+            decision = self.decide(
+                own, providers, profile, view, strategy="cost_optimized", max_cost=max_cost, max_tokens=max_tokens
+            )
+        except ProviderError as exc:
+            if isinstance(exc, NoRouteError):
+                exc.excluded.update(missing)
+            raise
+        eligible = {a.key: a for a in (decision.chosen, *decision.alternatives)}
+        return eligible, {**decision.excluded, **missing}, decision
+
+    def _plan_combo(
+        self,
+        name: str,
+        combo: ComboConfig,
+        candidates: Sequence[Candidate],
+        providers: Mapping[str, LLMProvider],
+        profile: PromptProfile,
+        view: StateSnapshot,
+        max_cost: float | None,
+        max_tokens: int | None,
+        take_turn: bool,
+    ) -> RoutePlan:
+        eligible, excluded, decision = self._eligible(
+            name, combo.targets, candidates, providers, profile, view, max_cost, max_tokens
+        )
+        listed = [t for t in combo.targets if t.key in eligible]
+        if combo.strategy == "cost":
+            ordered = list(eligible.values())  # select_candidate's rank: known price first, cheapest first
+        elif combo.strategy == "round_robin":
+            start = self.state.next_turn(name, len(listed), advance=take_turn)
+            ordered = [eligible[t.key] for t in listed[start:] + listed[:start]]
+        elif combo.strategy == "weighted":
+            # Weighted shuffle (Efraimidis-Spirakis): the first pick is proportional to weight,
+            # and the rest still give fallbacks in a weight-biased order.
+            keyed = sorted(listed, key=lambda t: self.rng.random() ** (1.0 / t.weight), reverse=True)
+            ordered = [eligible[t.key] for t in keyed]
+        else:
+            ordered = [eligible[t.key] for t in listed]
+        reason = (
+            f"combo {name!r} ({combo.strategy}): prompt is {profile.describe()}; "
+            f"order {' -> '.join(a.key for a in ordered)}"
+        )
+        if excluded:
+            reason += f"; skipped {'; '.join(f'{k} ({v})' for k, v in excluded.items())}"
+        reason += _forced(ordered)
+        return RoutePlan(
+            name,
+            "combo",
+            tuple(ordered),
+            reason,
+            profile,
+            excluded,
+            decision,
+            self.config.quality_threshold,
+            decision.waiting,
+        )
+
+    def _plan_steps(
+        self,
+        name: str,
+        cascade: CascadeConfig,
+        candidates: Sequence[Candidate],
+        providers: Mapping[str, LLMProvider],
+        profile: PromptProfile,
+        view: StateSnapshot,
+        max_cost: float | None,
+        max_tokens: int | None,
+    ) -> RoutePlan:
+        eligible, excluded, decision = self._eligible(
+            name, cascade.steps, candidates, providers, profile, view, max_cost, max_tokens
+        )
+        steps = tuple(eligible[t.key] for t in cascade.steps if t.key in eligible)
+        threshold = (
+            cascade.quality_threshold if cascade.quality_threshold is not None else self.config.quality_threshold
+        )
+        reason = f"cascade {name!r}: prompt is {profile.describe()}; steps {' -> '.join(s.key for s in steps)}"
+        if excluded:
+            reason += f"; skipped {'; '.join(f'{k} ({v})' for k, v in excluded.items())}"
+        reason += _forced(steps)
+        return RoutePlan(name, "cascade", steps, reason, profile, excluded, decision, threshold, decision.waiting)
+
+
+def requested_max_tokens(request: Mapping[str, Any]) -> int | None:
+    """The request's output limit (``max_tokens`` or ``max_completion_tokens``), when it set a usable one."""
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = request.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def _forced(targets: Sequence[RankedCandidate]) -> str:
+    forced = [t.key for t in targets if t.forced]
+    return f"; {', '.join(forced)}: {FORCED_NOTE}, so tried anyway" if forced else ""
+
+
+def _escalation(ranked: Sequence[RankedCandidate], max_steps: int) -> tuple[RankedCandidate, ...]:
+    """From the first pick, then the best-ranked candidate of each stronger known tier."""
+    steps = [ranked[0]]
+    floor = ranked[0].tier or 0
+    by_tier: dict[int, RankedCandidate] = {}
+    for alt in ranked[1:]:
+        if alt.tier is not None and alt.tier > floor and alt.tier not in by_tier:
+            by_tier[alt.tier] = alt
+    steps.extend(by_tier[t] for t in sorted(by_tier))
+    return tuple(steps[:max_steps])

@@ -1,0 +1,94 @@
+"""The error policy: what a failed target means for the rest of the route and for routing state.
+
+One policy, read by every strategy (combos, heuristic fallbacks, cascade steps, streams):
+
+- ``RateLimitError`` (429): try the next target; the target waits ``retry_after`` seconds
+  (else ``rate_limit_cooldown``).
+- Any other retryable error (timeout, 5xx, connection failure): try the next target; the
+  failure counts toward the target's breaker.
+- ``ModelNotFoundError``, ``ContextWindowExceededError``, ``ContentPolicyError``: about this
+  model only, so try the next target (even of the same provider); the target's state is unchanged.
+- ``AuthenticationError``, ``BudgetExceededError``, ``NotAProxyError``, ``ProviderClosedError``:
+  about the provider (its key, budget, URL, closed client), so skip its other targets but try
+  other providers; state unchanged.
+- ``BadRequestError`` and any other non-retryable error: the request itself is wrong; stop and
+  raise it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..errors import (
+    AuthenticationError,
+    BadRequestError,
+    BudgetExceededError,
+    ContentPolicyError,
+    ContextWindowExceededError,
+    ModelNotFoundError,
+    NotAProxyError,
+    ProviderClosedError,
+    ProviderError,
+    RateLimitError,
+)
+
+__all__ = [
+    "MODEL_SCOPED",
+    "PROVIDER_SCOPED",
+    "ErrorAction",
+    "ErrorVerdict",
+    "StateEffect",
+    "error_action",
+    "judge",
+]
+
+ErrorAction = Literal["next", "skip_provider", "stop"]
+StateEffect = Literal["cool_down", "failure", "none"]
+
+#: Errors about the provider (its key, budget, URL or client), not the model: skip its other targets.
+PROVIDER_SCOPED: tuple[type[ProviderError], ...] = (
+    AuthenticationError,
+    BudgetExceededError,
+    NotAProxyError,
+    ProviderClosedError,
+)
+#: Errors about this model only: another model, even of the same provider, may serve.
+MODEL_SCOPED: tuple[type[ProviderError], ...] = (ModelNotFoundError, ContextWindowExceededError, ContentPolicyError)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorVerdict:
+    """``action`` for the route; ``effect`` on the target's state, with ``wait`` seconds for a cooldown."""
+
+    action: ErrorAction
+    effect: StateEffect
+    wait: float | None = None
+
+
+def error_action(exc: ProviderError) -> ErrorAction:
+    """What a failed target means for the rest of the route (see the module's table).
+
+    ``next``: another target may succeed (retryable, or scoped to this model).
+    ``skip_provider``: this provider refused our credentials or budget, or is not usable at all;
+    its other models would fail alike, but another provider has its own. ``stop``: the request
+    itself is wrong.
+    """
+    if isinstance(exc, PROVIDER_SCOPED):
+        return "skip_provider"
+    if isinstance(exc, MODEL_SCOPED):
+        return "next"
+    if isinstance(exc, BadRequestError):
+        return "stop"
+    return "next" if exc.retryable else "stop"
+
+
+def judge(exc: ProviderError, *, rate_limit_cooldown: float) -> ErrorVerdict:
+    """The route action and the state effect of ``exc`` (see the module's table)."""
+    action = error_action(exc)
+    if isinstance(exc, RateLimitError):
+        wait = exc.retry_after if exc.retry_after is not None else rate_limit_cooldown
+        return ErrorVerdict(action, "cool_down", wait)
+    if exc.retryable and not isinstance(exc, MODEL_SCOPED + PROVIDER_SCOPED):
+        return ErrorVerdict(action, "failure")
+    return ErrorVerdict(action, "none")
