@@ -12,12 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .pricing import usd_for_tokens
 from .validation import validation_problems
 
 __all__ = ["CustomModel", "ModelCard", "ModelHealth", "PricingSource"]
 
 PricingSource = Literal["custom", "proxy", "unknown"]
-_PER_1K = 1000.0
 
 
 class ModelCard(BaseModel):
@@ -54,9 +54,7 @@ class ModelCard(BaseModel):
 
     def cost(self, input_tokens: int, output_tokens: int) -> float | None:
         """USD for that many tokens, or None when the price is unknown."""
-        if self.input_cost_per_1k is None or self.output_cost_per_1k is None:
-            return None
-        return (input_tokens * self.input_cost_per_1k + output_tokens * self.output_cost_per_1k) / _PER_1K
+        return usd_for_tokens(input_tokens, output_tokens, self.input_cost_per_1k, self.output_cost_per_1k)
 
 
 class _Pricing(BaseModel):

@@ -12,10 +12,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..catalog import CustomModel, ModelCard
+from ..pricing import PER_1K
 
 __all__ = ["ModelCatalog", "cards_from_model_info"]
-
-_PER_1K = 1000.0
 
 
 def _num(value: Any) -> float | None:
@@ -33,7 +32,7 @@ def _int(value: Any) -> int | None:
 
 def _per_1k(per_token: float) -> float:
     """Per-token price as per-1K, without float noise (1e-7 * 1000 != 1e-4 in binary)."""
-    return float(f"{per_token * _PER_1K:.12g}")
+    return float(f"{per_token * PER_1K:.12g}")
 
 
 def _prices(info: Mapping[str, Any]) -> tuple[float | None, float | None]:
