@@ -8,7 +8,8 @@ the README's "Routing" section.
 Layout: ``candidates.py`` (:class:`Candidate`, the one name for a routable model),
 ``select.py`` (filters and ranking), ``plan.py`` (strategies into a :class:`RoutePlan`),
 ``execute.py`` (calling a plan, falling back), ``policy.py`` (what each error means),
-``state.py`` (cooldowns, breakers, trial gates, health, turns), ``providers.py`` (catalog
+``state.py`` (cooldowns, breakers, trial gates, health, turns), ``store.py`` (the store
+interface routing uses, over that state by default), ``providers.py`` (catalog
 refresh, health probes, token counts), ``classify.py``, ``quality.py``, ``config.py``, and
 ``router.py`` (the :class:`HeuristicRouter` facade).
 """
@@ -33,13 +34,15 @@ from .policy import ErrorAction, ErrorVerdict, error_action, judge
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .router import HeuristicRouter
 from .select import Alternative, RankedCandidate, RoutingDecision
-from .state import TRIAL_WAIT, RoutingState, StateSnapshot, TargetState, TargetStatus, Ticket
+from .state import TRIAL_WAIT, Block, RoutingState, StateSnapshot, TargetState, TargetStatus, Ticket
+from .store import LocalStore, RoutingStore
 
 __all__ = [
     "BUILTIN_STRATEGIES",
     "CAPABILITIES",
     "TRIAL_WAIT",
     "Alternative",
+    "Block",
     "Candidate",
     "CandidateRef",
     "Capability",
@@ -49,6 +52,7 @@ __all__ = [
     "ErrorVerdict",
     "Executor",
     "HeuristicRouter",
+    "LocalStore",
     "Planner",
     "PromptProfile",
     "QualityScorer",
@@ -59,6 +63,7 @@ __all__ = [
     "RoutingDecision",
     "RoutingSettings",
     "RoutingState",
+    "RoutingStore",
     "StateSnapshot",
     "Target",
     "TargetState",

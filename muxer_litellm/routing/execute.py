@@ -9,6 +9,7 @@ some target could serve again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -26,7 +27,8 @@ from .policy import ErrorAction, judge
 from .providers import short
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .select import RankedCandidate
-from .state import RoutingState, TargetStatus, Ticket
+from .state import TargetStatus, Ticket
+from .store import RoutingStore
 
 __all__ = ["Attempts", "Executor", "exhausted_error", "routed_metadata"]
 
@@ -71,42 +73,42 @@ class Attempts:
 class Executor:
     """Runs plans against providers; reports every outcome to the routing state."""
 
-    def __init__(self, config: RoutingConfig, state: RoutingState, quality_check: QualityScorer | None = None) -> None:
+    def __init__(self, config: RoutingConfig, state: RoutingStore, quality_check: QualityScorer | None = None) -> None:
         self.config = config
         self.state = state
         self.quality_check = quality_check
 
     # ------------------------------------------------------------------ one target
 
-    def _admit(self, target: RankedCandidate, run: Attempts) -> Ticket | None:
+    async def _admit(self, target: RankedCandidate, run: Attempts) -> Ticket | None:
         """A ticket to call ``target``, or None after recording why it is skipped (its provider
         refused this request earlier, it is cooling down, its trial gate is taken...)."""
         if target.provider in run.refused:
             run.add(target, "skipped", detail=run.refused[target.provider])
             return None
-        admission = self.state.admit(target.key, target.provider, forced=target.forced)
+        admission = await self.state.admit(target.key, target.provider, forced=target.forced)
         if isinstance(admission, TargetStatus):
             run.add(target, "skipped", detail=admission.reason)
             return None
         return admission
 
-    def _learn(self, ticket: Ticket, exc: ProviderError) -> ErrorAction:
+    async def _learn(self, ticket: Ticket, exc: ProviderError) -> ErrorAction:
         """Report a failure to the state; returns what it means for the rest of the route."""
         verdict = judge(exc, rate_limit_cooldown=self.config.rate_limit_cooldown)
         if verdict.effect == "cool_down":
-            self.state.cool_down(ticket.key, verdict.wait or 0.0, "rate limited (429)", ticket=ticket)
+            await self.state.cool_down(ticket.key, verdict.wait or 0.0, "rate limited (429)", ticket=ticket)
         elif verdict.effect == "failure":
-            if self.state.record_failure(ticket):
+            if await self.state.record_failure(ticket):
                 logger.warning("routing: breaker opened for %s after repeated failures", ticket.key)
         else:
-            self.state.release(ticket)
+            await self.state.release(ticket)
         return verdict.action
 
-    def _failed(
+    async def _failed(
         self, target: RankedCandidate, ticket: Ticket, exc: ProviderError, run: Attempts, started: float
     ) -> None:
         """Record a failed target; re-raises ``exc`` when no other target would do better."""
-        action = self._learn(ticket, exc)
+        action = await self._learn(ticket, exc)
         run.add(target, "failed", error=type(exc).__name__, detail=short(exc), duration_ms=_ms(started))
         run.last_error = exc
         if action == "stop":
@@ -124,19 +126,19 @@ class Executor:
     ) -> ChatCompletionResponse | None:
         """One target: skipped (None), answered, or failed (None, or raises when the error
         means no target will do)."""
-        ticket = self._admit(target, run)
+        ticket = await self._admit(target, run)
         if ticket is None:
             return None
         started = time.perf_counter()
         try:
             response = await providers[target.provider].chat_completion(list(messages), target.model, **kwargs)
         except ProviderError as exc:
-            self._failed(target, ticket, exc, run, started)
+            await self._failed(target, ticket, exc, run, started)
             return None
         except BaseException:
-            self.state.release(ticket)  # cancelled, or a bug: says nothing about the target
+            await _release_anyway(self.state, ticket)  # cancelled, or a bug: says nothing about the target
             raise
-        self.state.record_success(ticket)
+        await self.state.record_success(ticket)
         run.add(target, "ok", cost=response.router_metadata.estimated_cost, duration_ms=_ms(started))
         return response
 
@@ -155,7 +157,7 @@ class Executor:
             response = await self._call(target, messages, providers, kwargs, run)
             if response is not None:
                 return _finish(response, target, plan.strategy, run.answered_reason(plan.reason, target), run)
-        raise exhausted_error(plan, run, self.state)
+        raise await exhausted_error(plan, run, self.state)
 
     async def cascade(
         self,
@@ -208,7 +210,7 @@ class Executor:
             return _finish(response, step, plan.strategy, reason, run)
         if stopped is not None and not any(a.outcome == "failed" for a in run.attempts):
             raise BudgetExceededError(f"cascade {plan.strategy!r}: {stopped}")
-        raise exhausted_error(plan, run, self.state)
+        raise await exhausted_error(plan, run, self.state)
 
     async def stream(
         self,
@@ -225,7 +227,7 @@ class Executor:
         records the typed results."""
         run = Attempts()
         for target in plan.targets:
-            ticket = self._admit(target, run)
+            ticket = await self._admit(target, run)
             if ticket is None:
                 continue
             started = time.perf_counter()
@@ -233,10 +235,10 @@ class Executor:
                 # A host provider may raise on the call itself (the contract's method is a plain def).
                 opened = providers[target.provider].stream_chat_completion(list(messages), target.model, **kwargs)
             except ProviderError as exc:
-                self._failed(target, ticket, exc, run, started)
+                await self._failed(target, ticket, exc, run, started)
                 continue
             except BaseException:
-                self.state.release(ticket)
+                await _release_anyway(self.state, ticket)
                 raise
             inner = ChatStream.wrap(opened)
             try:
@@ -245,13 +247,13 @@ class Executor:
                 first = None
             except ProviderError as exc:
                 await _abandon(inner)
-                self._failed(target, ticket, exc, run, started)
+                await self._failed(target, ticket, exc, run, started)
                 continue
             except BaseException:
                 await _abandon(inner)
-                self.state.release(ticket)
+                await _release_anyway(self.state, ticket)
                 raise
-            self.state.record_success(ticket)  # it answered; a later error is reported on its own
+            await self.state.record_success(ticket)  # it answered; a later error is reported on its own
             attempt = run.add(target, "ok", duration_ms=_ms(started))
             reason = run.answered_reason(plan.reason, target)
             meta: RouterMetadata | None = None
@@ -270,7 +272,7 @@ class Executor:
                     except StopAsyncIteration:
                         chunk = None
                     except ProviderError as exc:
-                        self._learn(ticket, exc)  # too late to fall back: the caller has output
+                        await self._learn(ticket, exc)  # too late to fall back: the caller has output
                         raise
             finally:
                 await inner.aclose()
@@ -295,7 +297,7 @@ class Executor:
                 "router_metadata": meta.model_dump(mode="json"),
             }
             return
-        raise exhausted_error(plan, run, self.state)
+        raise await exhausted_error(plan, run, self.state)
 
 
 # ---------------------------------------------------------------------- results
@@ -324,7 +326,7 @@ def _finish(
     return response.model_copy(update={"router_metadata": meta})
 
 
-def exhausted_error(plan: RoutePlan, run: Attempts, state: RoutingState) -> ProviderError:
+async def exhausted_error(plan: RoutePlan, run: Attempts, state: RoutingStore) -> ProviderError:
     """The error for a route where no target answered. ``retry_after`` is the shortest wait
     until some target that could serve the request may be called again, counting those left
     out at planning because they were unavailable; None while some of them is not blocked."""
@@ -333,7 +335,7 @@ def exhausted_error(plan: RoutePlan, run: Attempts, state: RoutingState) -> Prov
         # Eligible candidates the plan had no room for (max_attempts, cascade steps) could serve now.
         could_serve.update((a.key, a.provider) for a in plan.decision.top_alternatives(len(could_serve) + 1))
     could_serve.update(plan.waiting)
-    wait = state.shortest_wait(could_serve.items())
+    wait = await state.shortest_wait(could_serve.items())
     summary = "; ".join(
         f"{a.provider}/{a.model}: {a.outcome}{f' ({a.error})' if a.error else ''}" for a in run.attempts
     )
@@ -349,6 +351,13 @@ def exhausted_error(plan: RoutePlan, run: Attempts, state: RoutingState) -> Prov
     error.__cause__ = run.last_error
     error.retry_after = wait
     return error
+
+
+async def _release_anyway(state: RoutingStore, ticket: Ticket) -> None:
+    """Free a trial gate on the way out of a cancelled call; a cancelled or failed release
+    (a shared gate then frees itself when its lease ends) must not hide the original exception."""
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await state.release(ticket)
 
 
 async def _abandon(stream: ChatStream) -> None:

@@ -1,7 +1,8 @@
 """Planning: which targets a request will call, in order, and why; nothing is called here.
 
 ``Planner.plan`` refreshes catalogs, classifies the prompt (with an exact token count near a
-context window), reads the routing state once (:meth:`RoutingState.snapshot`) and turns a
+context window), reads the routing state once (:meth:`RoutingStore.snapshot`, which also takes
+a round-robin combo's turn) and turns a
 strategy into a :class:`RoutePlan`: the heuristic's or cost ranking with its fallbacks, a
 combo's order, a cascade's steps. Every strategy goes through :meth:`Planner.decide`, the one
 call of :func:`select_candidate`.
@@ -21,7 +22,8 @@ from .classify import PromptProfile, classify_prompt, estimate_prompt_tokens, js
 from .config import CandidateRef, CascadeConfig, ComboConfig, RoutingConfig, check_budget
 from .providers import count_prompt_tokens, refresh_catalogs
 from .select import FORCED_NOTE, RankedCandidate, RoutingDecision, SelectStrategy, select_candidate
-from .state import RoutingState, StateSnapshot
+from .state import StateSnapshot
+from .store import RoutingStore
 
 __all__ = ["PlanKind", "Planner", "RoutePlan"]
 
@@ -51,7 +53,7 @@ class Planner:
     """Turns a request and a strategy into a :class:`RoutePlan`. Holds the candidate cache;
     reads (never writes) the routing state, except for taking a round-robin turn."""
 
-    def __init__(self, config: RoutingConfig, state: RoutingState, cache: CandidateCache, rng: random.Random) -> None:
+    def __init__(self, config: RoutingConfig, state: RoutingStore, cache: CandidateCache, rng: random.Random) -> None:
         self.config = config
         self.state = state
         self.cache = cache
@@ -157,11 +159,12 @@ class Planner:
         tokens = await self.prompt_tokens(messages, providers, candidates, request)
         profile = self.classify(messages, tokens, request)
         max_tokens = requested_max_tokens(request)
-        view = self.state.snapshot()
+        rotating = name in self.config.combos and self.config.combos[name].strategy == "round_robin"
+        view = await self.state.snapshot(turn=name if rotating else None, advance=take_turn)
 
         if name in self.config.combos:
             combo = self.config.combos[name]
-            return self._plan_combo(name, combo, candidates, providers, profile, view, max_cost, max_tokens, take_turn)
+            return self._plan_combo(name, combo, candidates, providers, profile, view, max_cost, max_tokens)
         if name in self.config.cascades:
             cascade = self.config.cascades[name]
             return self._plan_steps(name, cascade, candidates, providers, profile, view, max_cost, max_tokens)
@@ -240,7 +243,6 @@ class Planner:
         view: StateSnapshot,
         max_cost: float | None,
         max_tokens: int | None,
-        take_turn: bool,
     ) -> RoutePlan:
         eligible, excluded, decision = self._eligible(
             name, combo.targets, candidates, providers, profile, view, max_cost, max_tokens
@@ -249,7 +251,7 @@ class Planner:
         if combo.strategy == "cost":
             ordered = list(eligible.values())  # select_candidate's rank: known price first, cheapest first
         elif combo.strategy == "round_robin":
-            start = self.state.next_turn(name, len(listed), advance=take_turn)
+            start = (view.turn or 0) % len(listed)  # the turn this decision's snapshot took
             ordered = [eligible[t.key] for t in listed[start:] + listed[:start]]
         elif combo.strategy == "weighted":
             # Weighted shuffle (Efraimidis-Spirakis): the first pick is proportional to weight,

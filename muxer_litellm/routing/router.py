@@ -34,14 +34,18 @@ from .providers import probe_health, refresh_catalogs
 from .quality import QualityScorer
 from .select import RoutingDecision
 from .state import RoutingState
+from .store import LocalStore, RoutingStore
 
 __all__ = ["ErrorAction", "HeuristicRouter", "RoutePlan", "error_action"]
 
 
 class HeuristicRouter:
     """Host-side routing over any ``dict[str, LLMProvider]`` (native providers and
-    :class:`~muxer_litellm.LiteLLMProvider` alike). Keep one per gateway: its ``state``
-    remembers cooldowns, breakers, provider health and round-robin turns between requests."""
+    :class:`~muxer_litellm.LiteLLMProvider` alike). Keep one per gateway: its ``store``
+    remembers cooldowns, breakers, provider health and round-robin turns between requests.
+
+    ``store`` is where: by default this process's ``state`` (:class:`LocalStore`).
+    Close the router (``await router.aclose()``, or ``async with``) to release the store."""
 
     def __init__(
         self,
@@ -51,18 +55,34 @@ class HeuristicRouter:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         state: RoutingState | None = None,
+        store: RoutingStore | None = None,
     ) -> None:
         self.config = config or RoutingConfig()
-        self.state = state or RoutingState(
-            clock=clock,
-            breaker_threshold=self.config.breaker_threshold,
-            breaker_cooldown=self.config.breaker_cooldown,
-            health_ttl=self.config.health_ttl,
-            max_cooldown=self.config.max_cooldown,
+        self.state = (
+            state
+            or (store.local if store is not None else None)
+            or RoutingState(
+                clock=clock,
+                breaker_threshold=self.config.breaker_threshold,
+                breaker_cooldown=self.config.breaker_cooldown,
+                health_ttl=self.config.health_ttl,
+                max_cooldown=self.config.max_cooldown,
+            )
         )
+        self.store = store or LocalStore(self.state)
         self._cache = CandidateCache(clock=clock)
-        self.planner = Planner(self.config, self.state, self._cache, rng or random.Random())
-        self.executor = Executor(self.config, self.state, quality_check)
+        self.planner = Planner(self.config, self.store, self._cache, rng or random.Random())
+        self.executor = Executor(self.config, self.store, quality_check)
+
+    async def aclose(self) -> None:
+        """Release the store's connections (a Redis client); the router is not used after."""
+        await self.store.aclose()
+
+    async def __aenter__(self) -> HeuristicRouter:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     @property
     def quality_check(self) -> QualityScorer | None:
@@ -103,7 +123,8 @@ class HeuristicRouter:
         ignored. Raises BudgetExceededError / NoRouteError when nothing fits.
 
         Reads only cached catalogs: call ``await provider.refresh_models()`` first, or
-        use ``route_request``/``plan``, which do."""
+        use ``route_request``/``plan``, which do. With a shared store it reads the routing
+        state as of the last request this replica routed."""
         if strategy not in ("heuristic", "cost_optimized"):
             raise RoutingConfigError(f"select_model strategy must be 'heuristic' or 'cost_optimized', got {strategy!r}")
         check_budget(max_cost)
@@ -111,7 +132,7 @@ class HeuristicRouter:
             self.candidates(providers),
             providers,
             self.classify(messages, prompt_tokens=prompt_tokens, **request),
-            self.state.snapshot(),
+            self.store.cached_snapshot(),
             strategy=strategy,
             max_cost=max_cost,
             max_tokens=requested_max_tokens(request),
@@ -131,7 +152,7 @@ class HeuristicRouter:
         ``health_ttl`` seconds (or until a later check passes)."""
         results = await probe_health(providers, self.config.health_check_timeout)
         for name, (ok, error) in results.items():
-            self.state.set_provider_health(name, ok, error)
+            await self.store.set_provider_health(name, ok, error)
         return {name: ok for name, (ok, _) in results.items()}
 
     # ------------------------------------------------------------------ planning and calling

@@ -1,7 +1,8 @@
 """What a router remembers between requests: cooldowns, breakers, trial gates, provider health, turns.
 
-All mutable routing state lives here, behind a few named operations, so that a later store
-(Redis, shared by replicas) can implement the same methods with one round trip per decision:
+All mutable routing state of one process lives here, behind a few named operations; routing
+reaches it through a :class:`~muxer_litellm.routing.store.RoutingStore` (``store.py``: this state
+as is, or ``store_redis.py``: the same rules in Redis, shared by gateway replicas):
 
 - planning reads :meth:`RoutingState.snapshot` once per decision;
 - execution calls :meth:`~RoutingState.admit` right before calling a target (it takes the
@@ -37,12 +38,15 @@ from typing import Literal
 
 __all__ = [
     "TRIAL_WAIT",
+    "Block",
     "BlockCause",
     "RoutingState",
     "StateSnapshot",
     "TargetState",
     "TargetStatus",
     "Ticket",
+    "block_status",
+    "health_status",
 ]
 
 #: The wait reported for a target whose half-open trial is still in flight: the trial usually
@@ -72,12 +76,41 @@ class TargetStatus:
 class Ticket:
     """One admitted call. ``seq`` orders it against the target's state changes (a call
     admitted before a block began is stale); ``trial``: it holds the half-open gate;
-    ``forced``: admitted past an open breaker because nothing else could serve the request."""
+    ``forced``: admitted past an open breaker because nothing else could serve the request.
+    ``shared``: issued by a shared store (its ``seq`` is that store's), not by this process's state."""
 
     key: str
     seq: int
     trial: bool = False
     forced: bool = False
+    shared: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A target's block as a store hands it to another (``cause`` ``rate_limit`` or ``breaker``):
+    what a replica keeps when the shared store goes away, and publishes when it is back."""
+
+    key: str
+    cause: BlockCause
+    remaining: float
+    reason: str
+
+
+def block_status(cause: BlockCause, reason: str, left: float, trial_in_flight: bool) -> TargetStatus | None:
+    """Why a target blocked for ``left`` more seconds (<= 0: its block ended) may not be called,
+    or None when it is half-open with no trial in flight. One wording for every store."""
+    if left > 0:
+        return TargetStatus(f"{reason}, {left:.1f}s left", left, cause)
+    if trial_in_flight:
+        return TargetStatus(
+            f"half-open after '{reason}': a trial call is in flight", TRIAL_WAIT, cause, trial_in_flight=True
+        )
+    return None
+
+
+def health_status(provider: str, error: str, left: float) -> TargetStatus:
+    return TargetStatus(f"provider {provider!r} failed its health check: {error}", left, "health")
 
 
 @dataclass(slots=True)
@@ -93,14 +126,22 @@ class _Record:
 
 class StateSnapshot:
     """Planning's one read of the state for a decision: what is blocked, at one instant.
-    Targets not listed are callable (closed, or half-open with no trial in flight)."""
+    Targets not listed are callable (closed, or half-open with no trial in flight).
+    ``turn``: the round-robin turn read (or taken) with it, when planning asked for one."""
 
-    __slots__ = ("_providers", "_targets", "now")
+    __slots__ = ("_providers", "_targets", "now", "turn")
 
-    def __init__(self, now: float, targets: Mapping[str, TargetStatus], providers: Mapping[str, TargetStatus]) -> None:
+    def __init__(
+        self,
+        now: float,
+        targets: Mapping[str, TargetStatus],
+        providers: Mapping[str, TargetStatus],
+        turn: int | None = None,
+    ) -> None:
         self.now = now
         self._targets = targets
         self._providers = providers
+        self.turn = turn
 
     @property
     def empty(self) -> bool:
@@ -281,10 +322,51 @@ class RoutingState:
     def next_turn(self, name: str, size: int, *, advance: bool = True) -> int:
         """The start index for combo ``name`` this time (0, 1, ... size-1, 0, ...); a preview
         passes ``advance=False`` to see it without taking the turn."""
+        turn = self.turn(name, advance=advance)
+        return turn % size if size else 0
+
+    def turn(self, name: str, *, advance: bool = True) -> int:
+        """Combo ``name``'s turn counter (0, 1, 2, ...): taken when ``advance``, else only read."""
         turn = self._turns.get(name, 0)
         if advance:
             self._turns[name] = turn + 1
-        return turn % size if size else 0
+        return turn
+
+    # ------------------------------------------------------------------ hand-over between stores
+
+    def export_blocks(self) -> list[Block]:
+        """Every target blocked now, with the time it has left (a half-open one is not blocked)."""
+        now = self._clock()
+        return [
+            Block(key, "breaker" if r.kind == "breaker" else "rate_limit", r.until - now, r.reason)
+            for key, r in self._records.items()
+            if r.kind is not None and r.until > now
+        ]
+
+    def export_provider_marks(self) -> dict[str, tuple[float, str]]:
+        """Providers failing their health check now: name -> (seconds left, error)."""
+        now = self._clock()
+        return {p: (until - now, error) for p, (until, error) in self._provider_down.items() if until > now}
+
+    def import_block(self, block: Block) -> None:
+        """Block ``block.key`` for its remaining time, unless it is blocked longer already; calls
+        admitted before count as in flight when it began (their results are stale)."""
+        record = self._records.setdefault(block.key, _Record())
+        now = self._clock()
+        if record.kind is not None and record.until >= now + block.remaining:
+            return
+        kind: _Kind = "breaker" if block.cause == "breaker" else "cooldown"
+        self._block(record, kind, block.remaining, block.reason, reset_streak=kind == "breaker")
+
+    def import_provider_mark(self, provider: str, seconds: float, error: str) -> None:
+        """Leave ``provider`` out for ``seconds`` (what another store knew of its health)."""
+        self._provider_down[provider] = (self._clock() + seconds, error)
+
+    def clear(self) -> None:
+        """Forget every block, count, gate, health mark and turn (tickets issued keep ordering)."""
+        self._records.clear()
+        self._provider_down.clear()
+        self._turns.clear()
 
     # ------------------------------------------------------------------ internals
 
@@ -313,19 +395,12 @@ class RoutingState:
         if down[0] <= now:
             del self._provider_down[provider]
             return None
-        return TargetStatus(f"provider {provider!r} failed its health check: {down[1]}", down[0] - now, "health")
+        return health_status(provider, down[1], down[0] - now)
 
     @staticmethod
     def _status(record: _Record, now: float) -> TargetStatus | None:
         cause: BlockCause = "breaker" if record.kind == "breaker" else "rate_limit"
-        if record.until > now:
-            left = record.until - now
-            return TargetStatus(f"{record.reason}, {left:.1f}s left", left, cause)
-        if record.trial is not None:
-            return TargetStatus(
-                f"half-open after '{record.reason}': a trial call is in flight", TRIAL_WAIT, cause, trial_in_flight=True
-            )
-        return None
+        return block_status(cause, record.reason, record.until - now, record.trial is not None)
 
 
 #: Deprecated name of :class:`RoutingState`.
