@@ -9,7 +9,8 @@ Layout: ``candidates.py`` (:class:`Candidate`, the one name for a routable model
 ``select.py`` (filters and ranking), ``plan.py`` (strategies into a :class:`RoutePlan`),
 ``execute.py`` (calling a plan, falling back), ``policy.py`` (what each error means),
 ``state.py`` (cooldowns, breakers, trial gates, health, turns), ``store.py`` (the store
-interface routing uses, over that state by default), ``providers.py`` (catalog
+interface routing uses, over that state by default), ``store_redis.py`` (the same state in
+Redis, shared by gateway replicas), ``providers.py`` (catalog
 refresh, health probes, token counts), ``classify.py``, ``quality.py``, ``config.py``, and
 ``router.py`` (the :class:`HeuristicRouter` facade).
 """
@@ -36,6 +37,7 @@ from .router import HeuristicRouter
 from .select import Alternative, RankedCandidate, RoutingDecision
 from .state import TRIAL_WAIT, Block, RoutingState, StateSnapshot, TargetState, TargetStatus, Ticket
 from .store import LocalStore, RoutingStore
+from .store_redis import RedisStore, StoreEvent, StoreMetricsHook, StoreStats
 
 __all__ = [
     "BUILTIN_STRATEGIES",
@@ -58,6 +60,7 @@ __all__ = [
     "QualityScorer",
     "QualityVerdict",
     "RankedCandidate",
+    "RedisStore",
     "RoutePlan",
     "RoutingConfig",
     "RoutingDecision",
@@ -65,6 +68,9 @@ __all__ = [
     "RoutingState",
     "RoutingStore",
     "StateSnapshot",
+    "StoreEvent",
+    "StoreMetricsHook",
+    "StoreStats",
     "Target",
     "TargetState",
     "TargetStatus",

@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     TypeAdapter,
     ValidationError,
     field_validator,
@@ -40,6 +41,7 @@ __all__ = [
     "RoutingConfig",
     "RoutingSettings",
     "Seconds",
+    "StateBackend",
     "Target",
     "check_budget",
     "check_fraction",
@@ -49,6 +51,9 @@ __all__ = [
 #: Strategies every router knows; combos and cascades add their own names.
 BUILTIN_STRATEGIES = ("heuristic", "cost_optimized", "cascade", "hybrid")
 ComboStrategy = Literal["priority", "weighted", "round_robin", "cost"]
+#: Where routing state lives: this process (``local``) or Redis, shared by gateway replicas.
+StateBackend = Literal["local", "redis"]
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 # Numbers are strict: a YAML ``true`` is not 1 and ``"5"`` is not 5; infinities and NaN are refused.
 #: A whole number >= 1 (counts, tiers, token amounts).
@@ -189,6 +194,23 @@ class RoutingConfig(BaseModel):
     token_counter_timeout: Seconds = 0.5
     token_counter_band: Fraction = Field(0.25, description="Ask when the estimate is this close to a window.")
 
+    # Routing state shared by several gateway replicas (README "Several gateway replicas")
+    state_backend: StateBackend = "local"
+    redis_url: SecretStr | None = Field(None, description="redis://[:password@]host:port/db; never printed.")
+    redis_prefix: str = Field(
+        "muxer:routing", min_length=1, max_length=100, pattern=r"^[A-Za-z0-9:_.-]+$", description="Key prefix."
+    )
+    redis_timeout: Seconds = Field(0.2, description="Limit for each trip to Redis before routing falls back.")
+    redis_retry_interval: Seconds = Field(2.0, description="Seconds between tries while Redis is out of reach.")
+    redis_trial_lease: Seconds = Field(60.0, description="Longest a half-open trial holds the gate for all replicas.")
+
+    @field_validator("redis_url", mode="after")
+    @classmethod
+    def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(_REDIS_SCHEMES):
+            raise ValueError(f"redis_url must start with {', '.join(_REDIS_SCHEMES)}")  # the URL itself is never shown
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> Self:
         for kind, names in (("combos", self.combos), ("cascades", self.cascades)):
@@ -214,6 +236,8 @@ class RoutingConfig(BaseModel):
         thresholds = self.tier_price_thresholds
         if any(t <= 0 for t in thresholds) or any(b <= a for a, b in itertools.pairwise(thresholds)):
             raise ValueError(f"tier_price_thresholds must be positive and increasing, got {thresholds}")
+        if self.state_backend == "redis" and self.redis_url is None:
+            raise ValueError("state_backend redis needs redis_url (or MUXER_ROUTING_REDIS_URL)")
         return self
 
     def strategy_names(self) -> list[str]:
@@ -228,8 +252,12 @@ class RoutingSettings(BaseSettings):
     default_routing_strategy: str | None = None
     cascade_routing_enabled: bool | None = None
     routing_config: Path | None = Field(None, validation_alias=AliasChoices("MUXER_ROUTING_CONFIG"))
+    routing_state_backend: StateBackend | None = Field(
+        None, validation_alias=AliasChoices("MUXER_ROUTING_STATE_BACKEND")
+    )
+    routing_redis_url: SecretStr | None = Field(None, validation_alias=AliasChoices("MUXER_ROUTING_REDIS_URL"))
 
-    @field_validator("routing_config", mode="before")
+    @field_validator("routing_config", "routing_state_backend", "routing_redis_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """MUXER_ROUTING_CONFIG="" means no file, like a blank DEFAULT_ROUTING_STRATEGY."""
@@ -241,6 +269,8 @@ _ENV_NAMES = {
     "default_routing_strategy": "DEFAULT_ROUTING_STRATEGY",
     "cascade_routing_enabled": "CASCADE_ROUTING_ENABLED",
     "routing_config": "MUXER_ROUTING_CONFIG",
+    "routing_state_backend": "MUXER_ROUTING_STATE_BACKEND",
+    "routing_redis_url": "MUXER_ROUTING_REDIS_URL",
 }
 
 
@@ -273,7 +303,8 @@ def load_routing_config(
     **overrides: Any,
 ) -> RoutingConfig:
     """Build a RoutingConfig: defaults < YAML file (``path``, else ``MUXER_ROUTING_CONFIG``)
-    < environment (``DEFAULT_ROUTING_STRATEGY``, ``CASCADE_ROUTING_ENABLED``) < ``overrides``.
+    < environment (``DEFAULT_ROUTING_STRATEGY``, ``CASCADE_ROUTING_ENABLED``,
+    ``MUXER_ROUTING_STATE_BACKEND``, ``MUXER_ROUTING_REDIS_URL``) < ``overrides``.
 
     The YAML may be the routing mapping itself or hold it under a top-level ``routing:`` key.
     Raises RoutingConfigError naming the source and field.
@@ -292,6 +323,12 @@ def load_routing_config(
     if env.cascade_routing_enabled is not None:
         data["cascade_enabled"] = env.cascade_routing_enabled
         where += " + CASCADE_ROUTING_ENABLED"
+    if env.routing_state_backend is not None:
+        data["state_backend"] = env.routing_state_backend
+        where += " + MUXER_ROUTING_STATE_BACKEND"
+    if env.routing_redis_url is not None:
+        data["redis_url"] = env.routing_redis_url
+        where += " + MUXER_ROUTING_REDIS_URL"
     data.update(overrides)
     try:
         return RoutingConfig.model_validate(data)

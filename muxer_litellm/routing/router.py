@@ -35,6 +35,7 @@ from .quality import QualityScorer
 from .select import RoutingDecision
 from .state import RoutingState
 from .store import LocalStore, RoutingStore
+from .store_redis import RedisStore, StoreMetricsHook
 
 __all__ = ["ErrorAction", "HeuristicRouter", "RoutePlan", "error_action"]
 
@@ -44,8 +45,10 @@ class HeuristicRouter:
     :class:`~muxer_litellm.LiteLLMProvider` alike). Keep one per gateway: its ``store``
     remembers cooldowns, breakers, provider health and round-robin turns between requests.
 
-    ``store`` is where: by default this process's ``state`` (:class:`LocalStore`).
-    Close the router (``await router.aclose()``, or ``async with``) to release the store."""
+    ``store`` is where: by default this process's ``state`` (:class:`LocalStore`), or Redis
+    shared by every replica when the config says ``state_backend: redis`` (:class:`RedisStore`,
+    which routes on ``state`` while Redis is out of reach; ``store_metrics`` hears about that).
+    Close the router (``await router.aclose()``, or ``async with``) to release a Redis client."""
 
     def __init__(
         self,
@@ -56,6 +59,7 @@ class HeuristicRouter:
         rng: random.Random | None = None,
         state: RoutingState | None = None,
         store: RoutingStore | None = None,
+        store_metrics: StoreMetricsHook | None = None,
     ) -> None:
         self.config = config or RoutingConfig()
         self.state = (
@@ -69,10 +73,24 @@ class HeuristicRouter:
                 max_cooldown=self.config.max_cooldown,
             )
         )
-        self.store = store or LocalStore(self.state)
+        self.store = store or self._default_store(store_metrics)
         self._cache = CandidateCache(clock=clock)
         self.planner = Planner(self.config, self.store, self._cache, rng or random.Random())
         self.executor = Executor(self.config, self.store, quality_check)
+
+    def _default_store(self, metrics: StoreMetricsHook | None) -> RoutingStore:
+        config = self.config
+        if config.state_backend != "redis" or config.redis_url is None:
+            return LocalStore(self.state)
+        return RedisStore.from_url(
+            config.redis_url.get_secret_value(),
+            local=self.state,
+            prefix=config.redis_prefix,
+            timeout=config.redis_timeout,
+            retry_interval=config.redis_retry_interval,
+            trial_lease=config.redis_trial_lease,
+            metrics=metrics,
+        )
 
     async def aclose(self) -> None:
         """Release the store's connections (a Redis client); the router is not used after."""

@@ -1,0 +1,273 @@
+"""The Lua scripts behind :class:`~.store_redis.RedisStore`: each operation is one script, so it
+is atomic across every replica and costs one round trip.
+
+Keys, all under the hash tag ``{prefix}`` (one Redis Cluster slot, so scripts may touch them together):
+
+- ``{prefix}:seq``: the event counter. A block beginning, a counted failure and a trial gate
+  taken each INCR it; a ticket carries the value it saw, so "admitted before the block began"
+  is ``ticket.seq < mark``. It starts at Redis's TIME in microseconds, so it keeps growing when
+  a Redis restart loses it (tickets issued before stay older than every later block).
+- ``{prefix}:t:<provider/model>``: a hash per target: ``k`` kind (``cooldown``/``breaker``/empty),
+  ``u`` blocked until (ms), ``r`` reason, ``m`` mark, ``tr``/``tl`` the trial gate's ticket and
+  lease end (ms), ``s`` failures in a row, ``b`` the burst mark. PEXPIRE'd to the end of its
+  block (or trial lease) plus ``memory``.
+- ``{prefix}:p:<provider>``: a hash per provider failing its health check: ``u`` until, ``e`` error;
+  PEXPIRE'd to ``health_ttl``.
+- ``{prefix}:idx``: a sorted set of the members above (``t:...``, ``p:...``) scored by when they
+  expire, so one script can read every record a decision needs without SCAN.
+- ``{prefix}:turn:<combo>``: a round-robin counter (INCR), kept for a day after its last turn.
+
+Time is Redis's own (TIME, in ms), never a replica's clock: deadlines are stored as absolute
+Redis times and read back as time left against the same clock, so replicas' clocks may differ.
+``ARGV[1]`` overrides it only in tests (a fake clock), when it is not empty.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ADMIT", "COOL_DOWN", "FAILURE", "HEALTH", "PUBLISH", "RELEASE", "SNAPSHOT", "SUCCESS"]
+
+_PRELUDE = r"""
+local function now_ms()
+  if ARGV[1] ~= '' then return tonumber(ARGV[1]) end
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function num(x) return string.format('%.0f', x) end
+
+local function seq_get(k)
+  local s = redis.call('GET', k)
+  if s then return tonumber(s) end
+  return 0
+end
+
+local function seq_next(k)
+  if redis.call('EXISTS', k) == 0 then
+    local t = redis.call('TIME')
+    redis.call('SET', k, num(tonumber(t[1]) * 1000000 + tonumber(t[2])))
+  end
+  return redis.call('INCR', k)
+end
+
+local function load(key)
+  local raw = redis.call('HGETALL', key)
+  local r = {k = '', u = 0, r = '', m = 0, tr = 0, tl = 0, s = 0, b = 0}
+  for i = 1, #raw, 2 do
+    local f, v = raw[i], raw[i + 1]
+    if f == 'k' or f == 'r' then r[f] = v else r[f] = tonumber(v) end
+  end
+  return r, #raw > 0
+end
+
+local function save(key, idx, member, r, now, memory)
+  local keep = memory
+  if r.k ~= '' and r.u - now + memory > keep then keep = r.u - now + memory end
+  if r.tr ~= 0 and r.tl - now + memory > keep then keep = r.tl - now + memory end
+  keep = math.floor(keep)
+  redis.call('HSET', key, 'k', r.k, 'u', num(r.u), 'r', r.r, 'm', num(r.m), 'tr', num(r.tr),
+    'tl', num(r.tl), 's', num(r.s), 'b', num(r.b))
+  redis.call('PEXPIRE', key, keep)
+  redis.call('ZADD', idx, num(now + keep), member)
+  redis.call('ZREMRANGEBYSCORE', idx, '-inf', num(now))
+end
+
+local function block(seqkey, r, now, kind, ms, why, reset)
+  r.k = kind
+  r.u = now + ms
+  r.r = why
+  r.m = seq_next(seqkey)
+  r.tr = 0
+  r.tl = 0
+  if reset then
+    r.s = 0
+    r.b = r.m
+  end
+end
+
+-- What a client needs to mirror the record: {found, kind, until, reason, trial, lease, streak}.
+local function view(r, found)
+  if not found then return {0, '', 0, '', 0, 0, 0} end
+  return {1, r.k, num(r.u), r.r, num(r.tr), num(r.tl), num(r.s)}
+end
+"""
+
+#: KEYS: seq, idx[, turn]. ARGV: now, key base, advance ('1'/'0'), turn ttl ms.
+#: Returns {now, seq, turn (-1: none), member, {hash fields...}, member, {...}, ...}.
+SNAPSHOT = (
+    _PRELUDE
+    + r"""
+local now = now_ms()
+local out = {num(now), num(seq_get(KEYS[1])), -1}
+if KEYS[3] then
+  if ARGV[3] == '1' then
+    out[3] = redis.call('INCR', KEYS[3]) - 1
+    redis.call('PEXPIRE', KEYS[3], ARGV[4])
+  else
+    out[3] = tonumber(redis.call('GET', KEYS[3]) or '0')
+  end
+end
+local members = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. num(now), '+inf')
+for _, m in ipairs(members) do
+  local raw = redis.call('HGETALL', ARGV[2] .. ':' .. m)
+  if #raw > 0 then
+    table.insert(out, m)
+    table.insert(out, raw)
+  end
+end
+return out
+"""
+)
+
+#: KEYS: seq, idx, target, provider. ARGV: now, member, forced ('1'/'0'), trial lease ms, memory ms.
+#: Returns {code, now, seq, extra, view...}; code: ok, forced, trial (seq is the trial's),
+#: blocked, busy (a trial in flight), down (extra: the provider's error, view: its until).
+ADMIT = (
+    _PRELUDE
+    + r"""
+local now = now_ms()
+local p = redis.call('HMGET', KEYS[4], 'u', 'e')
+if p[1] and tonumber(p[1]) > now then
+  return {'down', num(now), num(seq_get(KEYS[1])), p[2] or '', {1, '', p[1], '', 0, 0, 0}}
+end
+local r, found = load(KEYS[3])
+local s = seq_get(KEYS[1])
+if r.k == '' then return {'ok', num(now), num(s), '', view(r, found)} end
+if ARGV[3] == '1' and r.k == 'breaker' then return {'forced', num(now), num(s), '', view(r, found)} end
+if r.u > now then return {'blocked', num(now), num(s), '', view(r, found)} end
+if r.tr ~= 0 and r.tl > now then return {'busy', num(now), num(s), '', view(r, found)} end
+r.tr = seq_next(KEYS[1])
+r.tl = now + tonumber(ARGV[4])
+save(KEYS[3], KEYS[2], ARGV[2], r, now, tonumber(ARGV[5]))
+return {'trial', num(now), num(r.tr), '', view(r, true)}
+"""
+)
+
+#: KEYS: seq, idx, target. ARGV: now, member, ticket seq ('' = admitted now), threshold,
+#: breaker cooldown ms, memory ms. Returns {opened (1/0), now, seq, '', view}.
+FAILURE = (
+    _PRELUDE
+    + r"""
+local now = now_ms()
+local r, found = load(KEYS[3])
+local t = tonumber(ARGV[3]) or seq_get(KEYS[1])
+local function result(opened) return {opened, num(now), num(seq_get(KEYS[1])), '', view(r, found)} end
+if t < r.m then return result(0) end
+local changed = false
+if r.k ~= '' then
+  if r.u > now then return result(0) end
+  if r.k == 'breaker' then
+    block(KEYS[1], r, now, 'breaker', tonumber(ARGV[5]), 'circuit open again after a failed trial', true)
+    save(KEYS[3], KEYS[2], ARGV[2], r, now, tonumber(ARGV[6]))
+    found = true
+    return result(1)
+  end
+  r.k = ''
+  r.tr = 0
+  r.tl = 0
+  changed = true
+end
+if t < r.b then
+  if changed then save(KEYS[3], KEYS[2], ARGV[2], r, now, tonumber(ARGV[6])) end
+  return result(0)
+end
+r.s = r.s + 1
+r.b = seq_next(KEYS[1])
+local opened = 0
+if r.s >= tonumber(ARGV[4]) then
+  local why = 'circuit open after ' .. num(r.s) .. ' failure(s) in a row'
+  block(KEYS[1], r, now, 'breaker', tonumber(ARGV[5]), why, true)
+  opened = 1
+end
+save(KEYS[3], KEYS[2], ARGV[2], r, now, tonumber(ARGV[6]))
+found = true
+return result(opened)
+"""
+)
+
+#: KEYS: seq, idx, target. ARGV: now, member, ticket seq ('' = none), wait ms, reason, memory ms.
+#: Returns {code (stale/longer/set), now, seq, '', view}.
+COOL_DOWN = (
+    _PRELUDE
+    + r"""
+local now = now_ms()
+local r, found = load(KEYS[3])
+local ms = tonumber(ARGV[4])
+if ARGV[3] ~= '' and tonumber(ARGV[3]) < r.m then
+  return {'stale', num(now), num(seq_get(KEYS[1])), '', view(r, found)}
+end
+if r.k ~= '' and r.u > now + ms then
+  return {'longer', num(now), num(seq_get(KEYS[1])), '', view(r, found)}
+end
+block(KEYS[1], r, now, 'cooldown', ms, ARGV[5], false)
+save(KEYS[3], KEYS[2], ARGV[2], r, now, tonumber(ARGV[6]))
+return {'set', num(now), num(r.m), '', view(r, true)}
+"""
+)
+
+#: KEYS: seq, idx, target. ARGV: now, member, ticket seq ('' = admitted now).
+#: Returns {closed (1/0), now, seq, '', view}.
+SUCCESS = (
+    _PRELUDE
+    + r"""
+local now = now_ms()
+local r, found = load(KEYS[3])
+local t = tonumber(ARGV[3]) or seq_get(KEYS[1])
+if not found or t < r.m then return {0, num(now), num(seq_get(KEYS[1])), '', view(r, found)} end
+redis.call('DEL', KEYS[3])
+redis.call('ZREM', KEYS[2], ARGV[2])
+return {1, num(now), num(seq_get(KEYS[1])), '', view(r, false)}
+"""
+)
+
+#: KEYS: seq, idx, target. ARGV: now, member, the trial ticket's seq. Frees the gate if it holds it.
+RELEASE = (
+    _PRELUDE
+    + r"""
+local now = now_ms()
+local r, found = load(KEYS[3])
+if found and r.tr == tonumber(ARGV[3]) then
+  redis.call('HSET', KEYS[3], 'tr', '0', 'tl', '0')
+  r.tr = 0
+  r.tl = 0
+end
+return {0, num(now), num(seq_get(KEYS[1])), '', view(r, found)}
+"""
+)
+
+#: KEYS: provider, idx. ARGV: now, member, healthy ('1'/'0'), ttl ms, error.
+HEALTH = (
+    _PRELUDE
+    + r"""
+local now = now_ms()
+if ARGV[3] == '1' then
+  redis.call('DEL', KEYS[1])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return 0
+end
+local ttl = math.floor(tonumber(ARGV[4]))
+local until_ms = now + ttl
+local current = tonumber(redis.call('HGET', KEYS[1], 'u') or '0')
+if ARGV[6] == 'keep-longer' and current >= until_ms then return 0 end
+redis.call('HSET', KEYS[1], 'u', num(until_ms), 'e', ARGV[5])
+redis.call('PEXPIRE', KEYS[1], ttl)
+redis.call('ZADD', KEYS[2], num(until_ms), ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', num(now))
+return 1
+"""
+)
+
+#: KEYS: seq, idx, target. ARGV: now, member, kind (cooldown/breaker), ms left, reason, memory ms.
+#: A block learned while Redis was out of reach, published when it is back: kept unless the
+#: target is blocked longer already; calls admitted before count as in flight when it began.
+PUBLISH = (
+    _PRELUDE
+    + r"""
+local now = now_ms()
+local r, found = load(KEYS[3])
+local ms = tonumber(ARGV[4])
+if r.k ~= '' and r.u >= now + ms then return 0 end
+block(KEYS[1], r, now, ARGV[3], ms, ARGV[5], ARGV[3] == 'breaker')
+save(KEYS[3], KEYS[2], ARGV[2], r, now, tonumber(ARGV[6]))
+return 1
+"""
+)
