@@ -10,7 +10,8 @@ Layout: ``candidates.py`` (:class:`Candidate`, the one name for a routable model
 ``execute.py`` (calling a plan, falling back), ``policy.py`` (what each error means),
 ``state.py`` (cooldowns, breakers, trial gates, health, turns), ``store.py`` (the store
 interface routing uses, over that state by default), ``store_redis.py`` (the same state in
-Redis, shared by gateway replicas), ``providers.py`` (catalog
+Redis, shared by gateway replicas; ``store_redis_lua.py`` its scripts, ``store_metrics.py`` its
+Prometheus series), ``providers.py`` (catalog
 refresh, health probes, token counts), ``classify.py``, ``quality.py``, ``config.py``, and
 ``router.py`` (the :class:`HeuristicRouter` facade).
 """
@@ -37,6 +38,7 @@ from .router import HeuristicRouter
 from .select import Alternative, RankedCandidate, RoutingDecision
 from .state import TRIAL_WAIT, Block, RoutingState, StateSnapshot, TargetState, TargetStatus, Ticket
 from .store import LocalStore, RoutingStore
+from .store_metrics import PrometheusStoreMetrics
 from .store_redis import RedisStore, StoreEvent, StoreMetricsHook, StoreStats
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "HeuristicRouter",
     "LocalStore",
     "Planner",
+    "PrometheusStoreMetrics",
     "PromptProfile",
     "QualityScorer",
     "QualityVerdict",

@@ -26,7 +26,14 @@ from muxer_litellm.routing import (
     load_routing_config,
 )
 
-ROUTING_ENV = ("DEFAULT_ROUTING_STRATEGY", "CASCADE_ROUTING_ENABLED", "MUXER_ROUTING_CONFIG", "ROUTING_CONFIG")
+ROUTING_ENV = (
+    "DEFAULT_ROUTING_STRATEGY",
+    "CASCADE_ROUTING_ENABLED",
+    "MUXER_ROUTING_CONFIG",
+    "ROUTING_CONFIG",
+    "MUXER_ROUTING_STATE_BACKEND",
+    "MUXER_ROUTING_REDIS_URL",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -559,3 +566,59 @@ def test_dotenv_in_the_working_directory_is_read_and_env_beats_it(
     monkeypatch.setenv("DEFAULT_ROUTING_STRATEGY", "hybrid")
     config = load_routing_config()
     assert (config.default_strategy, config.cascade_enabled) == ("hybrid", False)
+
+
+# ---------------------------------------------------------------------------- shared state (Redis)
+
+SECRET_URL = "redis://:hunter2-pw@cache.internal:6380/2"
+
+
+def test_the_redis_backend_needs_a_url_and_a_redis_scheme_and_never_shows_it() -> None:
+    assert RoutingConfig().state_backend == "local"
+    with pytest.raises(RoutingConfigError, match="state_backend redis needs redis_url"):
+        load_routing_config(settings=RoutingSettings(), state_backend="redis")
+    with pytest.raises(RoutingConfigError, match=r"redis_url: redis_url must start with redis://") as bad:
+        load_routing_config(settings=RoutingSettings(), redis_url="http://:hunter2-pw@cache.internal")
+    assert "hunter2" not in str(bad.value)
+    with pytest.raises(RoutingConfigError, match="state_backend"):
+        load_routing_config(settings=RoutingSettings(), state_backend="memcached")
+    with pytest.raises(RoutingConfigError, match="redis_prefix"):
+        load_routing_config(settings=RoutingSettings(), redis_prefix="{gw}")  # the store adds the hash tag
+
+    config = RoutingConfig(state_backend="redis", redis_url=SECRET_URL, redis_prefix="gw-eu:routing")
+    assert config.redis_url is not None
+    assert config.redis_url.get_secret_value() == SECRET_URL
+    for shown in (repr(config), str(config), config.model_dump_json()):
+        assert "hunter2" not in shown
+
+
+def test_the_environment_names_the_backend_and_the_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MUXER_ROUTING_STATE_BACKEND", "redis")
+    monkeypatch.setenv("MUXER_ROUTING_REDIS_URL", SECRET_URL)
+    path = write(tmp_path / "r.yaml", "state_backend: local\nredis_url: redis://127.0.0.1:6379/0\nredis_timeout: 0.5\n")
+    config = load_routing_config(path)
+    assert config.state_backend == "redis"
+    assert config.redis_url is not None
+    assert config.redis_url.get_secret_value() == SECRET_URL  # the environment wins over the file
+    assert config.redis_timeout == 0.5
+
+    monkeypatch.setenv("MUXER_ROUTING_STATE_BACKEND", "etcd")
+    with pytest.raises(RoutingConfigError, match="MUXER_ROUTING_STATE_BACKEND") as bad:
+        load_routing_config()
+    assert "hunter2" not in str(bad.value)
+
+
+async def test_a_redis_config_gives_the_router_a_redis_store_on_the_local_state() -> None:
+    from muxer_litellm.routing import HeuristicRouter, LocalStore, RedisStore
+
+    assert isinstance(HeuristicRouter().store, LocalStore)
+    config = RoutingConfig(
+        state_backend="redis", redis_url=SECRET_URL, redis_timeout=0.3, redis_retry_interval=5, redis_trial_lease=90
+    )
+    async with HeuristicRouter(config) as router:  # no connection is made until routing needs one
+        store = router.store
+        assert isinstance(store, RedisStore)
+        assert store.local is router.state
+        assert (store.timeout, store.retry_interval, store.trial_lease) == (0.3, 5, 90)
+        assert store.url == "redis://cache.internal:6380/2"
+        assert store.prefix == "muxer:routing"
