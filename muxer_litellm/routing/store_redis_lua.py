@@ -92,7 +92,8 @@ end
 """
 
 #: KEYS: seq, idx[, turn]. ARGV: now, key base, advance ('1'/'0'), turn ttl ms.
-#: Returns {now, seq, turn (-1: none), member, {hash fields...}, member, {...}, ...}.
+#: Returns {now, seq, turn (-1: none), member, fields, member, fields, ...}: a target's fields are
+#: {kind, until, reason, trial, lease, streak}, a provider's {until, error}.
 SNAPSHOT = (
     _PRELUDE
     + r"""
@@ -108,10 +109,15 @@ if KEYS[3] then
 end
 local members = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. num(now), '+inf')
 for _, m in ipairs(members) do
-  local raw = redis.call('HGETALL', ARGV[2] .. ':' .. m)
-  if #raw > 0 then
+  local fields
+  if string.sub(m, 1, 2) == 't:' then
+    fields = redis.call('HMGET', ARGV[2] .. ':' .. m, 'k', 'u', 'r', 'tr', 'tl', 's')
+  else
+    fields = redis.call('HMGET', ARGV[2] .. ':' .. m, 'u', 'e')
+  end
+  if fields[1] then  -- gone (expired) since the index was written: skip it
     table.insert(out, m)
-    table.insert(out, raw)
+    table.insert(out, fields)
   end
 end
 return out

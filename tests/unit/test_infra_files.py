@@ -312,9 +312,26 @@ def test_ports_listen_on_loopback_only(compose: dict[str, Any]) -> None:
         for port in svc.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port!r}"
             published += 1
-        if name in {"postgres", "redis"}:
+        if name == "postgres":
             assert "ports" not in svc, f"{name} needs no published port"
-    assert published >= 3
+    assert published >= 4
+
+
+def test_the_gateway_shares_routing_state_in_the_compose_redis(compose: dict[str, Any]) -> None:
+    # The gateway runs on the host: Redis is published on loopback only, behind its password,
+    # and .env.example gives the gateway's URL for it (a database of its own, the proxy keeps 0).
+    redis = service(compose, "redis")
+    assert redis["ports"] == ["127.0.0.1:6379:6379"]
+    assert "--requirepass" in " ".join(redis["command"])
+    _, mentioned = env_example()
+    assert {"MUXER_ROUTING_STATE_BACKEND", "MUXER_ROUTING_REDIS_URL"} <= mentioned
+    line = next(raw for raw in ENV_EXAMPLE.read_text().splitlines() if "MUXER_ROUTING_REDIS_URL=" in raw)
+    url = line.split("=", 1)[1].split()[0]
+    assert re.fullmatch(r"redis://:<REDIS_PASSWORD>@127\.0\.0\.1:6379/([1-9]\d*)", url), url
+    from muxer_litellm.routing import RoutingConfig
+
+    config = RoutingConfig(state_backend="redis", redis_url=url.replace("<REDIS_PASSWORD>", "pw"))
+    assert config.state_backend == "redis"
 
 
 def test_monitoring_is_a_profile_with_prometheus_and_grafana(compose: dict[str, Any]) -> None:
