@@ -14,12 +14,14 @@ Keys, all under the hash tag ``{prefix}`` (one Redis Cluster slot, so scripts ma
 - ``{prefix}:p:<provider>``: a hash per provider failing its health check: ``u`` until, ``e`` error;
   PEXPIRE'd to ``health_ttl``.
 - ``{prefix}:idx``: a sorted set of the members above (``t:...``, ``p:...``) scored by when they
-  expire, so one script can read every record a decision needs without SCAN.
+  expire, so one script can read every record a decision needs without SCAN; trimmed on every
+  write and expiring with its last member.
 - ``{prefix}:turn:<combo>``: a round-robin counter (INCR), kept for a day after its last turn.
 
-Time is Redis's own (TIME, in ms), never a replica's clock: deadlines are stored as absolute
-Redis times and read back as time left against the same clock, so replicas' clocks may differ.
-``ARGV[1]`` overrides it only in tests (a fake clock), when it is not empty.
+Only ``seq`` has no TTL (it must never go back). Time is Redis's own (TIME, in ms), never a
+replica's clock: deadlines are stored as absolute Redis times and read back as time left against
+the same clock, so replicas' clocks may differ. ``ARGV[1]`` overrides it only in tests (a fake
+clock), when it is not empty.
 """
 
 from __future__ import annotations
@@ -59,6 +61,13 @@ local function load(key)
   return r, #raw > 0
 end
 
+-- Drop index entries whose record has expired, and let the index itself expire with its last one.
+local function trim(idx, now)
+  redis.call('ZREMRANGEBYSCORE', idx, '-inf', num(now))
+  local last = redis.call('ZRANGE', idx, -1, -1, 'WITHSCORES')
+  if last[2] then redis.call('PEXPIRE', idx, math.max(1, math.floor(tonumber(last[2]) - now))) end
+end
+
 local function save(key, idx, member, r, now, memory)
   local keep = memory
   if r.k ~= '' and r.u - now + memory > keep then keep = r.u - now + memory end
@@ -68,7 +77,7 @@ local function save(key, idx, member, r, now, memory)
     'tl', num(r.tl), 's', num(r.s), 'b', num(r.b))
   redis.call('PEXPIRE', key, keep)
   redis.call('ZADD', idx, num(now + keep), member)
-  redis.call('ZREMRANGEBYSCORE', idx, '-inf', num(now))
+  trim(idx, now)
 end
 
 local function block(seqkey, r, now, kind, ms, why, reset)
@@ -240,7 +249,8 @@ return {0, num(now), num(seq_get(KEYS[1])), '', view(r, found)}
 """
 )
 
-#: KEYS: provider, idx. ARGV: now, member, healthy ('1'/'0'), ttl ms, error.
+#: KEYS: provider, idx. ARGV: now, member, healthy ('1'/'0'), ttl ms, error, 'keep-longer' or ''
+#: (keep a mark that lasts longer: what publishing after an outage wants).
 HEALTH = (
     _PRELUDE
     + r"""
@@ -257,7 +267,7 @@ if ARGV[6] == 'keep-longer' and current >= until_ms then return 0 end
 redis.call('HSET', KEYS[1], 'u', num(until_ms), 'e', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('ZADD', KEYS[2], num(until_ms), ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', num(now))
+trim(KEYS[2], now)
 return 1
 """
 )

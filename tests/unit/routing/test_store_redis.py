@@ -97,6 +97,7 @@ async def test_records_expire_with_their_block_and_nothing_outlives_it(replicas:
     assert 0 < health_ttl <= 60_000
     assert 0 < await client.pttl(replicas.key("turn", "rr")) <= 86_400_000
     assert await client.pttl(replicas.key("seq")) == -1  # the event counter must never go back
+    assert 0 < await client.pttl(replicas.key("idx")) <= max(target_ttl, health_ttl) + 5  # with its last member
     # the index's score is the record's own expiry, in Redis's time
     (redis_now_s, redis_now_us) = await client.time()
     score = await client.zscore(replicas.key("idx"), f"t:{KEY}")
