@@ -173,13 +173,13 @@ async def store_costs(providers: dict[str, LiteLLMProvider], messages: list[dict
             wall, cpu = await timed(busy, calls)
             print(f"  decision, 20 targets cooling, {label:5}: {wall * 1e6:8.1f} us / {cpu * 1e6:7.1f} us CPU")
 
-        fakes: dict[str, LLMProvider] = {
-            "a": BareFakeProvider("a", {"m1": (0.0005, 0.0015)}),
-            "b": BareFakeProvider("b", {"m3": (0.003, 0.004)}),
-        }
         for label, router in (("local", local), ("redis", shared)):
+            fakes: dict[str, LLMProvider] = {  # fresh per store: a fake's call log grows with every call
+                "a": BareFakeProvider("a", {"m1": (0.0005, 0.0015)}),
+                "b": BareFakeProvider("b", {"m3": (0.003, 0.004)}),
+            }
 
-            async def request(router: HeuristicRouter = router) -> object:
+            async def request(router: HeuristicRouter = router, fakes: dict[str, LLMProvider] = fakes) -> object:
                 return await router.route_request(messages, fakes, "c")
 
             await request()

@@ -21,6 +21,7 @@ learned meanwhile (cooldowns and open breakers, with the time they have left) an
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -138,7 +139,9 @@ def _rec(fields: list[Any]) -> _Rec | None:
 def _rec_from_fields(fields: list[Any]) -> _Rec:
     """A record from the snapshot's fields: {kind, until, reason, trial, lease, streak}."""
     kind, until, reason, trial, lease, streak = fields
-    return _Rec(_text(kind), int(until or 0), _text(reason or ""), int(trial or 0), int(lease or 0), int(streak or 0))
+    return _Rec(
+        _text(kind or ""), int(until or 0), _text(reason or ""), int(trial or 0), int(lease or 0), int(streak or 0)
+    )
 
 
 def _cause(kind: str) -> BlockCause:
@@ -373,8 +376,9 @@ class RedisStore(RoutingStore):
         )
         targets: dict[str, _Rec] = {}
         providers: dict[str, tuple[int, str]] = {}
-        for i in range(3, len(reply) - 1, 2):
-            member, fields = _text(reply[i]), reply[i + 1]
+        records = json.loads(reply[3]) or ()  # an empty Lua table encodes as {}
+        for i in range(0, len(records) - 1, 2):
+            member, fields = records[i], records[i + 1]
             if member.startswith("t:"):
                 targets[member[2:]] = _rec_from_fields(fields)
             elif member.startswith("p:"):

@@ -101,8 +101,9 @@ end
 """
 
 #: KEYS: seq, idx[, turn]. ARGV: now, key base, advance ('1'/'0'), turn ttl ms.
-#: Returns {now, seq, turn (-1: none), member, fields, member, fields, ...}: a target's fields are
-#: {kind, until, reason, trial, lease, streak}, a provider's {until, error}.
+#: Returns {now, seq, turn (-1: none), json}: json is [member, fields, member, fields, ...] (one
+#: string, so a client decodes one value, not six per record); a target's fields are
+#: [kind, until, reason, trial, lease, streak], a provider's [until, error], all strings.
 SNAPSHOT = (
     _PRELUDE
     + r"""
@@ -117,6 +118,7 @@ if KEYS[3] then
   end
 end
 local members = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. num(now), '+inf')
+local records = {}
 for _, m in ipairs(members) do
   local fields
   if string.sub(m, 1, 2) == 't:' then
@@ -125,10 +127,11 @@ for _, m in ipairs(members) do
     fields = redis.call('HMGET', ARGV[2] .. ':' .. m, 'u', 'e')
   end
   if fields[1] then  -- gone (expired) since the index was written: skip it
-    table.insert(out, m)
-    table.insert(out, fields)
+    table.insert(records, m)
+    table.insert(records, fields)
   end
 end
+table.insert(out, cjson.encode(records))
 return out
 """
 )
