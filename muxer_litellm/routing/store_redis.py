@@ -124,6 +124,13 @@ def safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+def _password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password or None
+    except ValueError:
+        return None
+
+
 def _text(value: Any) -> str:
     """A reply string (a client made without ``decode_responses`` gives bytes)."""
     return value if isinstance(value, str) else value.decode() if isinstance(value, bytes) else str(value)
@@ -183,6 +190,7 @@ class RedisStore(RoutingStore):
         self.trial_lease = trial_lease
         self.metrics = metrics
         self.url = safe_url(url)
+        self._password = _password(url)
         self.stats = StoreStats()
         self._clock = clock
         self._base = "{" + prefix + "}"
@@ -295,11 +303,15 @@ class RedisStore(RoutingStore):
             self.url,
             type(exc).__name__,
             operation,
-            str(exc)[:200] or "no detail",
+            self._scrub(str(exc))[:200] or "no detail",
             kept,
             self.retry_interval,
         )
         self._emit("down", operation)
+
+    def _scrub(self, text: str) -> str:
+        """An error text without the URL's password (a client error may quote what it was given)."""
+        return text.replace(self._password, "***") if self._password else text
 
     def _came_back(self) -> None:
         self._down = False

@@ -300,6 +300,32 @@ async def test_a_redis_that_accepts_but_never_answers_is_given_up_after_the_time
         await server.wait_closed()
 
 
+async def test_an_error_that_quotes_the_password_is_logged_without_it(
+    replicas: Replicas, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def quoting(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(1 << 16):
+            secret = b"s3cret-pw" if b"s3cret-pw" in data else b"?"
+            writer.write(b"-ERR wrong password " + secret + b"\r\n")  # a server that echoes what it got
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(quoting, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        store = replicas.store(url=f"redis://:s3cret-pw@127.0.0.1:{port}/0", timeout=2.0, retry_interval=60.0)
+        with caplog.at_level(logging.WARNING, logger="muxer_litellm.routing"):
+            view = await store.snapshot()
+        assert view.empty
+        assert store.stats.outages == 1
+        assert "wrong password ***" in caplog.text
+        assert "s3cret-pw" not in caplog.text
+    finally:
+        await store.aclose()
+        server.close()
+        await server.wait_closed()
+
+
 async def test_sharing_resumes_after_redis_restarts_and_blocks_learned_meanwhile_are_published(
     tmp_path: Path,
 ) -> None:
