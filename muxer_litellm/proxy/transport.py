@@ -32,6 +32,9 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 #: Failures raised before a single byte of the request left this process: safe to try again.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 
+#: The connection broke after the request was written: the proxy may have served it.
+_DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
 
 def check_api_key(api_key: str | SecretStr | None) -> SecretStr | None:
     """The key as a SecretStr, None for no key; refuses a key HTTP cannot carry.
@@ -115,6 +118,17 @@ class ProxyTransport:
         if isinstance(exc, httpx.TimeoutException):
             return ProviderTimeoutError(
                 f"LiteLLM proxy at {self.base_url} did not answer in time ({type(exc).__name__}: {detail})",
+                None,
+                PROVIDER,
+                model=model,
+            )
+        if isinstance(exc, _DROPPED):
+            # Fault suite (tests/integration/test_faults.py): a proxy killed mid-call surfaces as
+            # RemoteProtocolError/ReadError after the request reached it (the upstream saw it), so
+            # "not reachable" was wrong; say it may have been served, which is why it is not retried.
+            return ProviderUnavailableError(
+                f"LiteLLM proxy at {self.base_url} dropped the connection ({type(exc).__name__}: {detail}); "
+                "it may have received the request, so it was not retried",
                 None,
                 PROVIDER,
                 model=model,
