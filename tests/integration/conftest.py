@@ -16,6 +16,7 @@ import pytest
 
 from muxer_litellm import LiteLLMProvider
 from muxer_litellm.host import LLMProvider
+from muxer_litellm.proxy.transport import KEEPALIVE_EXPIRY
 from tests.fake_upstream import FakeUpstream
 from tests.litellm_proxy import LiteLLMProxy, litellm_executable
 from tests.native_provider import NativeModel, NativeProvider
@@ -219,7 +220,10 @@ class CountingTransport(httpx.AsyncBaseTransport):
     again once every call has finished, failed or been cancelled, unless one leaked."""
 
     def __init__(self, limits: httpx.Limits | None = None, local_address: str | None = None) -> None:
-        self.limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        # The provider's own defaults (LiteLLMProvider builds the same pool without http_client=).
+        self.limits = limits or httpx.Limits(
+            max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY
+        )
         self._inner = httpx.AsyncHTTPTransport(limits=self.limits, local_address=local_address)
         self.sent = 0
         self.in_use = 0

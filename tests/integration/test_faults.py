@@ -32,12 +32,14 @@ import pytest
 
 from muxer_litellm import (
     AuthenticationError,
+    LiteLLMProvider,
     NotAProxyError,
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
 )
+from muxer_litellm.proxy.transport import KEEPALIVE_EXPIRY
 from muxer_litellm.stream import ChatStream
 from tests.fake_upstream import RETRY_AFTER_SECONDS, FakeUpstream
 from tests.integration.conftest import HAS_PROC, WatchedProvider, proxy_config
@@ -236,6 +238,46 @@ async def test_proxy_killed_with_calls_and_streams_in_flight_then_restarted_the_
         upstream.release_held()
         first.stop()
         second.stop()
+
+
+async def test_a_pooled_connection_is_retired_before_a_busy_proxy_closes_it(
+    litellm_proxy: LiteLLMProxy, fake_upstream: FakeUpstream
+) -> None:
+    """The proxy (uvicorn) closes a connection idle for 5 s. A proxy too busy to read in time
+    can close one under a request we just wrote: a ReadError, for a request nobody served.
+    Pausing the proxy (SIGSTOP) plays that busy proxy, deterministically. With httpx's default
+    keep-alive (5 s, the provider's before) the call fails; the provider's pool retires idle
+    connections after KEEPALIVE_EXPIRY (1 s), long before the proxy does, and is served."""
+    assert KEEPALIVE_EXPIRY < 2.0
+    pid = litellm_proxy.pid
+    assert pid is not None
+    base_url, key = litellm_proxy.base_url, litellm_proxy.master_key
+    before = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # keepalive_expiry=5.0
+    async with LiteLLMProvider(base_url, key) as fixed, LiteLLMProvider(base_url, key, limits=before) as old:
+        await asyncio.gather(*(p.chat_completion(HELLO, MODEL, **RETRIES) for p in (fixed, old)))
+        idle_since = time.monotonic()
+        tag = secrets.token_hex(6)
+        await asyncio.sleep(3.0)
+        os.killpg(pid, signal.SIGSTOP)
+        try:
+            # Resumed after the proxy's 5 s keep-alive timer is due; we write at 3.5 s idle, when
+            # the old pool still reuses its connection (margins of 1.5 s for a slow test machine).
+            resume = asyncio.get_running_loop().call_later(
+                idle_since + 6.0 - time.monotonic(), os.killpg, pid, signal.SIGCONT
+            )
+            await asyncio.sleep(idle_since + 3.5 - time.monotonic())
+            served, failed = await asyncio.gather(
+                fixed.chat_completion(prompt(f"{tag} fixed"), MODEL, **RETRIES),
+                raised(old.chat_completion(prompt(f"{tag} old"), MODEL, **RETRIES)),
+            )
+        finally:
+            os.killpg(pid, signal.SIGCONT)
+        resume.cancel()
+    assert served.choices[0].message.content == f"echo: {tag} fixed"
+    assert type(failed) is ProviderUnavailableError
+    assert "dropped the connection (ReadError" in str(failed)
+    assert seen_by_upstream(fake_upstream, f"{tag} old") == 0  # the proxy never read it
+    assert seen_by_upstream(fake_upstream, f"{tag} fixed") == 1
 
 
 # ---------------------------------------------------------------------- upstream faults
