@@ -295,7 +295,7 @@ async def watched(litellm_proxy: LiteLLMProxy) -> AsyncIterator[WatchedProvider]
 
 
 @pytest.fixture
-def release_held(fake_upstream: FakeUpstream) -> Iterator[FakeUpstream]:
+def holding_upstream(fake_upstream: FakeUpstream) -> Iterator[FakeUpstream]:
     """The session upstream; every request a test held (``[fault:hold]``) is let go after it."""
     try:
         yield fake_upstream

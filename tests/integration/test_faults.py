@@ -135,14 +135,14 @@ def _kill_group(proxy: LiteLLMProxy) -> None:
 
 
 async def test_proxy_killed_with_calls_and_streams_in_flight_then_restarted_the_same_provider_recovers(
-    release_held: FakeUpstream, tmp_path: Path
+    holding_upstream: FakeUpstream, tmp_path: Path
 ) -> None:
     """Two providers on one proxy: ``busy`` has calls and streams in flight when the proxy is
     killed, ``idle`` only keep-alive connections in its pool. Both recover after the restart,
     and neither sends anything twice."""
     if litellm_executable() is None:
         pytest.skip("litellm[proxy] is not installed")
-    upstream = release_held
+    upstream = holding_upstream
     key = f"sk-test-{secrets.token_hex(8)}"
     config = proxy_config(upstream.base_url, key)
     config["litellm_settings"]["num_retries"] = 2
@@ -284,7 +284,7 @@ async def test_a_pooled_connection_is_retired_before_a_busy_proxy_closes_it(
 
 
 async def test_upstream_slower_than_the_read_timeout_times_out_and_frees_the_connection(
-    litellm_proxy: LiteLLMProxy, release_held: FakeUpstream
+    litellm_proxy: LiteLLMProxy, holding_upstream: FakeUpstream
 ) -> None:
     async with WatchedProvider(
         litellm_proxy.base_url, litellm_proxy.master_key, timeout=httpx.Timeout(4.0, connect=5.0)
@@ -312,7 +312,7 @@ async def test_upstream_slower_than_the_read_timeout_times_out_and_frees_the_con
         assert watched.transport.sent == 3  # a request that may have been served is never retried
         watched.assert_released()
 
-        release_held.release_held()
+        holding_upstream.release_held()
         response = await provider.chat_completion(HELLO, "cheap-chat", **RETRIES)
         assert response.choices[0].message.content == "echo: hello there friend"
         watched.assert_released()
@@ -409,7 +409,7 @@ def serve() -> Iterator[Callable[[type[BaseHTTPRequestHandler]], str]]:
     servers: list[ThreadingHTTPServer] = []
 
     def start(handler: type[BaseHTTPRequestHandler] | Callable[..., BaseHTTPRequestHandler]) -> str:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)  # type: ignore[arg-type]
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, daemon=True).start()
         servers.append(server)
@@ -525,7 +525,7 @@ async def test_wrong_key_is_an_authentication_error_naming_the_fix(litellm_proxy
 
 
 async def test_cancelling_100_calls_and_streams_in_flight_leaves_nothing_behind(
-    watched: WatchedProvider, release_held: FakeUpstream, recwarn: pytest.WarningsRecorder
+    watched: WatchedProvider, holding_upstream: FakeUpstream, recwarn: pytest.WarningsRecorder
 ) -> None:
     provider = watched.provider
     loop = asyncio.get_running_loop()
@@ -556,7 +556,7 @@ async def test_cancelling_100_calls_and_streams_in_flight_leaves_nothing_behind(
             + [asyncio.ensure_future(midway(i)) for i in range(25)]
         )
         await wait_until(
-            lambda: seen_by_upstream(release_held, tag) == 100 and first_chunks == 25,
+            lambda: seen_by_upstream(holding_upstream, tag) == 100 and first_chunks == 25,
             "100 calls reach the upstream and 25 streams get their first chunk",
         )
         assert watched.transport.in_use == 100
@@ -577,7 +577,7 @@ async def test_cancelling_100_calls_and_streams_in_flight_leaves_nothing_behind(
     finally:
         loop.set_exception_handler(previous)
 
-    release_held.release_held()
+    holding_upstream.release_held()
     response = await provider.chat_completion(HELLO, "cheap-chat", **RETRIES)
     assert response.choices[0].message.content == "echo: hello there friend"
     watched.assert_released()
