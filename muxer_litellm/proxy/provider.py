@@ -42,7 +42,7 @@ from .errors import PROVIDER
 from .health import probe, read_model_health
 from .payload import chat_payload, embeddings_payload, message_dicts
 from .stream import open_chat_stream
-from .transport import DEFAULT_TIMEOUT, ProxyTransport, check_api_key
+from .transport import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY, ProxyTransport, check_api_key
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -150,7 +150,9 @@ class LiteLLMProvider(LLMProvider):
             "health_timeout": s.health_timeout,
             "deep_health_timeout": s.deep_health_timeout,
             "limits": httpx.Limits(
-                max_connections=s.max_connections, max_keepalive_connections=s.max_keepalive_connections
+                max_connections=s.max_connections,
+                max_keepalive_connections=s.max_keepalive_connections,
+                keepalive_expiry=KEEPALIVE_EXPIRY,  # see transport.KEEPALIVE_EXPIRY
             ),
         }
         if s.tracing:

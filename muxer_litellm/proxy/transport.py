@@ -22,15 +22,25 @@ from ..redact import redact
 from .errors import PROVIDER, error_from_body
 from .payload import encode_body
 
-__all__ = ["DEFAULT_TIMEOUT", "ProxyTransport", "check_api_key"]
+__all__ = ["DEFAULT_TIMEOUT", "KEEPALIVE_EXPIRY", "ProxyTransport", "check_api_key"]
 
 logger = logging.getLogger("muxer_litellm")
 
 #: Long reads (LLM answers take a while), short connects (a dead proxy should fail fast).
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
+#: Seconds an idle pooled connection may be reused. Shorter than the proxy's own keep-alive
+#: (uvicorn 5 s; 2 s under gunicorn), so we retire a connection before the proxy does. Load
+#: tests found that with httpx's 5 s (equal to uvicorn's), a busy proxy's keep-alive timer can
+#: close a connection under a request we just wrote: a ReadError for a request nobody served
+#: (tests/integration/test_faults.py reproduces it by pausing the proxy).
+KEEPALIVE_EXPIRY = 1.0
+
 #: Failures raised before a single byte of the request left this process: safe to try again.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+
+#: The connection broke after the request was written: the proxy may have served it.
+_DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
 def check_api_key(api_key: str | SecretStr | None) -> SecretStr | None:
@@ -82,7 +92,8 @@ class ProxyTransport:
         self.owns_client = http_client is None
         self.client = http_client or httpx.AsyncClient(
             timeout=timeout,
-            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            limits=limits
+            or httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY),
             headers={"User-Agent": f"muxer-litellm/{__version__}"},
             event_hooks={k: list(v) for k, v in (event_hooks or {}).items()},
         )
@@ -115,6 +126,17 @@ class ProxyTransport:
         if isinstance(exc, httpx.TimeoutException):
             return ProviderTimeoutError(
                 f"LiteLLM proxy at {self.base_url} did not answer in time ({type(exc).__name__}: {detail})",
+                None,
+                PROVIDER,
+                model=model,
+            )
+        if isinstance(exc, _DROPPED):
+            # Fault suite (tests/integration/test_faults.py): a proxy killed mid-call surfaces as
+            # RemoteProtocolError/ReadError after the request reached it (the upstream saw it), so
+            # "not reachable" was wrong; say it may have been served, which is why it is not retried.
+            return ProviderUnavailableError(
+                f"LiteLLM proxy at {self.base_url} dropped the connection ({type(exc).__name__}: {detail}); "
+                "it may have received the request, so it was not retried",
                 None,
                 PROVIDER,
                 model=model,
