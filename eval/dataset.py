@@ -44,12 +44,16 @@ class Item:
         return flat if len(flat) <= 90 else flat[:87] + "..."
 
 
-_WORDS = (
-    "the quarterly results show that revenue grew in most regions while costs stayed flat and the board "
-    "approved a new plan for hiring customer support staff in the second half of the year because demand "
-    "increased after the product launch and several partners asked for longer contracts with clearer terms "
-    "about delivery schedules payment deadlines and responsibilities of each party in case of delays"
-).split()
+_WORDS = tuple(
+    " ".join(
+        (
+            "the quarterly results show that revenue grew in most regions while costs stayed flat and the board",
+            "approved a new plan for hiring customer support staff in the second half of the year because demand",
+            "increased after the product launch and several partners asked for longer contracts with clearer terms",
+            "about delivery schedules payment deadlines and responsibilities of each party in case of delays",
+        )
+    ).split(" ")
+)
 _KEYS = frozenset({"prompt", "messages", "system", "document", "response_format", "lang", "tags"})
 _NAMES = ("Alice", "Bob", "Chen", "Dana", "Emeka", "Fatima", "Goran", "Hana")
 
