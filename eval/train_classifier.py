@@ -151,16 +151,16 @@ def main() -> None:
     print(f"train split: {len(data)} prompts ({dict(Counter(MODEL_CLASSES[y] for _, y in data))})")
     if args.cv:
         print(f"{args.cv}-fold cross-validated accuracy (model alone): {cross_validate(data, args.cv, **params):.3f}")
+    temperature = fit_temperature(data, 5, **params)
+    print(f"temperature fitted on out-of-fold predictions: {temperature}")
     if args.oof:
-        report = out_of_fold(load("train"), args.oof, **params)
+        report = out_of_fold(load("train"), args.oof, temperature, **params)
         print(f"whole classifier, {args.oof}-fold out-of-fold on the train split:")
         summary([report])
         confusion(report)
         worst(report, args.worst)
     model = train(data, **params)  # type: ignore[arg-type]
-    temperature = fit_temperature(data, 5, **params)
     model = LearnedModel(model.classes, model.bias, model.weights, temperature)
-    print(f"temperature fitted on out-of-fold predictions: {temperature}")
     print(f"features kept: {len(model.weights)}; accuracy on its own training data: {accuracy(model, data):.3f}")
     if args.write:
         OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -60,8 +60,9 @@ IMAGE_TOKENS = 765
 SCAN_CHARS = 4_000
 
 #: The learned scorer adds a class when its probability reaches this (rules add it outright).
-LEARNED_THRESHOLD = 0.65
-LEARNED_JSON = True
+LEARNED_THRESHOLD = 0.6
+#: Higher for JSON: a false request makes the cascade's check reject good prose answers.
+LEARNED_JSON_THRESHOLD = 0.8
 #: Below this probability of code, an everyday-word rule ("in Java", "pandas" + "app") is ignored.
 AMBIGUOUS_VETO = 0.25
 #: The least confidence a class has when a rule fired for it.
@@ -793,12 +794,7 @@ def classify_prompt(
     if not json_requested and "code" not in found and "json" in instruction_lower:
         if _json_loosely_asked(instruction_lower):
             json_requested = json_rule = True
-        elif (
-            LEARNED_JSON
-            and probs is not None
-            and probs["json"] >= LEARNED_THRESHOLD
-            and not _asks_about_json(instruction_lower)
-        ):
+        elif probs is not None and probs["json"] >= LEARNED_JSON_THRESHOLD and not _asks_about_json(instruction_lower):
             json_requested = True
             json_signal = f"JSON requested (learned {probs['json']:.2f})"
     if json_requested:
@@ -972,27 +968,36 @@ def _terms(user_words: AbstractSet[str], wanted: frozenset[str], keys: Mapping[s
     "You are a backend service" is a persona, not a programming question)."""
     hits = wanted.intersection(user_words)
     if not hits:
-        typos = {word_features(w)[1] for w in user_words if len(w) >= 6 and w not in STOP_WORDS}
-        hits = wanted.intersection(typos)
+        hits = wanted.intersection(_typo_keys(user_words))
     return f"{label} {min(keys[h] for h in hits)!r}" if hits else None
+
+
+def _typo_keys(user_words: AbstractSet[str]) -> set[str]:
+    """Anagram keys of the user's longer words, to match swapped-letter typos."""
+    return {word_features(w)[1] for w in user_words if len(w) >= 6 and w not in STOP_WORDS}
 
 
 def _code_terms(user_words: AbstractSet[str], user_lower: str, *, allow_ambiguous: bool) -> str | None:
     """A word only programmers use, or an everyday name beside a code word ("pandas" +
-    "dataframe"), written by the user."""
+    "dataframe"), written by the user; typos with swapped letters count ("pyhton scirpt")."""
     hit = _terms(user_words, _CODE_TERM_FEATURES, _CODE_TERM_KEYS, "programming words")
     if hit is not None:
         return hit
     hit = _phrase(user_words, user_lower, _CODE_PHRASES, "programming words")
     if hit is not None or not allow_ambiguous:
         return hit
-    names = AMBIGUOUS_CODE_NAMES.intersection(user_words)
+    typos = _typo_keys(user_words)
+    names = AMBIGUOUS_CODE_NAMES.intersection(user_words) | {_NAME_KEYS[k] for k in typos & _NAME_KEYS.keys()}
     if not names:
         return None
-    nouns = sorted(CODE_NOUNS.intersection(user_words))
+    nouns = sorted(CODE_NOUNS.intersection(user_words) | {_NOUN_KEYS[k] for k in typos & _NOUN_KEYS.keys()})
     nouns += [w for w in CJK_CODE_WORDS if w in user_lower]
     pair = next(((n, m) for n in sorted(names) for m in nouns if n != m), None)
     return None if pair is None else f"programming words {pair[0]!r} + {pair[1]!r}"
+
+
+_NAME_KEYS = {k: w for k, w in with_anagrams(AMBIGUOUS_CODE_NAMES).items() if k.startswith("%")}
+_NOUN_KEYS = {k: w for k, w in with_anagrams(CODE_NOUNS).items() if k.startswith("%")}
 
 
 def _phrase(

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from muxer_litellm.host import ChatMessage, MessageInput
-from muxer_litellm.routing import classify as classify_module
 from muxer_litellm.routing import PromptProfile, classify_prompt, estimate_prompt_tokens
+from muxer_litellm.routing import classify as classify_module
 from muxer_litellm.routing.classify import (
     CHARS_PER_TOKEN,
     IMAGE_TOKENS,
