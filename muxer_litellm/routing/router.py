@@ -23,7 +23,7 @@ import math
 import random
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ..errors import (
@@ -45,7 +45,8 @@ from .candidates import Candidate, CandidateCache, candidate_for
 from .classify import PromptProfile, _json_text, classify_prompt, estimate_prompt_tokens, text_tokens
 from .config import CascadeConfig, ComboConfig, RoutingConfig, Target
 from .quality import QualityScorer, QualityVerdict, default_quality_check
-from .select import Alternative, RoutingDecision, select_candidate
+from .select import Alternative, RoutingDecision, select_candidate, unsure_escalation
+from .semantic import ProfileRefiner
 from .state import TargetState
 
 __all__ = ["ErrorAction", "HeuristicRouter", "RoutePlan", "error_action"]
@@ -84,6 +85,9 @@ class RoutePlan:
     excluded: Mapping[str, str] = field(default_factory=dict)
     decision: RoutingDecision | None = None
     quality_threshold: float = 0.5
+    #: Calls made while planning (an opt-in semantic classifier's embedding): they open the
+    #: request's attempts and count in its total cost.
+    attempts: tuple[RouteAttempt, ...] = ()
 
 
 @dataclass(slots=True)
@@ -125,7 +129,7 @@ class _Run:
         errors). None as soon as one answered call's cost is unknown."""
         total = 0.0
         for a in self.attempts:
-            if a.outcome in ("ok", "accepted", "escalated"):
+            if a.outcome in ("ok", "accepted", "escalated", "classified", "judged"):
                 if a.cost is None:
                     return None
                 total += a.cost
@@ -153,9 +157,12 @@ class HeuristicRouter:
         quality_check: QualityScorer | None = None,
         clock: Any = time.monotonic,
         rng: random.Random | None = None,
+        semantic: ProfileRefiner | None = None,
     ) -> None:
         self.config = config or RoutingConfig()
         self.quality_check = quality_check
+        # Opt-in: refines each prompt's profile with a model call (``semantic.SemanticClassifier``).
+        self.semantic = semantic
         self.state = TargetState(
             clock=clock,
             breaker_threshold=self.config.breaker_threshold,
@@ -314,6 +321,7 @@ class HeuristicRouter:
         request: Mapping[str, Any],
         *,
         take_turn: bool,
+        streaming: bool = False,
     ) -> RoutePlan:
         _check_budget(max_cost)
         if not providers:
@@ -334,14 +342,20 @@ class HeuristicRouter:
         tokens = await self._prompt_tokens(messages, providers, candidates, request)
         profile = self.classify(messages, prompt_tokens=tokens, **request)
         max_tokens = _max_tokens(request)
+        # --- hook (issue 14): an opt-in semantic classifier refines the profile; its embedding
+        # call opens the request's attempts. Falls back to the default profile on timeout/error.
+        pre: tuple[RouteAttempt, ...] = ()
+        if self.semantic is not None:
+            profile, pre = await self.semantic.refine(messages, profile)
 
         if name in self.config.combos:
-            return self._plan_combo(
-                name, self.config.combos[name], candidates, providers, profile, max_cost, max_tokens, take_turn
-            )
+            combo = self.config.combos[name]
+            plan = self._plan_combo(name, combo, candidates, providers, profile, max_cost, max_tokens, take_turn)
+            return replace(plan, attempts=pre)
         if name in self.config.cascades:
             cascade = self.config.cascades[name]
-            return self._plan_steps(name, cascade, candidates, providers, profile, max_cost, max_tokens)
+            plan = self._plan_steps(name, cascade, candidates, providers, profile, max_cost, max_tokens)
+            return replace(plan, attempts=pre)
 
         base: Literal["heuristic", "cost_optimized"] = (
             "cost_optimized" if name in ("cost_optimized", "cascade") else "heuristic"
@@ -358,13 +372,29 @@ class HeuristicRouter:
         )
         first = decision.chosen
         threshold = self.config.quality_threshold
-        if name == "cascade" or (name == "hybrid" and self.config.cascade_enabled):
+        # --- hook (issue 14): an unsure classification (select.unsure_escalation) with
+        # unsure_action "cascade" makes the heuristic strategy a cascade: cheap first, then the
+        # stronger tiers while the answer fails the quality check (streams cannot cascade).
+        unsure = (
+            name == "heuristic"
+            and self.config.cascade_enabled
+            and self.config.unsure_action == "cascade"
+            and not streaming
+            and unsure_escalation(profile, self.config) is not None
+        )
+        if name == "cascade" or (name == "hybrid" and self.config.cascade_enabled) or unsure:
             steps = _escalation((first, *decision.alternatives), self.config.cascade_max_steps)
             chain = " -> ".join(s.key for s in steps)
-            reason = f"{decision.reason}; cascade {chain}"
-            return RoutePlan(name, "cascade", steps, reason, profile, decision.excluded, decision, threshold)
+            note = (
+                f"unsure ({profile.primary} {profile.confidence:.2f}, {profile.runner_up} "
+                f"{profile.runner_up_score:.2f}): "
+                if unsure
+                else ""
+            )
+            reason = f"{decision.reason}; {note}cascade {chain}"
+            return RoutePlan(name, "cascade", steps, reason, profile, decision.excluded, decision, threshold, pre)
         targets = (first, *decision.top_alternatives(self.config.max_attempts - 1))
-        return RoutePlan(name, "single", targets, decision.reason, profile, decision.excluded, decision, threshold)
+        return RoutePlan(name, "single", targets, decision.reason, profile, decision.excluded, decision, threshold, pre)
 
     def _targets_as_candidates(
         self, targets: Sequence[Target], candidates: Sequence[Candidate], providers: Mapping[str, LLMProvider]
@@ -562,7 +592,7 @@ class HeuristicRouter:
         providers: Mapping[str, LLMProvider],
         kwargs: Mapping[str, Any],
     ) -> ChatCompletionResponse:
-        run = _Run()
+        run = _Run(list(plan.attempts))
         skip: dict[str, str] = {}
         for target in plan.targets:
             response = await self._call(target, messages, providers, kwargs, run, skip)
@@ -580,7 +610,7 @@ class HeuristicRouter:
         threshold: float,
         kwargs: Mapping[str, Any],
     ) -> ChatCompletionResponse:
-        run = _Run()
+        run = _Run(list(plan.attempts))
         skip: dict[str, str] = {}
         spent = 0.0
         best: tuple[float, ChatCompletionResponse, Alternative, RouteAttempt] | None = None
@@ -604,6 +634,17 @@ class HeuristicRouter:
             spent += actual if actual is not None else (step.estimated_cost or 0.0)
             verdict = await _score(scorer, messages, response, plan.profile)
             attempt.quality_score = verdict.score
+            if verdict.model is not None:  # --- hook (issue 14): a judge model's call is an attempt too
+                judge = Alternative(verdict.provider or "judge", verdict.model, verdict.cost, None)
+                outcome = "failed" if verdict.error else "judged"
+                run.add(
+                    judge,
+                    outcome,
+                    cost=None if verdict.error else verdict.cost,
+                    error=verdict.error,
+                    detail=verdict.reason,
+                    duration_ms=verdict.duration_ms,
+                )
             if verdict.score >= threshold:
                 attempt.outcome = "accepted"
                 attempt.detail = f"quality {verdict.score:.2f} >= {threshold:.2f}: {verdict.reason}"
@@ -637,10 +678,10 @@ class HeuristicRouter:
         with ``choices: []`` carries them. Cascades cannot stream (an answer must be checked
         before anyone sees it)."""
         kwargs.pop("stream", None)
-        plan = await self._plan(messages, providers, strategy, max_cost, kwargs, take_turn=True)
+        plan = await self._plan(messages, providers, strategy, max_cost, kwargs, take_turn=True, streaming=True)
         if plan.kind == "cascade":
             raise BadRequestError(f"strategy {plan.strategy!r} is a cascade; cascades cannot stream")
-        run = _Run()
+        run = _Run(list(plan.attempts))
         skip: dict[str, str] = {}
         for target in plan.targets:
             if run.skipped(target, self.state, skip):
