@@ -18,9 +18,11 @@ from .config import (
     Target,
     load_routing_config,
 )
+from .judge import JudgeScorer
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .router import HeuristicRouter, RoutePlan, error_action
 from .select import Alternative, RoutingDecision
+from .semantic import SemanticClassifier
 
 __all__ = [
     "BUILTIN_STRATEGIES",
@@ -29,6 +31,7 @@ __all__ = [
     "CascadeConfig",
     "ComboConfig",
     "HeuristicRouter",
+    "JudgeScorer",
     "PromptProfile",
     "QualityScorer",
     "QualityVerdict",
@@ -36,6 +39,7 @@ __all__ = [
     "RoutingConfig",
     "RoutingDecision",
     "RoutingSettings",
+    "SemanticClassifier",
     "Target",
     "build_candidates",
     "classify_prompt",
