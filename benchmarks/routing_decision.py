@@ -1,9 +1,10 @@
 """How much CPU one routing decision costs across many candidates.
 
 Run: ``.venv/bin/python benchmarks/routing_decision.py [--candidates 200]``. Prints the
-CPU time per ``select_model`` call (process time, median of several rounds) for a simple
-and a code prompt, and the ratio to a bare ``calculate_cost`` loop over the same models,
-so the number can be compared across machines. A benchmark, not a test: it asserts nothing.
+CPU time per ``classify_prompt`` and per ``select_model`` call (process time, median of
+several rounds) for prompts of several kinds and sizes, and the ratio to a bare
+``calculate_cost`` loop over the same models, so the number can be compared across
+machines. A benchmark, not a test: it asserts nothing.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from muxer_litellm import LiteLLMProvider
-from muxer_litellm.routing import HeuristicRouter
+from muxer_litellm.routing import HeuristicRouter, classify_prompt
 
 
 def build(n: int) -> dict[str, LiteLLMProvider]:
@@ -73,6 +74,9 @@ def main() -> None:
     baseline = cpu_per_call(cost_loop, args.calls)
     print(f"candidates: {count}")
     print(f"calculate_cost over all candidates: {baseline * 1e6:8.1f} us CPU")
+    for name, messages in prompts.items():
+        per_call = cpu_per_call(lambda m=messages: classify_prompt(m), args.calls)
+        print(f"classify_prompt alone ({name:8}): {per_call * 1e6:8.1f} us CPU")
     for name, messages in prompts.items():
         per_call = cpu_per_call(lambda m=messages: router.select_model(m, providers), args.calls)
         print(f"select_model ({name:8}): {per_call * 1e6:8.1f} us CPU  ({per_call / baseline:4.1f}x the cost loop)")

@@ -28,11 +28,13 @@ from .config import (
     load_routing_config,
 )
 from .execute import Executor
+from .judge import JudgeScorer
 from .plan import Planner, RoutePlan
 from .policy import ErrorAction, ErrorVerdict, error_action, judge
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .router import HeuristicRouter
 from .select import Alternative, RankedCandidate, RoutingDecision
+from .semantic import SemanticClassifier
 from .state import TRIAL_WAIT, RoutingState, StateSnapshot, TargetState, TargetStatus, Ticket
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "ErrorVerdict",
     "Executor",
     "HeuristicRouter",
+    "JudgeScorer",
     "Planner",
     "PromptProfile",
     "QualityScorer",
@@ -59,6 +62,7 @@ __all__ = [
     "RoutingDecision",
     "RoutingSettings",
     "RoutingState",
+    "SemanticClassifier",
     "StateSnapshot",
     "Target",
     "TargetState",

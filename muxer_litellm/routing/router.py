@@ -33,6 +33,7 @@ from .policy import ErrorAction, error_action
 from .providers import probe_health, refresh_catalogs
 from .quality import QualityScorer
 from .select import RoutingDecision
+from .semantic import ProfileRefiner
 from .state import RoutingState
 
 __all__ = ["ErrorAction", "HeuristicRouter", "RoutePlan", "error_action"]
@@ -51,7 +52,10 @@ class HeuristicRouter:
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
         state: RoutingState | None = None,
+        semantic: ProfileRefiner | None = None,
     ) -> None:
+        """``semantic`` (opt-in, e.g. :class:`SemanticClassifier`) refines each prompt's class with
+        an embedding call through the proxy; its cost counts in the request's ``total_cost``."""
         self.config = config or RoutingConfig()
         self.state = state or RoutingState(
             clock=clock,
@@ -61,7 +65,7 @@ class HeuristicRouter:
             max_cooldown=self.config.max_cooldown,
         )
         self._cache = CandidateCache(clock=clock)
-        self.planner = Planner(self.config, self.state, self._cache, rng or random.Random())
+        self.planner = Planner(self.config, self.state, self._cache, rng or random.Random(), semantic)
         self.executor = Executor(self.config, self.state, quality_check)
 
     @property
@@ -194,7 +198,9 @@ class HeuristicRouter:
         kwargs.pop("stream", None)
 
         async def chunks() -> AsyncGenerator[dict[str, Any], None]:
-            plan = await self.planner.plan(messages, providers, strategy, max_cost, kwargs, take_turn=True)
+            plan = await self.planner.plan(
+                messages, providers, strategy, max_cost, kwargs, take_turn=True, streaming=True
+            )
             if plan.kind == "cascade":
                 raise BadRequestError(f"strategy {plan.strategy!r} is a cascade; cascades cannot stream")
             async with contextlib.aclosing(self.executor.stream(plan, messages, providers, kwargs, out)) as routed:
