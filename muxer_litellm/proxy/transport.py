@@ -115,8 +115,8 @@ class ProxyTransport:
         self.client = http_client
         self.closed = False
         self._urls: dict[str, httpx.URL] = {}
-        self._templates: dict[tuple[bool, tuple[tuple[str, str], ...]], httpx.Headers] = {}
-        self._timeout_extensions = {"timeout": timeout.as_dict()}
+        self._templates: dict[tuple[str, bool, tuple[tuple[str, str], ...]], httpx.Headers] = {}
+        self._timeouts = timeout.as_dict()
 
     @property
     def has_key(self) -> bool:
@@ -225,7 +225,7 @@ class ProxyTransport:
                     self.url(path),
                     headers=self._template(method, path, auth, headers),
                     stream=httpx.ByteStream(content),
-                    extensions=self._timeout_extensions,
+                    extensions={"timeout": dict(self._timeouts)},  # a copy each: a hook may change it
                 )
                 request.headers["Content-Length"] = str(len(content))
                 request.read()  # sets request.content (for event hooks and respx), no copy
@@ -245,7 +245,7 @@ class ProxyTransport:
         """The headers ``client.build_request`` gives a JSON POST with these extra headers,
         without Content-Length (the one header that changes per call). Built by
         ``build_request`` itself, once per combination, so the two can never differ."""
-        key = (auth, tuple(headers.items()) if headers else ())
+        key = (method, auth, tuple(headers.items()) if headers else ())
         template = self._templates.get(key)
         if template is None:
             merged = {**(self.auth_headers if auth else {}), **(headers or {}), "Content-Type": "application/json"}
