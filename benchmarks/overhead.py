@@ -220,8 +220,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def run(client: Client, op: str, calls: int, concurrency: int) -> dict[str, Any]:
-    """``calls`` calls with ``concurrency`` in flight; process CPU, wall time and latencies."""
+async def run(client: Client, op: str, calls: int, concurrency: int, collect: bool = True) -> dict[str, Any]:
+    """``calls`` calls with ``concurrency`` in flight; process CPU, wall time and latencies.
+    ``collect``: a full garbage collection first (not counted), so no client pays for garbage
+    an earlier run left; done once per round, as it takes a while in a big heap (litellm's)."""
     latencies: list[float] = []
     firsts: list[float] = []
     chunks = 0
@@ -244,20 +246,32 @@ async def run(client: Client, op: str, calls: int, concurrency: int) -> dict[str
             remaining -= 1
             await one()
 
-    gc.collect()
+    if collect:
+        gc.collect()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     await asyncio.gather(*(lane() for _ in range(min(concurrency, calls))))
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    out: dict[str, Any] = {"calls": calls, "cpu_s": cpu, "wall_s": wall, "latencies_ms": [x * 1e3 for x in latencies]}
+    if op == "stream":
+        out["chunks"] = chunks
+        out["ttfc_ms"] = [x * 1e3 for x in firsts]
+    return out
+
+
+def merge(slices: list[dict[str, Any]]) -> dict[str, Any]:
+    """One round of a client from its slices: CPU and wall time summed, latencies pooled."""
+    latencies = [x for s in slices for x in s["latencies_ms"]]
+    calls = sum(s["calls"] for s in slices)
     out: dict[str, Any] = {
         "calls": calls,
-        "cpu_s": cpu,
-        "wall_s": wall,
-        "p50_ms": percentile(latencies, 0.5) * 1e3,
-        "p99_ms": percentile(latencies, 0.99) * 1e3,
+        "cpu_s": sum(s["cpu_s"] for s in slices),
+        "wall_s": sum(s["wall_s"] for s in slices),
+        "p50_ms": percentile(latencies, 0.5),
+        "p99_ms": percentile(latencies, 0.99),
     }
-    if op == "stream":
-        out["chunks_per_call"] = chunks / calls
-        out["ttfc_ms"] = statistics.median(firsts) * 1e3
+    if "chunks" in slices[0]:
+        out["chunks_per_call"] = sum(s["chunks"] for s in slices) / calls
+        out["ttfc_ms"] = statistics.median(x for s in slices for x in s["ttfc_ms"])
     return out
 
 
@@ -298,11 +312,15 @@ def worker(name: str, url: str, key: str) -> None:
         elif op == "soak":
             result = loop.run_until_complete(soak(client, command["checkpoints"]))
         else:
-            result = loop.run_until_complete(run(client, op, command["calls"], command["concurrency"]))
+            result = loop.run_until_complete(
+                run(client, op, command["calls"], command["concurrency"], command.get("collect", True))
+            )
             calls += command["calls"]
         reply.write(json.dumps(result) + "\n")
         reply.flush()
     loop.run_until_complete(client.aclose())
+    gc.collect()  # finalize generators a client left suspended (the raw floor breaks out at [DONE])
+    loop.run_until_complete(asyncio.sleep(0.01))
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
 
@@ -348,10 +366,14 @@ class Worker:
 
 @dataclass
 class Scenario:
+    """``calls`` per client per round, run in ``slices`` interleaved parts (A B C D A B C D ...)
+    so that a burst of load from elsewhere lands on every client alike."""
+
     name: str
     op: str
     concurrency: int
     calls: dict[str, int]
+    slices: int
     rounds: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
@@ -380,15 +402,22 @@ def proxy_config(upstream: str) -> dict[str, Any]:
 
 
 def scenarios(scale: float, chunks: int) -> list[Scenario]:
-    def n(base: int, slow: int) -> dict[str, int]:
-        return {c: max(2, int((slow if c == "litellm" else base) * scale)) for c in CLIENTS}
+    """Calls per client per round: enough for a stable median, few enough that ``make bench``
+    stays under two minutes on a busy 2-core machine (the SDKs cost more per call)."""
 
-    streams = {"raw": 30, "provider": 30, "openai": 8, "litellm": 3}
-    stream_calls = {c: max(2, int(v * scale)) for c, v in streams.items()}
+    def n(counts: dict[str, int]) -> dict[str, int]:
+        return {c: max(2, int(counts[c] * scale)) for c in CLIENTS}
+
     return [
-        Scenario("chat, concurrency 1", "chat", 1, n(300, 80)),
-        Scenario("chat, concurrency 64", "chat", 64, n(640, 192)),
-        Scenario(f"stream of {chunks} chunks, conc. 1", "stream", 1, stream_calls),
+        Scenario("chat, concurrency 1", "chat", 1, n({"raw": 240, "provider": 240, "openai": 160, "litellm": 60}), 4),
+        Scenario("chat, concurrency 64", "chat", 64, n({"raw": 768, "provider": 768, "openai": 192, "litellm": 64}), 4),
+        Scenario(
+            f"stream of {chunks} chunks, conc. 1",
+            "stream",
+            1,
+            n({"raw": 24, "provider": 24, "openai": 6, "litellm": 3}),
+            3,
+        ),
     ]
 
 
@@ -479,19 +508,26 @@ def coordinate(args: argparse.Namespace) -> None:
             return
         scale = (0.1 if args.via_proxy else 1.0) * (0.25 if args.quick else 1.0)
         plan = scenarios(scale, args.chunks)
+        began = time.monotonic()
         print(f"warming up {', '.join(workers)} ...", file=sys.stderr, flush=True)
         for scenario in plan:
             for name, w in workers.items():
-                w.ask(op=scenario.op, calls=max(2, scenario.calls[name] // 4), concurrency=scenario.concurrency)
+                w.ask(op=scenario.op, calls=max(2, scenario.calls[name] // 8), concurrency=scenario.concurrency)
         for r in range(args.rounds):
-            print(f"round {r + 1}/{args.rounds} ...", file=sys.stderr, flush=True)
+            print(f"round {r + 1}/{args.rounds} ({time.monotonic() - began:.0f} s) ...", file=sys.stderr, flush=True)
             order = list(CLIENTS[r % len(CLIENTS) :] + CLIENTS[: r % len(CLIENTS)])
             for scenario in plan:
-                for name in order:
-                    result = workers[name].ask(
-                        op=scenario.op, calls=scenario.calls[name], concurrency=scenario.concurrency
-                    )
-                    scenario.rounds.setdefault(name, []).append(result)
+                parts: dict[str, list[dict[str, Any]]] = {name: [] for name in order}
+                for part in range(scenario.slices):
+                    for name in order:
+                        calls = max(1, scenario.calls[name] // scenario.slices)
+                        parts[name].append(
+                            workers[name].ask(
+                                op=scenario.op, calls=calls, concurrency=scenario.concurrency, collect=part == 0
+                            )
+                        )
+                for name, slices in parts.items():
+                    scenario.rounds.setdefault(name, []).append(merge(slices))
         rows: list[dict[str, Any]] = []
         for scenario in plan:
             wire = None
