@@ -1,9 +1,15 @@
 """A fast OpenAI-compatible server that answers like the LiteLLM proxy, for benchmarks.
 
-Run: ``python benchmarks/fast_server.py [--port N] [--chunks 200]``; it prints ``READY <port>``
-once it listens. It runs in its own process so that its CPU is never counted as the client's.
-Raw asyncio (uvloop when installed), HTTP/1.1 keep-alive, every reply precomputed: the
-server should cost the machine as little as possible and never be the bottleneck.
+Run: ``python benchmarks/fast_server.py [--port N] [--chunks 200] [--pace-us N]``; it prints
+``READY <port>`` once it listens. It runs in its own process so that its CPU is never counted
+as the client's. Raw asyncio (uvloop when installed), HTTP/1.1 keep-alive, every reply
+precomputed: the server should cost the machine as little as possible and never be the
+bottleneck. A stream goes out in one write, so the client reads many events per read.
+
+``--pace-us N`` instead sends each stream event on its own and waits N microseconds before
+the next (blocking sockets, a thread per connection, as timers on an event loop cannot wait
+less than a millisecond): the client then reads one event per read, like a real LLM stream,
+and pays the event loop's wake-up per chunk.
 
 What it answers, in the proxy's shapes (litellm 1.106): ``POST /v1/chat/completions`` (a
 JSON reply with ``x-litellm-response-cost``, ``x-litellm-call-id``, ``x-litellm-model-id``
@@ -17,7 +23,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import socket
 import sys
+import threading
+import time
 from typing import Any
 
 MODEL = "gpt-4o-mini"
@@ -91,7 +100,7 @@ def chat_reply() -> bytes:
     return _json_reply("200 OK", body, {**PROXY_HEADERS, "x-litellm-response-cost": str(COST)})
 
 
-def stream_reply(chunks: int) -> bytes:
+def stream_reply(chunks: int) -> list[bytes]:
     """``chunks`` data events (the last one with usage and cost), then ``[DONE]``; each event
     is its own HTTP chunk, as the proxy (uvicorn) writes them."""
     words = (ANSWER + " ") * (chunks // 30 + 1)
@@ -118,7 +127,7 @@ def stream_reply(chunks: int) -> bytes:
     for frame in [f"data: {json.dumps(e, separators=(',', ':'))}\n\n".encode() for e in events] + [b"data: [DONE]\n\n"]:
         out.append(f"{len(frame):x}\r\n".encode() + frame + b"\r\n")
     out.append(b"0\r\n\r\n")
-    return b"".join(out)
+    return out
 
 
 def model_info_reply() -> bytes:
@@ -142,7 +151,8 @@ def model_info_reply() -> bytes:
 class Replies:
     def __init__(self, chunks: int) -> None:
         self.chat = chat_reply()
-        self.stream = stream_reply(chunks)
+        self.stream_parts = stream_reply(chunks)
+        self.stream = b"".join(self.stream_parts)
         self.routes = {
             (b"GET", b"/model/info"): model_info_reply(),
             (b"GET", b"/v1/models"): _json_reply(
@@ -161,6 +171,31 @@ class Replies:
         return self.routes.get((method, path), self.not_found)
 
 
+def split_requests(buffer: bytes) -> tuple[list[tuple[bytes, bytes, bytes]], bytes, bool]:
+    """The complete requests at the start of ``buffer`` as (method, path, body), the rest,
+    and whether a request came with a chunked body (not supported: close the connection)."""
+    requests: list[tuple[bytes, bytes, bytes]] = []
+    while True:
+        end = buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return requests, buffer, False
+        lines = buffer[:end].split(b"\r\n")
+        method, path = lines[0].split(b" ", 2)[:2]
+        length = 0
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                return requests, b"", True
+        total = end + 4 + length
+        if len(buffer) < total:
+            return requests, buffer, False
+        requests.append((method, path, buffer[end + 4 : total]))
+        buffer = buffer[total:]
+
+
 class Connection(asyncio.Protocol):
     """HTTP/1.1 with keep-alive and pipelining; bodies by Content-Length."""
 
@@ -173,34 +208,50 @@ class Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not an asyncio.Transport
 
     def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while self.transport is not None:
-            end = self.buffer.find(b"\r\n\r\n")
-            if end < 0:
-                return
-            lines = self.buffer[:end].split(b"\r\n")
-            method, path = lines[0].split(b" ", 2)[:2]
-            length, chunked = 0, False
-            for line in lines[1:]:
-                name, _, value = line.partition(b":")
-                name = name.strip().lower()
-                if name == b"content-length":
-                    length = int(value)
-                elif name == b"transfer-encoding":
-                    chunked = True
-            if chunked:
-                self.transport.write(self.replies.bad)
-                self.transport.close()
-                return
-            total = end + 4 + length
-            if len(self.buffer) < total:
-                return
-            body = self.buffer[end + 4 : total]
-            self.buffer = self.buffer[total:]
-            self.transport.write(self.replies.answer(method, path, body))
+        requests, self.buffer, chunked = split_requests(self.buffer + data)
+        for method, path, body in requests:
+            if self.transport is not None:
+                self.transport.write(self.replies.answer(method, path, body))
+        if chunked and self.transport is not None:
+            self.transport.write(self.replies.bad)
+            self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.transport = None
+
+
+def serve_paced(port: int, chunks: int, pace: float) -> None:
+    """Blocking sockets, a thread per connection, each stream event sent on its own."""
+    replies = Replies(chunks)
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(1024)
+    print(f"READY {listener.getsockname()[1]}", flush=True)
+
+    def handle(conn: socket.socket) -> None:
+        buffer = b""
+        with conn:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            while data := conn.recv(65536):
+                requests, buffer, chunked = split_requests(buffer + data)
+                for method, path, body in requests:
+                    reply = replies.answer(method, path, body)
+                    if reply is not replies.stream:
+                        conn.sendall(reply)
+                        continue
+                    head, *events = replies.stream_parts
+                    conn.sendall(head)
+                    for event in events:
+                        time.sleep(pace)
+                        conn.sendall(event)
+                if chunked:
+                    conn.sendall(replies.bad)
+                    return
+
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
 
 async def serve(port: int, chunks: int) -> None:
@@ -216,7 +267,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--chunks", type=int, default=200)
+    parser.add_argument("--pace-us", type=float, default=0.0, help="send stream events one by one, this far apart")
     args = parser.parse_args()
+    if args.pace_us > 0:
+        try:
+            serve_paced(args.port, args.chunks, args.pace_us / 1e6)
+        except KeyboardInterrupt:
+            sys.exit(0)
+        return
     try:
         import uvloop
 

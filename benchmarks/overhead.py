@@ -20,6 +20,10 @@ Clients, all against the same URL with the same prompt:
 - ``openai``: ``openai.AsyncOpenAI(...).chat.completions.create`` (``max_retries=0``).
 - ``litellm``: ``litellm.acompletion(model="openai/...", api_base=...)``.
 
+Scenarios: chat at concurrency 1 and 64; a stream of ``--chunks`` events (the last with usage)
+sent in one write, so the client reads many events per read; and the same stream from a second
+server that sends the events one by one (``paced``), one read per event as in a real stream.
+
 ``--via-proxy`` puts a real LiteLLM proxy between the clients and the fast server (for
 context: there the proxy's own latency dominates). ``--soak`` runs the provider for 100,000
 calls and prints its RSS after 10,000 and after 100,000.
@@ -52,6 +56,9 @@ MESSAGES = [
 MAX_TOKENS = 256
 TEMPERATURE = 0.2
 CLIENTS = ("raw", "provider", "openai", "litellm")
+#: The paced server's gap between stream events: longer than a client needs per chunk, so each
+#: event is a read of its own, as in a real stream (LLM tokens come tens of ms apart).
+PACE_US = 100.0
 
 # ---------------------------------------------------------------------------- clients (workers)
 
@@ -293,12 +300,15 @@ async def soak(client: Client, checkpoints: list[int]) -> list[dict[str, Any]]:
     return out
 
 
-def worker(name: str, url: str, key: str) -> None:
+def worker(name: str, url: str, key: str, paced_url: str | None) -> None:
     """Serve the coordinator's commands (one JSON object per line) until "quit"."""
     reply: TextIO = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # anything a library prints goes to stderr, never into the reply channel
     loop = asyncio.new_event_loop()
     client = FACTORIES[name](url, key)
+    targets = {"fast": client}
+    if paced_url:
+        targets["paced"] = FACTORIES[name](paced_url, key)
     calls = 0
     reply.write(json.dumps({"ready": True, "rss_kib": rss_kib()}) + "\n")
     reply.flush()
@@ -312,13 +322,15 @@ def worker(name: str, url: str, key: str) -> None:
         elif op == "soak":
             result = loop.run_until_complete(soak(client, command["checkpoints"]))
         else:
+            target = targets[command.get("target", "fast")]
             result = loop.run_until_complete(
-                run(client, op, command["calls"], command["concurrency"], command.get("collect", True))
+                run(target, op, command["calls"], command["concurrency"], command.get("collect", True))
             )
             calls += command["calls"]
         reply.write(json.dumps(result) + "\n")
         reply.flush()
-    loop.run_until_complete(client.aclose())
+    for each in targets.values():
+        loop.run_until_complete(each.aclose())
     gc.collect()  # finalize generators a client left suspended (the raw floor breaks out at [DONE])
     loop.run_until_complete(asyncio.sleep(0.01))
     loop.run_until_complete(loop.shutdown_asyncgens())
@@ -329,11 +341,12 @@ def worker(name: str, url: str, key: str) -> None:
 
 
 class Worker:
-    def __init__(self, name: str, url: str, key: str) -> None:
+    def __init__(self, name: str, url: str, key: str, paced_url: str | None) -> None:
         self.name = name
         env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR"}
+        paced = ["--paced-url", paced_url] if paced_url else []
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--worker", name, "--url", url, "--key", key],
+            [sys.executable, __file__, "--worker", name, "--url", url, "--key", key, *paced],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -374,12 +387,15 @@ class Scenario:
     concurrency: int
     calls: dict[str, int]
     slices: int
+    target: str = "fast"  # or "paced": the server that sends stream events one by one
     rounds: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-def start_server(chunks: int) -> tuple[subprocess.Popen[str], str]:
+def start_server(chunks: int, pace_us: float = 0.0) -> tuple[subprocess.Popen[str], str]:
     server = subprocess.Popen(
-        [sys.executable, str(HERE / "fast_server.py"), "--chunks", str(chunks)], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(HERE / "fast_server.py"), "--chunks", str(chunks), "--pace-us", str(pace_us)],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert server.stdout is not None
     line = server.stdout.readline().split()
@@ -401,7 +417,7 @@ def proxy_config(upstream: str) -> dict[str, Any]:
     }
 
 
-def scenarios(scale: float, chunks: int) -> list[Scenario]:
+def scenarios(scale: float, chunks: int, paced: bool) -> list[Scenario]:
     """Calls per client per round: enough for a stable median, few enough that ``make bench``
     stays under two minutes on a busy 2-core machine (the SDKs cost more per call)."""
 
@@ -418,7 +434,20 @@ def scenarios(scale: float, chunks: int) -> list[Scenario]:
             n({"raw": 24, "provider": 24, "openai": 6, "litellm": 3}),
             3,
         ),
-    ]
+    ] + (
+        [
+            Scenario(
+                "paced stream, 1 read per chunk",
+                "stream",
+                1,
+                n({"raw": 8, "provider": 8, "openai": 2, "litellm": 2}),
+                2,
+                "paced",
+            )
+        ]
+        if paced
+        else []
+    )
 
 
 def summarize(scenario: Scenario, wire_chunks: float | None) -> list[dict[str, Any]]:
@@ -479,6 +508,7 @@ def machine() -> str:
 
 def coordinate(args: argparse.Namespace) -> None:
     server, url = start_server(args.chunks)
+    paced_server, paced_url = (None, None) if args.via_proxy or args.soak else start_server(args.chunks, PACE_US)
     proxy = None
     key = KEY
     workers: dict[str, Worker] = {}
@@ -490,7 +520,7 @@ def coordinate(args: argparse.Namespace) -> None:
             proxy = LiteLLMProxy(proxy_config(url)).start()
             url, key = proxy.base_url, proxy.master_key
         clients = ("provider",) if args.soak else CLIENTS
-        workers = {name: Worker(name, url, key) for name in clients}
+        workers = {name: Worker(name, url, key, paced_url) for name in clients}
         for w in workers.values():
             w.read()  # ready
         if args.soak:
@@ -507,12 +537,17 @@ def coordinate(args: argparse.Namespace) -> None:
                 Path(args.json).write_text(json.dumps({"machine": machine(), "soak": marks}, indent=2))
             return
         scale = (0.1 if args.via_proxy else 1.0) * (0.25 if args.quick else 1.0)
-        plan = scenarios(scale, args.chunks)
+        plan = scenarios(scale, args.chunks, paced_url is not None)
         began = time.monotonic()
         print(f"warming up {', '.join(workers)} ...", file=sys.stderr, flush=True)
         for scenario in plan:
             for name, w in workers.items():
-                w.ask(op=scenario.op, calls=max(2, scenario.calls[name] // 8), concurrency=scenario.concurrency)
+                w.ask(
+                    op=scenario.op,
+                    calls=max(2, scenario.calls[name] // 8),
+                    concurrency=scenario.concurrency,
+                    target=scenario.target,
+                )
         for r in range(args.rounds):
             print(f"round {r + 1}/{args.rounds} ({time.monotonic() - began:.0f} s) ...", file=sys.stderr, flush=True)
             order = list(CLIENTS[r % len(CLIENTS) :] + CLIENTS[: r % len(CLIENTS)])
@@ -523,7 +558,11 @@ def coordinate(args: argparse.Namespace) -> None:
                         calls = max(1, scenario.calls[name] // scenario.slices)
                         parts[name].append(
                             workers[name].ask(
-                                op=scenario.op, calls=calls, concurrency=scenario.concurrency, collect=part == 0
+                                op=scenario.op,
+                                calls=calls,
+                                concurrency=scenario.concurrency,
+                                collect=part == 0,
+                                target=scenario.target,
                             )
                         )
                 for name, slices in parts.items():
@@ -536,6 +575,8 @@ def coordinate(args: argparse.Namespace) -> None:
             rows += summarize(scenario, wire)
         memory = {name: w.ask(op="rss") for name, w in workers.items()}
         where = "a real LiteLLM proxy in front of the fast server" if args.via_proxy else "the fast local server"
+        if paced_url:
+            where += f" (paced: stream events sent one by one, {PACE_US:.0f} us apart)"
         print(f"\nmachine: {machine()}")
         print(f"against {where}; median of {args.rounds} interleaved rounds; CPU = client process time / calls\n")
         print_table(rows)
@@ -550,8 +591,10 @@ def coordinate(args: argparse.Namespace) -> None:
             w.stop()
         if proxy is not None:
             proxy.stop()
-        server.terminate()
-        server.wait()
+        for each in (server, paced_server):
+            if each is not None:
+                each.terminate()
+                each.wait()
 
 
 def main() -> None:
@@ -565,9 +608,10 @@ def main() -> None:
     parser.add_argument("--worker", choices=CLIENTS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
+    parser.add_argument("--paced-url", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.url, args.key)
+        worker(args.worker, args.url, args.key, args.paced_url)
     else:
         coordinate(args)
 
