@@ -430,7 +430,7 @@ def scenarios(scale: float, chunks: int, paced: bool) -> list[Scenario]:
     return [
         Scenario("chat, concurrency 1", "chat", 1, n({"raw": 240, "provider": 240, "openai": 160, "litellm": 60}), 4),
         Scenario(
-            "chat, concurrency 64", "chat", 64, n({"raw": 1536, "provider": 1536, "openai": 192, "litellm": 64}), 6
+            "chat, concurrency 64", "chat", 64, n({"raw": 1024, "provider": 1024, "openai": 192, "litellm": 64}), 4
         ),
         Scenario(
             f"stream of {chunks} chunks, conc. 1",
