@@ -36,9 +36,7 @@ class ChatStream(AsyncIterator[dict[str, Any]]):
 
     __slots__ = ("_chunks", "_closed", "_direct", "_ended", "_metadata", "_parse", "_usage")
 
-    def __init__(
-        self, chunks: AsyncIterator[dict[str, Any]], *, parse: bool = True, marks_end: bool = False
-    ) -> None:
+    def __init__(self, chunks: AsyncIterator[dict[str, Any]], *, parse: bool = True, marks_end: bool = False) -> None:
         self._chunks = chunks
         self._parse = parse
         self._direct = marks_end and not parse and callable(getattr(chunks, "aclose", None))

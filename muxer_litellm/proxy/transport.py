@@ -239,9 +239,7 @@ class ProxyTransport:
             timeout=timeout_seconds if timeout_seconds is not None else self.timeout,
         )
 
-    def _template(
-        self, method: str, path: str, auth: bool, headers: Mapping[str, str] | None
-    ) -> httpx.Headers:
+    def _template(self, method: str, path: str, auth: bool, headers: Mapping[str, str] | None) -> httpx.Headers:
         """The headers ``client.build_request`` gives a JSON POST with these extra headers,
         without Content-Length (the one header that changes per call). Built by
         ``build_request`` itself, once per combination, so the two can never differ."""
