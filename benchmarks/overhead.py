@@ -37,6 +37,7 @@ import contextlib
 import gc
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -512,6 +513,8 @@ def machine() -> str:
 
 
 def coordinate(args: argparse.Namespace) -> None:
+    # A SIGTERM (a timeout, a CI runner) still runs the finally below: no server or worker left over.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     server, url = start_server(args.chunks)
     paced_server, paced_url = (None, None) if args.via_proxy or args.soak else start_server(args.chunks, PACE_US)
     proxy = None
