@@ -41,9 +41,12 @@ integration: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/muxer-litellm demo
 
-# Prints CPU per routing decision across 200 candidates (a benchmark, not a test).
+# Benchmarks, not tests: CPU per routing decision across 200 candidates, then the provider's
+# client CPU per call against the raw httpx floor and the openai/litellm SDKs (~1.5 min).
+# benchmarks/overhead.py --via-proxy runs through a real LiteLLM proxy; --soak checks memory.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/routing_decision.py
+	$(BIN)/python benchmarks/overhead.py
 
 # Routing quality on the labelled prompts in eval/data (a benchmark, not a test): accuracy,
 # under/over-routing, per-class precision and recall, confusion matrix, worst misses; beside
