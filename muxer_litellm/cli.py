@@ -4,7 +4,9 @@ Commands: ``models``, ``health``, ``chat``, ``route``, ``cost``, ``demo``. Each 
 :class:`LiteLLMProvider` from ``LITELLM_*`` / ``.env`` / the global options, runs one
 ``asyncio.run`` and closes it. Output goes to stdout, spinners and failures to stderr (so
 ``--json`` stays parseable); a failure, a bad option included, is one line naming the cause
-and the fix, never a traceback or a usage box, and never the key or URL credentials.
+and the fix, never a traceback or a usage box, and never the key or URL credentials. Only
+typer's public API is used: :func:`main` runs the app non-standalone and prints the usage
+errors typer hands back.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.status import Status
-from typer.core import TyperGroup
 
 from .cli_render import (
     CostRow,
@@ -64,63 +65,9 @@ __all__ = ["app", "main"]
 NON_ASCII_KEY = "error: LITELLM_API_KEY contains non-ASCII characters (check --api-key, the environment and .env)"
 
 
-def _click_class(name: str) -> type[Exception]:
-    """click's exception class ``name``, found from typer's own BadParameter: typer >= 0.20
-    vendors click, so ``click.UsageError`` is not what a vendored parser raises."""
-    for cls in typer.BadParameter.__mro__:
-        if cls.__name__ == name and issubclass(cls, Exception):
-            return cls
-    raise ImportError(f"typer.BadParameter does not derive from a click {name}")
-
-
-_ClickException = _click_class("ClickException")
-
-
-class _OneLineErrors(TyperGroup):
-    """Usage errors (a bad option value, a missing option, an unknown command) as one
-    ``error: ...`` line on stderr, exit 2, instead of typer's usage text and boxed panel."""
-
-    def main(
-        self,
-        args: Sequence[str] | None = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        windows_expand_args: bool = True,
-        **extra: Any,
-    ) -> Any:
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
-        try:  # not standalone: click's own handling (usage box, sys.exit) is skipped, ours is below
-            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
-        except typer.Abort:
-            typer.echo("Aborted!", err=True)
-            sys.exit(1)
-        except _ClickException as exc:
-            sys.exit(_show_click_error(exc))
-        sys.exit(code if isinstance(code, int) else 0)
-
-
-def _show_click_error(exc: Exception) -> int:
-    """Print a click exception as one line (the no-arguments help as it is); its exit code."""
-    code = getattr(exc, "exit_code", 2)
-    message = str(getattr(exc, "format_message", lambda: str(exc))())
-    if type(exc).__name__ == "NoArgsIsHelpError":  # the help text, not an error
-        if message.strip():
-            typer.echo(message, err=True)
-        return int(code)
-    ctx = getattr(exc, "ctx", None)
-    path = getattr(ctx, "command_path", None)
-    hint = f" (see '{path} --help')" if path else ""
-    typer.echo(one_line(f"error: {message}{hint}"), err=True)
-    return int(code)
-
-
 app = typer.Typer(
     name="muxer-litellm",
     help="Inspect and try a LiteLLM proxy: its models, health, prices and routing decisions.",
-    cls=_OneLineErrors,
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals would include the API key
 )
@@ -291,7 +238,7 @@ def _quiet_library_logs(debug: bool) -> None:
         log.addHandler(logging.NullHandler())
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _options(
     ctx: typer.Context,
     base_url: Annotated[
@@ -312,6 +259,11 @@ def _options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")] = False,
 ) -> None:
     """Reads LITELLM_BASE_URL / LITELLM_API_KEY (or .env) unless given here."""
+    if ctx.invoked_subcommand is None:  # no command: the help, as a usage error (exit 2)
+        text = ctx.get_help()  # with rich, typer prints the help itself and returns ""
+        if text:
+            typer.echo(text)
+        raise typer.Exit(2)
     _quiet_library_logs(debug)
     ctx.obj = _State(base_url=base_url, api_key=api_key, timeout=timeout, debug=debug)
 
@@ -320,14 +272,13 @@ def _options(
 def models(
     ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False
 ) -> None:
-    """The proxy's model catalog: prices per 1K tokens, context, capabilities, breaker state."""
+    """The proxy's model catalog: prices per 1K tokens, context, capabilities, pricing source."""
     state: _State = ctx.obj
 
     async def work(provider: LiteLLMProvider) -> int:
         with state.status("Reading the model catalog…"):
             cards = await provider.refresh_models(force=True)
-        router = HeuristicRouter()  # a fresh CLI process has no history: breakers read "closed"
-        records = [model_record(c, router.state.breaker_state(f"litellm/{c.name}")) for c in cards]
+        records = [model_record(c) for c in cards]
         if as_json:
             typer.echo(json.dumps(records, indent=2))
         elif records:
@@ -533,6 +484,27 @@ def demo(
     raise typer.Exit(run_demo(config=config))
 
 
-def main() -> None:
-    """Console-script entry point (``muxer-litellm``)."""
-    app()
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point (``muxer-litellm``); ``argv`` defaults to ``sys.argv[1:]``.
+
+    The app runs in non-standalone mode, so a usage error (a bad option value, a missing
+    option, an unknown command) comes back as a ``typer.TyperException`` instead of being
+    printed as typer's usage text and boxed panel: it is shown here as one line, exit 2."""
+    try:
+        code = app(args=argv, prog_name="muxer-litellm", standalone_mode=False)
+    except typer.Abort:
+        typer.echo("Aborted!", err=True)
+        sys.exit(1)
+    except typer.TyperException as exc:
+        sys.exit(_show_usage_error(exc))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _show_usage_error(exc: typer.TyperException) -> int:
+    """``exc`` as one ``error: ...`` line on stderr; its exit code (2 for usage errors)."""
+    hint = ""
+    if exc.exit_code == 2:  # a usage error names the command it was for: point at its help
+        path = getattr(getattr(exc, "ctx", None), "command_path", None)
+        hint = f" (see '{path} --help')" if isinstance(path, str) and path else ""
+    typer.echo(one_line(f"error: {exc.format_message()}{hint}"), err=True)
+    return exc.exit_code

@@ -154,9 +154,11 @@ def capability_tags(card: ModelCard) -> str:
     return " ".join(tag if value else f"{tag}?" for tag, value in states if value is not False) or "-"
 
 
-def model_record(card: ModelCard, breaker_state: str) -> dict[str, Any]:
+def model_record(card: ModelCard) -> dict[str, Any]:
     """One model as ``models --json`` prints it (and the table shows it): prices are numbers
-    or null, capabilities true/false/null."""
+    or null, capabilities true/false/null. No breaker or cooldown state: a one-shot CLI
+    process has no routing history, so it could only ever say "closed" (``health --deep``
+    is what tells whether a deployment answers)."""
     return {
         "name": card.name,
         "upstream_model": card.upstream_model,
@@ -167,7 +169,6 @@ def model_record(card: ModelCard, breaker_state: str) -> dict[str, Any]:
         "capabilities": {tag: getattr(card, attr) for tag, attr in _CAPABILITIES},
         "capability_tags": capability_tags(card),
         "pricing_source": card.pricing_source,
-        "breaker_state": breaker_state,
     }
 
 
@@ -202,7 +203,6 @@ def models_table(records: Sequence[Mapping[str, Any]]) -> Table:
         "context",
         "capabilities",
         "pricing",
-        "breaker",
         numbers=("$/1K in", "$/1K out", "context"),
     )
     for r in records:
@@ -215,7 +215,6 @@ def models_table(records: Sequence[Mapping[str, Any]]) -> Table:
             _count(r["context_window"]),
             r["capability_tags"],
             r["pricing_source"],
-            r["breaker_state"],
         )
     return table
 
