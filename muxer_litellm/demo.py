@@ -1,7 +1,8 @@
 """The one-command demo (``make demo``, ``muxer-litellm demo``, ``python -m muxer_litellm.demo``).
 
-Starts a real LiteLLM proxy on a free loopback port with ``config/litellm-demo.yaml`` (mocked
-answers, real list prices: no keys, no internet), registers :class:`LiteLLMProvider` beside
+Starts a real LiteLLM proxy on a free loopback port with ``litellm-demo.yaml``, shipped in the
+package (``muxer_litellm/data/``; mocked answers, real list prices: no keys, no internet), so
+an installed wheel runs it from anywhere. Registers :class:`LiteLLMProvider` beside
 an in-process native provider, and shows what a host gets: the model table the router sees,
 a simple and a code prompt routed to different models with the reason, one answer streamed
 as it arrives, and what each call cost. Whatever happens (an error, Ctrl-C, SIGTERM, the
@@ -22,6 +23,8 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -41,7 +44,7 @@ from .routing import HeuristicRouter, RoutePlan
 from .routing.candidates import Candidate
 from .streaming import close_stream
 
-__all__ = ["DEMO_CONFIG_NAME", "DemoError", "default_console", "find_config", "main"]
+__all__ = ["DEMO_CONFIG_NAME", "DemoError", "default_config", "default_console", "demo_config", "main"]
 
 DEMO_CONFIG_NAME = "litellm-demo.yaml"
 STRATEGY = "heuristic"
@@ -100,23 +103,25 @@ class CallRecord:
         return f"{self.provider}/{self.model}"
 
 
-def find_config(config: Path | str | None = None) -> Path:
-    """The explicit path, else ``./config/litellm-demo.yaml``, else the repository's copy."""
+def default_config() -> Traversable:
+    """The demo's proxy config, shipped as package data (the one source of truth: no copy in
+    ``config/`` to drift from it)."""
+    return resources.files(__package__ or "muxer_litellm") / "data" / DEMO_CONFIG_NAME
+
+
+@contextlib.contextmanager
+def demo_config(config: Path | str | None = None) -> Iterator[Path]:
+    """The config file to start the proxy with: ``config`` when given, else :func:`default_config`
+    as a real file for as long as the context lasts (``litellm --config`` needs a path, and
+    a zipped install has none until ``as_file`` makes one)."""
     if config is not None:
         path = Path(config).expanduser()
         if not path.is_file():
             raise DemoError(f"demo config not found: {path}")
-        return path.resolve()
-    for candidate in (
-        Path.cwd() / "config" / DEMO_CONFIG_NAME,
-        Path(__file__).resolve().parents[1] / "config" / DEMO_CONFIG_NAME,
-    ):
-        if candidate.is_file():
-            return candidate.resolve()
-    raise DemoError(
-        f"demo config not found: no config/{DEMO_CONFIG_NAME} here or in the source tree; "
-        "run from the repository root or pass a config path"
-    )
+        yield path.resolve()
+        return
+    with resources.as_file(default_config()) as path:
+        yield path
 
 
 # ---------------------------------------------------------------------- formatting
@@ -447,9 +452,14 @@ def main(config: Path | None = None, console: Console | None = None, err_console
 
 
 def _main(config: Path | None, console: Console, err: Console) -> int:
+    with contextlib.ExitStack() as stack:
+        return _run(stack, config, console, err)
+
+
+def _run(stack: contextlib.ExitStack, config: Path | None, console: Console, err: Console) -> int:
     proxy: LiteLLMProxy | None = None
     try:
-        path = find_config(config)
+        path = stack.enter_context(demo_config(config))
         proxy = LiteLLMProxy(path)
         proxy.launch()
         _say(console, f"Starting a LiteLLM proxy (pid {proxy.pid}) on {proxy.base_url} with {path}")
@@ -483,7 +493,9 @@ def _main(config: Path | None, console: Console, err: Console) -> int:
 
 def _cli(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m muxer_litellm.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=None, help=f"proxy config (default: config/{DEMO_CONFIG_NAME})")
+    parser.add_argument(
+        "--config", type=Path, default=None, help=f"proxy config (default: the packaged {DEMO_CONFIG_NAME})"
+    )
     args = parser.parse_args(argv)
     return main(args.config)
 

@@ -1,6 +1,7 @@
 """The one-command demo, end to end: ``python -m muxer_litellm.demo`` in a subprocess.
 
-It starts a real LiteLLM proxy with config/litellm-demo.yaml. Expected models and costs are
+It starts a real LiteLLM proxy with the packaged muxer_litellm/data/litellm-demo.yaml, from a
+directory outside the checkout (as an installed wheel would run). Expected models and costs are
 derived from that file and the native provider's price table, not restated here, so a
 price change in the config cannot leave the demo printing wrong numbers unnoticed.
 """
@@ -25,13 +26,15 @@ from typing import Any
 import pytest
 import yaml
 
+from muxer_litellm.demo import default_config
 from muxer_litellm.demo_native import DEMO_NATIVE_MODELS
 from muxer_litellm.proxy_process import LiteLLMProxy, ProxyStartError, litellm_executable
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO / "config" / "litellm-demo.yaml"
+# The packaged config as a path, for the launcher tests that start nothing (a source install: a plain file).
+DEMO_CONFIG = Path(str(default_config()))
 TIME_LIMIT = 240.0
 
 UP_LINE = re.compile(r"^LiteLLM proxy up at http://127\.0\.0\.1:(\d+) \(port (\d+)\)", re.M)
@@ -85,7 +88,7 @@ def kill_group(pgid: int) -> None:
 
 
 def demo_config() -> dict[str, Any]:
-    data = yaml.safe_load(DEMO_CONFIG.read_text())
+    data = yaml.safe_load(default_config().read_text())
     assert isinstance(data, dict)
     return data
 
@@ -170,10 +173,10 @@ class DemoRun:
 
 
 @pytest.fixture(scope="module")
-def demo_run() -> Iterator[DemoRun]:
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     result = subprocess.run(
         demo_command(),
-        cwd=REPO,
+        cwd=tmp_path_factory.mktemp("elsewhere"),  # no checkout here: the config comes from the package
         env=demo_env(),
         capture_output=True,
         text=True,
