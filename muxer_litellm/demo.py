@@ -15,18 +15,15 @@ Exit codes: 0 done, 1 error (one line on stderr, no traceback), 129 SIGHUP, 130 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import signal
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import httpx
@@ -37,6 +34,7 @@ from rich.text import Text
 
 from . import __version__
 from .demo_native import LocalProvider
+from .demo_signals import Shutdown, Terminated
 from .host import LLMProvider, MessageInput
 from .provider import DEFAULT_TIMEOUT, LiteLLMProvider
 from .proxy_process import LiteLLMProxy, ProxyStartError
@@ -65,8 +63,6 @@ JSON_FORMAT: dict[str, Any] = {
     },
 }
 
-#: Signals that end the demo like an error would: the proxy is stopped first.
-_SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 _ANSWER_LINES = 20
 _ANSWER_CHARS = 1200
 _INDENT = "   "
@@ -74,16 +70,6 @@ _INDENT = "   "
 
 class DemoError(Exception):
     """A problem the demo reports in one line (no traceback)."""
-
-
-class _Terminated(BaseException):
-    """SIGTERM or SIGHUP, turned into an exception so ``finally`` stops the proxy. The proxy
-    runs in its own session, so it gets neither signal itself: closing the terminal would
-    otherwise leave it running."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,36 +364,10 @@ async def run_demo(proxy: LiteLLMProxy, console: Console) -> list[CallRecord]:
 # ---------------------------------------------------------------------- process handling
 
 
-@contextlib.contextmanager
-def _signal_handler(signum: int, handler: Callable[[int, FrameType | None], Any] | int) -> Iterator[None]:
-    """Install a handler for the duration (main thread only; elsewhere a no-op)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signum, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signum, previous)
-
-
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    # The first one starts the shutdown; a repeat (a hang-up often comes with SIGTERM) must
-    # not interrupt it. main() restores the previous handlers when it returns.
-    for other in _SHUTDOWN_SIGNALS:
-        signal.signal(other, signal.SIG_IGN)
-    raise _Terminated(signum)
-
-
-def _stop(proxy: LiteLLMProxy, console: Console) -> None:
+def _stop(proxy: LiteLLMProxy, console: Console, shutdown: Shutdown) -> None:
     was_running = proxy.pid is not None
     pid = proxy.pid
-    # A second Ctrl-C (or SIGTERM, SIGHUP) must not cut the clean-up short and leave the proxy behind.
-    with (
-        _signal_handler(signal.SIGINT, signal.SIG_IGN),
-        _signal_handler(signal.SIGTERM, signal.SIG_IGN),
-        _signal_handler(signal.SIGHUP, signal.SIG_IGN),
-    ):
+    with shutdown.held(deliver=False):  # no signal may cut the clean-up short and leave the proxy behind
         proxy.stop()
     if was_running:
         _say_if_possible(console, f"Stopped the LiteLLM proxy (pid {pid}); port {proxy.port} is closed.")
@@ -446,22 +406,24 @@ def main(config: Path | None = None, console: Console | None = None, err_console
     ``console`` (stdout), failures and interruptions to ``err_console`` (stderr)."""
     console = console or default_console()
     err = err_console or Console(stderr=True)
-    # Installed around the clean-up too, so a signal during it is handled (then ignored), never fatal.
-    with _signal_handler(signal.SIGTERM, _raise_terminated), _signal_handler(signal.SIGHUP, _raise_terminated):
-        return _main(config, console, err)
+    shutdown = Shutdown()
+    # Installed around the clean-up too, so a signal during it is recorded, never fatal.
+    with shutdown.installed():
+        try:
+            with contextlib.ExitStack() as stack:
+                return _main(stack, config, console, err, shutdown)
+        except (KeyboardInterrupt, Terminated):  # landed in an error branch: the proxy is stopped already
+            _say_if_possible(err, "\nInterrupted.", "yellow")
+            return 128 + (shutdown.signum or signal.SIGINT)
 
 
-def _main(config: Path | None, console: Console, err: Console) -> int:
-    with contextlib.ExitStack() as stack:
-        return _run(stack, config, console, err)
-
-
-def _run(stack: contextlib.ExitStack, config: Path | None, console: Console, err: Console) -> int:
+def _main(stack: contextlib.ExitStack, config: Path | None, console: Console, err: Console, shutdown: Shutdown) -> int:
     proxy: LiteLLMProxy | None = None
     try:
         path = stack.enter_context(demo_config(config))
-        proxy = LiteLLMProxy(path)
-        proxy.launch()
+        with shutdown.held():  # not mid-Popen: a proxy that was started is always one we know to stop
+            proxy = LiteLLMProxy(path)
+            proxy.launch()
         _say(console, f"Starting a LiteLLM proxy (pid {proxy.pid}) on {proxy.base_url} with {path}")
         with console.status("waiting for the proxy (/health/liveliness), usually 10-20 s ..."):
             proxy.wait_ready()
@@ -469,12 +431,12 @@ def _run(stack: contextlib.ExitStack, config: Path | None, console: Console, err
             console,
             f"LiteLLM proxy up at {proxy.base_url} (port {proxy.port}) after {proxy.started_in or 0.0:.1f} s",
         )
-        asyncio.run(run_demo(proxy, console))
+        shutdown.run(run_demo(proxy, console))
         return 0
     except KeyboardInterrupt:
-        _say(err, "\nInterrupted: stopping everything the demo started.", "yellow")
+        _say_if_possible(err, "\nInterrupted: stopping everything the demo started.", "yellow")
         return 130
-    except _Terminated as exc:
+    except Terminated as exc:
         hangup = exc.signum == signal.SIGHUP
         _say_if_possible(
             err, f"\n{'Hung up' if hangup else 'Terminated'}: stopping everything the demo started.", "yellow"
@@ -488,7 +450,7 @@ def _run(stack: contextlib.ExitStack, config: Path | None, console: Console, err
         return 1
     finally:
         if proxy is not None:
-            _stop(proxy, console)
+            _stop(proxy, console, shutdown)
 
 
 def _cli(argv: Sequence[str] | None = None) -> int:
