@@ -14,10 +14,12 @@ lands mid-statement can leave the proxy running. The ways that happened, and wha
 * **Inside the event loop.** ``asyncio.run``'s own handler drops a SIGINT that lands after the
   main task finished (or before it resets its counter), and no Python handler runs while the
   main thread sleeps in ``epoll`` if the OS gave the signal to another thread: the demo then
-  waits for the next event (a 60 s read timeout). :meth:`Shutdown.run` cancels the demo at its
-  current ``await`` (so ``finally`` and ``async with`` clean up), wakes the loop through a
-  wakeup fd whichever thread took the signal, and raises the signal after ``asyncio.run``
-  whatever the task did.
+  waits for the next event (a 60 s read timeout); and an exception raised in asyncio's own
+  code while the loop starts or closes leaves a half-built or half-closed loop. :meth:`Shutdown.run`
+  cancels the demo at its current ``await`` (so ``finally`` and ``async with`` clean up),
+  holds a signal that lands outside the demo's task, wakes the loop through a wakeup fd
+  whichever thread took the signal, and raises the signal after ``asyncio.run`` whatever the
+  task did.
 * **Repeats.** A second Ctrl-C, or the SIGTERM that often follows a hang-up, is ignored, so it
   cannot cut the clean-up short.
 
@@ -94,14 +96,18 @@ class Shutdown:
                 self.check()
 
     def run(self, main: Coroutine[Any, Any, _T]) -> _T:
-        """``asyncio.run(main)``; a signal cancels ``main`` where it awaits and is raised here."""
-        try:
-            result = asyncio.run(self._cancellable(main))
-        except asyncio.CancelledError:
-            self.check()  # our cancel: raise the signal instead
-            raise
-        self.check()  # the signal came as the task finished: it still ends the demo
-        return result
+        """``asyncio.run(main)``; a signal cancels ``main`` where it awaits and is raised here.
+
+        Outside ``main`` (the loop starting, or closing after ``main`` ended) a signal is held
+        until ``asyncio.run`` returns: raised in the loop's own code it would leave the loop
+        half-closed. One that lands as ``main`` finishes still ends the demo."""
+        with self.held():
+            try:
+                return asyncio.run(self._cancellable(main))
+            except asyncio.CancelledError:
+                if self.signum is None:
+                    raise
+        raise AssertionError("unreachable: held() raises the signal that cancelled main")
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is not None:
@@ -120,6 +126,9 @@ class Shutdown:
         with _loop_wakeup(loop):
             self._cancel = lambda: loop.call_soon_threadsafe(task.cancel)
             try:
+                if self.signum is not None:  # it came while the loop was starting: do not start
+                    main.close()
+                    raise asyncio.CancelledError
                 return await main
             finally:
                 self._cancel = None

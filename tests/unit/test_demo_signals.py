@@ -138,6 +138,73 @@ def test_a_signal_as_the_task_finishes_still_ends_the_demo() -> None:
         shutdown.run(almost_done())
 
 
+@pytest.fixture
+def loops(monkeypatch: pytest.MonkeyPatch) -> list[asyncio.AbstractEventLoop]:
+    """The event loops asyncio.run creates, to check they were closed."""
+    made: list[asyncio.AbstractEventLoop] = []
+    real = asyncio.events.new_event_loop
+
+    def new_event_loop() -> asyncio.AbstractEventLoop:
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(asyncio.events, "new_event_loop", new_event_loop)
+    return made
+
+
+def test_a_signal_while_the_loop_starts_stops_the_demo_before_it_begins(
+    loops: list[asyncio.AbstractEventLoop], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = asyncio.events.new_event_loop
+
+    def starting() -> asyncio.AbstractEventLoop:
+        loop = real()
+        signal.raise_signal(signal.SIGINT)  # before the demo's task has run at all
+        return loop
+
+    monkeypatch.setattr(asyncio.events, "new_event_loop", starting)
+    began: list[str] = []
+
+    async def demo() -> str:
+        began.append("demo")
+        return await sleep_long()
+
+    shutdown = Shutdown()
+    started = time.monotonic()
+    with shutdown.installed(), pytest.raises(KeyboardInterrupt):
+        shutdown.run(demo())
+    assert time.monotonic() - started < PROMPT
+    assert began == []
+    assert [loop.is_closed() for loop in loops] == [True]  # raised in asyncio's start-up, it would leak
+
+
+def test_a_signal_while_the_loop_closes_lets_it_finish_closing(loops: list[asyncio.AbstractEventLoop]) -> None:
+    steps: list[str] = []
+
+    async def demo() -> str:
+        loop = asyncio.get_running_loop()
+        asyncgens, executor = loop.shutdown_asyncgens, loop.shutdown_default_executor
+
+        async def shutting_down() -> None:  # the first step of asyncio.run's teardown
+            signal.raise_signal(signal.SIGINT)
+            steps.append("async generators")
+            await asyncgens()
+
+        async def executor_down() -> None:  # the last one
+            steps.append("executor")
+            await executor()
+
+        loop.shutdown_asyncgens = shutting_down  # type: ignore[method-assign]
+        loop.shutdown_default_executor = executor_down  # type: ignore[method-assign]
+        return "done"
+
+    shutdown = Shutdown()
+    with shutdown.installed(), pytest.raises(KeyboardInterrupt):
+        shutdown.run(demo())
+    assert steps == ["async generators", "executor"]  # raised mid-teardown, it would skip the rest
+    assert [loop.is_closed() for loop in loops] == [True]
+
+
 def test_without_a_signal_run_returns_the_result() -> None:
     async def quick() -> str:
         await asyncio.sleep(0)
