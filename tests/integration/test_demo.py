@@ -387,12 +387,22 @@ def proxies_using(config: Path) -> list[int]:
     return found
 
 
+#: Execs the rest of its command line with SIGINT at its default, as a terminal starts the demo,
+#: whatever disposition this test process inherited (a shell can only set an ignore, not undo one).
+SIGINT_AT_DEFAULT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
+)
+
+
 def start_demo(config: Path, *, shell_ignores_sigint: bool = False) -> tuple[subprocess.Popen[str], LineReader]:
     command = demo_command(config)
     if shell_ignores_sigint:
         # What `(make test &)` or a script's `cmd &` does: no job control, so the shell starts
         # the command with SIGINT ignored (and Python keeps it ignored).
         command = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command]
+    else:
+        command = [sys.executable, "-c", SIGINT_AT_DEFAULT, *command[1:]]
     process = subprocess.Popen(
         command,
         cwd=REPO,
