@@ -474,7 +474,9 @@ def cost(
 
 @app.command()
 def demo(
-    config: Annotated[Path | None, typer.Option("--config", help="Passed to the demo.")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="A LiteLLM proxy config (default: the packaged demo models).")
+    ] = None,
 ) -> None:
     """Start a local proxy with demo models and show models, routing, streaming and cost."""
     from .demo import main as run_demo  # imported here: the demo is not needed by other commands

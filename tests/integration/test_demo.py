@@ -387,31 +387,29 @@ def proxies_using(config: Path) -> list[int]:
     return found
 
 
-#: Execs the rest of its command line with SIGINT at its default, as a terminal starts the demo,
-#: whatever disposition this test process inherited (a shell can only set an ignore, not undo one).
-SIGINT_AT_DEFAULT = (
-    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
-    "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
-)
-
-
 def start_demo(config: Path, *, shell_ignores_sigint: bool = False) -> tuple[subprocess.Popen[str], LineReader]:
     command = demo_command(config)
     if shell_ignores_sigint:
         # What `(make test &)` or a script's `cmd &` does: no job control, so the shell starts
         # the command with SIGINT ignored (and Python keeps it ignored).
         command = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command]
-    else:
-        command = [sys.executable, "-c", SIGINT_AT_DEFAULT, *command[1:]]
-    process = subprocess.Popen(
-        command,
-        cwd=REPO,
-        env=demo_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
+    # Otherwise the demo starts with SIGINT at its default, as from a terminal, whatever this
+    # process inherited: exec resets a handled signal to the default but keeps an ignored one
+    # ignored (a run of the tests started in the background ignored it, and lost a signal
+    # sent before the demo's own handlers existed).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=demo_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
     return process, LineReader(process)
 
 
