@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint typecheck test unit integration bench demo clean
+.PHONY: install lint typecheck test unit integration bench eval train-classifier demo clean
 
 # ModelMuxer's own import-time dependencies, for tests/hosts (its real app, from MODELMUXER_SRC).
 MODELMUXER_REQS := tests/hosts/requirements-modelmuxer.txt
@@ -23,8 +23,8 @@ $(STAMP): pyproject.toml constraints.txt $(MODELMUXER_REQS)
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check muxer_litellm tests benchmarks
-	$(BIN)/ruff format --check muxer_litellm tests benchmarks
+	$(BIN)/ruff check muxer_litellm tests benchmarks eval
+	$(BIN)/ruff format --check muxer_litellm tests benchmarks eval
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict muxer_litellm
@@ -38,15 +38,29 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
 
-# A real LiteLLM proxy with the demo models (config/litellm-demo.yaml), no keys, no internet:
+# A real LiteLLM proxy with the demo models (muxer_litellm/data/litellm-demo.yaml), no keys, no internet:
 # the model table, two prompts routed with the reason, one streamed answer, every call's cost.
 demo: $(STAMP)
 	$(BIN)/muxer-litellm demo
 
-# Prints CPU per routing decision across 200 candidates, and the routing-state store's cost per
-# decision and per request, local and on a real redis-server (a benchmark, not a test).
+# Benchmarks, not tests: CPU per routing decision across 200 candidates and the routing-state
+# store's cost per decision and per request (local, and on a real redis-server), then the
+# provider's client CPU per call against the raw httpx floor and the openai/litellm SDKs (~1.5 min).
+# benchmarks/overhead.py --via-proxy runs through a real LiteLLM proxy; --soak checks memory.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/routing_decision.py
+	$(BIN)/python benchmarks/overhead.py
+
+# Routing quality on the labelled prompts in eval/data (a benchmark, not a test): accuracy,
+# under/over-routing, per-class precision and recall, confusion matrix, worst misses; beside
+# ModelMuxer's own classifier when MODELMUXER_SRC (default ../shared/hosts/modelmuxer) imports.
+eval: $(STAMP)
+	$(BIN)/python -m eval.run
+
+# Retrain the shipped classifier weights (muxer_litellm/routing/data/classifier.json) on the
+# train split only, with 5-fold cross-validation figures.
+train-classifier: $(STAMP)
+	$(BIN)/python -m eval.train_classifier --cv 5 --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

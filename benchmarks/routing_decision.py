@@ -2,12 +2,13 @@
 store adds to it.
 
 Run: ``.venv/bin/python benchmarks/routing_decision.py [--candidates 200]``. Prints the
-CPU time per ``select_model`` call (process time, median of several rounds) for a simple
-and a code prompt, and the ratio to a bare ``calculate_cost`` loop over the same models,
-so the number can be compared across machines. Then, on a real redis-server on loopback
-(``tests/redis_server.py``; skipped with a line when there is none), a decision's store read
-(snapshot + select) and a whole routed request on the local store and on the Redis store: wall
-time, CPU and round trips. A benchmark, not a test: it asserts nothing.
+CPU time per ``classify_prompt`` and per ``select_model`` call (process time, median of
+several rounds) for prompts of several kinds and sizes, and the ratio to a bare
+``calculate_cost`` loop over the same models, so the number can be compared across
+machines. Then, on a real redis-server on loopback (``tests/redis_server.py``; skipped with a
+line when there is none), a decision's store read (snapshot + select) and a whole routed request
+on the local store and on the Redis store: wall time, CPU and round trips. A benchmark, not a
+test: it asserts nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 from muxer_litellm import LiteLLMProvider
 from muxer_litellm.host import LLMProvider
-from muxer_litellm.routing import HeuristicRouter, RoutingConfig
+from muxer_litellm.routing import HeuristicRouter, RoutingConfig, classify_prompt
 from muxer_litellm.routing.select import select_candidate
 from muxer_litellm.testing import BareFakeProvider
 
@@ -87,6 +88,9 @@ def main() -> None:
     baseline = cpu_per_call(cost_loop, args.calls)
     print(f"candidates: {count}")
     print(f"calculate_cost over all candidates: {baseline * 1e6:8.1f} us CPU")
+    for name, messages in prompts.items():
+        per_call = cpu_per_call(lambda m=messages: classify_prompt(m), args.calls)
+        print(f"classify_prompt alone ({name:8}): {per_call * 1e6:8.1f} us CPU")
     for name, messages in prompts.items():
         per_call = cpu_per_call(lambda m=messages: router.select_model(m, providers), args.calls)
         print(f"select_model ({name:8}): {per_call * 1e6:8.1f} us CPU  ({per_call / baseline:4.1f}x the cost loop)")

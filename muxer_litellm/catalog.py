@@ -15,9 +15,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .pricing import usd_for_tokens
 from .validation import validation_problems
 
-__all__ = ["CustomModel", "ModelCard", "ModelHealth", "PricingSource"]
+__all__ = ["CAPABILITY_FIELDS", "CustomModel", "ModelCard", "ModelHealth", "PricingSource"]
 
 PricingSource = Literal["custom", "proxy", "unknown"]
+
+#: The capability fields of a card (and of LiteLLM's ``model_info``), each True, False or None.
+CAPABILITY_FIELDS = (
+    "supports_function_calling",
+    "supports_vision",
+    "supports_response_schema",
+    "supports_reasoning",
+)
 
 
 class ModelCard(BaseModel):

@@ -4,7 +4,9 @@ Commands: ``models``, ``health``, ``chat``, ``route``, ``cost``, ``demo``. Each 
 :class:`LiteLLMProvider` from ``LITELLM_*`` / ``.env`` / the global options, runs one
 ``asyncio.run`` and closes it. Output goes to stdout, spinners and failures to stderr (so
 ``--json`` stays parseable); a failure, a bad option included, is one line naming the cause
-and the fix, never a traceback or a usage box, and never the key or URL credentials.
+and the fix, never a traceback or a usage box, and never the key or URL credentials. Only
+typer's public API is used: :func:`main` runs the app non-standalone and prints the usage
+errors typer hands back.
 """
 
 from __future__ import annotations
@@ -18,14 +20,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
-import httpx
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.status import Status
-from typer.core import TyperGroup
 
 from .cli_modelmuxer import app as modelmuxer_app
 from .cli_render import (
@@ -39,9 +38,7 @@ from .cli_render import (
     health_table,
     model_record,
     models_table,
-    no_api_line,
     no_chat_models_line,
-    not_a_proxy_api,
     one_line,
     route_rows,
     route_table,
@@ -51,106 +48,26 @@ from .cli_render import (
     usage_line,
     usd,
 )
-from .errors import ModelNotFoundError, ProviderError, RoutingConfigError
+from .errors import FallbackExhaustedError, ModelNotFoundError, NotAProxyError, ProviderError, RoutingConfigError
 from .host import LLMProvider
-from .provider import LiteLLMProvider
+from .proxy.provider import LiteLLMProvider
 from .routing import HeuristicRouter, RoutingConfig, load_routing_config
 from .routing.config import RoutingSettings
 from .routing.select import expected_output_tokens
 from .settings import LiteLLMSettings
-from .streaming import close_stream
 
 __all__ = ["app", "main"]
 
 NON_ASCII_KEY = "error: LITELLM_API_KEY contains non-ASCII characters (check --api-key, the environment and .env)"
 
 
-def _click_class(name: str) -> type[Exception]:
-    """click's exception class ``name``, found from typer's own BadParameter: typer >= 0.20
-    vendors click, so ``click.UsageError`` is not what a vendored parser raises."""
-    for cls in typer.BadParameter.__mro__:
-        if cls.__name__ == name and issubclass(cls, Exception):
-            return cls
-    raise ImportError(f"typer.BadParameter does not derive from a click {name}")
-
-
-_ClickException = _click_class("ClickException")
-
-
-class _OneLineErrors(TyperGroup):
-    """Usage errors (a bad option value, a missing option, an unknown command) as one
-    ``error: ...`` line on stderr, exit 2, instead of typer's usage text and boxed panel."""
-
-    def main(
-        self,
-        args: Sequence[str] | None = None,
-        prog_name: str | None = None,
-        complete_var: str | None = None,
-        standalone_mode: bool = True,
-        windows_expand_args: bool = True,
-        **extra: Any,
-    ) -> Any:
-        if not standalone_mode:
-            return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
-        try:  # not standalone: click's own handling (usage box, sys.exit) is skipped, ours is below
-            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
-        except typer.Abort:
-            typer.echo("Aborted!", err=True)
-            sys.exit(1)
-        except _ClickException as exc:
-            sys.exit(_show_click_error(exc))
-        sys.exit(code if isinstance(code, int) else 0)
-
-
-def _show_click_error(exc: Exception) -> int:
-    """Print a click exception as one line (the no-arguments help as it is); its exit code."""
-    code = getattr(exc, "exit_code", 2)
-    message = str(getattr(exc, "format_message", lambda: str(exc))())
-    if type(exc).__name__ == "NoArgsIsHelpError":  # the help text, not an error
-        if message.strip():
-            typer.echo(message, err=True)
-        return int(code)
-    ctx = getattr(exc, "ctx", None)
-    path = getattr(ctx, "command_path", None)
-    hint = f" (see '{path} --help')" if path else ""
-    typer.echo(one_line(f"error: {message}{hint}"), err=True)
-    return int(code)
-
-
 app = typer.Typer(
     name="muxer-litellm",
     help="Inspect and try a LiteLLM proxy: its models, health, prices and routing decisions.",
-    cls=_OneLineErrors,
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals would include the API key
 )
 app.add_typer(modelmuxer_app, name="modelmuxer")
-
-
-class _NotFoundLog:
-    """Every 404 of this run, with its path and body. A provider error does not say which
-    path failed, and a wrong base URL (``.../proxy``) answers 404 everywhere, which reads
-    like an unknown model; with the path and body the CLI can name the real cause."""
-
-    def __init__(self, base_url: str = "") -> None:
-        self.base_path = urlsplit(base_url).path.rstrip("/")
-        self.seen: list[tuple[str, bytes]] = []
-
-    async def record(self, response: httpx.Response) -> None:
-        if response.status_code == 404:
-            await response.aread()  # the provider reads an error body anyway; this is that read
-            path = response.request.url.path
-            if self.base_path and path.startswith(self.base_path + "/"):
-                path = path[len(self.base_path) :]
-            self.seen.append((path, response.content))
-
-    def wrong_url_path(self) -> str | None:
-        """The path of the last 404 when it says "no LiteLLM API here", else None."""
-        if not self.seen:
-            return None
-        path, body = self.seen[-1]
-        return path if not_a_proxy_api(path, body) else None
 
 
 def _write(text: str) -> None:
@@ -184,7 +101,6 @@ class _State:
     debug: bool = False
     #: Set from the resolved settings (options, env or .env) when a command starts.
     key: str | None = None
-    not_found: _NotFoundLog = field(default_factory=_NotFoundLog)
     out: Console = field(default_factory=Console)
     err: Console = field(default_factory=lambda: Console(stderr=True))
 
@@ -220,9 +136,7 @@ async def _session(state: _State, work: Callable[[LiteLLMProvider], Awaitable[in
     state.key = settings.api_key.get_secret_value() if settings.api_key is not None else None
     if state.key is not None and not state.key.isascii():  # httpx cannot send it as a header
         raise state.fail(NON_ASCII_KEY)
-    state.not_found = _NotFoundLog(settings.base_url)
-    hooks = {"response": [state.not_found.record]}
-    async with LiteLLMProvider.from_settings(settings, event_hooks=hooks) as provider:
+    async with LiteLLMProvider.from_settings(settings) as provider:
         try:
             return await work(provider)
         except ProviderError as exc:
@@ -230,21 +144,20 @@ async def _session(state: _State, work: Callable[[LiteLLMProvider], Awaitable[in
 
 
 async def _explain(state: _State, provider: LiteLLMProvider, exc: ProviderError) -> str:
-    """The failure line for ``exc``. A 404 that is not LiteLLM's names the base URL; an
-    unknown model is claimed only when the catalog was read and lacks it."""
-    cause = getattr(exc, "last_error", exc)
-    wrong_path = state.not_found.wrong_url_path() if cause.status_code == 404 else None
+    """The failure line for ``exc``. A URL that is no LiteLLM API (``NotAProxyError``) is named
+    as such; an unknown model is claimed only when the catalog was read and lacks it."""
+    cause = exc.last_error if isinstance(exc, FallbackExhaustedError) else exc
     available: list[str] | None = None
-    if wrong_path is None and isinstance(cause, ModelNotFoundError) and cause.model:
+    if isinstance(cause, ModelNotFoundError) and cause.model:
         try:
             await provider.refresh_models(force=True)
-        except ProviderError as refresh_error:
-            wrong_path = state.not_found.wrong_url_path() if refresh_error.status_code == 404 else None
+        except NotAProxyError as refresh_error:
+            exc = refresh_error
+        except ProviderError:
+            pass
         else:
             if provider.get_model_info(cause.model) is None:
                 available = provider.get_supported_models()
-    if wrong_path is not None:
-        return no_api_line(provider.base_url, wrong_path)
     return failure_line(
         exc, base_url=provider.base_url, key_sent=state.key is not None, available=available, secrets=state.secrets()
     )
@@ -293,7 +206,7 @@ def _quiet_library_logs(debug: bool) -> None:
         log.addHandler(logging.NullHandler())
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _options(
     ctx: typer.Context,
     base_url: Annotated[
@@ -314,6 +227,11 @@ def _options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")] = False,
 ) -> None:
     """Reads LITELLM_BASE_URL / LITELLM_API_KEY (or .env) unless given here."""
+    if ctx.invoked_subcommand is None:  # no command: the help, as a usage error (exit 2)
+        text = ctx.get_help()  # with rich, typer prints the help itself and returns ""
+        if text:
+            typer.echo(text)
+        raise typer.Exit(2)
     _quiet_library_logs(debug)
     ctx.obj = _State(base_url=base_url, api_key=api_key, timeout=timeout, debug=debug)
 
@@ -322,14 +240,13 @@ def _options(
 def models(
     ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json", help="Print JSON only.")] = False
 ) -> None:
-    """The proxy's model catalog: prices per 1K tokens, context, capabilities, breaker state."""
+    """The proxy's model catalog: prices per 1K tokens, context, capabilities, pricing source."""
     state: _State = ctx.obj
 
     async def work(provider: LiteLLMProvider) -> int:
         with state.status("Reading the model catalog…"):
             cards = await provider.refresh_models(force=True)
-        router = HeuristicRouter()  # a fresh CLI process has no history: breakers read "closed"
-        records = [model_record(c, router.state.breaker_state(f"litellm/{c.name}")) for c in cards]
+        records = [model_record(c) for c in cards]
         if as_json:
             typer.echo(json.dumps(records, indent=2))
         elif records:
@@ -358,9 +275,6 @@ def health(
         with state.status(f"Checking {url}…"):
             ok = await provider.health_check()
         if not ok:
-            wrong_path = state.not_found.wrong_url_path()
-            if wrong_path is not None:
-                raise state.fail(no_api_line(provider.base_url, wrong_path))
             line = health_failure_line(
                 provider.last_health_error, base_url=provider.base_url, key_sent=key_sent, secrets=state.secrets()
             )
@@ -411,7 +325,7 @@ def chat(
                     last = chunk
         finally:
             status.stop()
-            await close_stream(stream)  # frees the connection at once if we stopped early
+            await stream.aclose()  # frees the connection at once if we stopped early
         if not tail.endswith("\n"):
             _write("\n")
         state.err.print(usage_line(last, model), soft_wrap=True, markup=False, highlight=False)
@@ -525,7 +439,9 @@ def cost(
 
 @app.command()
 def demo(
-    config: Annotated[Path | None, typer.Option("--config", help="Passed to the demo.")] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="A LiteLLM proxy config (default: the packaged demo models).")
+    ] = None,
 ) -> None:
     """Start a local proxy with demo models and show models, routing, streaming and cost."""
     from .demo import main as run_demo  # imported here: the demo is not needed by other commands
@@ -535,6 +451,27 @@ def demo(
     raise typer.Exit(run_demo(config=config))
 
 
-def main() -> None:
-    """Console-script entry point (``muxer-litellm``)."""
-    app()
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point (``muxer-litellm``); ``argv`` defaults to ``sys.argv[1:]``.
+
+    The app runs in non-standalone mode, so a usage error (a bad option value, a missing
+    option, an unknown command) comes back as a ``typer.TyperException`` instead of being
+    printed as typer's usage text and boxed panel: it is shown here as one line, exit 2."""
+    try:
+        code = app(args=argv, prog_name="muxer-litellm", standalone_mode=False)
+    except typer.Abort:
+        typer.echo("Aborted!", err=True)
+        sys.exit(1)
+    except typer.TyperException as exc:
+        sys.exit(_show_usage_error(exc))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _show_usage_error(exc: typer.TyperException) -> int:
+    """``exc`` as one ``error: ...`` line on stderr; its exit code (2 for usage errors)."""
+    hint = ""
+    if exc.exit_code == 2:  # a usage error names the command it was for: point at its help
+        path = getattr(getattr(exc, "ctx", None), "command_path", None)
+        hint = f" (see '{path} --help')" if isinstance(path, str) and path else ""
+    typer.echo(one_line(f"error: {exc.format_message()}{hint}"), err=True)
+    return exc.exit_code

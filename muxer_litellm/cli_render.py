@@ -7,12 +7,12 @@ a proxy or a terminal.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import ValidationError
@@ -24,12 +24,13 @@ from .errors import (
     AuthenticationError,
     FallbackExhaustedError,
     ModelNotFoundError,
+    NotAProxyError,
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
 from .host import RouteAttempt
-from .proxy_errors import redact
+from .redact import redact
 from .routing import Candidate, RoutePlan
 
 __all__ = [
@@ -48,7 +49,7 @@ __all__ = [
     "models_table",
     "no_api_line",
     "no_chat_models_line",
-    "not_a_proxy_api",
+    "wrong_url",
     "one_line",
     "route_rows",
     "route_table",
@@ -70,7 +71,6 @@ _OPTIONS = ("base_url", "api_key", "timeout")  # settings the CLI also takes as 
 _START_HINT = "start it (litellm --config config.yaml --port 4000) or set LITELLM_BASE_URL"
 _USERINFO = re.compile(r"(?i)\b(https?://)[^/?#\s]*@")
 #: Paths every LiteLLM proxy serves: a 404 there means the base URL is wrong, not the model.
-_PROXY_PATHS = ("/model/info", "/v1/models", "/health")
 
 
 def display_url(url: str) -> str:
@@ -154,9 +154,11 @@ def capability_tags(card: ModelCard) -> str:
     return " ".join(tag if value else f"{tag}?" for tag, value in states if value is not False) or "-"
 
 
-def model_record(card: ModelCard, breaker_state: str) -> dict[str, Any]:
+def model_record(card: ModelCard) -> dict[str, Any]:
     """One model as ``models --json`` prints it (and the table shows it): prices are numbers
-    or null, capabilities true/false/null."""
+    or null, capabilities true/false/null. No breaker or cooldown state: a one-shot CLI
+    process has no routing history, so it could only ever say "closed" (``health --deep``
+    is what tells whether a deployment answers)."""
     return {
         "name": card.name,
         "upstream_model": card.upstream_model,
@@ -167,7 +169,6 @@ def model_record(card: ModelCard, breaker_state: str) -> dict[str, Any]:
         "capabilities": {tag: getattr(card, attr) for tag, attr in _CAPABILITIES},
         "capability_tags": capability_tags(card),
         "pricing_source": card.pricing_source,
-        "breaker_state": breaker_state,
     }
 
 
@@ -202,7 +203,6 @@ def models_table(records: Sequence[Mapping[str, Any]]) -> Table:
         "context",
         "capabilities",
         "pricing",
-        "breaker",
         numbers=("$/1K in", "$/1K out", "context"),
     )
     for r in records:
@@ -215,7 +215,6 @@ def models_table(records: Sequence[Mapping[str, Any]]) -> Table:
             _count(r["context_window"]),
             r["capability_tags"],
             r["pricing_source"],
-            r["breaker_state"],
         )
     return table
 
@@ -376,23 +375,27 @@ def _timeout(base_url: str, setting: str) -> str:
     )
 
 
-def not_a_proxy_api(path: str, body: bytes) -> bool:
-    """True when a 404 says "no LiteLLM API here" rather than "no such model": it came from a
-    path every proxy serves, or its body is not LiteLLM's ``{"error": {...}}`` (an unknown path
-    gets FastAPI's ``{"detail": "Not Found"}``, a web server's HTML page, ...)."""
-    if path in _PROXY_PATHS or path.startswith("/health/"):
-        return True
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return True
-    return not (isinstance(data, dict) and isinstance(data.get("error"), dict))
+def wrong_url(base_url: str, exc: ProviderError) -> str | None:
+    """The no-API line when ``exc`` says the base URL serves no LiteLLM API (a wrong host, port
+    or path that still reaches some HTTP server), else None."""
+    if not isinstance(exc, NotAProxyError) or exc.url is None:
+        return None
+    return no_api_line(base_url, _relative_path(base_url, exc.url), exc.status_code)
 
 
-def no_api_line(base_url: str, path: str) -> str:
+def _relative_path(base_url: str, url: str) -> str:
+    path = urlsplit(url).path
+    base = urlsplit(base_url).path.rstrip("/")
+    return path[len(base) :] if base and path.startswith(base + "/") else path
+
+
+_NO_API = re.compile(r"no LiteLLM API at (\S+?); .*\((\d{3}):")
+
+
+def no_api_line(base_url: str, path: str, status: int | None = 404) -> str:
     """A wrong base URL (host, port or path) that still reaches some HTTP server."""
     return (
-        f"error: no LiteLLM proxy API at {display_url(base_url)} (404 on {path}) — check LITELLM_BASE_URL "
+        f"error: no LiteLLM proxy API at {display_url(base_url)} ({status} on {path}) — check LITELLM_BASE_URL "
         "(host, port and path)"
     )
 
@@ -422,7 +425,10 @@ def failure_line(
     only then is "not on the proxy" a fact (None: the proxy's own words are shown)."""
     cause = exc.last_error if isinstance(exc, FallbackExhaustedError) else exc
     text = str(cause)
-    if isinstance(cause, (ProviderUnavailableError, ProviderTimeoutError)) and _connect_failed(cause):
+    no_api = wrong_url(base_url, cause)
+    if no_api is not None:
+        line = no_api
+    elif isinstance(cause, (ProviderUnavailableError, ProviderTimeoutError)) and _connect_failed(cause):
         line = _unreachable(base_url)
     elif isinstance(cause, AuthenticationError):
         line = _key_rejected(base_url) if key_sent else _no_key(base_url)
@@ -443,7 +449,10 @@ def health_failure_line(
 ) -> str:
     """The line for a failed ``health_check()``, from ``provider.last_health_error``."""
     text = reason or "unhealthy"
-    if text.startswith("LiteLLM proxy not reachable") or "ConnectTimeout" in text:
+    no_api = _NO_API.search(text)  # NotAProxyError's own words (proxy/errors.py)
+    if no_api is not None:
+        line = no_api_line(base_url, _relative_path(base_url, no_api.group(1)), int(no_api.group(2)))
+    elif text.startswith("LiteLLM proxy not reachable") or "ConnectTimeout" in text:
         line = _unreachable(base_url)
     elif "rejected the API key" in text or "key rejected" in text:
         line = _key_rejected(base_url) if key_sent else _no_key(base_url)

@@ -1,7 +1,8 @@
 """The one-command demo (``make demo``, ``muxer-litellm demo``, ``python -m muxer_litellm.demo``).
 
-Starts a real LiteLLM proxy on a free loopback port with ``config/litellm-demo.yaml`` (mocked
-answers, real list prices: no keys, no internet), registers :class:`LiteLLMProvider` beside
+Starts a real LiteLLM proxy on a free loopback port with ``litellm-demo.yaml``, shipped in the
+package (``muxer_litellm/data/``; mocked answers, real list prices: no keys, no internet), so
+an installed wheel runs it from anywhere. Registers :class:`LiteLLMProvider` beside
 an in-process native provider, and shows what a host gets: the model table the router sees,
 a simple and a code prompt routed to different models with the reason, one answer streamed
 as it arrives, and what each call cost. Whatever happens (an error, Ctrl-C, SIGTERM, the
@@ -14,16 +15,15 @@ Exit codes: 0 done, 1 error (one line on stderr, no traceback), 129 SIGHUP, 130 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import os
 import signal
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import httpx
@@ -34,14 +34,14 @@ from rich.text import Text
 
 from . import __version__
 from .demo_native import LocalProvider
+from .demo_signals import Shutdown, Terminated
 from .host import LLMProvider, MessageInput
-from .provider import DEFAULT_TIMEOUT, LiteLLMProvider
-from .proxy_process import LiteLLMProxy, ProxyStartError
+from .proxy.process import LiteLLMProxy, ProxyStartError
+from .proxy.provider import DEFAULT_TIMEOUT, LiteLLMProvider
 from .routing import HeuristicRouter, RoutePlan
 from .routing.candidates import Candidate
-from .streaming import close_stream
 
-__all__ = ["DEMO_CONFIG_NAME", "DemoError", "default_console", "find_config", "main"]
+__all__ = ["DEMO_CONFIG_NAME", "DemoError", "default_config", "default_console", "demo_config", "main"]
 
 DEMO_CONFIG_NAME = "litellm-demo.yaml"
 STRATEGY = "heuristic"
@@ -62,8 +62,6 @@ JSON_FORMAT: dict[str, Any] = {
     },
 }
 
-#: Signals that end the demo like an error would: the proxy is stopped first.
-_SHUTDOWN_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 _ANSWER_LINES = 20
 _ANSWER_CHARS = 1200
 _INDENT = "   "
@@ -71,16 +69,6 @@ _INDENT = "   "
 
 class DemoError(Exception):
     """A problem the demo reports in one line (no traceback)."""
-
-
-class _Terminated(BaseException):
-    """SIGTERM or SIGHUP, turned into an exception so ``finally`` stops the proxy. The proxy
-    runs in its own session, so it gets neither signal itself: closing the terminal would
-    otherwise leave it running."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,23 +88,25 @@ class CallRecord:
         return f"{self.provider}/{self.model}"
 
 
-def find_config(config: Path | str | None = None) -> Path:
-    """The explicit path, else ``./config/litellm-demo.yaml``, else the repository's copy."""
+def default_config() -> Traversable:
+    """The demo's proxy config, shipped as package data (the one source of truth: no copy in
+    ``config/`` to drift from it)."""
+    return resources.files(__package__ or "muxer_litellm") / "data" / DEMO_CONFIG_NAME
+
+
+@contextlib.contextmanager
+def demo_config(config: Path | str | None = None) -> Iterator[Path]:
+    """The config file to start the proxy with: ``config`` when given, else :func:`default_config`
+    as a real file for as long as the context lasts (``litellm --config`` needs a path, and
+    a zipped install has none until ``as_file`` makes one)."""
     if config is not None:
         path = Path(config).expanduser()
         if not path.is_file():
             raise DemoError(f"demo config not found: {path}")
-        return path.resolve()
-    for candidate in (
-        Path.cwd() / "config" / DEMO_CONFIG_NAME,
-        Path(__file__).resolve().parents[1] / "config" / DEMO_CONFIG_NAME,
-    ):
-        if candidate.is_file():
-            return candidate.resolve()
-    raise DemoError(
-        f"demo config not found: no config/{DEMO_CONFIG_NAME} here or in the source tree; "
-        "run from the repository root or pass a config path"
-    )
+        yield path.resolve()
+        return
+    with resources.as_file(default_config()) as path:
+        yield path
 
 
 # ---------------------------------------------------------------------- formatting
@@ -301,7 +291,7 @@ async def _streamed(
             if isinstance(chunk.get("router_metadata"), dict):
                 meta = chunk["router_metadata"]
     finally:
-        await close_stream(stream)  # at once, even on Ctrl-C
+        await stream.aclose()  # at once, even on Ctrl-C
     _say(console, "")
     _say(console, f"{_INDENT}({chunks} chunks, printed as they arrived)", "dim")
     provider, model = str(meta.get("selected_provider", first.provider)), str(meta.get("selected_model", first.model))
@@ -373,36 +363,10 @@ async def run_demo(proxy: LiteLLMProxy, console: Console) -> list[CallRecord]:
 # ---------------------------------------------------------------------- process handling
 
 
-@contextlib.contextmanager
-def _signal_handler(signum: int, handler: Callable[[int, FrameType | None], Any] | int) -> Iterator[None]:
-    """Install a handler for the duration (main thread only; elsewhere a no-op)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signum, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signum, previous)
-
-
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    # The first one starts the shutdown; a repeat (a hang-up often comes with SIGTERM) must
-    # not interrupt it. main() restores the previous handlers when it returns.
-    for other in _SHUTDOWN_SIGNALS:
-        signal.signal(other, signal.SIG_IGN)
-    raise _Terminated(signum)
-
-
-def _stop(proxy: LiteLLMProxy, console: Console) -> None:
+def _stop(proxy: LiteLLMProxy, console: Console, shutdown: Shutdown) -> None:
     was_running = proxy.pid is not None
     pid = proxy.pid
-    # A second Ctrl-C (or SIGTERM, SIGHUP) must not cut the clean-up short and leave the proxy behind.
-    with (
-        _signal_handler(signal.SIGINT, signal.SIG_IGN),
-        _signal_handler(signal.SIGTERM, signal.SIG_IGN),
-        _signal_handler(signal.SIGHUP, signal.SIG_IGN),
-    ):
+    with shutdown.held(deliver=False):  # no signal may cut the clean-up short and leave the proxy behind
         proxy.stop()
     if was_running:
         _say_if_possible(console, f"Stopped the LiteLLM proxy (pid {pid}); port {proxy.port} is closed.")
@@ -441,17 +405,24 @@ def main(config: Path | None = None, console: Console | None = None, err_console
     ``console`` (stdout), failures and interruptions to ``err_console`` (stderr)."""
     console = console or default_console()
     err = err_console or Console(stderr=True)
-    # Installed around the clean-up too, so a signal during it is handled (then ignored), never fatal.
-    with _signal_handler(signal.SIGTERM, _raise_terminated), _signal_handler(signal.SIGHUP, _raise_terminated):
-        return _main(config, console, err)
+    shutdown = Shutdown()
+    # Installed around the clean-up too, so a signal during it is recorded, never fatal.
+    with shutdown.installed():
+        try:
+            with contextlib.ExitStack() as stack:
+                return _main(stack, config, console, err, shutdown)
+        except (KeyboardInterrupt, Terminated):  # landed in an error branch: the proxy is stopped already
+            _say_if_possible(err, "\nInterrupted.", "yellow")
+            return 128 + (shutdown.signum or signal.SIGINT)
 
 
-def _main(config: Path | None, console: Console, err: Console) -> int:
+def _main(stack: contextlib.ExitStack, config: Path | None, console: Console, err: Console, shutdown: Shutdown) -> int:
     proxy: LiteLLMProxy | None = None
     try:
-        path = find_config(config)
-        proxy = LiteLLMProxy(path)
-        proxy.launch()
+        path = stack.enter_context(demo_config(config))
+        with shutdown.held():  # not mid-Popen: a proxy that was started is always one we know to stop
+            proxy = LiteLLMProxy(path)
+            proxy.launch()
         _say(console, f"Starting a LiteLLM proxy (pid {proxy.pid}) on {proxy.base_url} with {path}")
         with console.status("waiting for the proxy (/health/liveliness), usually 10-20 s ..."):
             proxy.wait_ready()
@@ -459,12 +430,12 @@ def _main(config: Path | None, console: Console, err: Console) -> int:
             console,
             f"LiteLLM proxy up at {proxy.base_url} (port {proxy.port}) after {proxy.started_in or 0.0:.1f} s",
         )
-        asyncio.run(run_demo(proxy, console))
+        shutdown.run(run_demo(proxy, console))
         return 0
     except KeyboardInterrupt:
-        _say(err, "\nInterrupted: stopping everything the demo started.", "yellow")
+        _say_if_possible(err, "\nInterrupted: stopping everything the demo started.", "yellow")
         return 130
-    except _Terminated as exc:
+    except Terminated as exc:
         hangup = exc.signum == signal.SIGHUP
         _say_if_possible(
             err, f"\n{'Hung up' if hangup else 'Terminated'}: stopping everything the demo started.", "yellow"
@@ -478,12 +449,14 @@ def _main(config: Path | None, console: Console, err: Console) -> int:
         return 1
     finally:
         if proxy is not None:
-            _stop(proxy, console)
+            _stop(proxy, console, shutdown)
 
 
 def _cli(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m muxer_litellm.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", type=Path, default=None, help=f"proxy config (default: config/{DEMO_CONFIG_NAME})")
+    parser.add_argument(
+        "--config", type=Path, default=None, help=f"proxy config (default: the packaged {DEMO_CONFIG_NAME})"
+    )
     args = parser.parse_args(argv)
     return main(args.config)
 

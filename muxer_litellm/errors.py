@@ -137,7 +137,19 @@ class ProviderUnavailableError(ProviderError):
 class NotAProxyError(ProviderError):
     """``base_url`` answers, but not as a LiteLLM proxy (an HTML 404, a static file server).
     Scoped to the provider, like a refused key: no model behind it will do better, and
-    retrying will not heal a wrong URL."""
+    retrying will not heal a wrong URL. ``url`` is the address that answered so."""
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = None,
+        provider: str | None = None,
+        *,
+        url: str | None = None,
+        **fields: Any,
+    ) -> None:
+        super().__init__(message, status_code, provider, **fields)
+        self.url = url
 
 
 class ProviderClosedError(ProviderError):

@@ -93,7 +93,7 @@ class Choice(BaseModel):
     finish_reason: str | None = None
 
 
-AttemptOutcome = Literal["ok", "accepted", "escalated", "failed", "skipped"]
+AttemptOutcome = Literal["ok", "accepted", "escalated", "failed", "skipped", "classified", "judged"]
 
 
 class RouteAttempt(BaseModel):
@@ -101,7 +101,9 @@ class RouteAttempt(BaseModel):
 
     ``outcome``: ``ok`` (answered), ``accepted``/``escalated`` (a cascade step whose answer
     passed/failed the quality check), ``failed`` (raised ``error``), ``skipped`` (not called:
-    cooling down, over budget...; ``detail`` says why).
+    cooling down, over budget...; ``detail`` says why), ``classified`` (an opt-in semantic
+    classifier's embedding call), ``judged`` (an opt-in judge model's quality check). The last
+    two are not answers, but they cost and count in ``total_cost``.
     """
 
     model_config = ConfigDict(extra="allow")

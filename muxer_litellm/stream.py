@@ -10,7 +10,7 @@ Routing and observability read those typed values, never the chunk dicts.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from types import TracebackType
 from typing import Any, Self
 
@@ -28,13 +28,18 @@ class ChatStream(AsyncIterator[dict[str, Any]]):
     :meth:`record` just before it yields the chunk that carries them, so nothing is parsed
     twice. A foreign stream (a host's own async generator) is wrapped with :meth:`wrap`,
     and its ``usage`` / ``router_metadata`` chunk fields are parsed as they pass.
+
+    ``marks_end=True`` (with ``parse=False``) is for an async-generator producer that also
+    calls :meth:`mark_ended` when it finishes: iteration then hands out the generator's own
+    awaitable, one coroutine per chunk fewer (a closed generator stops by itself).
     """
 
-    __slots__ = ("_chunks", "_closed", "_ended", "_metadata", "_parse", "_usage")
+    __slots__ = ("_chunks", "_closed", "_direct", "_ended", "_metadata", "_parse", "_usage")
 
-    def __init__(self, chunks: AsyncIterator[dict[str, Any]], *, parse: bool = True) -> None:
+    def __init__(self, chunks: AsyncIterator[dict[str, Any]], *, parse: bool = True, marks_end: bool = False) -> None:
         self._chunks = chunks
         self._parse = parse
+        self._direct = marks_end and not parse and callable(getattr(chunks, "aclose", None))
         self._usage: Usage | None = None
         self._metadata: RouterMetadata | None = None
         self._ended = False
@@ -50,7 +55,12 @@ class ChatStream(AsyncIterator[dict[str, Any]]):
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> dict[str, Any]:
+    def __anext__(self) -> Awaitable[dict[str, Any]]:
+        if self._direct:
+            return self._chunks.__anext__()
+        return self._next()
+
+    async def _next(self) -> dict[str, Any]:
         if self._closed:
             raise StopAsyncIteration
         try:
@@ -71,6 +81,10 @@ class ChatStream(AsyncIterator[dict[str, Any]]):
         if isinstance(meta, dict):
             with contextlib.suppress(ValidationError):
                 self._metadata = RouterMetadata.model_validate(meta)
+
+    def mark_ended(self) -> None:
+        """The producer finished (for producers made with ``marks_end=True``)."""
+        self._ended = True
 
     def record(self, usage: Usage | None, metadata: RouterMetadata) -> None:
         """Set the typed results (for producers; call before yielding the chunk carrying them)."""

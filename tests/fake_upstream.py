@@ -11,12 +11,29 @@ network. Behaviour is chosen by the upstream model name, so one server serves ev
 * ``*policy*``      400 content_policy_violation
 * ``*midstream*``   streams one chunk, then an error frame
 * ``*refuse*``      answers "I'm sorry, I can't help with that." (for cascade tests)
-* anything else     echoes the last user message
+* anything else     echoes the last user message (``echo: <text>``; a per-request nonce in
+  the prompt comes back in the answer, which is how the load test matches answers to calls)
+
+A fault directive in the last user message works on any model, so the session proxy's models
+serve new faults without new proxy config (a proxy costs ~12 s to start):
+
+* ``[fault:slow=S]``         wait S seconds before answering (chat, or a stream's first byte)
+* ``[fault:slow-stream=S]``  stream the first chunk, then wait S seconds before the rest
+* ``[fault:hold]``           wait until the test calls ``release_held()`` (at most
+  ``HOLD_LIMIT`` s), so a call stays in flight exactly as long as the test needs
+* ``[fault:hold-stream]``    stream the first chunk, then wait like ``hold``
+* ``[fault:nonjson]``        200 with an HTML body instead of JSON
+
+Held and slow requests are released, never left to pile up: the proxy keeps its upstream
+connection busy for as long as the upstream waits.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import socket
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,6 +41,18 @@ from typing import Any
 
 RETRY_AFTER_SECONDS = 7
 TINY_CONTEXT_WORDS = 40
+HOLD_LIMIT = 60.0
+_FAULT = re.compile(r"\[fault:([a-z-]+)(?:=([0-9.]+))?\]")
+NON_JSON_BODY = b"<html><body><h1>Welcome to nginx!</h1></body></html>"
+
+
+def fault_of(messages: list[dict[str, Any]]) -> tuple[str | None, float]:
+    """The ``[fault:name=arg]`` directive in the last user message: (name, arg or 0)."""
+    last_user = next((m for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), {})
+    found = _FAULT.search(_text_of(last_user.get("content")))
+    if found is None:
+        return None, 0.0
+    return found.group(1), float(found.group(2) or 0)
 
 
 def _text_of(content: Any) -> str:
@@ -95,6 +124,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _chat(self, body: dict[str, Any]) -> None:
         model = str(body.get("model", ""))
         messages = body.get("messages") or []
+        fault, arg = fault_of(messages)
+        if fault in ("slow", "hold"):
+            self.server.pause(fault, arg)
+        if fault == "nonjson":
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.send_header("content-length", str(len(NON_JSON_BODY)))
+            self.end_headers()
+            self.wfile.write(NON_JSON_BODY)
+            return
         if "ratelimit" in model:
             self._send_json(
                 429,
@@ -147,7 +186,8 @@ class _Handler(BaseHTTPRequestHandler):
         usage = _usage(messages, reply)
         created = int(time.time())
         if body.get("stream"):
-            self._stream(model, reply, usage, created, "midstream" in model)
+            midway = fault[: -len("-stream")] if fault in ("slow-stream", "hold-stream") else None
+            self._stream(model, reply, usage, created, "midstream" in model, midway, arg)
             return
         message: dict[str, Any] = {"role": "assistant", "content": None if tool_calls else reply}
         if tool_calls:
@@ -164,7 +204,16 @@ class _Handler(BaseHTTPRequestHandler):
             },
         )
 
-    def _stream(self, model: str, reply: str, usage: dict[str, int], created: int, fail: bool) -> None:
+    def _stream(
+        self,
+        model: str,
+        reply: str,
+        usage: dict[str, int],
+        created: int,
+        fail: bool,
+        pause: str | None = None,
+        seconds: float = 0.0,
+    ) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("connection", "close")
@@ -181,6 +230,8 @@ class _Handler(BaseHTTPRequestHandler):
             if i == 0:
                 delta["role"] = "assistant"
             frame({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+            if i == 0 and pause is not None:
+                self.server.pause(pause, seconds)
             if fail:
                 frame({"error": {"message": "upstream died mid-stream", "type": "server_error", "code": 500}})
                 self.close_connection = True
@@ -196,16 +247,43 @@ class FakeUpstream(ThreadingHTTPServer):
     """Threaded loopback server; ``requests`` records every POST body it received."""
 
     daemon_threads = True
+    # Load tests open ~100 connections at once; the socketserver default backlog (5) would
+    # drop SYNs and add 1 s retransmits.
+    request_queue_size = 256
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__((host, port), _Handler)
         self.requests: list[dict[str, Any]] = []
         self._thread: threading.Thread | None = None
+        self._held = threading.Condition()
+        self._generation = 0
+
+    def pause(self, kind: str, seconds: float) -> None:
+        """``slow``: sleep; ``hold``: wait for :meth:`release_held` (or ``HOLD_LIMIT``)."""
+        if kind == "slow":
+            time.sleep(seconds)
+            return
+        with self._held:
+            generation = self._generation
+            self._held.wait_for(lambda: self._generation != generation, timeout=HOLD_LIMIT)
+
+    def release_held(self) -> None:
+        """Let every request waiting on ``[fault:hold]`` / ``[fault:hold-stream]`` go on."""
+        with self._held:
+            self._generation += 1
+            self._held.notify_all()
 
     @property
     def base_url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}/v1"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A caller that hung up (a proxy that timed out or was killed) is expected in fault
+        tests: stay quiet about it; anything else is still printed."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, socket.timeout)):
+            return
+        super().handle_error(request, client_address)
 
     def start(self) -> FakeUpstream:
         self._thread = threading.Thread(target=self.serve_forever, name="fake-upstream", daemon=True)
@@ -220,8 +298,6 @@ class FakeUpstream(ThreadingHTTPServer):
 
 
 if __name__ == "__main__":  # pragma: no cover - manual use
-    import sys
-
     srv = FakeUpstream(port=int(sys.argv[1]) if len(sys.argv) > 1 else 0).start()
     print(srv.base_url, flush=True)
     try:

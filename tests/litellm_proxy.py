@@ -1,4 +1,4 @@
-"""The integration tests' proxy launcher: the package's own (``muxer_litellm.proxy_process``).
+"""The integration tests' proxy launcher: the package's own (``muxer_litellm.proxy.process``).
 
 Re-exported under the names the integration conftest imports, so the demo and the tests
 start the proxy with one implementation.

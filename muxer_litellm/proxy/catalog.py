@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..catalog import CustomModel, ModelCard
+from ..catalog import CAPABILITY_FIELDS, CustomModel, ModelCard
 from ..pricing import PER_1K
 
 __all__ = ["ModelCatalog", "cards_from_model_info"]
@@ -125,12 +125,9 @@ def _deployment_card(entry: Mapping[str, Any]) -> ModelCard | None:
         pricing_source="proxy" if in_price is not None else "unknown",
         context_window=_int(info.get("max_input_tokens")) or _int(info.get("max_tokens")),
         max_output_tokens=_int(info.get("max_output_tokens")),
-        supports_function_calling=_flag(info.get("supports_function_calling")),
-        supports_vision=_flag(info.get("supports_vision")),
-        supports_response_schema=_flag(info.get("supports_response_schema")),
-        supports_reasoning=_flag(info.get("supports_reasoning")),
         tier=_tier(info.get("routing_tier")),
         rate_limits=_rate_limits(params, info),
+        **{field: _flag(info.get(field)) for field in CAPABILITY_FIELDS},
     )
     return card.model_copy(update={"task_types": _task_types(info, card)})
 
@@ -160,10 +157,7 @@ def _merge(name: str, deployments: list[ModelCard]) -> ModelCard:
             "pricing_source": "proxy" if priced else "unknown",
             "context_window": _min_known(d.context_window for d in deployments),
             "max_output_tokens": _min_known(d.max_output_tokens for d in deployments),
-            "supports_function_calling": _all_flags(d.supports_function_calling for d in deployments),
-            "supports_vision": _all_flags(d.supports_vision for d in deployments),
-            "supports_response_schema": _all_flags(d.supports_response_schema for d in deployments),
-            "supports_reasoning": _all_flags(d.supports_reasoning for d in deployments),
+            **{field: _all_flags(getattr(d, field) for d in deployments) for field in CAPABILITY_FIELDS},
             "tier": None if any(d.tier is None for d in deployments) else min(d.tier or 0 for d in deployments),
             "task_types": tuple(t for t in first.task_types if all(t in d.task_types for d in deployments)),
             "rate_limits": None,
@@ -205,11 +199,8 @@ def _apply_custom(name: str, base: ModelCard | None, custom: CustomModel) -> Mod
         "mode",
         "context_window",
         "max_output_tokens",
-        "supports_function_calling",
-        "supports_vision",
-        "supports_response_schema",
-        "supports_reasoning",
         "tier",
+        *CAPABILITY_FIELDS,
     ):
         value = getattr(meta, field)
         if value is not None:

@@ -12,11 +12,27 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
+
 from ..catalog import ModelCard
 from ..host import CostSource, RouterMetadata
 from .errors import PROVIDER
 
-__all__ = ["call_metadata", "header_int", "parse_cost", "resolve_cost"]
+__all__ = ["call_metadata", "header_int", "parse_cost", "proxy_headers", "resolve_cost"]
+
+_PREFIX = b"x-litellm-"
+
+
+def proxy_headers(headers: httpx.Headers) -> dict[str, str]:
+    """The reply's ``x-litellm-*`` headers by lower-case name, with the values
+    ``headers.get`` would give, read in one pass (each ``get`` scans every header)."""
+    encoding = headers.encoding
+    out: dict[str, str] = {}
+    for raw_key, raw_value in headers.raw:
+        if raw_key[:10].lower() == _PREFIX:
+            key, value = raw_key.lower().decode(encoding), raw_value.decode(encoding)
+            out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
 
 
 def parse_cost(value: Any) -> float | None:

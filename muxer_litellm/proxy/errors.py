@@ -148,6 +148,7 @@ def error_from_body(
             f"no LiteLLM API at {url}; is LITELLM_BASE_URL the proxy's root? ({status}: {first})",
             status,
             PROVIDER,
+            url=url,
             **common,
         )
     if kind == "no_db_connection" or code == "no_db_connection":

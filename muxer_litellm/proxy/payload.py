@@ -4,6 +4,11 @@ Every problem with what the caller passed becomes a :class:`BadRequestError` tha
 field (``messages[0].content``, ``metadata.x``): a raw ``TypeError`` or
 ``UnicodeEncodeError`` escaping from the JSON encoder would break the promise that every
 failure is a ``ProviderError``. The body is encoded here, once, so that check is free.
+
+This runs on every call, so the common shapes take a short way with the same result: a plain
+dict message whose fields already have the types ``ChatMessage`` wants is sent as it is
+(pydantic would hand back an equal dict), and a body made only of JSON's own types is encoded
+by orjson (the stdlib encoder, and the walk that names a bad field, run only otherwise).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from ..errors import BadRequestError
@@ -23,6 +29,41 @@ from .errors import PROVIDER
 __all__ = ["chat_payload", "embeddings_payload", "encode_body", "message_dicts"]
 
 _CHAT_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id")
+_ROLES = frozenset(("system", "developer", "user", "assistant", "tool", "function"))
+_OPTIONAL_STR = ("name", "tool_call_id")
+
+
+def _dicts_with_str_keys(value: Any) -> bool:
+    """A list of dicts with string keys: what ``list[dict[str, Any]]`` accepts unchanged."""
+    if type(value) is not list:
+        return False
+    for item in value:
+        if type(item) is not dict:
+            return False
+        for key in item:
+            if type(key) is not str:
+                return False
+    return True
+
+
+def _already_valid(message: dict[str, Any]) -> bool:
+    """True when ``ChatMessage.model_validate(message).model_dump(exclude_unset=True)`` would
+    return an equal dict: exact built-in types only, so pydantic has nothing to coerce or refuse."""
+    for key in message:
+        if type(key) is not str:
+            return False
+    role = message.get("role")
+    if type(role) is not str or role not in _ROLES:
+        return False
+    content = message.get("content")
+    if content is not None and type(content) is not str and not _dicts_with_str_keys(content):
+        return False
+    for name in _OPTIONAL_STR:
+        value = message.get(name)
+        if value is not None and type(value) is not str:
+            return False
+    tool_calls = message.get("tool_calls")
+    return tool_calls is None or _dicts_with_str_keys(tool_calls)
 
 
 def _as_mapping(message: Any) -> Mapping[str, Any] | None:
@@ -44,6 +85,9 @@ def message_dicts(messages: Sequence[MessageInput]) -> list[dict[str, Any]]:
         if isinstance(message, ChatMessage):
             # exclude_unset: send what the caller said, e.g. an explicit "content": null.
             out.append(message.model_dump(exclude_unset=True))
+            continue
+        if type(message) is dict and _already_valid(message):
+            out.append(message)
             continue
         raw = message if isinstance(message, dict) else _as_mapping(message)
         if raw is None:
@@ -148,8 +192,41 @@ def _find_bad(value: Any, path: str) -> tuple[str, str] | None:
     return path, f"is a {type(value).__name__}, which is not JSON-serialisable"
 
 
+def _plain_json(value: Any) -> bool:
+    """True when ``value`` holds only JSON's own types (exact str, int, bool, None, finite
+    float, list, dict with str keys): then orjson writes exactly what the stdlib encoder would
+    accept. orjson would also write NaN (as null), dataclasses, enums, UUIDs and datetimes,
+    which the stdlib refuses; those bodies take the stdlib path and are refused as before."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    # Explicit loops, not all(<generator>): this runs on every call and the loop is faster.
+    if kind is dict:
+        for key, item in value.items():  # noqa: SIM110
+            if type(key) is not str or not _plain_json(item):
+                return False
+        return True
+    if kind is list:
+        for item in value:  # noqa: SIM110
+            if not _plain_json(item):
+                return False
+        return True
+    return False
+
+
 def encode_body(payload: Mapping[str, Any], model: str | None) -> bytes:
     """The JSON request body, or a BadRequestError naming the field that cannot be sent."""
+    try:
+        plain = _plain_json(payload)
+    except RecursionError:
+        plain = False
+    if plain:
+        try:
+            return orjson.dumps(payload)
+        except orjson.JSONEncodeError:
+            pass  # a lone surrogate, an int beyond 64 bits, deep nesting: the stdlib path decides
     try:
         return json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
     except (TypeError, ValueError, UnicodeEncodeError, RecursionError) as exc:

@@ -23,26 +23,25 @@ from ..catalog import CustomModel, ModelCard, ModelHealth
 from ..errors import BadRequestError, ProviderError
 from ..host import (
     ChatCompletionResponse,
-    Choice,
     CostSource,
     EmbeddingData,
     EmbeddingResponse,
     EmbeddingUsage,
     LLMProvider,
     MessageInput,
-    Usage,
+    RouterMetadata,
 )
 from ..observability import MetricsHook, Observer, PrometheusMetrics
 from ..settings import LiteLLMSettings, normalize_base_url
 from ..stream import ChatStream
 from ..validation import validation_problems
 from .catalog import ModelCatalog
-from .cost import call_metadata, parse_cost, resolve_cost
+from .cost import call_metadata, parse_cost, proxy_headers, resolve_cost
 from .errors import PROVIDER
 from .health import probe, read_model_health
 from .payload import chat_payload, embeddings_payload, message_dicts
 from .stream import open_chat_stream
-from .transport import DEFAULT_TIMEOUT, ProxyTransport, check_api_key
+from .transport import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY, ProxyTransport, check_api_key
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -52,6 +51,8 @@ __all__ = ["DEFAULT_TIMEOUT", "LiteLLMProvider"]
 logger = logging.getLogger("muxer_litellm")
 
 _CHAT_MODES = (None, "chat", "completion", "responses")
+#: Stands in for a chat reply's metadata while the reply is validated (see ``_chat``).
+_PENDING = RouterMetadata(selected_provider=PROVIDER, selected_model="", routing_reason="", response_time_ms=0.0)
 
 
 class _Options(BaseModel):
@@ -150,7 +151,9 @@ class LiteLLMProvider(LLMProvider):
             "health_timeout": s.health_timeout,
             "deep_health_timeout": s.deep_health_timeout,
             "limits": httpx.Limits(
-                max_connections=s.max_connections, max_keepalive_connections=s.max_keepalive_connections
+                max_connections=s.max_connections,
+                max_keepalive_connections=s.max_keepalive_connections,
+                keepalive_expiry=KEEPALIVE_EXPIRY,  # see transport.KEEPALIVE_EXPIRY
             ),
         }
         if s.tracing:
@@ -218,12 +221,15 @@ class LiteLLMProvider(LLMProvider):
         transport = self._transport
         response = await transport.request("POST", "/v1/chat/completions", json=payload, model=model)
         data = transport.json_object(response, model)
+        # One validation pass over the reply (choices, usage, extra fields); the metadata is
+        # not known until the cost is, so a placeholder stands in and is replaced below.
+        data["router_metadata"] = _PENDING
         try:
-            usage = Usage.model_validate(data["usage"]) if data.get("usage") is not None else None
-            choices = [Choice.model_validate(c) for c in data["choices"]]
-        except (KeyError, TypeError, ValidationError) as exc:
+            reply = ChatCompletionResponse.model_validate(data)
+        except ValidationError as exc:
             raise transport.malformed("chat completion", exc, response, model) from None
-        headers = response.headers
+        headers = proxy_headers(response.headers)
+        usage = reply.usage
         cost, source = await self._cost(
             model,
             headers.get("x-litellm-model-id"),
@@ -231,18 +237,8 @@ class LiteLLMProvider(LLMProvider):
             usage.prompt_tokens if usage else None,
             usage.completion_tokens if usage else None,
         )
-        extra = {k: v for k, v in data.items() if k not in ("choices", "usage", "router_metadata")}
-        try:
-            return ChatCompletionResponse.model_validate(
-                {
-                    **extra,
-                    "choices": choices,
-                    "usage": usage,
-                    "router_metadata": call_metadata(model, started, headers, cost, source),
-                }
-            )
-        except ValidationError as exc:
-            raise transport.malformed("chat completion", exc, response, model) from None
+        reply.router_metadata = call_metadata(model, started, headers, cost, source)
+        return reply
 
     def stream_chat_completion(
         self,

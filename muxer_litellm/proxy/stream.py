@@ -20,7 +20,7 @@ from ..observability import Observer
 from ..stream import ChatStream
 from .cost import call_metadata, parse_cost
 from .errors import error_from_body
-from .sse import StreamUsage, iter_chunks
+from .sse import SKIP, FrameReader, SSEDecoder, StreamUsage, response_bytes
 from .transport import ProxyTransport
 
 __all__ = ["CostFn", "open_chat_stream"]
@@ -85,25 +85,39 @@ def open_chat_stream(
                 call.stream_result(meta, usage.prompt_tokens, usage.completion_tokens)
             return meta.model_dump(mode="json")
 
+        pieces = None
         try:
-            events = iter_chunks(response, on_error_frame=frame_error, model=model, call_id=call_id)
-            while True:
+            # The SSE loop of sse.iter_chunks, inlined: one generator per chunk fewer.
+            reader = FrameReader(response, on_error_frame=frame_error, model=model, call_id=call_id)
+            decoder = SSEDecoder()
+            pieces = response_bytes(response)
+            reading = True
+            while reading:
                 broken: httpx.HTTPError | None = None
+                frames: list[bytes] = []
                 try:
-                    chunk = await anext(events)
+                    frames = decoder.feed(await anext(pieces))
                 except StopAsyncIteration:
-                    break
+                    frames = decoder.flush()
+                    reading = False
                 except httpx.HTTPError as exc:
                     broken = exc
                 if broken is not None:  # raised outside the except block: no implicit __context__
                     raise transport.chained(transport.transport_error(broken, model), broken)
-                last = chunk
-                last_had_metadata = usage.observe(chunk)
-                if last_had_metadata:
-                    chunk["router_metadata"] = await finish()
-                if call is not None:
-                    call.stream_chunk(chunk)
-                yield chunk
+                for data in frames:
+                    chunk = reader.chunk(data)
+                    if chunk is None:  # [DONE]
+                        reading = False
+                        break
+                    if chunk is SKIP:
+                        continue
+                    last = chunk
+                    last_had_metadata = "usage" in chunk and usage.observe(chunk)
+                    if last_had_metadata:
+                        chunk["router_metadata"] = await finish()
+                    if call is not None:
+                        call.stream_chunk(chunk)
+                    yield chunk
             if not last_had_metadata:
                 # The proxy sent no usage on its last chunk: close with one that says what we know.
                 trailer = {
@@ -130,7 +144,10 @@ def open_chat_stream(
                 call.failed(exc)
             raise
         finally:
+            if pieces is not None:
+                await pieces.aclose()
             await response.aclose()
+        stream.mark_ended()
 
-    stream = ChatStream(chunks(), parse=False)
+    stream = ChatStream(chunks(), parse=False, marks_end=True)
     return stream

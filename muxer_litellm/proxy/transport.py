@@ -5,6 +5,12 @@ one place: the key is sent as a Bearer header built once, transport failures and
 replies become typed errors (never an ``httpx`` exception, never a secret in a message or a
 chained exception), a closed transport raises :class:`ProviderClosedError`, and a request
 that provably never reached the proxy (the connection could not be opened) is tried once more.
+
+Every call pays for what is built here, so what does not change between calls is built once:
+URLs are parsed once per path, and on the client this transport owns, the headers of a JSON
+POST (what ``client.build_request`` would merge: host, the client's defaults, auth, content
+type) are kept as a template; a call copies it and adds its Content-Length. Replies are
+decoded with orjson (the stdlib decides only when orjson refuses, e.g. a non-UTF-8 body).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import httpx
+import orjson
 from pydantic import SecretStr
 
 from .. import __version__
@@ -22,15 +29,40 @@ from ..redact import redact
 from .errors import PROVIDER, error_from_body
 from .payload import encode_body
 
-__all__ = ["DEFAULT_TIMEOUT", "ProxyTransport", "check_api_key"]
+__all__ = ["DEFAULT_TIMEOUT", "KEEPALIVE_EXPIRY", "ProxyTransport", "check_api_key"]
 
 logger = logging.getLogger("muxer_litellm")
 
 #: Long reads (LLM answers take a while), short connects (a dead proxy should fail fast).
 DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 
+#: Seconds an idle pooled connection may be reused. Shorter than the proxy's own keep-alive
+#: (uvicorn 5 s; 2 s under gunicorn), so we retire a connection before the proxy does. Load
+#: tests found that with httpx's 5 s (equal to uvicorn's), a busy proxy's keep-alive timer can
+#: close a connection under a request we just wrote: a ReadError for a request nobody served
+#: (tests/integration/test_faults.py reproduces it by pausing the proxy).
+KEEPALIVE_EXPIRY = 1.0
+
 #: Failures raised before a single byte of the request left this process: safe to try again.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+
+#: The connection broke after the request was written: the proxy may have served it.
+_DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
+class _ReplyCookies(httpx.Cookies):
+    """The client's cookie jar, which reads a reply's cookies only when it has any.
+
+    httpx hands every reply to the jar through urllib's cookie machinery, which copies the
+    request into a ``urllib.request.Request`` and the headers into an ``email.message`` first:
+    tens of microseconds per call, for a proxy that sets no cookies. A jar only ever takes
+    cookies from ``Set-Cookie``/``Set-Cookie2`` headers, so skipping replies without them
+    changes nothing."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        headers = response.headers
+        if "set-cookie" in headers or "set-cookie2" in headers:
+            super().extract_cookies(response)
 
 
 def check_api_key(api_key: str | SecretStr | None) -> SecretStr | None:
@@ -80,13 +112,22 @@ class ProxyTransport:
             {"Authorization": f"Bearer {api_key.get_secret_value()}"} if api_key is not None else {}
         )
         self.owns_client = http_client is None
-        self.client = http_client or httpx.AsyncClient(
-            timeout=timeout,
-            limits=limits or httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            headers={"User-Agent": f"muxer-litellm/{__version__}"},
-            event_hooks={k: list(v) for k, v in (event_hooks or {}).items()},
-        )
+        if http_client is None:
+            http_client = httpx.AsyncClient(
+                timeout=timeout,
+                limits=limits
+                or httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY),
+                headers={"User-Agent": f"muxer-litellm/{__version__}"},
+                event_hooks={k: list(v) for k, v in (event_hooks or {}).items()},
+            )
+            # Set directly: the public setter would copy it into a plain Cookies.
+            if isinstance(getattr(http_client, "_cookies", None), httpx.Cookies):
+                http_client._cookies = _ReplyCookies()
+        self.client = http_client
         self.closed = False
+        self._urls: dict[str, httpx.URL] = {}
+        self._templates: dict[tuple[str, bool, tuple[tuple[str, str], ...]], httpx.Headers] = {}
+        self._timeouts = timeout.as_dict()
 
     @property
     def has_key(self) -> bool:
@@ -115,6 +156,17 @@ class ProxyTransport:
         if isinstance(exc, httpx.TimeoutException):
             return ProviderTimeoutError(
                 f"LiteLLM proxy at {self.base_url} did not answer in time ({type(exc).__name__}: {detail})",
+                None,
+                PROVIDER,
+                model=model,
+            )
+        if isinstance(exc, _DROPPED):
+            # Fault suite (tests/integration/test_faults.py): a proxy killed mid-call surfaces as
+            # RemoteProtocolError/ReadError after the request reached it (the upstream saw it), so
+            # "not reachable" was wrong; say it may have been served, which is why it is not retried.
+            return ProviderUnavailableError(
+                f"LiteLLM proxy at {self.base_url} dropped the connection ({type(exc).__name__}: {detail}); "
+                "it may have received the request, so it was not retried",
                 None,
                 PROVIDER,
                 model=model,
@@ -163,6 +215,13 @@ class ProxyTransport:
 
     # ------------------------------------------------------------------ sending
 
+    def url(self, path: str) -> httpx.URL:
+        """``base_url + path``, parsed once (httpx parses a str URL on every request)."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(f"{self.base_url}{path}")
+        return url
+
     def build(
         self,
         method: str,
@@ -180,14 +239,40 @@ class ProxyTransport:
         content = None
         if json is not None:
             content = encode_body(json, model)
+            # Our own client has no cookies or params to merge unless the proxy set a cookie:
+            # then the request is exactly what build_request makes, from a template.
+            if timeout_seconds is None and self.owns_client and not self.client.cookies:
+                request = httpx.Request(
+                    method,
+                    self.url(path),
+                    headers=self._template(method, path, auth, headers),
+                    stream=httpx.ByteStream(content),
+                    extensions={"timeout": dict(self._timeouts)},  # a copy each: a hook may change it
+                )
+                request.headers["Content-Length"] = str(len(content))
+                request.read()  # sets request.content (for event hooks and respx), no copy
+                return request
             merged = {**(merged or {}), "Content-Type": "application/json"}
         return self.client.build_request(
             method,
-            f"{self.base_url}{path}",
+            self.url(path),
             content=content,
             headers=merged,
             timeout=timeout_seconds if timeout_seconds is not None else self.timeout,
         )
+
+    def _template(self, method: str, path: str, auth: bool, headers: Mapping[str, str] | None) -> httpx.Headers:
+        """The headers ``client.build_request`` gives a JSON POST with these extra headers,
+        without Content-Length (the one header that changes per call). Built by
+        ``build_request`` itself, once per combination, so the two can never differ."""
+        key = (method, auth, tuple(headers.items()) if headers else ())
+        template = self._templates.get(key)
+        if template is None:
+            merged = {**(self.auth_headers if auth else {}), **(headers or {}), "Content-Type": "application/json"}
+            sample = self.client.build_request(method, self.url(path), content=b"{}", headers=merged)
+            template = httpx.Headers([(k, v) for k, v in sample.headers.raw if k.lower() != b"content-length"])
+            self._templates[key] = template
+        return template
 
     async def send(self, request: httpx.Request, *, model: str | None, stream: bool = False) -> httpx.Response:
         """Send one request; transport failures and 4xx/5xx become typed errors.
@@ -197,7 +282,8 @@ class ProxyTransport:
         """
         if self.closed:
             raise self.closed_error(model)
-        logger.debug("litellm request %s %s model=%s", request.method, request.url.path, model)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("litellm request %s %s model=%s", request.method, request.url.path, model)
         failure: tuple[ProviderError, BaseException] | None = None
         try:
             try:
@@ -244,9 +330,12 @@ class ProxyTransport:
     def json_object(self, response: httpx.Response, model: str | None) -> dict[str, Any]:
         """The reply's JSON object, or a ProviderError quoting what came instead."""
         try:
-            body = response.json()
-        except ValueError:
-            body = None
+            body = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            try:  # what orjson refuses and the stdlib reads: UTF-16/32, NaN, ints beyond 64 bits
+                body = response.json()
+            except ValueError:
+                body = None
         if not isinstance(body, dict):
             kind = response.headers.get("content-type", "no content-type")
             raise ProviderError(

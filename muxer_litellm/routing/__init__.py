@@ -31,11 +31,13 @@ from .config import (
     load_routing_config,
 )
 from .execute import Executor
+from .judge import JudgeScorer
 from .plan import Planner, RoutePlan
 from .policy import ErrorAction, ErrorVerdict, error_action, judge
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .router import HeuristicRouter
 from .select import Alternative, RankedCandidate, RoutingDecision
+from .semantic import SemanticClassifier
 from .state import TRIAL_WAIT, Block, RoutingState, StateSnapshot, TargetState, TargetStatus, Ticket
 from .store import LocalStore, RoutingStore
 from .store_metrics import PrometheusStoreMetrics
@@ -56,6 +58,7 @@ __all__ = [
     "ErrorVerdict",
     "Executor",
     "HeuristicRouter",
+    "JudgeScorer",
     "LocalStore",
     "Planner",
     "PrometheusStoreMetrics",
@@ -70,6 +73,7 @@ __all__ = [
     "RoutingSettings",
     "RoutingState",
     "RoutingStore",
+    "SemanticClassifier",
     "StateSnapshot",
     "StoreEvent",
     "StoreMetricsHook",

@@ -175,6 +175,17 @@ class RoutingConfig(BaseModel):
         default_factory=lambda: {"simple": 256, "code": 1024, "reasoning": 1024, "long_context": 512, "vision": 512}
     )
     assumed_context_window: PositiveInt = Field(4096, description="Window assumed when a provider does not say.")
+    unsure_confidence: Fraction = Field(
+        0.5,
+        description="A cheap-looking prompt classed below this confidence, whose runner-up class needs a higher "
+        "tier, is unsure (0 turns it off).",
+    )
+    unsure_action: Literal["cascade", "escalate"] = Field(
+        "cascade",
+        description="Unsure prompts: 'cascade' starts cheap and escalates to the runner-up's tier when the answer "
+        "fails the quality check (heuristic strategy, cascades enabled, not streams); 'escalate' requires that "
+        "tier up front.",
+    )
 
     # Fallback, cooldowns, breaker, health
     max_attempts: PositiveInt = Field(3, description="Targets tried per request by heuristic/cost routing.")

@@ -63,7 +63,7 @@ class Attempts:
         errors). None as soon as one answered call's cost is unknown."""
         total = 0.0
         for a in self.attempts:
-            if a.outcome in ("ok", "accepted", "escalated"):
+            if a.outcome in ("ok", "accepted", "escalated", "classified", "judged"):
                 if a.cost is None:
                     return None
                 total += a.cost
@@ -152,7 +152,7 @@ class Executor:
         kwargs: Mapping[str, Any],
     ) -> ChatCompletionResponse:
         """Targets in order until one answers."""
-        run = Attempts()
+        run = Attempts(list(plan.attempts))
         for target in plan.targets:
             response = await self._call(target, messages, providers, kwargs, run)
             if response is not None:
@@ -170,7 +170,7 @@ class Executor:
         kwargs: Mapping[str, Any],
     ) -> ChatCompletionResponse:
         """Steps in order until an answer passes the quality check (or the budget ends)."""
-        run = Attempts()
+        run = Attempts(list(plan.attempts))
         spent = 0.0
         best: tuple[float, ChatCompletionResponse, RankedCandidate, RouteAttempt] | None = None
         stopped: str | None = None
@@ -193,10 +193,23 @@ class Executor:
             spent += actual if actual is not None else (step.estimated_cost or 0.0)
             verdict = await _score(scorer or self.quality_check, messages, response, plan.profile)
             attempt.quality_score = verdict.score
+            number = plan.targets.index(step) + 1
+            if verdict.model is not None:  # a judge model's call (judge.JudgeScorer) is an attempt too
+                run.attempts.append(
+                    RouteAttempt(
+                        provider=verdict.provider or "judge",
+                        model=verdict.model,
+                        outcome="failed" if verdict.error else "judged",
+                        cost=None if verdict.error else verdict.cost,
+                        error=verdict.error,
+                        detail=verdict.reason,
+                        duration_ms=verdict.duration_ms,
+                    )
+                )
             if verdict.score >= threshold:
                 attempt.outcome = "accepted"
                 attempt.detail = f"quality {verdict.score:.2f} >= {threshold:.2f}: {verdict.reason}"
-                reason = f"{plan.reason}; accepted {step.key} at step {len(run.attempts)}"
+                reason = f"{plan.reason}; accepted {step.key} at step {number}"
                 return _finish(response, step, plan.strategy, reason, run)
             attempt.outcome = "escalated"
             attempt.detail = f"quality {verdict.score:.2f} < {threshold:.2f}: {verdict.reason}"
@@ -225,7 +238,7 @@ class Executor:
         stream is read through :class:`ChatStream` (typed usage and metadata); the chunk that
         carries its metadata gets the routing fields, else a trailer chunk does, and ``out``
         records the typed results."""
-        run = Attempts()
+        run = Attempts(list(plan.attempts))
         for target in plan.targets:
             ticket = await self._admit(target, run)
             if ticket is None:

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from ..errors import NoRouteError, ProviderError, RoutingConfigError
-from ..host import LLMProvider, MessageInput, TokenCounter
+from ..host import LLMProvider, MessageInput, RouteAttempt, TokenCounter
 from .candidates import Candidate, CandidateCache, candidate_for
 from .classify import PromptProfile, classify_prompt, estimate_prompt_tokens, json_text, text_tokens
 from .config import CandidateRef, CascadeConfig, ComboConfig, RoutingConfig, check_budget
 from .providers import count_prompt_tokens, refresh_catalogs
-from .select import FORCED_NOTE, RankedCandidate, RoutingDecision, SelectStrategy, select_candidate
+from .select import FORCED_NOTE, RankedCandidate, RoutingDecision, SelectStrategy, select_candidate, unsure_escalation
+from .semantic import ProfileRefiner
 from .state import StateSnapshot
 from .store import RoutingStore
 
@@ -47,17 +48,29 @@ class RoutePlan:
     decision: RoutingDecision | None = None
     quality_threshold: float = 0.5
     waiting: Mapping[str, str] = field(default_factory=dict)
+    #: Calls made while planning (an opt-in semantic classifier's embedding): they open the
+    #: request's attempts and count in its total cost.
+    attempts: tuple[RouteAttempt, ...] = ()
 
 
 class Planner:
     """Turns a request and a strategy into a :class:`RoutePlan`. Holds the candidate cache;
     reads (never writes) the routing state, except for taking a round-robin turn."""
 
-    def __init__(self, config: RoutingConfig, state: RoutingStore, cache: CandidateCache, rng: random.Random) -> None:
+    def __init__(
+        self,
+        config: RoutingConfig,
+        state: RoutingStore,
+        cache: CandidateCache,
+        rng: random.Random,
+        semantic: ProfileRefiner | None = None,
+    ) -> None:
         self.config = config
         self.state = state
         self.cache = cache
         self.rng = rng
+        #: Opt-in: refines each prompt's profile with a model call (``semantic.SemanticClassifier``).
+        self.semantic = semantic
 
     # ------------------------------------------------------------------ pieces
 
@@ -139,6 +152,21 @@ class Planner:
         request: Mapping[str, Any],
         *,
         take_turn: bool,
+        streaming: bool = False,
+    ) -> RoutePlan:
+        """The plan for this request; ``streaming`` plans for a stream (which cannot cascade)."""
+        plan = await self._plan(messages, providers, strategy, max_cost, request, take_turn, streaming)
+        return plan
+
+    async def _plan(
+        self,
+        messages: Sequence[MessageInput],
+        providers: Mapping[str, LLMProvider],
+        strategy: str | None,
+        max_cost: float | None,
+        request: Mapping[str, Any],
+        take_turn: bool,
+        streaming: bool,
     ) -> RoutePlan:
         check_budget(max_cost)
         if not providers:
@@ -158,16 +186,23 @@ class Planner:
             raise NoRouteError(f"no provider offers a chat model; catalog refresh failed ({why})", refresh_failures)
         tokens = await self.prompt_tokens(messages, providers, candidates, request)
         profile = self.classify(messages, tokens, request)
+        # An opt-in semantic classifier refines the profile; its embedding call opens the
+        # request's attempts. It falls back to the default profile on a timeout or an error.
+        pre: tuple[RouteAttempt, ...] = ()
+        if self.semantic is not None:
+            profile, pre = await self.semantic.refine(messages, profile)
         max_tokens = requested_max_tokens(request)
         rotating = name in self.config.combos and self.config.combos[name].strategy == "round_robin"
         view = await self.state.snapshot(turn=name if rotating else None, advance=take_turn)
 
         if name in self.config.combos:
             combo = self.config.combos[name]
-            return self._plan_combo(name, combo, candidates, providers, profile, view, max_cost, max_tokens)
+            plan = self._plan_combo(name, combo, candidates, providers, profile, view, max_cost, max_tokens)
+            return replace(plan, attempts=pre)
         if name in self.config.cascades:
             cascade = self.config.cascades[name]
-            return self._plan_steps(name, cascade, candidates, providers, profile, view, max_cost, max_tokens)
+            plan = self._plan_steps(name, cascade, candidates, providers, profile, view, max_cost, max_tokens)
+            return replace(plan, attempts=pre)
 
         base: SelectStrategy = "cost_optimized" if name in ("cost_optimized", "cascade") else "heuristic"
         decision = self.decide(
@@ -175,15 +210,40 @@ class Planner:
         )
         first = decision.chosen
         threshold = self.config.quality_threshold
-        if name == "cascade" or (name == "hybrid" and self.config.cascade_enabled):
+        # An unsure classification (select.unsure_escalation) with unsure_action "cascade" makes the
+        # heuristic strategy a cascade: cheap first, then the stronger tiers while the answer fails
+        # the quality check (streams cannot cascade).
+        unsure = (
+            name == "heuristic"
+            and self.config.cascade_enabled
+            and self.config.unsure_action == "cascade"
+            and not streaming
+            and unsure_escalation(profile, self.config) is not None
+        )
+        if name == "cascade" or (name == "hybrid" and self.config.cascade_enabled) or unsure:
             steps = _escalation((first, *decision.alternatives), self.config.cascade_max_steps)
-            reason = f"{decision.reason}; cascade {' -> '.join(s.key for s in steps)}"
+            note = (
+                f"unsure ({profile.primary} {profile.confidence:.2f}, {profile.runner_up} "
+                f"{profile.runner_up_score:.2f}): "
+                if unsure
+                else ""
+            )
+            reason = f"{decision.reason}; {note}cascade {' -> '.join(s.key for s in steps)}"
             return RoutePlan(
-                name, "cascade", steps, reason, profile, decision.excluded, decision, threshold, decision.waiting
+                name, "cascade", steps, reason, profile, decision.excluded, decision, threshold, decision.waiting, pre
             )
         targets = (first, *decision.top_alternatives(self.config.max_attempts - 1))
         return RoutePlan(
-            name, "single", targets, decision.reason, profile, decision.excluded, decision, threshold, decision.waiting
+            name,
+            "single",
+            targets,
+            decision.reason,
+            profile,
+            decision.excluded,
+            decision,
+            threshold,
+            decision.waiting,
+            pre,
         )
 
     def _refs_as_candidates(

@@ -11,8 +11,10 @@ One policy, read by every strategy (combos, heuristic fallbacks, cascade steps, 
 - ``AuthenticationError``, ``BudgetExceededError``, ``NotAProxyError``, ``ProviderClosedError``:
   about the provider (its key, budget, URL, closed client), so skip its other targets but try
   other providers; state unchanged.
-- ``BadRequestError`` and any other non-retryable error: the request itself is wrong; stop and
-  raise it.
+- ``BadRequestError``: the request itself is wrong; stop and raise it.
+- Any other non-retryable error (a malformed or non-JSON reply, a bare 500 to a provider with no
+  key): the provider cannot serve as it is, but the request may be fine; skip its other targets,
+  try other providers; state unchanged.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def error_action(exc: ProviderError) -> ErrorAction:
         return "next"
     if isinstance(exc, BadRequestError):
         return "stop"
-    return "next" if exc.retryable else "stop"
+    return "next" if exc.retryable else "skip_provider"
 
 
 def judge(exc: ProviderError, *, rate_limit_cooldown: float) -> ErrorVerdict:

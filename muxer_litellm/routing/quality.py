@@ -53,8 +53,16 @@ MAX_WORDS_REQUIRED = 30
 
 @dataclass(frozen=True, slots=True)
 class QualityVerdict:
+    """A score in [0, 1] and why. A check that called a model (``judge.JudgeScorer``) says
+    which and what it cost, so the router can count it in the request's attempts and cost."""
+
     score: float
     reason: str
+    cost: float | None = None
+    provider: str | None = None
+    model: str | None = None
+    duration_ms: float | None = None
+    error: str | None = None  # the model call failed (error class name); the score is the fallback's
 
 
 #: A caller's own check: ``await scorer(messages, response)`` -> score in [0, 1] or a verdict.

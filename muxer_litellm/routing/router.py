@@ -33,6 +33,7 @@ from .policy import ErrorAction, error_action
 from .providers import probe_health, refresh_catalogs
 from .quality import QualityScorer
 from .select import RoutingDecision
+from .semantic import ProfileRefiner
 from .state import RoutingState
 from .store import LocalStore, RoutingStore
 from .store_redis import RedisStore, StoreMetricsHook
@@ -60,7 +61,10 @@ class HeuristicRouter:
         state: RoutingState | None = None,
         store: RoutingStore | None = None,
         store_metrics: StoreMetricsHook | None = None,
+        semantic: ProfileRefiner | None = None,
     ) -> None:
+        """``semantic`` (opt-in, e.g. :class:`SemanticClassifier`) refines each prompt's class with
+        an embedding call through the proxy; its cost counts in the request's ``total_cost``."""
         self.config = config or RoutingConfig()
         self.state = (
             state
@@ -75,7 +79,7 @@ class HeuristicRouter:
         )
         self.store = store or self._default_store(store_metrics)
         self._cache = CandidateCache(clock=clock)
-        self.planner = Planner(self.config, self.store, self._cache, rng or random.Random())
+        self.planner = Planner(self.config, self.store, self._cache, rng or random.Random(), semantic)
         self.executor = Executor(self.config, self.store, quality_check)
 
     def _default_store(self, metrics: StoreMetricsHook | None) -> RoutingStore:
@@ -233,7 +237,9 @@ class HeuristicRouter:
         kwargs.pop("stream", None)
 
         async def chunks() -> AsyncGenerator[dict[str, Any], None]:
-            plan = await self.planner.plan(messages, providers, strategy, max_cost, kwargs, take_turn=True)
+            plan = await self.planner.plan(
+                messages, providers, strategy, max_cost, kwargs, take_turn=True, streaming=True
+            )
             if plan.kind == "cascade":
                 raise BadRequestError(f"strategy {plan.strategy!r} is a cascade; cascades cannot stream")
             async with contextlib.aclosing(self.executor.stream(plan, messages, providers, kwargs, out)) as routed:

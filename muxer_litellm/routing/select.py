@@ -34,7 +34,7 @@ from ..errors import BudgetExceededError, NoRouteError
 from ..host import LLMProvider
 from ..pricing import usd_for_tokens
 from .candidates import CAPABILITIES, Candidate
-from .classify import PROMPT_CLASSES, PromptProfile
+from .classify import PROMPT_CLASSES, PromptClass, PromptProfile
 from .config import RoutingConfig
 from .state import RoutingState, StateSnapshot, TargetStatus
 
@@ -46,6 +46,7 @@ __all__ = [
     "expected_output_tokens",
     "required_tier",
     "select_candidate",
+    "unsure_escalation",
 ]
 
 SelectStrategy = Literal["heuristic", "cost_optimized"]
@@ -148,9 +149,29 @@ def expected_output_tokens(profile: PromptProfile, max_tokens: int | None, confi
 
 
 def required_tier(profile: PromptProfile, config: RoutingConfig) -> tuple[int, tuple[str, ...]]:
-    """The tier the prompt needs and the classes that ask for more than tier 1."""
+    """The tier the prompt needs and the classes that ask for more than tier 1 (including the
+    class an unsure classification may be, see :func:`unsure_escalation`)."""
     needy = tuple(c for c in PROMPT_CLASSES if c in profile.classes and config.min_tier.get(c, 1) > 1)
+    if not needy and config.unsure_action == "escalate":
+        unsure = unsure_escalation(profile, config)
+        if unsure is not None:
+            needy = (unsure,)
     return max((config.min_tier[c] for c in needy), default=1), needy
+
+
+def unsure_escalation(profile: PromptProfile, config: RoutingConfig) -> PromptClass | None:
+    """The harder class a cheap-looking prompt may really be: nothing in the prompt asks for
+    more than tier 1, the classifier's ``confidence`` is below ``config.unsure_confidence``
+    and its runner-up needs a higher tier ("Is 221 prime?" scored simple 0.45, reasoning
+    0.40). ``config.unsure_action`` says what routing does about it: ``escalate`` requires the
+    runner-up's tier here; ``cascade`` (``HeuristicRouter``) starts cheap and escalates when the
+    answer fails the quality check."""
+    runner_up = profile.runner_up
+    if runner_up is None or profile.confidence >= config.unsure_confidence:
+        return None
+    if config.min_tier.get(runner_up, 1) <= max((config.min_tier.get(c, 1) for c in profile.classes), default=1):
+        return None
+    return runner_up
 
 
 @dataclass(slots=True)
@@ -362,7 +383,13 @@ def _reason(
     parts = [f"{strategy}: prompt is {profile.describe()}, ~{prompt} prompt + {out} output tokens"]
     tier = f"tier {c.tier}" if c.tier is not None else "tier unknown"
     if strategy == "heuristic" and need > 1:
-        parts.append(f"{'+'.join(needy)} needs tier >= {need}")
+        if needy and needy[0] not in profile.classes:  # unsure_escalation chose it
+            parts.append(
+                f"unsure ({profile.primary} {profile.confidence:.2f}, {needy[0]} {profile.runner_up_score:.2f}): "
+                f"{needy[0]} needs tier >= {need}"
+            )
+        else:
+            parts.append(f"{'+'.join(needy)} needs tier >= {need}")
     # Candidates that would rank higher on tier but lost on a rule that comes first: a known
     # price beats an unknown one, and a stated capability or window beats an unstated one.
     passed_over = [

@@ -6,12 +6,20 @@ by ``tests/conftest.py``, so the ModelMuxer tests in ``tests/hosts`` share it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+import itertools
+import os
+import socket
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
 
+import httpx
 import pytest
 
 from muxer_litellm import LiteLLMProvider
+from muxer_litellm.proxy.transport import KEEPALIVE_EXPIRY
+from tests.fake_upstream import FakeUpstream
 from tests.litellm_proxy import LiteLLMProxy
 
 # Prices the proxy is told about, per token; tests derive expected costs from these.
@@ -90,3 +98,167 @@ def proxy_config(upstream: str, master_key: str) -> dict[str, Any]:
 async def provider(litellm_proxy: LiteLLMProxy) -> AsyncIterator[LiteLLMProvider]:
     async with LiteLLMProvider(litellm_proxy.base_url, litellm_proxy.master_key) as p:
         yield p
+
+
+# ---------------------------------------------------------------------- fault and load suites
+# Seeing what a provider holds open, from outside its code: a wrapping transport counts the
+# connections the pool has lent out, and /proc lists this process's TCP sockets to the proxy.
+
+HAS_PROC = os.path.isdir("/proc/self/fd")
+_TCP_STATES = {
+    "01": "ESTABLISHED",
+    "02": "SYN_SENT",
+    "03": "SYN_RECV",
+    "04": "FIN_WAIT1",
+    "05": "FIN_WAIT2",
+    "06": "TIME_WAIT",
+    "07": "CLOSE",
+    "08": "CLOSE_WAIT",
+    "09": "LAST_ACK",
+    "0A": "LISTEN",
+    "0B": "CLOSING",
+}
+
+
+def open_sockets(port: int, source: str | None = None) -> list[str]:
+    """TCP states of this process's own sockets to ``port`` (from ``source``, an IPv4 address,
+    when given), read from Linux /proc.
+
+    A socket belongs to us when one of our file descriptors points at its inode; closed
+    ones (TIME_WAIT) have no descriptor and are not counted."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[len("socket:[") : -1])
+    states = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if int(fields[2].rsplit(":", 1)[1], 16) != port or fields[9] not in inodes:
+                continue
+            local_ip = fields[1].rsplit(":", 1)[0]
+            if source is not None and (len(local_ip) != 8 or socket.inet_ntoa(bytes.fromhex(local_ip)[::-1]) != source):
+                continue
+            states.append(_TCP_STATES.get(fields[3], fields[3]))
+    return states
+
+
+#: Each WatchedProvider connects from its own loopback address, so its sockets are told
+#: apart from another provider's to the same proxy in this process.
+_SOURCES = itertools.count()
+
+
+class _Released(httpx.AsyncByteStream):
+    """A response body that tells its :class:`CountingTransport` when it is closed."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, owner: CountingTransport) -> None:
+        self._stream = stream
+        self._owner = owner
+        self._done = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for part in self._stream:
+            yield part
+
+    async def aclose(self) -> None:
+        if not self._done:
+            self._done = True
+            self._owner.in_use -= 1
+        await self._stream.aclose()
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """httpx's own transport, counting requests sent (``sent``) and connections lent out of
+    the pool (``in_use``: a request in flight, or a response not yet closed). ``in_use`` is 0
+    again once every call has finished, failed or been cancelled, unless one leaked."""
+
+    def __init__(self, limits: httpx.Limits | None = None, local_address: str | None = None) -> None:
+        # The provider's own defaults (LiteLLMProvider builds the same pool without http_client=).
+        self.limits = limits or httpx.Limits(
+            max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY
+        )
+        self._inner = httpx.AsyncHTTPTransport(limits=self.limits, local_address=local_address)
+        self.sent = 0
+        self.in_use = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent += 1
+        self.in_use += 1
+        try:
+            response = await self._inner.handle_async_request(request)
+        except BaseException:
+            self.in_use -= 1
+            raise
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = _Released(response.stream, self)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class WatchedProvider:
+    """A LiteLLMProvider whose pool the fault suite can inspect (see ``assert_released``).
+
+    ``async with`` closes the provider and its client, then checks that no socket to the
+    proxy's port is left open."""
+
+    def __init__(self, base_url: str, api_key: str | None, **options: Any) -> None:
+        port = httpx.URL(base_url).port
+        assert port is not None
+        self.port = port
+        self.source = f"127.0.0.{2 + next(_SOURCES) % 250}"
+        self.transport = CountingTransport(options.pop("limits", None), local_address=self.source)
+        self.client = httpx.AsyncClient(transport=self.transport)
+        self.provider = LiteLLMProvider(base_url, api_key, http_client=self.client, **options)
+
+    def sockets(self) -> list[str]:
+        """States of this provider's own sockets to the proxy."""
+        return open_sockets(self.port, self.source)
+
+    def assert_released(self) -> None:
+        """Nothing lent out of the pool, and what is still open is an idle keep-alive
+        connection (ESTABLISHED, within the keep-alive limit), never a half-closed one."""
+        assert self.transport.in_use == 0, f"{self.transport.in_use} connection(s) still lent out of the pool"
+        states = self.sockets()
+        assert all(s == "ESTABLISHED" for s in states), states
+        limit = self.transport.limits.max_keepalive_connections
+        assert limit is None or len(states) <= limit, states
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.provider.aclose()
+        await self.client.aclose()
+        if exc_type is None:
+            assert self.transport.in_use == 0
+            assert self.sockets() == [], "sockets to the proxy still open after closing the client"
+
+
+@pytest.fixture
+async def watched(litellm_proxy: LiteLLMProxy) -> AsyncIterator[WatchedProvider]:
+    """A provider on the session proxy with an inspectable pool; closed and checked after."""
+    if not HAS_PROC:
+        pytest.skip("counting open sockets needs Linux /proc")
+    async with WatchedProvider(litellm_proxy.base_url, litellm_proxy.master_key) as watched:
+        yield watched
+
+
+@pytest.fixture
+def holding_upstream(fake_upstream: FakeUpstream) -> Iterator[FakeUpstream]:
+    """The session upstream; every request a test held (``[fault:hold]``) is let go after it."""
+    try:
+        yield fake_upstream
+    finally:
+        fake_upstream.release_held()

@@ -9,12 +9,10 @@ import json
 import re
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
 
-from muxer_litellm.cli import app
 from muxer_litellm.cli_render import usd
 from muxer_litellm.routing import estimate_prompt_tokens
+from tests.cli_runner import CliRun, run_cli
 from tests.fake_upstream import FakeUpstream
 from tests.integration.conftest import CHEAP_IN, CHEAP_OUT, SMART_IN, SMART_OUT
 from tests.litellm_proxy import LiteLLMProxy, free_port
@@ -24,14 +22,14 @@ pytestmark = pytest.mark.integration
 WRONG_KEY = "sk-wrong-0123456789abcdef"
 
 
-def invoke(proxy: LiteLLMProxy, *args: str, key: str | None = None, base_url: str | None = None) -> Result:
+def invoke(proxy: LiteLLMProxy, *args: str, key: str | None = None, base_url: str | None = None) -> CliRun:
     """Run the CLI in-process against ``proxy`` (its master key unless ``key`` is given)."""
     env = {
         "COLUMNS": "200",
         "LITELLM_BASE_URL": base_url or proxy.base_url,
         "LITELLM_API_KEY": key if key is not None else proxy.master_key,
     }
-    result = CliRunner().invoke(app, list(args), env=env)
+    result = run_cli(list(args), env)
     for secret in (proxy.master_key, WRONG_KEY):
         assert secret not in result.output
     assert "Traceback" not in result.output
@@ -46,7 +44,7 @@ def row(output: str, first_cell: str) -> list[str]:
     raise AssertionError(f"no row {first_cell!r} in:\n{output}")
 
 
-def one_error_line(result: Result, line: str) -> None:
+def one_error_line(result: CliRun, line: str) -> None:
     assert result.exit_code == 1, result.output
     assert result.stdout == ""
     assert result.stderr == line + "\n"
@@ -58,7 +56,7 @@ def test_models_lists_the_proxy_models_with_their_prices(litellm_proxy: LiteLLMP
     cheap = row(result.stdout, "cheap-chat")
     assert cheap[1:5] == ["openai/fake-chat-cheap", usd(CHEAP_IN * 1000), usd(CHEAP_OUT * 1000), "16,000"]
     assert cheap[5].split()[0] == "tools"
-    assert cheap[6:] == ["proxy", "closed"]
+    assert cheap[6:] == ["proxy"]
     smart = row(result.stdout, "smart-chat")
     assert smart[1:5] == ["openai/fake-chat-smart", usd(SMART_IN * 1000), usd(SMART_OUT * 1000), "128,000"]
     assert smart[5] == "tools vision json? reasoning"

@@ -1,12 +1,14 @@
 """The one-command demo, end to end: ``python -m muxer_litellm.demo`` in a subprocess.
 
-It starts a real LiteLLM proxy with config/litellm-demo.yaml. Expected models and costs are
+It starts a real LiteLLM proxy with the packaged muxer_litellm/data/litellm-demo.yaml, from a
+directory outside the checkout (as an installed wheel would run). Expected models and costs are
 derived from that file and the native provider's price table, not restated here, so a
 price change in the config cannot leave the demo printing wrong numbers unnoticed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import re
@@ -19,19 +21,22 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from muxer_litellm.demo import default_config
 from muxer_litellm.demo_native import DEMO_NATIVE_MODELS
-from muxer_litellm.proxy_process import LiteLLMProxy, ProxyStartError, litellm_executable
+from muxer_litellm.proxy.process import LiteLLMProxy, ProxyStartError, litellm_executable
 
 pytestmark = pytest.mark.integration
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_CONFIG = REPO / "config" / "litellm-demo.yaml"
+# The packaged config as a path, for the launcher tests that start nothing (a source install: a plain file).
+DEMO_CONFIG = Path(str(default_config()))
 TIME_LIMIT = 240.0
 
 UP_LINE = re.compile(r"^LiteLLM proxy up at http://127\.0\.0\.1:(\d+) \(port (\d+)\)", re.M)
@@ -85,7 +90,7 @@ def kill_group(pgid: int) -> None:
 
 
 def demo_config() -> dict[str, Any]:
-    data = yaml.safe_load(DEMO_CONFIG.read_text())
+    data = yaml.safe_load(default_config().read_text())
     assert isinstance(data, dict)
     return data
 
@@ -170,10 +175,10 @@ class DemoRun:
 
 
 @pytest.fixture(scope="module")
-def demo_run() -> Iterator[DemoRun]:
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoRun]:
     result = subprocess.run(
         demo_command(),
-        cwd=REPO,
+        cwd=tmp_path_factory.mktemp("elsewhere"),  # no checkout here: the config comes from the package
         env=demo_env(),
         capture_output=True,
         text=True,
@@ -297,42 +302,184 @@ class LineReader:
         return "".join(self.seen)
 
 
-def slow_config(tmp_path: Path) -> Path:
-    """The demo config, but every proxy model waits 60 s before answering: the demo is
-    certainly still running (mid-call) when the test interrupts it."""
+def slow_config(tmp_path: Path, stream_upstream: str | None = None) -> Path:
+    """The demo config, but every proxy model waits 60 s before answering, so the demo is
+    certainly mid-call when the test interrupts it; with ``stream_upstream``, the streamed
+    prompt's model is the slow streaming upstream there instead (mid-stream, not mid-wait)."""
     data = demo_config()
+    streamed_to = cheapest([k for k, info in model_infos().items() if info.get("supports_response_schema")])
     for model in data["model_list"]:
-        model["litellm_params"]["mock_delay"] = 60
-    path = tmp_path / "litellm-demo-slow.yaml"
+        if stream_upstream is None:
+            model["litellm_params"]["mock_delay"] = 60
+        elif f"litellm/{model['model_name']}" == streamed_to:
+            model["litellm_params"] = {"model": "openai/slow-stream", "api_base": stream_upstream, "api_key": "fake"}
+    path = tmp_path / "litellm-demo-slow.yaml"  # a path of its own: proxies_using() finds its proxy
     path.write_text(yaml.safe_dump(data))
     return path
 
 
-def test_ctrl_c_stops_the_proxy_and_exits_130(tmp_path: Path) -> None:
-    process = subprocess.Popen(
-        demo_command(slow_config(tmp_path)),
-        cwd=REPO,
-        env=demo_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        text=True,
-    )
+class _SlowStreamHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: SlowStream
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("connection", "close")
+        self.end_headers()
+        base = {"id": "chatcmpl-slow", "object": "chat.completion.chunk", "created": int(time.time()), "model": "slow"}
+        try:
+            for i in range(240):  # two minutes: far longer than the test waits
+                delta = {"role": "assistant", "content": f"w{i} "} if i == 0 else {"content": f"w{i} "}
+                chunk = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+                if i == 3:
+                    self.server.streaming.set()
+                time.sleep(0.5)
+        except OSError:  # the proxy hung up: the demo was interrupted
+            return
+        self.close_connection = True
+
+
+class SlowStream(ThreadingHTTPServer):
+    """An OpenAI-compatible upstream whose streamed answer takes minutes, one chunk every 0.5 s;
+    ``streaming`` is set once a few chunks are out, so the demo is printing them."""
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _SlowStreamHandler)
+        self.streaming = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}/v1"
+
+
+@pytest.fixture
+def slow_stream() -> Iterator[SlowStream]:
+    server = SlowStream()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def proxies_using(config: Path) -> list[int]:
+    """Pids of processes started with ``config`` on their command line: a proxy the demo
+    left behind, even one it never said it started."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if str(config).encode() in args:
+            found.append(int(cmdline.parent.name))
+    return found
+
+
+def start_demo(config: Path, *, shell_ignores_sigint: bool = False) -> tuple[subprocess.Popen[str], LineReader]:
+    command = demo_command(config)
+    if shell_ignores_sigint:
+        # What `(make test &)` or a script's `cmd &` does: no job control, so the shell starts
+        # the command with SIGINT ignored (and Python keeps it ignored).
+        command = ["sh", "-c", 'trap "" INT; exec "$@"', "sh", *command]
+    # Otherwise the demo starts with SIGINT at its default, as from a terminal, whatever this
+    # process inherited: exec resets a handled signal to the default but keeps an ignored one
+    # ignored (a run of the tests started in the background ignored it, and lost a signal
+    # sent before the demo's own handlers existed).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        process = subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=demo_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+    return process, LineReader(process)
+
+
+#: Where the Ctrl-C lands: the demo must exit 130 with its proxy gone at every one of them.
+CTRL_C_POINTS = ["at once", "while the proxy starts", "once the proxy is up", "mid-call", "mid-stream"]
+
+
+@pytest.mark.parametrize("point", CTRL_C_POINTS)
+def test_ctrl_c_anywhere_stops_the_proxy_and_exits_130(
+    tmp_path: Path, point: str, request: pytest.FixtureRequest
+) -> None:
+    stream = request.getfixturevalue("slow_stream") if point == "mid-stream" else None
+    config = slow_config(tmp_path, stream.base_url if stream is not None else None)
+    process, reader = start_demo(config)
+    pgid = port = None
+    try:
+        if point != "at once":  # at once: the interpreter may still be starting, before any handler
+            pgid = int(reader.wait_for(STARTING_LINE, 60).group(1))
+        if point in ("once the proxy is up", "mid-call", "mid-stream"):
+            port = int(reader.wait_for(UP_LINE, TIME_LIMIT).group(2))
+        if point == "mid-call":  # the code prompt waits 60 s on the proxy
+            reader.wait_for(re.compile(r"^2\. code prompt"), 60)
+        if stream is not None:
+            assert stream.streaming.wait(120), f"the stream never started:\n{''.join(reader.seen)}"
+        process.send_signal(signal.SIGINT)
+        code = process.wait(timeout=60)
+        output = reader.rest()
+        if point == "at once" and "Interrupted" not in output and "Starting" not in output:
+            # It landed before the demo installed its handlers (the interpreter starting, the
+            # imports): Python dies of it, or reports a fatal error in its site import. Nothing
+            # was started yet; proxies_using() below checks that.
+            assert code != 0, output
+        else:
+            assert code == 130, output
+            assert "Interrupted" in output
+            assert "Traceback" not in output
+        if pgid is not None:
+            assert f"Stopped the LiteLLM proxy (pid {pgid});" in output
+            assert group_gone(pgid)
+        if port is not None:
+            assert f"port {port} is closed." in output
+            assert port_closed(port)
+        if point == "mid-stream":
+            assert re.search(r"answer \(streamed\): w0 w1 ", output), output  # it was mid-answer
+        assert proxies_using(config) == []
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        for pid in proxies_using(config):
+            kill_group(pid)
+
+
+def test_ctrl_c_works_when_the_shell_started_the_demo_ignoring_it(tmp_path: Path) -> None:
+    """How the Ctrl-C test once hung on CI: `make test` started in the background by a shell
+    without job control, so every process it started ignored SIGINT."""
+    config = slow_config(tmp_path)
+    process, reader = start_demo(config, shell_ignores_sigint=True)
     pgid: int | None = None
     try:
-        reader = LineReader(process)
         pgid = int(reader.wait_for(STARTING_LINE, 60).group(1))
         port = int(reader.wait_for(UP_LINE, TIME_LIMIT).group(2))
-        # The demo is now routing its prompts; the code prompt waits on the proxy for 60 s.
         reader.wait_for(re.compile(r"^2\. code prompt"), 60)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 130
         output = reader.rest()
         assert "Interrupted: stopping everything the demo started." in output
         assert f"Stopped the LiteLLM proxy (pid {pgid}); port {port} is closed." in output
-        assert "Traceback" not in output
-        assert port_closed(port)
         assert group_gone(pgid)
+        assert proxies_using(config) == []
     finally:
         if process.poll() is None:
             process.kill()

@@ -5,6 +5,7 @@ exit codes, and the key never appearing in any output."""
 
 from __future__ import annotations
 
+import ast
 import json
 import logging
 import math
@@ -14,19 +15,15 @@ from typing import Any
 import httpx
 import pytest
 import respx
-from click.testing import Result
-from typer.testing import CliRunner
 
 from muxer_litellm import LiteLLMProvider
 from muxer_litellm.catalog import ModelCard
-from muxer_litellm.cli import app
 from muxer_litellm.cli_render import (
     CostRow,
     capability_tags,
     display_url,
     failure_line,
     health_failure_line,
-    not_a_proxy_api,
     one_line,
     sort_costs,
     usage_line,
@@ -41,6 +38,7 @@ from muxer_litellm.errors import (
     ProviderUnavailableError,
 )
 from muxer_litellm.routing import estimate_prompt_tokens
+from tests.cli_runner import CliRun, run_cli
 from tests.unit.replies import (
     API_KEY,
     BASE_URL,
@@ -95,17 +93,17 @@ NO_KEY = (
 NO_DB = error_body("No connected db.", "no_db_connection", "400")
 
 
-def invoke(*args: str, key: str | None = API_KEY, base_url: str | None = BASE_URL) -> Result:
+def invoke(*args: str, key: str | None = API_KEY, base_url: str | None = BASE_URL) -> CliRun:
     """Run the CLI in-process; the key must never show up, whatever happened."""
     env = {"COLUMNS": "200", "LITELLM_BASE_URL": base_url, "LITELLM_API_KEY": key}
-    result = CliRunner().invoke(app, list(args), env=env)
+    result = run_cli(list(args), env)
     assert API_KEY not in result.stdout
     assert API_KEY not in result.stderr
     assert "Traceback" not in result.output
     return result
 
 
-def failed_with(result: Result, line: str) -> None:
+def failed_with(result: CliRun, line: str) -> None:
     """Exit 1, nothing on stdout, exactly ``line`` on stderr."""
     assert result.exit_code == 1, result.output
     assert result.stdout == ""
@@ -238,27 +236,6 @@ def test_failure_line_claims_an_unknown_model_only_with_the_catalog_in_hand() ->
 
 
 @pytest.mark.parametrize(
-    ("path", "body", "expected"),
-    [
-        ("/v1/chat/completions", b'{"detail":"Not Found"}', True),  # FastAPI: no such route
-        ("/v1/chat/completions", b"<html><body>404 Not Found</body></html>", True),
-        ("/v1/chat/completions", b"", True),
-        (
-            "/v1/chat/completions",
-            b'{"error": {"message": "litellm.NotFoundError: no such model", "code": "404"}}',
-            False,
-        ),
-        ("/model/info", b'{"error": {"message": "whatever"}}', True),  # every proxy serves these paths
-        ("/v1/models", b'{"error": {"message": "whatever"}}', True),
-        ("/health/readiness", b'{"error": {"message": "whatever"}}', True),
-        ("/health", b'{"error": {"message": "whatever"}}', True),
-    ],
-)
-def test_not_a_proxy_api_tells_a_wrong_url_from_an_unknown_model(path: str, body: bytes, expected: bool) -> None:
-    assert not_a_proxy_api(path, body) is expected
-
-
-@pytest.mark.parametrize(
     ("text", "shown"),
     [
         ("http://user:secret@proxy.test:4000", "http://proxy.test:4000"),
@@ -312,11 +289,11 @@ def test_models_table_shows_prices_per_1k_capabilities_and_unknowns(catalog: res
         "16,000",
         "tools vision? json? reasoning?",
         "proxy",
-        "closed",
     ]
     assert row(result.stdout, "smart-chat")[2:6] == ["$0.003", "$0.015", "128,000", "tools vision json? reasoning"]
-    assert row(result.stdout, "mystery-chat")[2:] == ["unknown", "unknown", "?", "?", "unknown", "closed"]
+    assert row(result.stdout, "mystery-chat")[2:] == ["unknown", "unknown", "?", "?", "unknown"]
     assert row(result.stdout, "embed")[2:4] == ["$0.0001", "$0.00"]  # a real 0 output price stays $0
+    assert "breaker" not in result.stdout  # a one-shot process has no routing state to report
     assert catalog.call_count == 1
     assert catalog.calls.last.request.headers["authorization"] == f"Bearer {API_KEY}"
 
@@ -332,7 +309,7 @@ def test_models_json_is_the_only_stdout_and_holds_numbers(catalog: respx.Route) 
     assert cheap["context_window"] == 16000
     assert cheap["capabilities"] == {"tools": True, "vision": None, "json": None, "reasoning": None}
     assert cheap["pricing_source"] == "proxy"
-    assert cheap["breaker_state"] == "closed"
+    assert "breaker_state" not in cheap  # a one-shot process has no routing state to report
     assert mystery["input_cost_per_1k"] is None
     assert mystery["output_cost_per_1k"] is None
     assert mystery["pricing_source"] == "unknown"
@@ -345,7 +322,7 @@ def test_json_stays_parseable_while_the_spinner_draws(catalog: respx.Route, comm
     # FORCE_COLOR makes rich treat stderr as a terminal, so the spinner really runs (and rich
     # redirects stdout while it does): the JSON must still be all of stdout.
     env = {"COLUMNS": "80", "FORCE_COLOR": "1", "LITELLM_BASE_URL": BASE_URL, "LITELLM_API_KEY": API_KEY}
-    result = CliRunner().invoke(app, command, env=env)
+    result = run_cli(command, env)
     assert result.exit_code == 0, result.output
     assert "Reading the model catalog" in result.stderr  # the spinner was drawn
     assert "\x1b[" in result.stderr
@@ -371,7 +348,7 @@ def test_prices_never_wrap_in_an_80_column_table(proxy: respx.MockRouter) -> Non
         (["models"], 0, ["$0.00015", "$0.0006", "128,000"]),
         (["cost", "--in", "1000", "--out", "1000"], 1, [usd(1000 * 1.5e-07 + 1000 * 6e-07), "$0.00015", "$0.0006"]),
     ):
-        result = CliRunner().invoke(app, command, env=env)
+        result = run_cli(command, env)
         assert result.exit_code == 0, result.output
         lines = result.stdout.splitlines()
         assert max(len(line) for line in lines) <= 80
@@ -492,6 +469,36 @@ def test_help_never_shows_the_key() -> None:
     assert "LITELLM_API_KEY" in result.stdout
 
 
+@pytest.mark.parametrize("args", [[], ["--debug"]])
+def test_no_command_shows_the_help_as_a_usage_error(catalog: respx.Route, args: list[str]) -> None:
+    result = invoke(*args)
+    assert result.exit_code == 2
+    assert "Usage: muxer-litellm" in result.stdout
+    for command in ("models", "health", "chat", "route", "cost", "demo"):
+        assert command in result.stdout
+    assert catalog.call_count == 0
+
+
+def test_the_cli_uses_no_click_and_no_typer_internals() -> None:
+    """click is not a dependency (typer >= 0.26 vendors its own copy), and typer's private
+    modules change without notice: only ``typer`` and ``typer.testing`` are imported."""
+    allowed = {"typer", "typer.testing"}
+    root = Path(__file__).resolve().parents[2]
+    sources = [*sorted((root / "muxer_litellm").rglob("*.py")), *sorted((root / "tests").rglob("*.py"))]
+    for source in sources:
+        for node in ast.walk(ast.parse(source.read_text(), str(source))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                assert top != "click", f"{source}:{node.lineno} imports click"
+                assert top != "typer" or name in allowed, f"{source}:{node.lineno} imports {name}"
+
+
 def test_unexpected_errors_are_one_line_unless_debug(catalog: respx.Route, monkeypatch: pytest.MonkeyPatch) -> None:
     async def broken(self: LiteLLMProvider, *, force: bool = False) -> list[ModelCard]:
         raise RuntimeError("a bug\nwith two lines")
@@ -505,8 +512,8 @@ def test_unexpected_errors_are_one_line_unless_debug(catalog: respx.Route, monke
     failed_with(
         invoke("models"), "error: unexpected RuntimeError: a bug with two lines (rerun with --debug for details)"
     )
-    result = CliRunner().invoke(app, ["--debug", "models"], env={"LITELLM_BASE_URL": BASE_URL})
-    assert isinstance(result.exception, RuntimeError)
+    result = run_cli(["--debug", "models"], {"LITELLM_BASE_URL": BASE_URL})
+    assert isinstance(result.exception, RuntimeError)  # raised: Python prints its traceback
 
 
 # ---------------------------------------------------------------------------- health

@@ -178,7 +178,7 @@ def test_every_key_comes_from_the_environment() -> None:
     providers = set()
     for entry in config["model_list"]:
         params = entry["litellm_params"]
-        assert "mock_response" not in params, f"{entry['model_name']}: mocks belong in config/litellm-demo.yaml"
+        assert "mock_response" not in params, f"{entry['model_name']}: mocks belong in the demo config"
         assert ENV_REF.fullmatch(params.get("api_key", "")), f"{entry['model_name']}: api_key {params.get('api_key')!r}"
         providers.add(params["model"].split("/", 1)[0])
     assert len(providers) >= 3, f"a production-shaped config spans several providers, got {providers}"

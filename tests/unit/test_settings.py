@@ -15,7 +15,7 @@ import respx
 from pydantic import ValidationError
 
 from muxer_litellm import LiteLLMProvider, LiteLLMSettings
-from muxer_litellm.proxy.transport import DEFAULT_TIMEOUT
+from muxer_litellm.proxy.transport import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY
 from muxer_litellm.settings import normalize_base_url
 from tests.unit.replies import API_KEY, BASE_URL
 
@@ -241,7 +241,9 @@ async def test_from_settings_reads_env(
     assert route.calls.last.request.headers["authorization"] == f"Bearer {API_KEY}"
     assert str(route.calls.last.request.url) == f"{BASE_URL}/v1/models"
     assert len(recorded_clients) == 1
-    assert recorded_clients[0]["limits"] == httpx.Limits(max_connections=7, max_keepalive_connections=3)
+    assert recorded_clients[0]["limits"] == httpx.Limits(
+        max_connections=7, max_keepalive_connections=3, keepalive_expiry=KEEPALIVE_EXPIRY
+    )
     assert recorded_clients[0]["timeout"] == httpx.Timeout(42.0, connect=3.0)
 
 

@@ -447,3 +447,28 @@ async def test_non_json_200_reply_is_a_provider_error_naming_the_problem(
     assert "not a JSON object" in str(caught.value)
     assert "<html>gateway</html>" in str(caught.value)
     assert caught.value.status_code == 200
+
+
+async def test_a_malformed_reply_is_refused_before_any_pricing(
+    proxy: respx.MockRouter, provider: LiteLLMProvider
+) -> None:
+    """Validation comes first: a reply the provider refuses never triggers a catalog refresh."""
+    catalog = proxy.get("/model/info").mock(return_value=httpx.Response(200, json={"data": []}))
+    body = chat_body()
+    del body["choices"]
+    proxy.post("/v1/chat/completions").mock(return_value=httpx.Response(200, json=body))
+    with pytest.raises(ProviderError, match="malformed chat completion"):
+        await provider.chat_completion(HELLO, MODEL)
+    assert not catalog.called
+
+
+async def test_the_proxys_own_router_metadata_field_is_replaced(
+    proxy: respx.MockRouter, provider: LiteLLMProvider
+) -> None:
+    body = {**chat_body(), "router_metadata": {"selected_provider": "spoofed"}, "system_fingerprint": "fp_1"}
+    proxy.post("/v1/chat/completions").mock(return_value=httpx.Response(200, json=body, headers=HEADERS))
+    response = await provider.chat_completion(HELLO, MODEL)
+    assert response.router_metadata.selected_provider == "litellm"
+    assert response.router_metadata.call_id == CALL_ID
+    assert response.router_metadata.cost_source == "proxy"
+    assert response.model_extra == {"system_fingerprint": "fp_1"}

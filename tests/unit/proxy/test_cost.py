@@ -1,6 +1,6 @@
 """Cost reporting: ``router_metadata.estimated_cost`` / ``cost_source`` on chat, embeddings and streams
 (proxy header, else catalog price x usage, else unknown - never a silent 0.0), the other RouterMetadata
-fields read from the proxy's headers, and ``muxer_litellm.cost.parse_cost`` / ``resolve_cost``."""
+fields read from the proxy's headers, and ``muxer_litellm.proxy.cost.parse_cost`` / ``resolve_cost``."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 import respx
 
 from muxer_litellm import LiteLLMProvider, ModelCard, RouterMetadata
-from muxer_litellm.cost import parse_cost, resolve_cost
 from muxer_litellm.host import MessageInput
+from muxer_litellm.proxy.cost import parse_cost, resolve_cost
 from tests.unit.replies import (
     API_KEY,
     BASE_URL,

@@ -530,3 +530,65 @@ async def test_invalid_input_is_a_bad_request_without_http(
         assert fragment in str(caught.value)
     assert caught.value.retryable is False
     assert not route.called
+
+
+# ---------------------------------------------------------------------------- ChatStream state
+
+
+async def test_ended_only_when_the_proxy_finished(proxy: respx.MockRouter, provider: LiteLLMProvider) -> None:
+    mock_stream(proxy, sse(chunk("Hi"), final_chunk(2, 1, cost=0.0001)))
+    stream = open_stream(provider)
+    first = await anext(stream)
+    assert first == chunk("Hi")
+    assert (stream.ended, stream.closed) == (False, False)
+    rest = [c async for c in stream]
+    assert len(rest) == 1
+    assert (stream.ended, stream.closed) == (True, False)
+    with pytest.raises(StopAsyncIteration):
+        await anext(stream)
+
+
+async def test_closed_early_is_not_ended_and_stays_stopped(proxy: respx.MockRouter, provider: LiteLLMProvider) -> None:
+    body = FrameStream(frames(chunk("one"), chunk("two"), final_chunk(3, 2, cost=0.001)))
+    mock_frame_stream(proxy, body)
+    stream = open_stream(provider)
+    await anext(stream)
+    await stream.aclose()
+    assert (stream.ended, stream.closed) == (False, True)
+    with pytest.raises(StopAsyncIteration):
+        await anext(stream)
+    assert stream.usage is None
+    assert stream.cost is None
+
+
+async def test_a_failed_stream_is_not_ended(proxy: respx.MockRouter, provider: LiteLLMProvider) -> None:
+    mock_stream(proxy, sse(chunk("a"), mid_stream_error("boom", "500"), done=False))
+    stream = open_stream(provider)
+    with pytest.raises(ProviderUnavailableError):
+        async for _ in stream:
+            pass
+    assert stream.ended is False
+    with pytest.raises(StopAsyncIteration):
+        await anext(stream)
+
+
+async def test_a_host_stream_wrapped_is_still_parsed_and_ended() -> None:
+    async def host_chunks() -> AsyncIterator[dict[str, Any]]:
+        yield chunk("x")
+        yield {
+            **final_chunk(2, 1),
+            "router_metadata": {
+                "selected_provider": "native",
+                "selected_model": "m",
+                "routing_reason": "r",
+                "response_time_ms": 1.0,
+                "estimated_cost": 0.5,
+            },
+        }
+
+    stream = ChatStream.wrap(host_chunks())
+    assert [c["object"] async for c in stream] == ["chat.completion.chunk"] * 2
+    assert stream.ended is True
+    assert stream.usage is not None
+    assert stream.usage.total_tokens == 3
+    assert stream.cost == 0.5

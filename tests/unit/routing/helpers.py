@@ -56,11 +56,12 @@ SKIP_PROVIDER_ERRORS = [
     pytest.param(BudgetExceededError("key budget spent", 400), id="budget"),
     pytest.param(NotAProxyError("http://x answers HTML, not a LiteLLM proxy", 404), id="not-a-proxy"),
     pytest.param(ProviderClosedError("the provider was closed"), id="closed"),
+    # Not about the request, nor one model: a malformed reply, a keyless 500.
+    pytest.param(ProviderError("teapot", 418), id="plain-provider-error"),
+    pytest.param(ProviderError("refused", 500, retryable=False), id="non-retryable-provider-error"),
 ]
 STOP_ERRORS = [
     pytest.param(BadRequestError("bad request", 400), id="bad-request"),
-    pytest.param(ProviderError("teapot", 418), id="plain-provider-error"),
-    pytest.param(ProviderError("refused", 500, retryable=False), id="non-retryable-provider-error"),
     pytest.param(BadRequestError("bad but retryable?", 400, retryable=True), id="bad-request-marked-retryable"),
 ]
 

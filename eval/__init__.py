@@ -1,0 +1,1 @@
+"""Routing-quality evaluation: the labelled prompt set, ``make eval`` and the classifier trainer."""

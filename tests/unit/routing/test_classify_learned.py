@@ -1,0 +1,440 @@
+"""The issue-14 classifier: the broader rules, the learned scorer, and each decision's
+confidence (``PromptProfile.primary/confidence/runner_up/scores``).
+
+Prompts here are the kinds the issue names (reasoning without maths words, code without a
+language beside a code noun, polite or non-English JSON requests, tricky negatives); they
+check rules and documented behaviour, not the eval set's figures (``make eval`` measures those).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from muxer_litellm.host import MessageInput
+from muxer_litellm.routing import PromptProfile, classify_prompt
+from muxer_litellm.routing import classify as classify_module
+from muxer_litellm.routing.classify import (
+    FOCUS_HEAD,
+    FOCUS_PREVIOUS,
+    FOCUS_SYSTEM,
+    FOCUS_TAIL,
+    LEARNED_THRESHOLD,
+    RULE_CONFIDENCE,
+    focus_parts,
+    focus_text,
+)
+from muxer_litellm.routing.learned import (
+    MODEL_CLASSES,
+    LearnedModel,
+    features,
+    load_model,
+    symbols,
+    text_features,
+    tokens,
+)
+from muxer_litellm.routing.vocabulary import CODE_TERMS, NO_ANAGRAM, anagram_key, with_anagrams
+
+NO_LONG = 10**9
+
+
+def classify(text: str | list[MessageInput], **kwargs: Any) -> PromptProfile:
+    kwargs.setdefault("long_context_tokens", NO_LONG)
+    messages: list[MessageInput] = [{"role": "user", "content": text}] if isinstance(text, str) else text
+    return classify_prompt(messages, **kwargs)
+
+
+@pytest.fixture
+def rules_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(classify_module, "load_model", lambda: None)
+
+
+# ----------------------------------------------------------------------------- the shipped model
+
+
+def test_the_shipped_model_loads_and_is_small() -> None:
+    model = load_model()
+    assert model is not None
+    assert model.classes == MODEL_CLASSES == ("simple", "code", "reasoning", "json")
+    assert model.temperature > 0
+    assert 500 < len(model.weights) < 20_000
+    assert all(len(w) == 4 for w in model.weights.values())
+
+
+def test_fast_scoring_path_equals_scoring_the_feature_list() -> None:
+    """``probabilities_of`` (one cached vector per word) must score exactly ``features()``."""
+    model = load_model()
+    assert model is not None
+    for text in ("Is 221 prime?", "pyhton scirpt to rename files", "what's 2+2, and 12 times 14?", "日本の首都は"):
+        lower = text.lower()
+        fast = model.probabilities_of(tokens(lower), symbols(lower))
+        slow = model.probabilities(text_features(lower))
+        assert fast.keys() == slow.keys()
+        assert all(math.isclose(fast[c], slow[c], rel_tol=1e-9) for c in fast)
+        assert math.isclose(sum(fast.values()), 1.0)
+
+
+def test_profile_scores_are_the_models_probabilities_of_the_focus_text() -> None:
+    model = load_model()
+    assert model is not None
+    messages: list[MessageInput] = [
+        {"role": "system", "content": "You are a careful assistant."},
+        {"role": "user", "content": "I have a spreadsheet question."},
+        {"role": "assistant", "content": "Go ahead."},
+        {"role": "user", "content": "How many ways can 4 people sit in a row?"},
+    ]
+    profile = classify_prompt(messages)
+    expected = model.probabilities(text_features(focus_text(messages).lower()))
+    assert dict(profile.scores) == pytest.approx(expected)
+
+
+def test_model_json_round_trips_and_rejects_bad_shapes() -> None:
+    model = LearnedModel(("simple", "code"), (0.1, -0.1), {"bug": (0.0, 1.5)}, temperature=2.0)
+    again = LearnedModel.from_json(json.loads(json.dumps(model.to_json())))
+    assert again.weights == model.weights
+    assert again.temperature == 2.0
+    # logits: simple 0.1, code -0.1 + 1.5 = 1.4; softmax at temperature 2.
+    assert again.probabilities(["bug"])["code"] == pytest.approx(1 / (1 + math.exp(-(1.4 - 0.1) / 2.0)))
+    with pytest.raises(ValueError, match="do not match"):
+        LearnedModel.from_json({"classes": ["a", "b"], "bias": [0, 0], "weights": {"x": [1.0]}})
+    with pytest.raises(ValueError, match="temperature"):
+        LearnedModel.from_json({"classes": ["a"], "bias": [0], "weights": {}, "temperature": 0})
+
+
+def test_a_missing_model_file_leaves_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(classify_module, "load_model", lambda: None)
+    plain = classify("What is the capital of France?")
+    assert plain.classes == frozenset({"simple"})
+    assert (plain.confidence, plain.runner_up, plain.scores) == (1.0, None, ())
+    ruled = classify("Is 221 prime?")
+    assert ruled.primary == "reasoning"
+    assert ruled.confidence == RULE_CONFIDENCE
+
+
+def test_load_model_returns_none_for_an_unreadable_file() -> None:
+    from muxer_litellm.routing import learned
+
+    class Broken:
+        def joinpath(self, *parts: str) -> Broken:
+            return self
+
+        def read_text(self, encoding: str) -> str:
+            return '{"classes": ["simple"], "bias": [0, 0], "weights": {}}'
+
+    learned.load_model.cache_clear()
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(learned.resources, "files", lambda package: Broken())
+            assert learned.load_model() is None
+    finally:
+        learned.load_model.cache_clear()
+    assert learned.load_model() is not None
+
+
+# ----------------------------------------------------------------------------- features
+
+
+def test_tokens_fold_numbers_and_split_scripts() -> None:
+    assert tokens("is 221 prime? call 555-123-4567 on 2024-03-15 at 9:15") == [
+        "is",
+        "0",
+        "prime",
+        "call",
+        "0",
+        "on",
+        "0",
+        "at",
+        "0",
+    ]
+    assert tokens("café \u00d7 3 \u00f7 4") == ["café", "0", "0"]  # multiplication/division signs are symbols
+    assert tokens("git怎么撤销") == ["git", "怎", "么", "撤", "销"]  # CJK letters one by one
+
+
+def test_features_skip_function_words_but_keep_their_pairs() -> None:
+    feats = features(tokens("how do i reverse a list"), symbols("how do i reverse a list"))
+    assert "reverse" in feats
+    assert "how" not in feats
+    assert "do" not in feats
+    assert "i reverse" in feats  # a pair with a content word counts
+    assert "how do" not in feats  # two function words do not
+    assert anagram_key("reverse") in feats
+    assert "~<rev" in feats
+    assert "num:0" in feats
+    assert "len:2" in feats
+
+
+def test_swapped_letter_typos_share_the_anagram_key() -> None:
+    assert anagram_key("pyhton") == anagram_key("python")
+    assert anagram_key("scirpt") == anagram_key("script")
+    keys = with_anagrams(CODE_TERMS)
+    assert keys[anagram_key("dokcer")] == "docker"
+    for word in NO_ANAGRAM:  # "eslint"/"listen", "logarithm"/"algorithm"...
+        assert anagram_key(word) not in with_anagrams(frozenset({word}))
+
+
+# ----------------------------------------------------------------------------- focus text
+
+
+def test_focus_reads_system_start_previous_end_and_last_turn_head_and_tail() -> None:
+    long_last = "A" * FOCUS_HEAD + "M" * 5000 + "Z" * FOCUS_TAIL
+    messages: list[MessageInput] = [
+        {"role": "system", "content": "S" * (FOCUS_SYSTEM + 50)},
+        {"role": "user", "content": "p" * 50 + "P" * FOCUS_PREVIOUS},
+        {"role": "assistant", "content": "assistant words are never read"},
+        {"role": "tool", "tool_call_id": "1", "content": "tool results are data"},
+        {"role": "user", "content": long_last},
+    ]
+    system, previous, last = focus_parts(messages)  # type: ignore[arg-type]
+    assert system == "S" * FOCUS_SYSTEM
+    assert previous == "P" * FOCUS_PREVIOUS
+    assert last == "A" * FOCUS_HEAD + "\n" + "Z" * FOCUS_TAIL
+    assert focus_text(messages) == f"{system}\n{previous}\n{last}"  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- confidence
+
+
+def test_every_profile_has_a_primary_class_and_a_confidence_in_range() -> None:
+    for text in ("hi", "Is 221 prime?", "```\nx = 1\n```", "Respond in JSON: name a colour.", "Plan a trip"):
+        profile = classify(text)
+        assert profile.primary in profile.classes
+        assert 0.0 <= profile.confidence <= 1.0
+        if profile.scores:
+            assert math.isclose(sum(p for _, p in profile.scores), 1.0)
+            assert profile.runner_up in MODEL_CLASSES
+            assert profile.runner_up != profile.primary
+
+
+def test_a_rule_hit_is_at_least_rule_confidence_and_structural_needs_are_certain() -> None:
+    assert classify("Traceback (most recent call last):\n  File 'x'").confidence >= RULE_CONFIDENCE
+    assert classify("Is 221 prime?").confidence >= RULE_CONFIDENCE
+    long = classify("hello", long_context_tokens=1)
+    assert (long.primary, long.confidence) == ("long_context", 1.0)
+    image: list[MessageInput] = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]
+    assert (classify(image).primary, classify(image).confidence) == ("vision", 1.0)
+
+
+def test_a_plain_prompt_is_simple_with_the_models_probability_as_confidence() -> None:
+    profile = classify("What is the capital of France?")
+    assert profile.classes == frozenset({"simple"})
+    assert profile.primary == "simple"
+    assert profile.confidence == pytest.approx(dict(profile.scores)["simple"])
+    assert profile.confidence > 0.8
+
+
+def test_code_and_reasoning_together_keep_both_classes_and_pick_a_primary() -> None:
+    profile = classify("Prove that this loop ends:\n```\nwhile x: x -= 1\n```")
+    assert {"code", "reasoning"} <= profile.classes
+    assert profile.primary in ("code", "reasoning")
+
+
+# ----------------------------------------------------------------------------- the issue's misses
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("Is 221 prime?", "maths problem '221 prime'"),
+        ("is 97 a prime numbr?", "maths problem '97 a prime'"),
+        ("What's the probability of getting at least one six in four rolls of a die?", "probability problem"),
+        ("How many ways can 6 people sit around a round table?", "counting problem 'How many ways'"),
+        ("If all bloops are razzies, are all bloops lazzies?", "logic puzzle 'If all bloops are'"),
+        ("Knights always tell the truth and knaves always lie. Who is who?", "logic puzzle"),
+        ("What comes next: 2, 6, 12, 20?", "number sequence 'What comes next'"),
+        ("If today is Wednesday, what day will it be in 100 days?", "calendar puzzle"),
+        ("What is the angle between the hour and minute hands at 3:15?", "clock puzzle"),
+        ("What is 17 times 23?", "arithmetic"),
+        ("Roughly how many golf balls would fit in a bus?", "estimation problem"),
+        ("What's the greatest common divisor of 1071 and 462?", "math words 'common divisor'"),
+        ("Find all integers n with n divisible by 7", "math words 'divisible'"),
+        ("I have 5 meetings of 1, 2 and 3 hours and 9 free hours. How should I plan them?", "word problem"),
+    ],
+)
+def test_reasoning_without_maths_words_is_recognised(text: str, signal: str) -> None:
+    profile = classify(text)
+    assert "reasoning" in profile.classes
+    assert any(s.startswith(signal) for s in profile.signals), profile.signals
+
+
+@pytest.mark.parametrize(
+    ("text", "signal"),
+    [
+        ("Write a Dockerfile for a Flask app", "programming words 'dockerfile'"),
+        ("How do I drop rows with NaN in a pandas DataFrame?", "programming words 'dataframe'"),
+        ("group by two columns in pandas and get the mean of a third", None),
+        ("Make a React component that shows a counter", "programming words 'react' + 'component'"),
+        ("SwiftUI list doesn't refresh", "programming words 'swiftui'"),
+        ("Write a GitHub Actions workflow that runs pytest", "programming words 'github'"),
+        ('git says "fatal: refusing to merge unrelated histories"', None),
+        ("Write a C function that counts set bits", "programming words"),
+        ("pyhton scirpt to rename all jpg files", "programming words 'python' + 'script'"),
+        ("my dokcer container exits immediately", "programming words 'docker'"),
+        ("npm ERR! ERESOLVE unable to resolve dependency tree", "error message"),
+        ("Why does user.save() fail?", "code syntax"),
+        ("What's in config.yaml?", "code syntax '.yaml'"),
+        ("git stash pop gives a conflict", "shell command 'git stash'"),
+        ("how do i revrese a linked list", "programming words 'linked list'"),
+        ("Wie lösche ich in Git einen lokalen Branch?", None),
+    ],
+)
+def test_code_without_a_language_beside_a_code_noun_is_recognised(text: str, signal: str | None) -> None:
+    profile = classify(text)
+    assert "code" in profile.classes
+    if signal is not None:
+        assert any(s.startswith(signal) for s in profile.signals), profile.signals
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Could you kindly format this as JSON: name John, age 42.",
+        "list 3 fruits and their colours in json format pls",
+        "Gib mir die Liste als JSON zurück: Äpfel, Birnen.",
+        "Réponds en JSON avec les clés titre et résumé.",
+        "Devuélveme el resultado en formato JSON.",
+        "JSON形式で出力してください",
+        "请用JSON格式返回以下信息",
+        "json pls - the 7 wonders of the world",
+        "JSON: the three biggest cities in Canada",
+        "I'd like your response to be JSON, please.",
+        "retrun json with keys name and age",
+    ],
+)
+def test_polite_indirect_and_non_english_json_requests_are_json(text: str) -> None:
+    profile = classify(text)
+    assert profile.json_requested
+    assert "json" in profile.classes
+    assert profile.primary == "json"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What is JSON?",
+        "Explain the JSON format to a beginner.",
+        "What is the difference between null in JSON and undefined?",
+        "I keep my notes in JSON files",
+        "Is JSON better than YAML for config files?",
+        "Responding in JSON is hard for small models",
+    ],
+)
+def test_questions_and_statements_about_json_are_not_requests(text: str) -> None:
+    assert not classify(text).json_requested
+
+
+def test_a_code_question_mentioning_json_is_code_not_a_json_request() -> None:
+    profile = classify("How do I return JSON from a Flask route in Python?")
+    assert "code" in profile.classes
+    assert not profile.json_requested  # the answer is code, not a JSON document
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What is the capital of France?",
+        "Planning a week in Java next month, what should I see?",
+        "Give me a riddle for my kids' birthday party.",
+        "I need proof of address for my bank. Which documents count?",
+        "Who is the prime minister of Canada?",
+        "What's the probability of rain tomorrow?",
+        "Can you compile a list of hiking trails in Colorado?",
+        "Write a script for a two-minute wedding toast.",
+        "Recommend some puzzle games for my phone.",
+        "What is 2+2?",
+        "Call me at 555-123-4567",
+    ],
+)
+def test_tricky_negatives_stay_simple(text: str) -> None:
+    profile = classify(text)
+    assert profile.classes == frozenset({"simple"}), profile.signals
+
+
+def test_a_system_persona_is_not_a_programming_question() -> None:
+    messages: list[MessageInput] = [
+        {"role": "system", "content": "You are a backend service for our API. Be brief."},
+        {"role": "user", "content": "What's the capital of Norway?"},
+    ]
+    assert classify(messages).classes == frozenset({"simple"})
+
+
+def test_code_rule_in_an_earlier_turn_counts_for_a_follow_up() -> None:
+    messages: list[MessageInput] = [
+        {"role": "user", "content": "Write a Python function that checks if a number is prime."},
+        {"role": "assistant", "content": "def is_prime(n): ..."},
+        {"role": "user", "content": "make it faster for big numbers"},
+    ]
+    assert "code" in classify(messages).classes
+
+
+def test_code_rule_in_an_earlier_turn_is_dropped_when_the_conversation_moved_on() -> None:
+    messages: list[MessageInput] = [
+        {"role": "user", "content": "Write a SQL query to count users by country."},
+        {"role": "assistant", "content": "SELECT country, COUNT(*) FROM users GROUP BY country;"},
+        {"role": "user", "content": "perfect, thanks a lot! what's a good film for tonight?"},
+    ]
+    assert "code" not in classify(messages).classes
+
+
+def test_without_the_scorer_an_earlier_turn_still_counts(rules_only: None) -> None:
+    messages: list[MessageInput] = [
+        {"role": "user", "content": "Write a SQL query to count users by country."},
+        {"role": "assistant", "content": "SELECT ..."},
+        {"role": "user", "content": "thanks! what's a good film for tonight?"},
+    ]
+    assert "code" in classify(messages).classes
+
+
+def tiny_model(**weights: tuple[float, float, float, float]) -> LearnedModel:
+    """A scorer that knows a few made-up words (deterministic, whatever the shipped weights)."""
+    return LearnedModel(MODEL_CLASSES, (2.0, 0.0, 0.0, 0.0), dict(weights))
+
+
+def test_the_scorer_alone_adds_a_class_and_names_its_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(classify_module, "load_model", lambda: tiny_model(zorblax=(0.0, 6.0, 0.0, 0.0)))
+    profile = classify("please zorblax the thing")
+    assert profile.classes == frozenset({"code"})
+    assert profile.signals == (f"learned code {profile.confidence:.2f} ('zorblax')",)
+    assert profile.confidence >= LEARNED_THRESHOLD
+    assert profile.runner_up == "simple"
+
+
+def test_below_the_threshold_the_scorer_adds_nothing_but_lowers_confidence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(classify_module, "load_model", lambda: tiny_model(zorblax=(0.0, 2.0, 0.0, 0.0)))
+    profile = classify("please zorblax the thing")
+    assert profile.classes == frozenset({"simple"})
+    assert profile.confidence < 0.7
+    assert profile.runner_up == "code"
+    assert profile.runner_up_score == pytest.approx(dict(profile.scores)["code"])
+
+
+def test_an_everyday_name_rule_is_vetoed_when_the_scorer_is_sure_it_is_not_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = "I spent a week in Java"
+    monkeypatch.setattr(classify_module, "load_model", lambda: tiny_model(week=(8.0, -4.0, 0.0, 0.0)))
+    assert classify(text).classes == frozenset({"simple"})
+    monkeypatch.setattr(classify_module, "load_model", lambda: tiny_model(week=(0.0, 2.0, 0.0, 0.0)))
+    assert "programming words 'in Java'" in classify(text).signals  # p(code) ~0.4: not sure, the rule counts
+
+
+# ----------------------------------------------------------------------------- shared state
+
+
+def test_concurrent_classification_matches_sequential() -> None:
+    """The scorer's per-word cache and the feature cache are shared by every request."""
+    prompts = [
+        "Is 221 prime?",
+        "pyhton scirpt to rename files",
+        "What is the capital of France?",
+        "Could you kindly format this as JSON: a, b",
+        "group by two columns in pandas",
+        "Wie lösche ich in Git einen Branch?",
+    ] * 40
+    expected = [classify(p) for p in prompts]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        got = list(pool.map(classify, prompts))
+    assert got == expected
