@@ -360,43 +360,46 @@ def route(
             raise RoutingConfigError(
                 f"unknown routing strategy {name!r}; use one of {', '.join(routing.strategy_names())}"
             )
-        router = HeuristicRouter(routing)
-        providers: dict[str, LLMProvider] = {"litellm": provider}
-        with state.status("Reading the model catalog…"):
-            await provider.refresh_models(force=True)  # surfaces a dead proxy or bad key; plan() would hide it
-        if not provider.get_supported_models():
-            raise state.fail(no_chat_models_line(provider.base_url))
-        with state.status("Planning…"):
-            plan = await router.plan(messages, providers, strategy, max_cost, **request)
-        prompt_tokens = plan.profile.prompt_tokens
-        out_tokens = expected_output_tokens(plan.profile, max_tokens, routing)
-        candidates = router.candidates(providers)
-        estimates = {c.key: c.estimate(providers.get(c.provider), prompt_tokens, out_tokens) for c in candidates}
-        first = plan.targets[0]
-        out = state.out
-        out.print(
-            f"route: {first.key} (strategy {plan.strategy}, est. {usd(first.estimated_cost)})",
-            markup=False,
-            soft_wrap=True,
-        )
-        out.print(f"why: {plan.reason}", markup=False, soft_wrap=True)
-        out.print(route_table(route_rows(plan, candidates, estimates), prompt_tokens, out_tokens))
-        if not run:
-            out.print("No call made; add --run to send it.", style="dim")
+        async with HeuristicRouter(routing) as router:  # closes a Redis store, if configured
+            providers: dict[str, LLMProvider] = {"litellm": provider}
+            with state.status("Reading the model catalog…"):
+                await provider.refresh_models(force=True)  # surfaces a dead proxy or bad key; plan() would hide it
+            if not provider.get_supported_models():
+                raise state.fail(no_chat_models_line(provider.base_url))
+            with state.status("Planning…"):
+                plan = await router.plan(messages, providers, strategy, max_cost, **request)
+            prompt_tokens = plan.profile.prompt_tokens
+            out_tokens = expected_output_tokens(plan.profile, max_tokens, routing)
+            candidates = router.candidates(providers)
+            estimates = {c.key: c.estimate(providers.get(c.provider), prompt_tokens, out_tokens) for c in candidates}
+            first = plan.targets[0]
+            out = state.out
+            out.print(
+                f"route: {first.key} (strategy {plan.strategy}, est. {usd(first.estimated_cost)})",
+                markup=False,
+                soft_wrap=True,
+            )
+            out.print(f"why: {plan.reason}", markup=False, soft_wrap=True)
+            out.print(route_table(route_rows(plan, candidates, estimates), prompt_tokens, out_tokens))
+            if not run:
+                out.print("No call made; add --run to send it.", style="dim")
+                return 0
+            with state.status(f"Calling {first.key}…"):
+                response = await router.route_request(messages, providers, strategy, max_cost, **request)
+            meta = response.router_metadata
+            answer = response.choices[0].message.content if response.choices else None
+            out.print(
+                f"answer from {meta.selected_provider}/{meta.selected_model}:",
+                style="bold",
+                markup=False,
+                soft_wrap=True,
+            )
+            text = answer if isinstance(answer, str) else json.dumps(answer)
+            _write(text if text.endswith("\n") else text + "\n")
+            total = f"; total {usd(meta.total_cost)} over {len(meta.attempts)} attempt(s)"
+            out.print(f"cost: {usd(meta.estimated_cost)} ({meta.cost_source}){total}", markup=False, soft_wrap=True)
+            out.print(attempts_table(meta.attempts))
             return 0
-        with state.status(f"Calling {first.key}…"):
-            response = await router.route_request(messages, providers, strategy, max_cost, **request)
-        meta = response.router_metadata
-        answer = response.choices[0].message.content if response.choices else None
-        out.print(
-            f"answer from {meta.selected_provider}/{meta.selected_model}:", style="bold", markup=False, soft_wrap=True
-        )
-        text = answer if isinstance(answer, str) else json.dumps(answer)
-        _write(text if text.endswith("\n") else text + "\n")
-        total = f"; total {usd(meta.total_cost)} over {len(meta.attempts)} attempt(s)"
-        out.print(f"cost: {usd(meta.estimated_cost)} ({meta.cost_source}){total}", markup=False, soft_wrap=True)
-        out.print(attempts_table(meta.attempts))
-        return 0
 
     _run(ctx, work)
 

@@ -155,19 +155,6 @@ class Planner:
         streaming: bool = False,
     ) -> RoutePlan:
         """The plan for this request; ``streaming`` plans for a stream (which cannot cascade)."""
-        plan = await self._plan(messages, providers, strategy, max_cost, request, take_turn, streaming)
-        return plan
-
-    async def _plan(
-        self,
-        messages: Sequence[MessageInput],
-        providers: Mapping[str, LLMProvider],
-        strategy: str | None,
-        max_cost: float | None,
-        request: Mapping[str, Any],
-        take_turn: bool,
-        streaming: bool,
-    ) -> RoutePlan:
         check_budget(max_cost)
         if not providers:
             raise RoutingConfigError("providers is empty: register at least one provider")
