@@ -171,7 +171,8 @@ class Executor:
     ) -> ChatCompletionResponse:
         """Steps in order until an answer passes the quality check (or the budget ends)."""
         run = Attempts(list(plan.attempts))
-        spent = 0.0
+        # What planning already spent (a semantic classifier's embedding) counts toward max_cost.
+        spent = sum(a.cost or 0.0 for a in plan.attempts)
         best: tuple[float, ChatCompletionResponse, RankedCandidate, RouteAttempt] | None = None
         stopped: str | None = None
         for step in plan.targets:
@@ -195,6 +196,7 @@ class Executor:
             attempt.quality_score = verdict.score
             number = plan.targets.index(step) + 1
             if verdict.model is not None:  # a judge model's call (judge.JudgeScorer) is an attempt too
+                spent += 0.0 if verdict.error else (verdict.cost or 0.0)
                 run.attempts.append(
                     RouteAttempt(
                         provider=verdict.provider or "judge",

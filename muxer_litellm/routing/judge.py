@@ -127,7 +127,6 @@ class JudgeScorer:
                     max_tokens=self.max_tokens,
                     temperature=0,
                 )
-            score, reason = parse_grade(answer_text(graded))
         except (TimeoutError, ProviderError, ValueError) as exc:
             why = f"took longer than {self.timeout:g}s" if isinstance(exc, TimeoutError) else str(exc)[:160]
             return replace(
@@ -136,6 +135,19 @@ class JudgeScorer:
                 provider=self.provider_name,
                 model=self.model,
                 error=type(exc).__name__,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            )
+        try:
+            score, reason = parse_grade(answer_text(graded))
+        except ValueError as exc:
+            # The judge answered (and was billed) but gave no grade we can read: keep the default
+            # check's verdict, and still count the call.
+            return replace(
+                base,
+                reason=f"{base.reason} (judge {self.model} gave no readable grade: {str(exc)[:160]})",
+                cost=graded.router_metadata.estimated_cost,
+                provider=self.provider_name,
+                model=self.model,
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
             )
         return QualityVerdict(

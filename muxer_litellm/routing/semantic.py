@@ -121,7 +121,9 @@ class SemanticClassifier:
     skip_above: float = 0.9
     provider_name: str | None = None
     _bank: list[tuple[str, list[float]]] | None = field(default=None, init=False, repr=False)
-    _bank_cost: float | None = field(default=None, init=False, repr=False)
+    #: What embedding the exemplars cost that no request has counted yet (None: unknown). It
+    #: goes on the next successful classification, so a failed first request does not lose it.
+    _bank_cost: float | None = field(default=0.0, init=False, repr=False)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -142,16 +144,17 @@ class SemanticClassifier:
         at least ``skip_above``) and structural needs: no call, no cost."""
         return profile.primary not in ("long_context", "vision", "tools") and profile.confidence < self.skip_above
 
-    async def _exemplar_bank(self) -> tuple[list[tuple[str, list[float]]], float | None]:
-        """The exemplars' vectors (embedded once) and what embedding them cost, the first time."""
+    async def _exemplar_bank(self) -> list[tuple[str, list[float]]]:
+        """The exemplars' vectors, embedded once; their cost waits in ``_bank_cost``."""
         async with self._lock:
             if self._bank is not None:
-                return self._bank, 0.0
+                return self._bank
             pairs = [(cls, text) for cls, texts in self.exemplars.items() for text in texts]
             response = await self.provider.embeddings([text for _, text in pairs], self.model)
             vectors = _vectors(response, len(pairs))
             self._bank = [(cls, v) for (cls, _), v in zip(pairs, vectors, strict=True)]
-            return self._bank, response.router_metadata.estimated_cost
+            self._bank_cost = response.router_metadata.estimated_cost
+            return self._bank
 
     def scores(self, vector: Sequence[float], bank: Sequence[tuple[str, list[float]]]) -> dict[str, float]:
         """Per class: the mean cosine of its ``k`` nearest exemplars, softmaxed."""
@@ -175,7 +178,7 @@ class SemanticClassifier:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout):
-                bank, bank_cost = await self._exemplar_bank()
+                bank = await self._exemplar_bank()
                 response = await self.provider.embeddings([text], self.model)
             vector = _vectors(response, 1)[0]
             semantic = self.scores(vector, bank)
@@ -190,11 +193,10 @@ class SemanticClassifier:
                 duration_ms=round((time.perf_counter() - started) * 1000, 3),
             )
             return profile, (attempt,)
+        # This request counts the exemplars' embedding if no earlier one could (no await between).
+        bank_cost, self._bank_cost = self._bank_cost, 0.0
         cost = response.router_metadata.estimated_cost
-        if cost is not None and bank_cost is not None:
-            cost += bank_cost
-        elif bank_cost is None:
-            cost = None
+        cost = None if cost is None or bank_cost is None else cost + bank_cost
         refined = blend(profile, semantic, self.weight)
         best = max(semantic, key=semantic.__getitem__)
         attempt = RouteAttempt(

@@ -97,21 +97,26 @@ async def test_a_slow_judge_falls_back_to_the_default_check(proxy: respx.MockRou
     assert "judge judge-mini unavailable: took longer than 0.05s" in verdict.reason
 
 
-@pytest.mark.parametrize(
-    "reply",
-    [
-        httpx.Response(500, json=error_body("boom", "internal_server_error")),
-        httpx.Response(200, json=chat_body("I think it is fine"), headers={"x-litellm-response-cost": "0.000001"}),
-    ],
-)
-async def test_a_failing_or_unreadable_judge_falls_back(
-    proxy: respx.MockRouter, provider: LiteLLMProvider, reply: httpx.Response
-) -> None:
-    proxy.post("/v1/chat/completions").mock(return_value=reply)
+async def test_a_failing_judge_falls_back_at_no_cost(proxy: respx.MockRouter, provider: LiteLLMProvider) -> None:
+    proxy.post("/v1/chat/completions").mock(
+        return_value=httpx.Response(500, json=error_body("boom", "internal_server_error"))
+    )
     verdict = await JudgeScorer(provider, "judge-mini")(user(QUESTION), answer("No: 221 = 13 x 17."))
     assert verdict.score == 1.0
     assert verdict.error is not None
     assert verdict.cost is None
+
+
+async def test_an_unreadable_judge_falls_back_but_its_call_is_counted(
+    proxy: respx.MockRouter, provider: LiteLLMProvider
+) -> None:
+    reply = httpx.Response(200, json=chat_body("I think it is fine"), headers={"x-litellm-response-cost": "0.000001"})
+    proxy.post("/v1/chat/completions").mock(return_value=reply)
+    verdict = await JudgeScorer(provider, "judge-mini")(user(QUESTION), answer("No: 221 = 13 x 17."))
+    assert verdict.score == 1.0  # the default check's verdict
+    assert verdict.error is None  # the judge answered and billed; only its grade is unreadable
+    assert verdict.cost == pytest.approx(0.000001)
+    assert "gave no readable grade" in verdict.reason
 
 
 async def test_in_a_cascade_the_judge_escalates_and_every_call_is_counted(
