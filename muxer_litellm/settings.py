@@ -26,6 +26,10 @@ def normalize_base_url(url: str) -> str:
         )
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"LiteLLM base_url must be an http(s) URL such as http://localhost:4000, got {url!r}")
+    try:
+        parts.port  # noqa: B018  # raises on a port that is not a number in 0-65535
+    except ValueError:
+        raise ValueError(f"LiteLLM base_url has an invalid port, got {url!r}") from None
     if cleaned.endswith("/v1"):
         cleaned = cleaned[: -len("/v1")]
     return cleaned

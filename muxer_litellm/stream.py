@@ -123,10 +123,18 @@ class ChatStream(AsyncIterator[dict[str, Any]]):
         """Stop the stream and free its connection at once. Safe to call twice."""
         if self._closed:
             return
-        self._closed = True
         aclose = getattr(self._chunks, "aclose", None)  # a host's plain iterator may have none
         if callable(aclose):
-            await aclose()
+            try:
+                await aclose()
+            except RuntimeError as exc:
+                if "already running" not in str(exc):
+                    raise
+                # An async generator cannot be closed while another task is inside __anext__.
+                raise RuntimeError(
+                    "this ChatStream is being read by another task: cancel that task to stop the stream"
+                ) from None
+        self._closed = True
 
     async def __aenter__(self) -> Self:
         return self

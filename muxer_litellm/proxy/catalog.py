@@ -20,9 +20,13 @@ __all__ = ["ModelCatalog", "cards_from_model_info"]
 def _num(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    if math.isnan(value) or math.isinf(value) or value < 0:
+    try:
+        number = float(value)  # an int too large for a float is no usable number
+    except OverflowError:
         return None
-    return float(value)
+    if math.isnan(number) or math.isinf(number) or number < 0:
+        return None
+    return number
 
 
 def _int(value: Any) -> int | None:
@@ -49,7 +53,7 @@ def _prices(info: Mapping[str, Any]) -> tuple[float | None, float | None]:
     if inp is None or out is None:
         return None, None
     overrides = info.get("pricing_overrides")
-    explicit = set(overrides) if isinstance(overrides, list) else set()
+    explicit = {o for o in overrides if isinstance(o, str)} if isinstance(overrides, list) else set()
     if inp > 0 or out > 0 or "input_cost_per_token" in explicit:
         return _per_1k(inp), _per_1k(out)
     return None, None

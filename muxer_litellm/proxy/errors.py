@@ -62,7 +62,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
                 continue
             try:
                 when = parsedate_to_datetime(raw)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 continue
             seconds = when.timestamp() - (time.time() if now is None else now)
         if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN / inf

@@ -159,7 +159,9 @@ def embeddings_payload(input: Any, model: str, kwargs: Mapping[str, Any]) -> dic
 def _path(parent: str, key: Any) -> str:
     if isinstance(key, int):
         return f"{parent}[{key}]"
-    return f"{parent}.{key}" if parent else str(key)
+    # A key with a lone surrogate is named escaped, so the error message itself can be printed.
+    name = str(key).encode("utf-8", "backslashreplace").decode("utf-8")
+    return f"{parent}.{name}" if parent else name
 
 
 def _find_bad(value: Any, path: str) -> tuple[str, str] | None:

@@ -40,6 +40,7 @@ from .cost import call_metadata, parse_cost, proxy_headers, resolve_cost
 from .errors import PROVIDER
 from .health import probe, read_model_health
 from .payload import chat_payload, embeddings_payload, message_dicts
+from .sse import MAX_TOKENS
 from .stream import open_chat_stream
 from .transport import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY, ProxyTransport, check_api_key
 
@@ -69,8 +70,8 @@ class _Options(BaseModel):
 class _TokenCounts(BaseModel):
     model_config = ConfigDict(strict=True)
 
-    input_tokens: int = Field(ge=0)
-    output_tokens: int = Field(ge=0)
+    input_tokens: int = Field(ge=0, le=MAX_TOKENS)
+    output_tokens: int = Field(ge=0, le=MAX_TOKENS)
 
 
 class LiteLLMProvider(LLMProvider):
@@ -318,7 +319,14 @@ class LiteLLMProvider(LLMProvider):
             # Retrieve the outcome even if every waiter was cancelled (no "never retrieved").
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
             self._refresh_task = task
-        await asyncio.shield(task)
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if task.cancelled() and self.closed and (current is None or not current.cancelling()):
+                # aclose() cancelled the shared refresh, not this caller: say what happened.
+                raise self._transport.closed_error(None) from None
+            raise
         return self._catalog.cards()
 
     async def _fetch_model_info(self) -> None:
@@ -326,7 +334,7 @@ class LiteLLMProvider(LLMProvider):
         payload = self._transport.json_object(response, None)
         try:
             self._catalog.load(payload)
-        except ValueError as exc:
+        except (ValueError, TypeError, OverflowError, RecursionError) as exc:
             raise ProviderError(
                 f"LiteLLM proxy returned an unusable /model/info: {exc}", response.status_code, PROVIDER
             ) from None
@@ -352,20 +360,17 @@ class LiteLLMProvider(LLMProvider):
         metadata: Mapping[str, Any] | None = None,
     ) -> ModelCard:
         """Declare or override a model (prices in USD per 1K tokens); wins over the proxy."""
-        custom = CustomModel.parse(
-            model_name,
-            {
-                "pricing": dict(pricing),
-                "rate_limits": None if rate_limits is None else dict(rate_limits),
-                "metadata": dict(metadata or {}),
-            },
-        )
+        # As given: pydantic names a bad field (a None or a list where a mapping belongs).
+        raw = {"pricing": pricing, "rate_limits": rate_limits, "metadata": {} if metadata is None else metadata}
+        custom = CustomModel.parse(model_name, raw)
         return self._catalog.add_custom(model_name, custom)
 
     def calculate_cost(self, input_tokens: int, output_tokens: int, model: str) -> float:
         """USD for the tokens at the catalog price; ``math.inf`` when the price is unknown,
         so a cost-aware router never picks it as cheapest and no budget accepts it."""
-        if type(input_tokens) is not int or type(output_tokens) is not int or input_tokens < 0 or output_tokens < 0:
+        if not (type(input_tokens) is int and type(output_tokens) is int) or not (
+            0 <= input_tokens <= MAX_TOKENS and 0 <= output_tokens <= MAX_TOKENS
+        ):
             try:
                 _TokenCounts(input_tokens=input_tokens, output_tokens=output_tokens)
             except ValidationError as exc:

@@ -17,7 +17,7 @@ On top: ``[DONE]``, error frames inside a 200 stream, and usage/cost accounting.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
@@ -25,6 +25,7 @@ import httpx
 import orjson
 
 from ..errors import ProviderError
+from ..redact import redact
 
 __all__ = ["SKIP", "FrameReader", "SSEDecoder", "StreamUsage", "iter_chunks", "response_bytes"]
 
@@ -116,12 +117,19 @@ class FrameReader:
     ``on_error_frame(frame)``, and a frame that is not a JSON object a ProviderError quoting it.
     """
 
-    __slots__ = ("_call_id", "_encoding", "_model", "_on_error_frame", "_status", "_utf8")
+    __slots__ = ("_call_id", "_encoding", "_model", "_on_error_frame", "_secrets", "_status", "_utf8")
 
     def __init__(
-        self, response: httpx.Response, *, on_error_frame: ErrorFactory, model: str, call_id: str | None
+        self,
+        response: httpx.Response,
+        *,
+        on_error_frame: ErrorFactory,
+        model: str,
+        call_id: str | None,
+        secrets: Sequence[str] = (),
     ) -> None:
         self._on_error_frame = on_error_frame
+        self._secrets = secrets
         self._model = model
         self._call_id = call_id
         self._status = response.status_code
@@ -133,6 +141,10 @@ class FrameReader:
             )
         self._encoding = response.encoding or "utf-8"
         self._utf8 = self._encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+
+    def _redact(self, text: str) -> str:
+        """A broken frame is quoted in the error: never with a key the proxy echoed in it."""
+        return redact(text, self._secrets)
 
     def _error(self, message: str) -> ProviderError:
         return ProviderError(message, self._status, "litellm", model=self._model, call_id=self._call_id)
@@ -160,14 +172,18 @@ class FrameReader:
             return None
         try:
             value = json.loads(text)
-        except json.JSONDecodeError:
-            raise self._error(f"LiteLLM proxy sent a stream frame that is not JSON: {text[:200]!r}") from None
+        except (json.JSONDecodeError, RecursionError):
+            raise self._error(
+                f"LiteLLM proxy sent a stream frame that is not JSON: {self._redact(text[:200])!r}"
+            ) from None
         return self._checked(value, data)
 
     def _checked(self, value: Any, data: bytes) -> dict[str, Any]:
         if type(value) is not dict:
             text = data.decode(self._encoding, errors="replace").strip()
-            raise self._error(f"LiteLLM proxy sent a stream frame that is not a JSON object: {text[:200]!r}")
+            raise self._error(
+                f"LiteLLM proxy sent a stream frame that is not a JSON object: {self._redact(text[:200])!r}"
+            )
         if "error" in value and not value.get("choices"):
             raise self._on_error_frame(value)
         return value
@@ -216,6 +232,14 @@ async def iter_chunks(
         await pieces.aclose()
 
 
+#: More tokens than any call can have: a count above it is garbage, not usage.
+MAX_TOKENS = 2**53
+
+
+def _count(value: Any) -> bool:
+    return type(value) is int and 0 <= value <= MAX_TOKENS
+
+
 @dataclass
 class StreamUsage:
     """The latest ``usage`` seen in a stream (providers may repeat it; the last one counts)."""
@@ -231,12 +255,13 @@ class StreamUsage:
         usage = chunk.get("usage")
         if not isinstance(usage, dict):
             return False
-        prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-        if not isinstance(prompt, int) or not isinstance(completion, int):
-            return False
+        prompt: int = usage.get("prompt_tokens")  # type: ignore[assignment]  # checked just below
+        completion: int = usage.get("completion_tokens")  # type: ignore[assignment]
+        if not (_count(prompt) and _count(completion)):
+            return False  # a usage we cannot bill on is no usage (the cost stays unknown, never 0)
         self.prompt_tokens, self.completion_tokens = prompt, completion
         total = usage.get("total_tokens")
-        self.total_tokens = total if isinstance(total, int) else prompt + completion
+        self.total_tokens = total if _count(total) else prompt + completion
         self.proxy_cost = usage.get("cost")
         self.seen = True
         return True

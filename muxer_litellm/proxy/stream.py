@@ -88,7 +88,9 @@ def open_chat_stream(
         pieces = None
         try:
             # The SSE loop of sse.iter_chunks, inlined: one generator per chunk fewer.
-            reader = FrameReader(response, on_error_frame=frame_error, model=model, call_id=call_id)
+            reader = FrameReader(
+                response, on_error_frame=frame_error, model=model, call_id=call_id, secrets=transport.secrets
+            )
             decoder = SSEDecoder()
             pieces = response_bytes(response)
             reading = True

@@ -191,7 +191,7 @@ class ProxyTransport:
         text = response.text
         try:
             body: Any = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python parses
             body = None
         retryable: bool | None = None
         if self._api_key is None and response.status_code == 500 and body is None:
@@ -334,7 +334,7 @@ class ProxyTransport:
         except orjson.JSONDecodeError:
             try:  # what orjson refuses and the stdlib reads: UTF-16/32, NaN, ints beyond 64 bits
                 body = response.json()
-            except ValueError:
+            except (ValueError, RecursionError):
                 body = None
         if not isinstance(body, dict):
             kind = response.headers.get("content-type", "no content-type")
