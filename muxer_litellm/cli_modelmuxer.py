@@ -9,14 +9,15 @@ what was left out, and why, to stderr; a failure is one ``error:`` line and exit
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 
 from muxer_litellm import LiteLLMProvider, LiteLLMSettings, ProviderError
+from muxer_litellm.cli_render import one_line, scrub, settings_error_line
 from muxer_litellm.hosts.modelmuxer_files import DEFAULT_NAME, SyncResult, write_price_table, write_routing_rules
 from muxer_litellm.routing import load_routing_config
 
@@ -25,12 +26,20 @@ __all__ = ["app"]
 app = typer.Typer(
     name="modelmuxer",
     help="Write ModelMuxer's price table and routing rules from the proxy's catalog.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,  # locals would include the API key
 )
 
-_URL_CREDENTIALS = re.compile(r"://[^/@\s]+@")
+
+@app.callback(invoke_without_command=True)
+def _group(ctx: typer.Context) -> None:
+    """Write ModelMuxer's price table and routing rules from the proxy's catalog."""
+    if ctx.invoked_subcommand is None:  # no command: the help, as a usage error (exit 2), like the root
+        text = ctx.get_help()  # with rich, typer prints the help itself and returns ""
+        if text:
+            typer.echo(text)
+        raise typer.Exit(2)
+
 
 OutOption = Annotated[
     Path, typer.Option("--out", dir_okay=False, help="File to write (ModelMuxer reads it on every request).")
@@ -55,9 +64,7 @@ def _settings(ctx: typer.Context) -> tuple[LiteLLMSettings, str | None]:
 
 
 def _scrub(text: str, key: str | None) -> str:
-    if key:
-        text = text.replace(key, "***")
-    return " ".join(_URL_CREDENTIALS.sub("://***@", text).split())
+    return one_line(scrub(text, [key]))
 
 
 def _write(ctx: typer.Context, what: str, write: Callable[[LiteLLMProvider], SyncResult]) -> None:
@@ -71,7 +78,10 @@ def _write(ctx: typer.Context, what: str, write: Callable[[LiteLLMProvider], Syn
                 return write(provider)
 
         result = asyncio.run(work())
-    except (ProviderError, ValueError) as exc:  # ValueError: settings, --merge file, routing config
+    except ValidationError as exc:  # a bad LITELLM_* value or option: named, never quoted back
+        typer.echo(_scrub(settings_error_line(exc), key), err=True)
+        raise typer.Exit(1) from None
+    except (ProviderError, ValueError) as exc:  # ValueError: --merge file, routing config
         typer.echo(_scrub(f"error: {exc}", key), err=True)
         raise typer.Exit(1) from None
     except OSError as exc:

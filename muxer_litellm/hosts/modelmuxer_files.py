@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -159,6 +160,15 @@ def _read_json(source: str | os.PathLike[str] | Mapping[str, Any] | Sequence[Any
         raise ValueError(f"{what} to merge, {path}, is not readable JSON: {exc}") from None
 
 
+def _mode(path: Path) -> int:
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def _write_json(path: Path, data: Any) -> None:
     """Replace the file in one step: ModelMuxer rereads it on every routed request."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -167,6 +177,9 @@ def _write_json(path: Path, data: Any) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=2)
             handle.write("\n")
+            # mkstemp makes the file owner-only; ModelMuxer may run as another user. Keep the
+            # replaced file's mode, else what a plain open() would give (0o666 less the umask).
+            os.fchmod(handle.fileno(), _mode(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -334,7 +347,8 @@ def write_routing_rules(
 
     With ``merge`` (a path or loaded JSON), the operator's own rules come first, in their
     order, so they win (ModelMuxer applies the first rule that matches); the previously
-    generated ones (named ``"litellm:..."``) are replaced by the new ones after them.
+    generated ones (named ``"litellm:<intent>"`` and ``"litellm:task:<type>"``) are replaced by the
+    new ones after them.
     """
     prefix = _check_name(name) + ":"
     rules, left_out, notes = _generate(provider, name, config)
@@ -346,7 +360,10 @@ def write_routing_rules(
     old = existing.get("rules") or existing.get("routing_rules") or []
     if not isinstance(old, list):
         raise ValueError("the routing rules to merge have a 'rules' entry that is not a list")
-    ours = [r for r in old if isinstance(r, dict) and str(r.get("name") or "").startswith(prefix)]
+    # Only the names this function generates are ours to replace; an operator's own rule stays,
+    # whatever its name (say "litellm:premium").
+    generated = {f"{prefix}{intent}" for intent in INTENT_NEEDS} | {f"{prefix}task:{t}" for t in TASK_TYPE_INTENTS}
+    ours = [r for r in old if isinstance(r, dict) and r.get("name") in generated]
     theirs = [r for r in old if r not in ours]
     priced_keys = set(price_table(provider, name=name))
     for rule in theirs:

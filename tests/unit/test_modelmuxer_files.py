@@ -29,6 +29,7 @@ from muxer_litellm.hosts.modelmuxer_files import (
     write_routing_rules,
 )
 from muxer_litellm.routing import RoutingConfig
+from tests.cli_runner import run_cli
 from tests.unit.replies import API_KEY, BASE_URL, deployment, model_info
 
 # Per token; per 1K: cheap 0.0001/0.0004 (tier 1), mid 0.001/0.002 (tier 1), strong 0.003/0.015 (tier 3).
@@ -176,6 +177,7 @@ def test_write_rules_merges_operator_rules_first(loaded: LiteLLMProvider, tmp_pa
             {"name": "mine", "intent": "code_gen", "prefer": ["openai:gpt-4o"]},
             {"name": "litellm:chat_lite", "intent": "chat_lite", "prefer": ["litellm:retired"]},
             {"name": "everything", "prefer": ["litellm/mystery"]},
+            {"name": "litellm:premium", "model_prefix": "premium", "prefer": ["litellm:cheap"]},
         ],
     }
     target = tmp_path / "rules.json"
@@ -185,7 +187,8 @@ def test_write_rules_merges_operator_rules_first(loaded: LiteLLMProvider, tmp_pa
     assert written == result.data
     assert written["version"] == 3
     names = [r["name"] for r in written["rules"]]
-    assert names[:2] == ["mine", "everything"]
+    # The operator's rules, whatever their names, stay first; only generated names are replaced.
+    assert names[:3] == ["mine", "everything", "litellm:premium"]
     assert names.count("litellm:chat_lite") == 1
     assert result.removed == ["litellm:chat_lite"]
     assert any("'everything' matches every request and comes first" in n for n in result.notes)
@@ -261,3 +264,47 @@ def test_importing_the_adapter_without_modelmuxer_names_it(monkeypatch: pytest.M
     with pytest.raises(ImportError, match=r"needs ModelMuxer: its `app` package \(app\.providers\.base\)") as info:
         importlib.import_module("muxer_litellm.hosts.modelmuxer")
     assert info.value.name == "app.providers.base"
+
+
+@pytest.mark.parametrize("existing_mode", [0o644, 0o640, None])
+def test_written_files_keep_a_readable_mode(loaded: LiteLLMProvider, tmp_path: Path, existing_mode: int | None) -> None:
+    """ModelMuxer may run as another user: a rewrite keeps the file's mode, a new file gets the
+    usual umask mode, never mkstemp's owner-only 0600."""
+    target = tmp_path / "prices.json"
+    if existing_mode is not None:
+        target.write_text("{}")
+        target.chmod(existing_mode)
+    write_price_table(loaded, target, target if existing_mode is not None else None)
+    mode = target.stat().st_mode & 0o777
+    if existing_mode is not None:
+        assert mode == existing_mode
+    else:
+        import os
+
+        umask = os.umask(0)
+        os.umask(umask)
+        assert mode == 0o666 & ~umask
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://admin:p@ssw0rdSecret@localhost:4000",
+        "http://admin:" + "S" * 120 + "@proxy.internal.example.com:4000/some/long/path",
+    ],
+    ids=["at-in-password", "long-password"],
+)
+def test_modelmuxer_commands_never_print_a_url_password(tmp_path: Path, url: str) -> None:
+    result = run_cli(["--base-url", url, "modelmuxer", "prices", "--out", str(tmp_path / "p.json")])
+    assert result.exit_code == 1
+    assert "ssw0rdSecret" not in result.stderr
+    assert "SSSS" not in result.stderr
+    assert result.stderr.startswith("error: invalid setting LITELLM_BASE_URL / --base-url")
+    assert result.stderr.count("\n") == 1
+
+
+def test_modelmuxer_without_a_command_shows_help_and_no_empty_error() -> None:
+    result = run_cli(["modelmuxer"])
+    assert result.exit_code == 2
+    assert "error: (see" not in result.stderr
+    assert "prices" in result.stdout + result.stderr
