@@ -33,6 +33,7 @@ from .cli_render import (
     chunk_text,
     cost_record,
     cost_table,
+    exit_with_help,
     failure_line,
     health_failure_line,
     health_table,
@@ -227,11 +228,8 @@ def _options(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of unexpected errors.")] = False,
 ) -> None:
     """Reads LITELLM_BASE_URL / LITELLM_API_KEY (or .env) unless given here."""
-    if ctx.invoked_subcommand is None:  # no command: the help, as a usage error (exit 2)
-        text = ctx.get_help()  # with rich, typer prints the help itself and returns ""
-        if text:
-            typer.echo(text)
-        raise typer.Exit(2)
+    if ctx.invoked_subcommand is None:
+        exit_with_help(ctx)
     _quiet_library_logs(debug)
     ctx.obj = _State(base_url=base_url, api_key=api_key, timeout=timeout, debug=debug)
 

@@ -17,7 +17,7 @@ import typer
 from pydantic import ValidationError
 
 from muxer_litellm import LiteLLMProvider, LiteLLMSettings, ProviderError
-from muxer_litellm.cli_render import one_line, scrub, settings_error_line
+from muxer_litellm.cli_render import exit_with_help, one_line, scrub, settings_error_line
 from muxer_litellm.hosts.modelmuxer_files import DEFAULT_NAME, SyncResult, write_price_table, write_routing_rules
 from muxer_litellm.routing import load_routing_config
 
@@ -34,11 +34,8 @@ app = typer.Typer(
 @app.callback(invoke_without_command=True)
 def _group(ctx: typer.Context) -> None:
     """Write ModelMuxer's price table and routing rules from the proxy's catalog."""
-    if ctx.invoked_subcommand is None:  # no command: the help, as a usage error (exit 2), like the root
-        text = ctx.get_help()  # with rich, typer prints the help itself and returns ""
-        if text:
-            typer.echo(text)
-        raise typer.Exit(2)
+    if ctx.invoked_subcommand is None:
+        exit_with_help(ctx)
 
 
 OutOption = Annotated[

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import typer
 from pydantic import ValidationError
 from rich.table import Table
 from rich.text import Text
@@ -42,6 +43,7 @@ __all__ = [
     "cost_record",
     "cost_table",
     "display_url",
+    "exit_with_help",
     "failure_line",
     "health_failure_line",
     "health_table",
@@ -133,6 +135,14 @@ def settings_error_line(exc: ValidationError) -> str:
             where += f" / --{name.replace('_', '-')}"
         problems.append(f"{where}: {e['msg'].removeprefix('Value error, ')}")
     return one_line("error: invalid setting " + "; ".join(problems))
+
+
+def exit_with_help(ctx: typer.Context) -> None:
+    """A group called without a command: its help, as a usage error (exit 2)."""
+    text = ctx.get_help()  # with rich, typer prints the help itself and returns ""
+    if text:
+        typer.echo(text)
+    raise typer.Exit(2)
 
 
 def one_line(text: str) -> str:
