@@ -38,7 +38,7 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/pytest tests/integration
 
-# A real LiteLLM proxy with the demo models (muxer_litellm/data/litellm-demo.yaml), no keys, no internet:
+# A real LiteLLM proxy with the demo models (muxer_litellm/demo/litellm-demo.yaml), no keys, no internet:
 # the model table, two prompts routed with the reason, one streamed answer, every call's cost.
 demo: $(STAMP)
 	$(BIN)/muxer-litellm demo

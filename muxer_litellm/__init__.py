@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .catalog import CustomModel, ModelCard, ModelHealth
+from ._stream import ChatStream
+from ._version import __version__
 from .errors import (
     AuthenticationError,
     BadRequestError,
@@ -27,20 +26,22 @@ from .host import (
     ChatCompletionResponse,
     ChatMessage,
     Choice,
+    CustomModel,
     EmbeddingResponse,
     HealthReporter,
     LLMProvider,
+    ModelCard,
+    ModelHealth,
     RouteAttempt,
     RouterMetadata,
     TokenCounter,
     Usage,
 )
+from .hosts.registration import create_provider, register
 from .observability import CallRecord, MetricsHook, PrometheusMetrics
 from .proxy.catalog import ModelCatalog
 from .proxy.provider import LiteLLMProvider
-from .registration import create_provider, register
 from .settings import LiteLLMSettings
-from .stream import ChatStream
 
 __all__ = [
     "AuthenticationError",

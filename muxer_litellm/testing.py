@@ -31,11 +31,19 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from .catalog import ModelCard
+from ._stream import ChatStream
 from .errors import BadRequestError, ModelNotFoundError, ProviderClosedError, ProviderError
-from .host import ChatCompletionResponse, ChatMessage, Choice, LLMProvider, MessageInput, RouterMetadata, Usage
+from .host import (
+    ChatCompletionResponse,
+    ChatMessage,
+    Choice,
+    LLMProvider,
+    MessageInput,
+    ModelCard,
+    RouterMetadata,
+    Usage,
+)
 from .routing.classify import estimate_prompt_tokens
-from .stream import ChatStream
 
 __all__ = [
     "BareFakeProvider",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from typer.testing import CliRunner
 
-from muxer_litellm.cli import main
+from muxer_litellm.cli.commands import main
 
 __all__ = ["CliRun", "run_cli"]
 

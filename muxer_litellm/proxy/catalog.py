@@ -11,8 +11,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..catalog import CAPABILITY_FIELDS, CustomModel, ModelCard
-from ..pricing import PER_1K
+from .._utils import PER_1K
+from ..host import CAPABILITY_FIELDS, CustomModel, ModelCard
 
 __all__ = ["ModelCatalog", "cards_from_model_info"]
 

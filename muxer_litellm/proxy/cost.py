@@ -14,9 +14,8 @@ from typing import Any
 
 import httpx
 
-from ..catalog import ModelCard
-from ..host import CostSource, RouterMetadata
-from .errors import PROVIDER
+from ..host import CostSource, ModelCard, RouterMetadata
+from .replies import PROVIDER
 
 __all__ = ["call_metadata", "header_int", "parse_cost", "proxy_headers", "resolve_cost"]
 

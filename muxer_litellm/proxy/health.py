@@ -7,10 +7,10 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from ..catalog import ModelHealth
 from ..errors import ProviderError, ProviderUnavailableError
+from ..host import ModelHealth
 from .catalog import ModelCatalog
-from .errors import PROVIDER
+from .replies import PROVIDER
 from .transport import ProxyTransport
 
 __all__ = ["probe", "read_model_health"]

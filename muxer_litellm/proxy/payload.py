@@ -21,10 +21,10 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from .._utils import validation_problems
 from ..errors import BadRequestError
 from ..host import ChatMessage, MessageInput
-from ..validation import validation_problems
-from .errors import PROVIDER
+from .replies import PROVIDER
 
 __all__ = ["chat_payload", "embeddings_payload", "encode_body", "message_dicts"]
 

@@ -19,27 +19,29 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from ..catalog import CustomModel, ModelCard, ModelHealth
+from .._stream import ChatStream
+from .._utils import validation_problems
 from ..errors import BadRequestError, ProviderError
 from ..host import (
     ChatCompletionResponse,
     CostSource,
+    CustomModel,
     EmbeddingData,
     EmbeddingResponse,
     EmbeddingUsage,
     LLMProvider,
     MessageInput,
+    ModelCard,
+    ModelHealth,
     RouterMetadata,
 )
 from ..observability import MetricsHook, Observer, PrometheusMetrics
 from ..settings import LiteLLMSettings, normalize_base_url
-from ..stream import ChatStream
-from ..validation import validation_problems
 from .catalog import ModelCatalog
 from .cost import call_metadata, parse_cost, proxy_headers, resolve_cost
-from .errors import PROVIDER
 from .health import probe, read_model_health
 from .payload import chat_payload, embeddings_payload, message_dicts
+from .replies import PROVIDER
 from .sse import MAX_TOKENS
 from .stream import open_chat_stream
 from .transport import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY, ProxyTransport, check_api_key

@@ -24,8 +24,8 @@ from typing import Any, Final, cast
 import httpx
 import orjson
 
+from .._utils import redact
 from ..errors import ProviderError
-from ..redact import redact
 
 __all__ = ["SKIP", "FrameReader", "SSEDecoder", "StreamUsage", "iter_chunks", "response_bytes"]
 

@@ -1,6 +1,6 @@
 """One streamed chat call: open the SSE response, yield chunks, account for usage and cost.
 
-Returns a :class:`~muxer_litellm.stream.ChatStream`. The chunk that carries ``usage`` gets a
+Returns a :class:`~muxer_litellm.ChatStream`. The chunk that carries ``usage`` gets a
 ``router_metadata`` dict (for hosts that only iterate), and the same values are recorded on
 the stream as typed objects before it is yielded, so routing and observability never parse
 them back. If the proxy sent no usage, a trailer chunk says what is known.
@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 
+from .._stream import ChatStream
 from ..errors import ProviderError
 from ..host import CostSource, Usage
 from ..observability import Observer
-from ..stream import ChatStream
 from .cost import call_metadata, parse_cost
-from .errors import error_from_body
+from .replies import error_from_body
 from .sse import SKIP, FrameReader, SSEDecoder, StreamUsage, response_bytes
 from .transport import ProxyTransport
 

@@ -23,11 +23,11 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
-from .. import __version__
+from .._utils import redact
+from .._version import __version__
 from ..errors import ProviderClosedError, ProviderError, ProviderTimeoutError, ProviderUnavailableError
-from ..redact import redact
-from .errors import PROVIDER, error_from_body
 from .payload import encode_body
+from .replies import PROVIDER, error_from_body
 
 __all__ = ["DEFAULT_TIMEOUT", "KEEPALIVE_EXPIRY", "ProxyTransport", "check_api_key"]
 

@@ -5,15 +5,13 @@ Uses only the ``muxer_litellm.host`` contract plus the seams a provider declares
 route across native providers and the LiteLLM proxy alike. See :class:`HeuristicRouter` and
 the README's "Routing" section.
 
-Layout: ``candidates.py`` (:class:`Candidate`, the one name for a routable model),
-``select.py`` (filters and ranking), ``plan.py`` (strategies into a :class:`RoutePlan`),
-``execute.py`` (calling a plan, falling back), ``policy.py`` (what each error means),
-``state.py`` (cooldowns, breakers, trial gates, health, turns), ``store.py`` (the store
-interface routing uses, over that state by default), ``store_redis.py`` (the same state in
-Redis, shared by gateway replicas; ``store_redis_lua.py`` its scripts, ``store_metrics.py`` its
-Prometheus series), ``providers.py`` (catalog
-refresh, health probes, token counts), ``classify.py``, ``quality.py``, ``config.py``, and
-``router.py`` (the :class:`HeuristicRouter` facade).
+Layout: ``router.py`` (the :class:`HeuristicRouter` facade), ``candidates.py``
+(:class:`Candidate`, the one name for a routable model), ``select.py`` (filters and ranking),
+``plan.py`` (strategies into a :class:`RoutePlan`), ``execute.py`` (calling a plan, falling
+back), ``policy.py`` (what each error means), ``config.py`` (``routing.yaml``),
+``providers.py`` (catalog refresh, health probes, token counts), ``quality.py`` and
+``judge.py`` (checking a cascade step's answer), ``classify/`` (what a prompt needs), and
+``state/`` (cooldowns, breakers and turns, in one process or shared on Redis).
 """
 
 from __future__ import annotations
@@ -27,27 +25,36 @@ from .config import (
     ComboConfig,
     RoutingConfig,
     RoutingSettings,
-    Target,
     load_routing_config,
 )
 from .execute import Executor
 from .judge import JudgeScorer
 from .plan import Planner, RoutePlan
-from .policy import ErrorAction, ErrorVerdict, error_action, judge
+from .policy import ErrorAction, ErrorVerdict, error_action, error_verdict
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .router import HeuristicRouter
-from .select import Alternative, RankedCandidate, RoutingDecision
+from .select import RankedCandidate, RoutingDecision
 from .semantic import SemanticClassifier
-from .state import TRIAL_WAIT, Block, RoutingState, StateSnapshot, TargetState, TargetStatus, Ticket
-from .store import LocalStore, RoutingStore
-from .store_metrics import PrometheusStoreMetrics
-from .store_redis import RedisStore, StoreEvent, StoreMetricsHook, StoreStats
+from .state import (
+    TRIAL_WAIT,
+    Block,
+    LocalStore,
+    PrometheusStoreMetrics,
+    RedisStore,
+    RoutingState,
+    RoutingStore,
+    StateSnapshot,
+    StoreEvent,
+    StoreMetricsHook,
+    StoreStats,
+    TargetStatus,
+    Ticket,
+)
 
 __all__ = [
     "BUILTIN_STRATEGIES",
     "CAPABILITIES",
     "TRIAL_WAIT",
-    "Alternative",
     "Block",
     "Candidate",
     "CandidateRef",
@@ -78,8 +85,6 @@ __all__ = [
     "StoreEvent",
     "StoreMetricsHook",
     "StoreStats",
-    "Target",
-    "TargetState",
     "TargetStatus",
     "Ticket",
     "build_candidates",
@@ -88,6 +93,6 @@ __all__ = [
     "error_action",
     "estimate_prompt_tokens",
     "infer_tier",
-    "judge",
+    "error_verdict",
     "load_routing_config",
 ]

@@ -16,9 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, cast
 
-from ..catalog import ModelCard
-from ..host import CatalogProvider, LLMProvider
-from ..pricing import usd_for_tokens
+from .._utils import usd_for_tokens
+from ..host import CatalogProvider, LLMProvider, ModelCard
 
 __all__ = [
     "CAPABILITIES",
@@ -107,27 +106,6 @@ class Candidate:
         if provider is None:
             return None
         return safe_cost(provider, input_tokens, output_tokens, self.model)
-
-    # Deprecated names (the card's own names are the ones above).
-    @property
-    def function_calling(self) -> bool | None:
-        """Deprecated: ``supports("supports_function_calling")``."""
-        return self.capabilities.get("supports_function_calling")
-
-    @property
-    def vision(self) -> bool | None:
-        """Deprecated: ``supports("supports_vision")``."""
-        return self.capabilities.get("supports_vision")
-
-    @property
-    def json_schema(self) -> bool | None:
-        """Deprecated: ``supports("supports_response_schema")``."""
-        return self.capabilities.get("supports_response_schema")
-
-    @property
-    def reasoning(self) -> bool | None:
-        """Deprecated: ``supports("supports_reasoning")``."""
-        return self.capabilities.get("supports_reasoning")
 
 
 _NO_CAPABILITIES: Mapping[str, bool | None] = {c.field: None for c in CAPABILITIES}

@@ -25,8 +25,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .._utils import validation_problems
 from ..errors import RoutingConfigError
-from ..validation import validation_problems
 from .classify import PROMPT_CLASSES
 
 __all__ = [
@@ -42,7 +42,6 @@ __all__ = [
     "RoutingSettings",
     "Seconds",
     "StateBackend",
-    "Target",
     "check_budget",
     "check_fraction",
     "load_routing_config",
@@ -118,10 +117,6 @@ class CandidateRef(BaseModel):
     @property
     def key(self) -> str:
         return f"{self.provider}/{self.model}"
-
-
-#: Deprecated name of :class:`CandidateRef`.
-Target = CandidateRef
 
 
 class ComboConfig(BaseModel):

@@ -17,18 +17,18 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._stream import ChatStream
 from ..errors import BudgetExceededError, FallbackExhaustedError, NoRouteError, ProviderError
 from ..host import ChatCompletionResponse, LLMProvider, MessageInput, RouteAttempt, RouterMetadata
-from ..stream import ChatStream
 from .classify import PromptProfile
 from .config import RoutingConfig, check_fraction
 from .plan import RoutePlan
-from .policy import ErrorAction, judge
+from .policy import ErrorAction, error_verdict
 from .providers import short
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .select import RankedCandidate
-from .state import TargetStatus, Ticket
-from .store import RoutingStore
+from .state.local import TargetStatus, Ticket
+from .state.store import RoutingStore
 
 __all__ = ["Attempts", "Executor", "exhausted_error", "routed_metadata"]
 
@@ -94,7 +94,7 @@ class Executor:
 
     async def _learn(self, ticket: Ticket, exc: ProviderError) -> ErrorAction:
         """Report a failure to the state; returns what it means for the rest of the route."""
-        verdict = judge(exc, rate_limit_cooldown=self.config.rate_limit_cooldown)
+        verdict = error_verdict(exc, rate_limit_cooldown=self.config.rate_limit_cooldown)
         if verdict.effect == "cool_down":
             await self.state.cool_down(ticket.key, verdict.wait or 0.0, "rate limited (429)", ticket=ticket)
         elif verdict.effect == "failure":

@@ -23,8 +23,8 @@ from .config import CandidateRef, CascadeConfig, ComboConfig, RoutingConfig, che
 from .providers import count_prompt_tokens, refresh_catalogs
 from .select import FORCED_NOTE, RankedCandidate, RoutingDecision, SelectStrategy, select_candidate, unsure_escalation
 from .semantic import ProfileRefiner
-from .state import StateSnapshot
-from .store import RoutingStore
+from .state.local import StateSnapshot
+from .state.store import RoutingStore
 
 __all__ = ["PlanKind", "Planner", "RoutePlan"]
 

@@ -42,7 +42,7 @@ __all__ = [
     "ErrorVerdict",
     "StateEffect",
     "error_action",
-    "judge",
+    "error_verdict",
 ]
 
 ErrorAction = Literal["next", "skip_provider", "stop"]
@@ -85,7 +85,7 @@ def error_action(exc: ProviderError) -> ErrorAction:
     return "next" if exc.retryable else "skip_provider"
 
 
-def judge(exc: ProviderError, *, rate_limit_cooldown: float) -> ErrorVerdict:
+def error_verdict(exc: ProviderError, *, rate_limit_cooldown: float) -> ErrorVerdict:
     """The route action and the state effect of ``exc`` (see the module's table)."""
     action = error_action(exc)
     if isinstance(exc, RateLimitError):

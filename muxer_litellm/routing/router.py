@@ -21,9 +21,9 @@ import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any, Literal
 
+from .._stream import ChatStream
 from ..errors import BadRequestError, RoutingConfigError
 from ..host import ChatCompletionResponse, LLMProvider, MessageInput
-from ..stream import ChatStream
 from .candidates import Candidate, CandidateCache
 from .classify import PromptProfile
 from .config import RoutingConfig, check_budget, check_fraction
@@ -34,9 +34,9 @@ from .providers import probe_health, refresh_catalogs
 from .quality import QualityScorer
 from .select import RoutingDecision
 from .semantic import ProfileRefiner
-from .state import RoutingState
-from .store import LocalStore, RoutingStore
-from .store_redis import RedisStore, StoreMetricsHook
+from .state.local import RoutingState
+from .state.redis import RedisStore, StoreMetricsHook
+from .state.store import LocalStore, RoutingStore
 
 __all__ = ["ErrorAction", "HeuristicRouter", "RoutePlan", "error_action"]
 

@@ -30,17 +30,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
+from .._utils import usd_for_tokens
 from ..errors import BudgetExceededError, NoRouteError
 from ..host import LLMProvider
-from ..pricing import usd_for_tokens
 from .candidates import CAPABILITIES, Candidate
 from .classify import PROMPT_CLASSES, PromptClass, PromptProfile
 from .config import RoutingConfig
-from .state import RoutingState, StateSnapshot, TargetStatus
+from .state.local import RoutingState, StateSnapshot, TargetStatus
 
 __all__ = [
     "FORCED_NOTE",
-    "Alternative",
     "RankedCandidate",
     "RoutingDecision",
     "expected_output_tokens",
@@ -79,10 +78,6 @@ class RankedCandidate:
     @property
     def tier(self) -> int | None:
         return self.candidate.tier
-
-
-#: Deprecated name of :class:`RankedCandidate`.
-Alternative = RankedCandidate
 
 
 @dataclass(frozen=True, slots=True)

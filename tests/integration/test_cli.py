@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from muxer_litellm.cli_render import usd
+from muxer_litellm._utils import format_usd
 from muxer_litellm.routing import estimate_prompt_tokens
 from tests.cli_runner import CliRun, run_cli
 from tests.fake_upstream import FakeUpstream
@@ -54,11 +54,16 @@ def test_models_lists_the_proxy_models_with_their_prices(litellm_proxy: LiteLLMP
     result = invoke(litellm_proxy, "models")
     assert result.exit_code == 0, result.output
     cheap = row(result.stdout, "cheap-chat")
-    assert cheap[1:5] == ["openai/fake-chat-cheap", usd(CHEAP_IN * 1000), usd(CHEAP_OUT * 1000), "16,000"]
+    assert cheap[1:5] == ["openai/fake-chat-cheap", format_usd(CHEAP_IN * 1000), format_usd(CHEAP_OUT * 1000), "16,000"]
     assert cheap[5].split()[0] == "tools"
     assert cheap[6:] == ["proxy"]
     smart = row(result.stdout, "smart-chat")
-    assert smart[1:5] == ["openai/fake-chat-smart", usd(SMART_IN * 1000), usd(SMART_OUT * 1000), "128,000"]
+    assert smart[1:5] == [
+        "openai/fake-chat-smart",
+        format_usd(SMART_IN * 1000),
+        format_usd(SMART_OUT * 1000),
+        "128,000",
+    ]
     assert smart[5] == "tools vision json? reasoning"
     assert row(result.stdout, "mystery-chat")[2:4] == ["unknown", "unknown"]
 
@@ -119,9 +124,9 @@ def test_route_chooses_cheap_chat_and_costs_every_candidate_without_calling(
     assert result.exit_code == 0, result.output
     tokens = estimate_prompt_tokens([{"role": "user", "content": prompt}])
     cheap = tokens * CHEAP_IN + 256 * CHEAP_OUT
-    assert result.stdout.splitlines()[0] == f"route: litellm/cheap-chat (strategy heuristic, est. {usd(cheap)})"
-    assert row(result.stdout, "litellm/cheap-chat")[2:] == [usd(cheap), "chosen"]
-    assert row(result.stdout, "litellm/smart-chat")[2] == usd(tokens * SMART_IN + 256 * SMART_OUT)
+    assert result.stdout.splitlines()[0] == f"route: litellm/cheap-chat (strategy heuristic, est. {format_usd(cheap)})"
+    assert row(result.stdout, "litellm/cheap-chat")[2:] == [format_usd(cheap), "chosen"]
+    assert row(result.stdout, "litellm/smart-chat")[2] == format_usd(tokens * SMART_IN + 256 * SMART_OUT)
     assert row(result.stdout, "litellm/mystery-chat")[2] == "unknown"
     assert len(fake_upstream.requests) == calls_before
 
@@ -145,7 +150,7 @@ def test_cost_orders_cheapest_first_unknown_last(litellm_proxy: LiteLLMProxy) ->
     assert all(r["cost"] is None for r in records[len(known) :])
     assert "mystery-chat" in [r["model"] for r in records[len(known) :]]
     table = invoke(litellm_proxy, "cost", "--in", "1000", "--out", "1000")
-    assert row(table.stdout, "1")[1:3] == ["cheap-chat", usd(1000 * CHEAP_IN + 1000 * CHEAP_OUT)]
+    assert row(table.stdout, "1")[1:3] == ["cheap-chat", format_usd(1000 * CHEAP_IN + 1000 * CHEAP_OUT)]
 
 
 @pytest.mark.parametrize("command", [["models"], ["health"], ["chat", "hi", "-m", "cheap-chat"], ["route", "hi"]])

@@ -1,6 +1,6 @@
 """The one-command demo, end to end: ``python -m muxer_litellm.demo`` in a subprocess.
 
-It starts a real LiteLLM proxy with the packaged muxer_litellm/data/litellm-demo.yaml, from a
+It starts a real LiteLLM proxy with the packaged muxer_litellm/demo/litellm-demo.yaml, from a
 directory outside the checkout (as an installed wheel would run). Expected models and costs are
 derived from that file and the native provider's price table, not restated here, so a
 price change in the config cannot leave the demo printing wrong numbers unnoticed.
@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 import yaml
 
-from muxer_litellm.demo import default_config
-from muxer_litellm.demo_native import DEMO_NATIVE_MODELS
+from muxer_litellm.demo.native import DEMO_NATIVE_MODELS
+from muxer_litellm.demo.run import default_config
 from muxer_litellm.proxy.process import LiteLLMProxy, ProxyStartError, litellm_executable
 
 pytestmark = pytest.mark.integration

@@ -39,8 +39,8 @@ from muxer_litellm import (
     ProviderUnavailableError,
     RateLimitError,
 )
+from muxer_litellm._stream import ChatStream
 from muxer_litellm.proxy.transport import KEEPALIVE_EXPIRY
-from muxer_litellm.stream import ChatStream
 from tests.fake_upstream import RETRY_AFTER_SECONDS, FakeUpstream
 from tests.integration.conftest import HAS_PROC, WatchedProvider, proxy_config
 from tests.litellm_proxy import LiteLLMProxy, free_port, litellm_executable

@@ -24,8 +24,8 @@ import httpx
 import pytest
 
 from muxer_litellm import LiteLLMProvider
+from muxer_litellm._stream import ChatStream
 from muxer_litellm.host import ChatCompletionResponse
-from muxer_litellm.stream import ChatStream
 from tests.fake_upstream import FakeUpstream
 from tests.integration.conftest import HAS_PROC, WatchedProvider
 

@@ -17,10 +17,10 @@ from muxer_litellm import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from muxer_litellm.demo_native import DEMO_NATIVE_MODELS, LocalModel, LocalProvider
+from muxer_litellm._stream import ChatStream
+from muxer_litellm.demo.native import DEMO_NATIVE_MODELS, LocalModel, LocalProvider
 from muxer_litellm.host import CatalogProvider, HealthReporter, LLMProvider, TokenCounter
 from muxer_litellm.routing import estimate_prompt_tokens
-from muxer_litellm.stream import ChatStream
 from muxer_litellm.testing import BareFakeProvider, FakeCall, FakeProvider, MidStreamError, model_card
 
 MESSAGES: list[Any] = [{"role": "user", "content": "What is the capital of France?"}]

@@ -13,13 +13,8 @@ import httpx
 import pytest
 import respx
 
-from muxer_litellm import (
-    BadRequestError,
-    ChatMessage,
-    LiteLLMProvider,
-    ProviderError,
-    __version__,
-)
+from muxer_litellm import BadRequestError, ChatMessage, LiteLLMProvider, ProviderError
+from muxer_litellm._version import __version__
 from muxer_litellm.host import MessageInput
 from tests.unit.replies import API_KEY, chat_body
 

@@ -23,8 +23,8 @@ from muxer_litellm import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
+from muxer_litellm._utils import redact
 from muxer_litellm.host import MessageInput
-from muxer_litellm.redact import redact
 from tests.unit.replies import API_KEY, BASE_URL, chunk, deployment, error_body, model_info, sse
 
 MODEL = "gpt-test"

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from muxer_litellm.catalog import ModelCard
 from muxer_litellm.errors import (
     AuthenticationError,
     BadRequestError,
@@ -27,7 +26,7 @@ from muxer_litellm.errors import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from muxer_litellm.host import LLMProvider, MessageInput
+from muxer_litellm.host import LLMProvider, MessageInput, ModelCard
 from muxer_litellm.routing import HeuristicRouter, RoutePlan, RoutingConfig, estimate_prompt_tokens
 from muxer_litellm.testing import BareFakeProvider, FakeProvider, ModelSpec, Outcome, model_card
 

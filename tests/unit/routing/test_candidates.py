@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from muxer_litellm.catalog import ModelCard
-from muxer_litellm.host import LLMProvider
+from muxer_litellm.host import LLMProvider, ModelCard
 from muxer_litellm.routing import (
     CAPABILITIES,
     Candidate,
@@ -136,8 +135,6 @@ def test_catalog_card_gives_prices_window_capabilities_tier_and_health() -> None
         "supports_reasoning": True,
     }
     assert [c.supports(cap) for cap in CAPABILITIES] == [False, True, None, True]
-    # the deprecated short names still answer
-    assert (c.function_calling, c.vision, c.json_schema, c.reasoning) == (True, False, None, True)
     assert c.task_types == frozenset({"code", "reasoning"})
     assert (c.tier, c.tier_source) == (3, "catalog")
     assert c.healthy is True
@@ -183,7 +180,7 @@ def test_native_provider_prices_per_1k_come_from_calculate_cost_and_unknown_stay
     # Nothing else is known about a provider without a catalog: unknown, not "no".
     assert priced.context_window is None
     assert priced.max_output_tokens is None
-    assert (priced.function_calling, priced.vision, priced.json_schema) == (None, None, None)
+    assert [priced.supports(cap) for cap in CAPABILITIES] == [None, None, None, None]
     assert priced.healthy is None
     assert priced.task_types == frozenset()
 

@@ -1,4 +1,4 @@
-"""``config.py``: ``CandidateRef`` (``Target``) / ``ComboConfig`` / ``CascadeConfig`` /
+"""``config.py``: ``CandidateRef`` / ``ComboConfig`` / ``CascadeConfig`` /
 ``RoutingConfig`` validation; ``load_routing_config`` from YAML, the environment
 (``DEFAULT_ROUTING_STRATEGY``, ``CASCADE_ROUTING_ENABLED``, ``MUXER_ROUTING_CONFIG``, ``.env``) and
 keyword overrides, with errors that name the file and the dotted field."""
@@ -22,7 +22,6 @@ from muxer_litellm.routing import (
     ComboConfig,
     RoutingConfig,
     RoutingSettings,
-    Target,
     load_routing_config,
 )
 
@@ -48,7 +47,7 @@ def write(path: Path, text: str) -> Path:
     return path
 
 
-# ---------------------------------------------------------------------------- Target
+# ---------------------------------------------------------------------------- CandidateRef
 
 
 @pytest.mark.parametrize(
@@ -62,7 +61,7 @@ def write(path: Path, text: str) -> Path:
     ],
 )
 def test_target_forms(raw: Any, provider: str, model: str, weight: float) -> None:
-    target = Target.model_validate(raw)
+    target = CandidateRef.model_validate(raw)
     assert (target.provider, target.model, target.weight) == (provider, model, weight)
     assert target.key == f"{provider}/{model}"
 
@@ -70,25 +69,25 @@ def test_target_forms(raw: Any, provider: str, model: str, weight: float) -> Non
 @pytest.mark.parametrize("raw", ["nope", "/m", "p/", "/", ""])
 def test_target_string_must_be_provider_slash_model(raw: str) -> None:
     with pytest.raises(ValidationError, match="a target is 'provider/model'"):
-        Target.model_validate(raw)
+        CandidateRef.model_validate(raw)
 
 
 @pytest.mark.parametrize(("raw", "field"), [(" /m", "provider"), ("p/ ", "model")])
 def test_target_parts_that_are_blank_after_stripping_are_rejected(raw: str, field: str) -> None:
     with pytest.raises(ValidationError) as caught:
-        Target.model_validate(raw)
+        CandidateRef.model_validate(raw)
     assert [e["loc"] for e in caught.value.errors()] == [(field,)]
 
 
 @pytest.mark.parametrize("weight", [0, -1, float("inf"), float("nan")])
 def test_target_weight_must_be_positive_and_finite(weight: float) -> None:
     with pytest.raises(ValidationError, match="weight"):
-        Target.model_validate({"target": "p/m", "weight": weight})
+        CandidateRef.model_validate({"target": "p/m", "weight": weight})
 
 
 def test_target_rejects_unknown_keys() -> None:
     with pytest.raises(ValidationError, match="wieght"):
-        Target.model_validate({"target": "p/m", "wieght": 2})
+        CandidateRef.model_validate({"target": "p/m", "wieght": 2})
 
 
 def test_combo_rejects_duplicate_targets_naming_them() -> None:
@@ -265,10 +264,6 @@ def test_numbers_are_strict(field: str, value: Any, what: str) -> None:
 def test_a_weight_is_a_number_not_a_bool_or_a_string(weight: Any) -> None:
     with pytest.raises(ValidationError, match="weight"):
         CandidateRef.model_validate({"target": "p/m", "weight": weight})
-
-
-def test_target_is_the_deprecated_name_of_candidate_ref() -> None:
-    assert Target is CandidateRef
 
 
 def test_a_yaml_boolean_where_a_count_belongs_names_the_file_and_field(tmp_path: Path) -> None:

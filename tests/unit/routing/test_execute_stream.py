@@ -18,9 +18,9 @@ from muxer_litellm import (
     ProviderUnavailableError,
     RateLimitError,
 )
+from muxer_litellm._stream import ChatStream
 from muxer_litellm.host import MessageInput, RouterMetadata
 from muxer_litellm.routing import RoutingConfig
-from muxer_litellm.stream import ChatStream
 from muxer_litellm.testing import BareFakeProvider, MidStreamError
 from tests.unit.routing.helpers import (
     CHEAP,

@@ -17,7 +17,7 @@ from muxer_litellm import (
     ProviderUnavailableError,
     RateLimitError,
 )
-from muxer_litellm.routing import ErrorVerdict, error_action, judge
+from muxer_litellm.routing import ErrorVerdict, error_action, error_verdict
 from muxer_litellm.routing.policy import PROVIDER_SCOPED
 from tests.unit.routing.helpers import NEXT_ERRORS, SKIP_PROVIDER_ERRORS, STOP_ERRORS
 
@@ -51,8 +51,8 @@ def test_error_action_table(exc: ProviderError, action: str) -> None:
         pytest.param(BadRequestError("bad", 400), ErrorVerdict("stop", "none"), id="bad-request"),
     ],
 )
-def test_judge_says_what_the_route_and_the_targets_state_do(exc: ProviderError, verdict: ErrorVerdict) -> None:
-    assert judge(exc, rate_limit_cooldown=5.0) == verdict
+def test_error_verdict_says_what_the_route_and_the_targets_state_do(exc: ProviderError, verdict: ErrorVerdict) -> None:
+    assert error_verdict(exc, rate_limit_cooldown=5.0) == verdict
 
 
 def test_provider_scoped_errors_include_the_new_ones() -> None:

@@ -11,7 +11,6 @@ import pytest
 from muxer_litellm.errors import BudgetExceededError, NoRouteError, RoutingConfigError
 from muxer_litellm.host import LLMProvider, MessageInput
 from muxer_litellm.routing import (
-    Alternative,
     HeuristicRouter,
     RankedCandidate,
     RoutingConfig,
@@ -589,7 +588,6 @@ def test_the_decision_and_its_alternatives_are_ranked_candidates() -> None:
     assert chosen.candidate is candidates["p/a"]
     assert other.candidate is candidates["p/b"]
     assert (chosen.key, chosen.tier, chosen.estimated_cost, chosen.forced) == ("p/a", 1, decision.estimated_cost, False)
-    assert Alternative is RankedCandidate  # the deprecated name
 
 
 def test_decision_unpacks_as_provider_model_reason() -> None:

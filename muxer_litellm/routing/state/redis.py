@@ -1,0 +1,600 @@
+"""Routing state shared by gateway replicas through Redis (``state_backend: redis``).
+
+The same rules as :mod:`.state` (one half-open trial, bursts counted once, stale results
+ignored, 429 waits), kept in Redis so that a 429 seen by one replica keeps every replica off
+the target, a breaker opened by failures spread over replicas lets exactly one trial through
+from all of them, and round-robin turns are counted once for all.
+
+Cost per request (round trips to Redis): planning reads everything a decision needs with one
+script (:meth:`RedisStore.snapshot`, round-robin turn included); a call to a closed target is
+admitted from that read without another trip, and its success writes nothing unless the target
+had something to forget. State changes (a failure, a 429, a trial gate taken or freed, a health
+mark) cost one script each. See ``store_redis_lua.py`` for the data model and the scripts.
+
+Redis trouble never fails a request: every trip has a short timeout; when one fails, the store
+logs once, counts it (:attr:`RedisStore.stats`, and the metrics hook), keeps what it last read
+as this process's local state and routes on that (:class:`~.state.RoutingState`), retrying
+Redis every ``retry_interval``. When Redis answers again it publishes the blocks this replica
+learned meanwhile (cooldowns and open breakers, with the time they have left) and shares again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+from ..._utils import strip_url_credentials
+from .local import (
+    TRIAL_WAIT,
+    Block,
+    BlockCause,
+    RoutingState,
+    StateSnapshot,
+    TargetStatus,
+    Ticket,
+    block_status,
+    health_status,
+)
+from .redis_lua import ADMIT, COOL_DOWN, FAILURE, HEALTH, PUBLISH, RELEASE, SNAPSHOT, SUCCESS
+from .store import RoutingStore
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+__all__ = ["RedisStore", "StoreEvent", "StoreMetricsHook", "StoreStats", "safe_url"]
+
+logger = logging.getLogger("muxer_litellm.routing")
+
+T = TypeVar("T")
+
+#: A turn counter is forgotten a day after its combo's last turn.
+TURN_TTL_MS = 86_400_000
+#: A snapshot read at most this long ago admits calls to closed targets without a round trip.
+VIEW_FRESH = 0.1
+
+
+class StoreMetricsHook(Protocol):
+    """Called on each :class:`StoreEvent` (``store_metrics.PrometheusStoreMetrics`` is one)."""
+
+    def __call__(self, event: StoreEvent, /) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoreEvent:
+    """``kind``: ``down`` (Redis went out of reach), ``up`` (sharing again), ``fallback`` (one
+    operation served by the local state instead); ``operation`` names it (``snapshot``, ``admit``...)."""
+
+    backend: str
+    kind: str
+    operation: str
+
+
+@dataclass(slots=True)
+class StoreStats:
+    """What a shared store did: ``outages`` (times Redis went out of reach), ``recoveries``,
+    ``fallbacks`` per operation served locally, ``published`` blocks handed back to Redis,
+    ``shared``: whether it shares right now."""
+
+    shared: bool = True
+    outages: int = 0
+    recoveries: int = 0
+    published: int = 0
+    fallbacks: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Rec:
+    """A target's record as last read (times in the store's ms)."""
+
+    kind: str
+    until: int
+    reason: str
+    trial: int
+    lease: int
+    streak: int
+
+
+@dataclass(slots=True)
+class _View:
+    """The last read: when (this process's monotonic clock), Redis's time and event counter
+    then, and the records that exist."""
+
+    read_at: float
+    now_ms: int
+    seq: int
+    targets: dict[str, _Rec]
+    providers: dict[str, tuple[int, str]]
+
+
+def safe_url(url: str) -> str:
+    """``url`` without its credentials, query or fragment (a password may sit in either), for logs."""
+    return strip_url_credentials(url.split("?", 1)[0].split("#", 1)[0])
+
+
+def _password(url: str) -> str | None:
+    try:
+        return urlsplit(url).password or None
+    except ValueError:
+        return None
+
+
+def _text(value: Any) -> str:
+    """A reply string (a client made without ``decode_responses`` gives bytes)."""
+    return value if isinstance(value, str) else value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _rec(fields: list[Any]) -> _Rec | None:
+    """A record from a script's ``view`` reply: {found, kind, until, reason, trial, lease, streak}."""
+    if not int(fields[0]):
+        return None
+    return _Rec(_text(fields[1]), int(fields[2]), _text(fields[3]), int(fields[4]), int(fields[5]), int(fields[6]))
+
+
+def _rec_from_fields(fields: list[Any]) -> _Rec:
+    """A record from the snapshot's fields: {kind, until, reason, trial, lease, streak}."""
+    kind, until, reason, trial, lease, streak = fields
+    return _Rec(
+        _text(kind or ""), int(until or 0), _text(reason or ""), int(trial or 0), int(lease or 0), int(streak or 0)
+    )
+
+
+def _cause(kind: str) -> BlockCause:
+    return "breaker" if kind == "breaker" else "rate_limit"
+
+
+class RedisStore(RoutingStore):
+    """Routing state in Redis, shared by every replica using the same Redis and ``prefix``.
+
+    ``local`` is this process's :class:`RoutingState`: its settings (threshold, cooldowns,
+    health TTL, cooldown cap) are the rules applied, and it serves routing while Redis is out of
+    reach. ``timeout``: the limit for each trip to Redis; ``retry_interval``: how long after a
+    failed trip the next one is tried (meanwhile the local state serves, and one operation
+    probes when it is due). ``trial_lease``: the longest a half-open trial holds the gate for
+    every replica (so a replica that dies mid-trial does not keep it shut). ``clock``: for tests
+    only, a fake clock (seconds) shared by every store in the test instead of Redis's TIME.
+    """
+
+    backend = "redis"
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        local: RoutingState,
+        prefix: str = "muxer:routing",
+        timeout: float = 0.2,
+        retry_interval: float = 2.0,
+        trial_lease: float = 60.0,
+        metrics: StoreMetricsHook | None = None,
+        url: str = "redis",
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.client = client
+        self.local = local
+        self.prefix = prefix
+        self.timeout = timeout
+        self.retry_interval = retry_interval
+        self.trial_lease = trial_lease
+        self.metrics = metrics
+        self.url = safe_url(url)
+        self._password = _password(url)
+        self.stats = StoreStats()
+        self._clock = clock
+        self._base = "{" + prefix + "}"
+        self._seq_key = f"{self._base}:seq"
+        self._idx_key = f"{self._base}:idx"
+        # Records outlive their block by this much, so a failure streak and a half-open target
+        # are remembered for a while; then they expire (closed, counts forgotten).
+        self._memory_ms = round(max(60.0, local.breaker_cooldown) * 1000)
+        self._view: _View | None = None
+        self._down = False
+        self._probing = False
+        self._retry_at = 0.0
+        self._snapshot = client.register_script(SNAPSHOT)
+        self._admit = client.register_script(ADMIT)
+        self._failure = client.register_script(FAILURE)
+        self._cool_down = client.register_script(COOL_DOWN)
+        self._success = client.register_script(SUCCESS)
+        self._release = client.register_script(RELEASE)
+        self._health = client.register_script(HEALTH)
+        self._publish = client.register_script(PUBLISH)
+
+    @classmethod
+    def from_url(cls, url: str, *, local: RoutingState, timeout: float = 0.2, **options: Any) -> RedisStore:
+        """A store on a new ``redis.asyncio`` client for ``url`` (``redis://``, ``rediss://``,
+        ``unix://``), which never retries on its own: the store decides what a failed trip means."""
+        try:
+            from redis.asyncio import Redis
+            from redis.backoff import NoBackoff
+            from redis.asyncio.retry import Retry
+        except ImportError as exc:  # pragma: no cover - the [redis] extra is missing
+            raise ImportError(
+                "state_backend: redis needs the redis client: pip install 'muxer-litellm[redis]'"
+            ) from exc
+        client = Redis.from_url(
+            url,
+            socket_timeout=timeout,
+            socket_connect_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),
+            retry_on_timeout=False,
+            decode_responses=True,
+        )
+        return cls(client, local=local, timeout=timeout, url=url, **options)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    # ------------------------------------------------------------------ keys and time
+
+    def _target_key(self, key: str) -> str:
+        return f"{self._base}:t:{key}"
+
+    def _provider_key(self, provider: str) -> str:
+        return f"{self._base}:p:{provider}"
+
+    def _now_arg(self) -> str:
+        return "" if self._clock is None else str(round(self._clock() * 1000))
+
+    def _view_now(self, view: _View) -> int:
+        """The store's time now, estimated from the last read (or the test clock)."""
+        if self._clock is not None:
+            return round(self._clock() * 1000)
+        return view.now_ms + round((time.monotonic() - view.read_at) * 1000)
+
+    def _fresh_view(self) -> _View | None:
+        view = self._view
+        if view is None or self._down or time.monotonic() - view.read_at > VIEW_FRESH:
+            return None
+        return view
+
+    # ------------------------------------------------------------------ reaching Redis
+
+    async def _run(self, operation: str, trip: Callable[[], Awaitable[T]]) -> T | None:
+        """``trip`` against Redis within ``timeout``; None when Redis is out of reach (or is
+        not being tried yet), after which the caller serves the operation locally."""
+        if self._down and (self._probing or time.monotonic() < self._retry_at):
+            self._fallback(operation)
+            return None
+        probing = self._down
+        self._probing = self._probing or probing
+        try:
+            async with asyncio.timeout(self.timeout):
+                if probing:
+                    await self._publish_local()
+                result = await trip()
+        except Exception as exc:  # any client, protocol, connection or timeout error
+            if not _is_redis_trouble(exc):
+                raise
+            self._went_down(operation, exc)
+            self._fallback(operation)
+            return None
+        finally:
+            if probing:
+                self._probing = False
+        if probing:
+            self._came_back()
+        return result
+
+    def _went_down(self, operation: str, exc: BaseException) -> None:
+        self._retry_at = time.monotonic() + self.retry_interval
+        if self._down:
+            logger.debug("routing state: Redis at %s still out of reach (%s)", self.url, type(exc).__name__)
+            return
+        self._down = True
+        self.stats.shared = False
+        self.stats.outages += 1
+        kept = self._keep_last_view()
+        logger.warning(
+            "routing state: Redis at %s is out of reach (%s during %s: %s); routing on this replica's own "
+            "state (%d block(s) kept from the last read) until it answers again, retrying every %.1fs",
+            self.url,
+            type(exc).__name__,
+            operation,
+            self._scrub(str(exc))[:200] or "no detail",
+            kept,
+            self.retry_interval,
+        )
+        self._emit("down", operation)
+
+    def _scrub(self, text: str) -> str:
+        """An error text without the URL's password (a client error may quote what it was given)."""
+        return text.replace(self._password, "***") if self._password else text
+
+    def _came_back(self) -> None:
+        self._down = False
+        self.stats.shared = True
+        self.stats.recoveries += 1
+        logger.warning("routing state: Redis at %s answers again; sharing routing state again", self.url)
+        self._emit("up", "probe")
+
+    def _fallback(self, operation: str) -> None:
+        self.stats.fallbacks[operation] = self.stats.fallbacks.get(operation, 0) + 1
+        self._emit("fallback", operation)
+
+    def _emit(self, kind: str, operation: str) -> None:
+        if self.metrics is None:
+            return
+        try:
+            self.metrics(StoreEvent(self.backend, kind, operation))
+        except Exception:  # a metrics hook never breaks routing
+            logger.exception("routing state: the store metrics hook failed")
+
+    def _keep_last_view(self) -> int:
+        """Copy the blocks and health marks of the last read into the local state, so the
+        replica keeps honouring them while Redis is out of reach."""
+        view = self._view
+        self._view = None
+        if view is None:
+            return 0
+        now = self._view_now(view)
+        kept = 0
+        for key, rec in view.targets.items():
+            if rec.kind and rec.until > now:
+                self.local.import_block(Block(key, _cause(rec.kind), (rec.until - now) / 1000, rec.reason))
+                kept += 1
+        for provider, (until, error) in view.providers.items():
+            if until > now:
+                self.local.import_provider_mark(provider, (until - now) / 1000, error)
+        return kept
+
+    async def _publish_local(self) -> None:
+        """Hand the blocks learned while Redis was out of reach back to it (one pipeline), then
+        forget the local state: from now on Redis holds it all."""
+        blocks = self.local.export_blocks()
+        marks = self.local.export_provider_marks()
+        if blocks or marks:
+            pipe = self.client.pipeline(transaction=False)
+            now = self._now_arg()
+            for b in blocks:
+                kind = "breaker" if b.cause == "breaker" else "cooldown"
+                args: list[str | int] = [
+                    now,
+                    f"t:{b.key}",
+                    kind,
+                    max(1, round(b.remaining * 1000)),
+                    b.reason,
+                    self._memory_ms,
+                ]
+                keys = [self._seq_key, self._idx_key, self._target_key(b.key)]
+                await self._publish(keys=keys, args=args, client=pipe)
+            for provider, (left, error) in marks.items():
+                args = [now, f"p:{provider}", "0", max(1, round(left * 1000)), error, "keep-longer"]
+                await self._health(keys=[self._provider_key(provider), self._idx_key], args=args, client=pipe)
+            await pipe.execute()
+            self.stats.published += len(blocks)
+        self.local.clear()
+
+    # ------------------------------------------------------------------ reading
+
+    async def _read(self, turn: str | None, advance: bool) -> tuple[_View, int | None]:
+        keys = [self._seq_key, self._idx_key]
+        if turn is not None:
+            keys.append(f"{self._base}:turn:{turn}")
+        reply = await self._snapshot(
+            keys=keys, args=[self._now_arg(), self._base, "1" if advance else "0", TURN_TTL_MS]
+        )
+        targets: dict[str, _Rec] = {}
+        providers: dict[str, tuple[int, str]] = {}
+        records = json.loads(reply[3]) or ()  # an empty Lua table encodes as {}
+        for i in range(0, len(records) - 1, 2):
+            member, fields = records[i], records[i + 1]
+            if member.startswith("t:"):
+                targets[member[2:]] = _rec_from_fields(fields)
+            elif member.startswith("p:"):
+                providers[member[2:]] = (int(fields[0]), _text(fields[1] or "unhealthy"))
+        view = _View(time.monotonic(), int(reply[0]), int(reply[1]), targets, providers)
+        self._view = view
+        number = int(reply[2])
+        return view, (number if turn is not None and number >= 0 else None)
+
+    def _snapshot_of(self, view: _View, turn: int | None) -> StateSnapshot:
+        now = self._view_now(view)
+        targets: dict[str, TargetStatus] = {}
+        for key, rec in view.targets.items():
+            if rec.kind and (status := self._rec_status(rec, now)) is not None:
+                targets[key] = status
+        providers = {
+            p: health_status(p, error, (until - now) / 1000)
+            for p, (until, error) in view.providers.items()
+            if until > now
+        }
+        return StateSnapshot(self.local.now(), targets, providers, turn)
+
+    @staticmethod
+    def _rec_status(rec: _Rec, now: int) -> TargetStatus | None:
+        return block_status(_cause(rec.kind), rec.reason, (rec.until - now) / 1000, rec.trial != 0 and rec.lease > now)
+
+    def _remember(self, key: str, fields: list[Any], seq: int) -> None:
+        """Mirror a script's result for ``key`` in the last read, so this replica's next
+        admissions see its own writes at once."""
+        view = self._view
+        if view is None:
+            return
+        rec = _rec(fields)
+        if rec is None:
+            view.targets.pop(key, None)
+        else:
+            view.targets[key] = rec
+        view.seq = max(view.seq, seq)
+
+    async def snapshot(self, *, turn: str | None = None, advance: bool = False) -> StateSnapshot:
+        read = await self._run("snapshot", lambda: self._read(turn, advance))
+        if read is None:
+            view = self.local.snapshot()
+            if turn is not None:
+                view.turn = self.local.turn(turn, advance=advance)
+            return view
+        return self._snapshot_of(*read)
+
+    def cached_snapshot(self) -> StateSnapshot:
+        view = self._view
+        if self._down or view is None:
+            return self.local.snapshot()
+        return self._snapshot_of(view, None)
+
+    async def shortest_wait(self, targets: Iterable[tuple[str, str]]) -> float | None:
+        view = await self.snapshot()
+        waits = []
+        for key, provider in targets:
+            status = view.status(key, provider)
+            if status is None:
+                return None
+            waits.append(status.remaining)
+        return min(waits) if waits else None
+
+    async def status(self, key: str, provider: str) -> TargetStatus | None:
+        return (await self.snapshot()).status(key, provider)
+
+    async def breaker_state(self, key: str) -> str:
+        read = await self._run("breaker_state", lambda: self._read(None, False))
+        if read is None:
+            return self.local.breaker_state(key)
+        view = read[0]
+        rec = view.targets.get(key)
+        if rec is None or not rec.kind:
+            return "closed"
+        return "open" if rec.until > self._view_now(view) else "half-open"
+
+    # ------------------------------------------------------------------ execution
+
+    async def admit(self, key: str, provider: str, *, forced: bool = False) -> Ticket | TargetStatus:
+        view = self._fresh_view()
+        if view is not None:
+            quick = self._admit_from(view, key, provider, forced)
+            if quick is not None:
+                return quick
+        reply = await self._run("admit", lambda: self._admit_trip(key, provider, forced))
+        return self.local.admit(key, provider, forced=forced) if reply is None else reply
+
+    def _admit_from(self, view: _View, key: str, provider: str, forced: bool) -> Ticket | TargetStatus | None:
+        """Admission from a fresh read, without a trip: a closed target (or a forced call past
+        an open breaker) gets a ticket ordered after what was read; a blocked target is refused.
+        None when it is half-open: its trial gate must be taken in Redis."""
+        now = self._view_now(view)
+        mark = view.providers.get(provider)
+        if mark is not None and mark[0] > now:
+            return health_status(provider, mark[1], (mark[0] - now) / 1000)
+        rec = view.targets.get(key)
+        if rec is None or not rec.kind:
+            return Ticket(key, view.seq, shared=True)
+        if forced and rec.kind == "breaker":
+            return Ticket(key, view.seq, forced=True, shared=True)
+        return self._rec_status(rec, now)
+
+    async def _admit_trip(self, key: str, provider: str, forced: bool) -> Ticket | TargetStatus:
+        reply = await self._admit(
+            keys=[self._seq_key, self._idx_key, self._target_key(key), self._provider_key(provider)],
+            args=[self._now_arg(), f"t:{key}", "1" if forced else "0", round(self.trial_lease * 1000), self._memory_ms],
+        )
+        code, now, seq, extra, fields = _text(reply[0]), int(reply[1]), int(reply[2]), _text(reply[3]), reply[4]
+        if code == "down":
+            return health_status(provider, extra, (int(fields[2]) - now) / 1000)
+        self._remember(key, fields, seq if code != "trial" else 0)
+        if code == "ok":
+            return Ticket(key, seq, shared=True)
+        if code == "forced":
+            return Ticket(key, seq, forced=True, shared=True)
+        if code == "trial":
+            return Ticket(key, seq, trial=True, shared=True)
+        rec = _rec(fields)
+        assert rec is not None  # blocked or busy: it exists
+        if code == "busy":
+            return TargetStatus(
+                f"half-open after '{rec.reason}': a trial call is in flight",
+                TRIAL_WAIT,
+                _cause(rec.kind),
+                trial_in_flight=True,
+            )
+        status = self._rec_status(rec, now)
+        assert status is not None  # blocked
+        return status
+
+    def _seq_arg(self, ticket: Ticket) -> str:
+        """A shared ticket's order; a local one (issued while Redis was out of reach) reads as
+        admitted now."""
+        return str(ticket.seq) if ticket.shared else ""
+
+    def _as_local(self, ticket: Ticket) -> Ticket:
+        """A shared ticket reported while Redis is out of reach reads locally as a call admitted now."""
+        return self.local.ticket_now(ticket.key) if ticket.shared else ticket
+
+    async def record_success(self, ticket: Ticket) -> None:
+        if not self._down and not ticket.trial and not ticket.forced:
+            view = self._view
+            if view is not None and ticket.key not in view.targets:
+                return  # nothing to close or forget: no write
+        args = [self._seq_arg(ticket)]
+        reply = await self._run("record_success", lambda: self._trip(self._success, ticket.key, args))
+        if reply is None:
+            self.local.record_success(self._as_local(ticket))
+
+    async def record_failure(self, ticket: Ticket) -> bool:
+        args = [self._seq_arg(ticket), self.local.breaker_threshold, round(self.local.breaker_cooldown * 1000)]
+        reply = await self._run(
+            "record_failure", lambda: self._trip(self._failure, ticket.key, [*args, self._memory_ms])
+        )
+        if reply is None:
+            return self.local.record_failure(self._as_local(ticket))
+        return bool(int(reply[0]))
+
+    async def cool_down(self, key: str, seconds: float, why: str, *, ticket: Ticket | None = None) -> float:
+        seconds = min(max(0.0, seconds), self.local.max_cooldown)
+        seq = "" if ticket is None else self._seq_arg(ticket)
+        reply = await self._run(
+            "cool_down",
+            lambda: self._trip(self._cool_down, key, [seq, max(0, round(seconds * 1000)), why, self._memory_ms]),
+        )
+        if reply is None:
+            local_ticket = ticket if ticket is not None and not ticket.shared else None
+            return self.local.cool_down(key, seconds, why, ticket=local_ticket)
+        return 0.0 if _text(reply[0]) == "stale" else seconds
+
+    async def release(self, ticket: Ticket) -> None:
+        if not ticket.trial:
+            return  # only a trial holds anything to free
+        if not ticket.shared:
+            self.local.release(ticket)
+            return
+        await self._run("release", lambda: self._trip(self._release, ticket.key, [str(ticket.seq)]))
+        # Out of reach: the shared gate frees itself when its lease ends.
+
+    async def _trip(self, script: AsyncScript, key: str, args: list[Any]) -> list[Any]:
+        reply: list[Any] = await script(
+            keys=[self._seq_key, self._idx_key, self._target_key(key)], args=[self._now_arg(), f"t:{key}", *args]
+        )
+        self._remember(key, reply[4], int(reply[2]))
+        return reply
+
+    async def set_provider_health(self, provider: str, healthy: bool, error: str | None = None) -> None:
+        ttl = round(self.local.health_ttl * 1000)
+        args = [self._now_arg(), f"p:{provider}", "1" if healthy else "0", ttl, error or "unhealthy", ""]
+        reply = await self._run(
+            "set_provider_health",
+            lambda: self._health(keys=[self._provider_key(provider), self._idx_key], args=args),
+        )
+        if reply is None:
+            self.local.set_provider_health(provider, healthy, error)
+            return
+        if self._view is not None:
+            if healthy:
+                self._view.providers.pop(provider, None)
+            else:
+                self._view.providers[provider] = (self._view_now(self._view) + ttl, error or "unhealthy")
+
+
+def _is_redis_trouble(exc: BaseException) -> bool:
+    """Errors that mean "Redis is out of reach or misbehaving", as opposed to a bug here."""
+    if isinstance(exc, (TimeoutError, OSError, ConnectionError)):
+        return True
+    try:
+        from redis.exceptions import RedisError
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(exc, RedisError)
