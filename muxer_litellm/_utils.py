@@ -3,17 +3,23 @@ one price formula, money printed the same way everywhere."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import math
 import re
+import secrets as _secrets
 from collections.abc import Iterable, Mapping
 
 from pydantic import ValidationError
 
 __all__ = [
     "PER_1K",
+    "check_tenant_id",
     "format_usd",
+    "new_hash_key",
     "redact",
     "strip_url_credentials",
+    "tenant_label",
     "usd_for_tokens",
     "validation_problems",
 ]
@@ -82,3 +88,33 @@ def format_usd(value: float | None) -> str:
     places = max(2, 3 - math.floor(math.log10(abs(value))))
     whole, _, frac = f"{value:.{places}f}".partition(".")
     return f"${whole}.{frac.rstrip('0').ljust(2, '0')}"
+
+
+# ---------------------------------------------------------------------- tenants
+
+_TENANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
+
+
+def check_tenant_id(tenant_id: str) -> str:
+    """A tenant id as given (1-128 of letters, digits and ``._:@-``, starting with a letter or
+    digit), or a ValueError: it becomes part of routing-state keys and metric labels."""
+    if not isinstance(tenant_id, str) or not _TENANT_ID.match(tenant_id):
+        raise ValueError(
+            f"tenant_id must be 1-128 characters of letters, digits and ._:@- (starting with a letter or digit), "
+            f"got {str(tenant_id)[:40]!r}"
+        )
+    return tenant_id
+
+
+def new_hash_key() -> bytes:
+    """A random key for :func:`tenant_label` (one process's; replicas sharing routing state
+    must share one, see docs/tenants.md)."""
+    return _secrets.token_bytes(32)
+
+
+def tenant_label(api_key: str, hash_key: bytes) -> str:
+    """A tenant's label from its key: a keyed hash (HMAC-SHA256, 80 bits shown), so routing
+    state, logs and metrics never hold the key, and nobody without ``hash_key`` can test a
+    guessed key against a label."""
+    digest = hmac.new(hash_key, api_key.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"key-{digest[:20]}"

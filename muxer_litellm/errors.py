@@ -8,7 +8,7 @@ can fall back, cool a target down for ``retry_after`` seconds, or give up.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 __all__ = [
     "AuthenticationError",
@@ -16,6 +16,7 @@ __all__ = [
     "BudgetExceededError",
     "ContentPolicyError",
     "ContextWindowExceededError",
+    "ErrorScope",
     "FallbackExhaustedError",
     "ModelNotFoundError",
     "NoRouteError",
@@ -26,7 +27,15 @@ __all__ = [
     "ProviderUnavailableError",
     "RateLimitError",
     "RoutingConfigError",
+    "TenantBusyError",
 ]
+
+#: Whom an error concerns, when the proxy's reply says (see ``proxy/scopes.py``):
+#: ``tenant``: a limit or budget of the caller's key, team, user or end user, over every model;
+#: ``tenant_model``: a limit of the caller's key for this model only;
+#: ``deployment``: the model's own deployment or upstream (its rpm, an upstream 429), for every caller;
+#: ``proxy``: the proxy as a whole (its global budget). None: the reply does not say.
+ErrorScope = Literal["tenant", "tenant_model", "deployment", "proxy"]
 
 
 class ProviderError(Exception):
@@ -45,6 +54,8 @@ class ProviderError(Exception):
         error_type: str | None = None,
         error_code: str | None = None,
         retryable: bool | None = None,
+        scope: ErrorScope | None = None,
+        entity: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -55,6 +66,10 @@ class ProviderError(Exception):
         self.error_type = error_type
         self.error_code = error_code
         self.retryable = self.default_retryable if retryable is None else retryable
+        #: Whom the error concerns (see :data:`ErrorScope`); ``entity`` names the limited
+        #: entity as the proxy does (``api_key``, ``team``, ``user``, ``end_user``, ``Key``...).
+        self.scope: ErrorScope | None = scope
+        self.entity = entity
 
     def __str__(self) -> str:
         return self.message
@@ -63,7 +78,7 @@ class ProviderError(Exception):
         return (
             f"{type(self).__name__}(message={self.message!r}, status_code={self.status_code!r}, "
             f"provider={self.provider!r}, model={self.model!r}, call_id={self.call_id!r}, "
-            f"retryable={self.retryable!r})"
+            f"retryable={self.retryable!r}, scope={self.scope!r})"
         )
 
 
@@ -88,6 +103,8 @@ class RateLimitError(ProviderError):
         error_type: str | None = None,
         error_code: str | None = None,
         retryable: bool | None = None,
+        scope: ErrorScope | None = None,
+        entity: str | None = None,
     ) -> None:
         super().__init__(
             message,
@@ -98,8 +115,16 @@ class RateLimitError(ProviderError):
             error_type=error_type,
             error_code=error_code,
             retryable=retryable,
+            scope=scope,
+            entity=entity,
         )
         self.retry_after = retry_after
+
+
+class TenantBusyError(RateLimitError):
+    """This tenant already has ``max_tenant_in_flight`` calls in flight on the provider's shared
+    pool (raised before anything is sent): retry after ``retry_after`` seconds. Scoped to the
+    tenant (``scope == "tenant"``): other tenants are served as before."""
 
 
 class ModelNotFoundError(ProviderError):
@@ -187,6 +212,8 @@ class FallbackExhaustedError(ProviderError):
             error_type=last_error.error_type,
             error_code=last_error.error_code,
             retryable=last_error.retryable,
+            scope=last_error.scope,
+            entity=last_error.entity,
         )
         self.attempts: list[dict[str, Any]] = [dict(a) for a in attempts]
         self.last_error = last_error

@@ -14,17 +14,19 @@ would send all traffic to it. The error classes a provider raises live in
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from ._utils import usd_for_tokens, validation_problems
 
 __all__ = [
     "CAPABILITY_FIELDS",
+    "Attribution",
     "CatalogProvider",
     "ChatCompletionResponse",
     "ChatMessage",
@@ -35,6 +37,7 @@ __all__ = [
     "EmbeddingResponse",
     "EmbeddingUsage",
     "HealthReporter",
+    "KeyInfo",
     "LLMProvider",
     "MessageInput",
     "ModelCard",
@@ -42,6 +45,7 @@ __all__ = [
     "PricingSource",
     "RouteAttempt",
     "RouterMetadata",
+    "TenantProvider",
     "TokenCounter",
     "Usage",
 ]
@@ -216,6 +220,30 @@ class RouteAttempt(BaseModel):
     quality_score: float | None = None
 
 
+class KeyInfo(BaseModel):
+    """Our addition: what the proxy said about the key a call used (its reply headers), None
+    where it said nothing (an unset limit arrives as the text "None" and reads as None).
+
+    ``remaining_requests``/``remaining_tokens``: the key's own headroom in the current window
+    (``x-ratelimit-api_key-remaining-*``); ``model_remaining_*``: its headroom for this model
+    group (``x-litellm-key-remaining-*-{model group}``); ``headroom``: every limiter counter the
+    proxy reported (``x-ratelimit-{descriptor}-{remaining|limit}-{kind}``, e.g.
+    ``team-remaining-requests``). Bare ``x-ratelimit-*`` headers are the upstream deployment's,
+    not the key's, and are not here."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spend: float | None = None
+    max_budget: float | None = None
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
+    remaining_requests: int | None = None
+    remaining_tokens: int | None = None
+    model_remaining_requests: int | None = None
+    model_remaining_tokens: int | None = None
+    headroom: dict[str, int] = Field(default_factory=dict)
+
+
 class RouterMetadata(BaseModel):
     """How the answer was produced and what it cost.
 
@@ -236,12 +264,58 @@ class RouterMetadata(BaseModel):
     model_id: str | None = None
     attempted_retries: int | None = None
     attempted_fallbacks: int | None = None
+    key: KeyInfo | None = Field(None, description="What the proxy said about the key the call used.")
+    request_id: str | None = Field(None, description="The request id sent with the call (every attempt).")
     # Set by muxer_litellm.routing (our addition):
     routing_strategy: str | None = None
     attempts: list[RouteAttempt] = Field(default_factory=list)
     total_cost: float | None = Field(
         None, description="Answered attempts' cost (failed ones count 0); None if an answered one is unknown."
     )
+
+
+_HEADER_SAFE = re.compile(r"^[\x21-\x7e]{1,128}$")
+_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+
+
+class Attribution(BaseModel):
+    """Our addition: who a call is for, for the proxy's spend logs and traces.
+
+    ``user``: the end user (the body's ``user``: the proxy's end-user id); ``tags``: spend-log
+    tags (``metadata.tags``); ``metadata``: spend-log metadata (``metadata.spend_logs_metadata``,
+    JSON values); ``request_id``: one id for every attempt of a request (``x-request-id`` and
+    ``spend_logs_metadata.request_id``); ``traceparent``: a W3C trace context
+    (``traceparent``, which the proxy reads as the call's trace id). See docs/tenants.md."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user: str | None = Field(None, min_length=1, max_length=256)
+    tags: tuple[str, ...] = Field((), max_length=64)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    request_id: str | None = None
+    traceparent: str | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: tuple[str, ...]) -> tuple[str, ...]:
+        for tag in tags:
+            if not tag.strip() or len(tag) > 256 or "," in tag:
+                raise ValueError(f"a tag must be 1-256 characters without a comma, got {tag[:40]!r}")
+        return tags
+
+    @field_validator("request_id")
+    @classmethod
+    def _request_id(cls, value: str | None) -> str | None:
+        if value is not None and not _HEADER_SAFE.match(value):
+            raise ValueError("request_id must be 1-128 printable ASCII characters without spaces")
+        return value
+
+    @field_validator("traceparent")
+    @classmethod
+    def _traceparent(cls, value: str | None) -> str | None:
+        if value is not None and not _TRACEPARENT.match(value):
+            raise ValueError("traceparent must be a W3C trace context: 00-<32 hex>-<16 hex>-<2 hex>")
+        return value
 
 
 class ChatCompletionResponse(BaseModel):
@@ -363,6 +437,16 @@ class TokenCounter(Protocol):
     async def count_tokens(
         self, messages: list[MessageInput], model: str, *, timeout_seconds: float | None = None
     ) -> int: ...
+
+
+@runtime_checkable
+class TenantProvider(Protocol):
+    """A provider shared by several tenants: its ``chat_completion``, ``stream_chat_completion``
+    and ``embeddings`` take per-call ``api_key``, ``extra_headers``, ``attribution`` and
+    ``tenant_id`` keywords (routing passes them through), and it says which models a key may
+    call (None: it cannot tell, so every model)."""
+
+    async def allowed_models(self, api_key: str | SecretStr | None = None) -> frozenset[str] | None: ...
 
 
 @runtime_checkable

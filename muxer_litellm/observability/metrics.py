@@ -23,6 +23,8 @@ CallStatus = Literal["ok", "error"]
 
 #: The shared ``model`` label for names beyond PrometheusMetrics.max_models or unknown to the proxy.
 OTHER_MODEL = "other"
+#: The shared ``tenant`` label for tenants beyond PrometheusMetrics.max_tenants.
+OTHER_TENANT = "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +51,11 @@ class CallRecord:
     attempted_fallbacks: int | None
     duration_s: float
     stream_closed_early: bool = False
+    #: The tenant's label (an id the caller gave, a keyed hash of its key, ``_`` for the
+    #: provider's own key); None when the caller did not say. Never a key.
+    tenant: str | None = None
+    #: A failed call's error scope (``tenant``, ``tenant_model``, ``deployment``, ``proxy``).
+    scope: str | None = None
 
 
 class MetricsHook(Protocol):
@@ -80,10 +87,14 @@ class PrometheusMetrics:
         *,
         buckets: Sequence[float] = DEFAULT_BUCKETS,
         max_models: int = 200,
+        max_tenants: int = 100,
     ) -> None:
-        if isinstance(max_models, bool) or not isinstance(max_models, int) or max_models < 1:
-            raise ValueError(f"max_models must be a positive integer, got {max_models!r}")
+        for name, value in (("max_models", max_models), ("max_tenants", max_tenants)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         self.max_models = max_models
+        self.max_tenants = max_tenants
+        self._tenants: set[str] = set()
         self._models: set[str] = set()
         self._models_lock = threading.Lock()
         try:
@@ -113,6 +124,21 @@ class PrometheusMetrics:
             self.cost_usd = make(prometheus_client.Counter, "cost_usd", "Known cost of successful calls.", ["model"])
             self.unknown_cost = make(
                 prometheus_client.Counter, "unknown_cost", "Successful calls whose cost is unknown.", ["model"]
+            )
+            self.tenant_requests = make(
+                prometheus_client.Counter,
+                "tenant_requests",
+                "Calls made for a tenant (label: its id or a keyed hash of its key; 'other' past max_tenants).",
+                ["tenant", "status"],
+            )
+            self.tenant_cost_usd = make(
+                prometheus_client.Counter, "tenant_cost_usd", "Known cost of a tenant's successful calls.", ["tenant"]
+            )
+            self.tenant_limited = make(
+                prometheus_client.Counter,
+                "tenant_limited",
+                "A tenant's calls refused by a limit of its own (scope tenant or tenant_model) or the in-flight cap.",
+                ["tenant", "scope"],
             )
             self.duration = make(
                 prometheus_client.Histogram,
@@ -154,7 +180,28 @@ class PrometheusMetrics:
                 return name
         return OTHER_MODEL
 
+    def _tenant(self, tenant: str) -> str:
+        """The ``tenant`` label, bounded like ``model``: the first ``max_tenants`` tenants seen
+        get their own series, the rest share ``other``."""
+        if tenant in self._tenants:
+            return tenant
+        with self._models_lock:
+            if len(self._tenants) < self.max_tenants:
+                self._tenants.add(tenant)
+                return tenant
+        return OTHER_TENANT
+
+    def _record_tenant(self, record: CallRecord, tenant: str) -> None:
+        label = self._tenant(tenant)
+        self.tenant_requests.labels(label, record.status).inc()
+        if record.cost is not None:
+            self.tenant_cost_usd.labels(label).inc(record.cost)
+        if record.scope in ("tenant", "tenant_model"):
+            self.tenant_limited.labels(label, record.scope).inc()
+
     def __call__(self, record: CallRecord, /) -> None:
+        if record.tenant is not None:
+            self._record_tenant(record, record.tenant)
         model = self._label(record)
         self.requests.labels(model, record.operation, record.status).inc()
         self.duration.labels(model, record.operation).observe(record.duration_s)

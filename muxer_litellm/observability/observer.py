@@ -133,15 +133,23 @@ class Observer:
             self.redact(str(exc)),
         )
 
-    def start(self, operation: Operation, model: str, payload: Mapping[str, Any]) -> CallObservation:
-        """Begin observing one call whose request is ``payload`` (already validated)."""
-        return CallObservation(self, operation, model, payload)
+    def start(
+        self, operation: Operation, model: str, payload: Mapping[str, Any], tenant: str | None = None
+    ) -> CallObservation:
+        """Begin observing one call whose request is ``payload`` (already validated), made
+        for ``tenant`` (its label: an id or a keyed hash, never a key)."""
+        return CallObservation(self, operation, model, payload, tenant)
 
     async def traced(
-        self, operation: Operation, model: str, payload: Mapping[str, Any], work: Coroutine[Any, Any, R]
+        self,
+        operation: Operation,
+        model: str,
+        payload: Mapping[str, Any],
+        work: Coroutine[Any, Any, R],
+        tenant: str | None = None,
     ) -> R:
         """Await ``work`` (a chat or embeddings call) inside a span, then record it."""
-        call = self.start(operation, model, payload)
+        call = self.start(operation, model, payload, tenant)
         try:
             with call.current():
                 result = await work
@@ -155,10 +163,18 @@ class Observer:
 class CallObservation:
     """One call's span and timing; finishes exactly once (ok, failed, or stream closed)."""
 
-    def __init__(self, observer: Observer, operation: Operation, model: str, payload: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        observer: Observer,
+        operation: Operation,
+        model: str,
+        payload: Mapping[str, Any],
+        tenant: str | None = None,
+    ) -> None:
         self._observer = observer
         self.operation = operation
         self.model = model
+        self.tenant = tenant
         self._started = time.perf_counter()
         self._finished = False
         self._span: Span | None = None
@@ -373,6 +389,8 @@ class CallObservation:
                 attempted_fallbacks=fallbacks,
                 duration_s=duration,
                 stream_closed_early=closed_early,
+                tenant=self.tenant,
+                scope=getattr(exc, "scope", None),
             )
             try:
                 observer.metrics(record)

@@ -12,26 +12,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from ..host import CostSource, ModelCard, RouterMetadata
+from .headers import header_int, key_info
 from .replies import PROVIDER
 
-__all__ = ["call_metadata", "header_int", "parse_cost", "proxy_headers", "resolve_cost"]
-
-_PREFIX = b"x-litellm-"
-
-
-def proxy_headers(headers: httpx.Headers) -> dict[str, str]:
-    """The reply's ``x-litellm-*`` headers by lower-case name, with the values
-    ``headers.get`` would give, read in one pass (each ``get`` scans every header)."""
-    encoding = headers.encoding
-    out: dict[str, str] = {}
-    for raw_key, raw_value in headers.raw:
-        if raw_key[:10].lower() == _PREFIX:
-            key, value = raw_key.lower().decode(encoding), raw_value.decode(encoding)
-            out[key] = f"{out[key]}, {value}" if key in out else value
-    return out
+__all__ = ["call_metadata", "parse_cost", "resolve_cost"]
 
 
 def parse_cost(value: Any) -> float | None:
@@ -62,23 +47,16 @@ def resolve_cost(
     return None, "unknown"
 
 
-def header_int(headers: Mapping[str, str], name: str) -> int | None:
-    """A non-negative count from a header; None when absent or garbage (never an exception:
-    a metadata header must not cost the caller a successful reply)."""
-    raw = headers.get(name)
-    if raw is None:
-        return None
-    try:
-        value = int(float(raw))
-    except (ValueError, OverflowError):
-        return None
-    return value if value >= 0 else None
-
-
 def call_metadata(
-    model: str, started: float, headers: Mapping[str, str], cost: float | None, source: CostSource
+    model: str,
+    started: float,
+    headers: Mapping[str, str],
+    cost: float | None,
+    source: CostSource,
+    request_id: str | None = None,
 ) -> RouterMetadata:
-    """What one direct call cost and which deployment served it, from the proxy's headers."""
+    """What one direct call cost, which deployment served it and what the proxy said about
+    the key, from the proxy's headers (as :func:`.headers.proxy_headers` gives them)."""
     return RouterMetadata(
         selected_provider=PROVIDER,
         selected_model=model,
@@ -90,4 +68,6 @@ def call_metadata(
         model_id=headers.get("x-litellm-model-id"),
         attempted_retries=header_int(headers, "x-litellm-attempted-retries"),
         attempted_fallbacks=header_int(headers, "x-litellm-attempted-fallbacks"),
+        key=key_info(headers),
+        request_id=request_id,
     )

@@ -23,10 +23,10 @@ from pydantic import BaseModel, ValidationError
 
 from .._utils import validation_problems
 from ..errors import BadRequestError
-from ..host import ChatMessage, MessageInput
+from ..host import Attribution, ChatMessage, MessageInput
 from .replies import PROVIDER
 
-__all__ = ["chat_payload", "embeddings_payload", "encode_body", "message_dicts"]
+__all__ = ["attribute", "chat_payload", "embeddings_payload", "encode_body", "message_dicts"]
 
 _CHAT_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id")
 _ROLES = frozenset(("system", "developer", "user", "assistant", "tool", "function"))
@@ -154,6 +154,36 @@ def embeddings_payload(input: Any, model: str, kwargs: Mapping[str, Any]) -> dic
     if not isinstance(input, (str, list)) or not input:
         raise BadRequestError("input must be a non-empty string or list", model=model, provider=PROVIDER)
     return {**kwargs, "model": model, "input": input}
+
+
+def attribute(payload: dict[str, Any], attribution: Attribution, model: str) -> dict[str, str]:
+    """Put ``attribution`` where the proxy records it (docs/tenants.md has the table) and return
+    the headers it needs: the body's ``user`` (the proxy's end user), ``metadata.tags`` (merged
+    with tags the caller already sent), ``metadata.spend_logs_metadata`` (with ``request_id``)
+    and the ``traceparent`` header (the proxy's trace id for the call)."""
+    if attribution.user is not None:
+        payload["user"] = attribution.user
+    if attribution.tags or attribution.metadata or attribution.request_id:
+        meta = payload.get("metadata")
+        if meta is not None and not isinstance(meta, dict):
+            kind = type(meta).__name__
+            raise BadRequestError(
+                f"metadata must be a dict to carry attribution, got {kind}", model=model, provider=PROVIDER
+            )
+        meta = dict(meta or {})
+        if attribution.tags:
+            tags = meta.get("tags")
+            merged = list(tags) if isinstance(tags, list) else []
+            merged.extend(t for t in attribution.tags if t not in merged)
+            meta["tags"] = merged
+        if attribution.metadata or attribution.request_id:
+            spend = meta.get("spend_logs_metadata")
+            spend = {**(spend if isinstance(spend, dict) else {}), **attribution.metadata}
+            if attribution.request_id is not None:
+                spend["request_id"] = attribution.request_id
+            meta["spend_logs_metadata"] = spend
+        payload["metadata"] = meta
+    return {"traceparent": attribution.traceparent} if attribution.traceparent is not None else {}
 
 
 def _path(parent: str, key: Any) -> str:

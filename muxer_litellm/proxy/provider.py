@@ -20,9 +20,10 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from .._stream import ChatStream
-from .._utils import validation_problems
+from .._utils import check_tenant_id, new_hash_key, tenant_label, validation_problems
 from ..errors import BadRequestError, ProviderError
 from ..host import (
+    Attribution,
     ChatCompletionResponse,
     CostSource,
     CustomModel,
@@ -38,13 +39,15 @@ from ..host import (
 from ..observability import MetricsHook, Observer, PrometheusMetrics
 from ..settings import LiteLLMSettings, normalize_base_url
 from .catalog import ModelCatalog
-from .cost import call_metadata, parse_cost, proxy_headers, resolve_cost
+from .cost import call_metadata, parse_cost, resolve_cost
+from .headers import proxy_headers
 from .health import probe, read_model_health
-from .payload import chat_payload, embeddings_payload, message_dicts
+from .payload import attribute, chat_payload, embeddings_payload, message_dicts
 from .replies import PROVIDER
 from .sse import MAX_TOKENS
 from .stream import open_chat_stream
-from .transport import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY, ProxyTransport, check_api_key
+from .tenants import KeyModels, TenantGate
+from .transport import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY, CallAuth, ProxyTransport, check_api_key
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -67,6 +70,24 @@ class _Options(BaseModel):
     health_timeout: float = Field(gt=0, allow_inf_nan=False)
     deep_health_timeout: float = Field(gt=0, allow_inf_nan=False)
     timeout: float | None = Field(None, gt=0, allow_inf_nan=False)
+
+
+#: The tenant label of calls made with the provider's own key.
+OWN_KEY = "_"
+
+
+class _Call:
+    """One call's tenant: its credentials and headers (None: the provider's own), its label
+    (the given id, a keyed hash of its key, or the provider's own) and its request id."""
+
+    __slots__ = ("auth", "label", "request_id", "tenant")
+
+    def __init__(self, auth: CallAuth | None, tenant: str, request_id: str | None) -> None:
+        self.auth = auth
+        self.tenant = tenant
+        #: For metrics: None for the provider's own key (no tenant named).
+        self.label = None if tenant == OWN_KEY else tenant
+        self.request_id = request_id
 
 
 class _TokenCounts(BaseModel):
@@ -97,13 +118,21 @@ class LiteLLMProvider(LLMProvider):
         tracer: Tracer | bool | None = None,
         metrics: MetricsHook | None = None,
         capture_content: bool = False,
+        max_tenant_in_flight: int | None = None,
+        tenant_retry_after: float = 1.0,
+        tenant_hash_key: str | SecretStr | None = None,
     ) -> None:
         """``tracer`` (an OpenTelemetry ``Tracer``, or True for the global provider's) opens a
         span per call; ``metrics`` is called with a ``CallRecord`` per call (e.g.
         ``PrometheusMetrics()``); ``capture_content`` puts prompt and answer text on spans.
         All off by default, and then free (see ``observability``). ``event_hooks`` go to the
         pooled client this provider builds (httpx's request/response hooks); with your own
-        ``http_client``, set them on that client instead."""
+        ``http_client``, set them on that client instead.
+
+        Several tenants (docs/tenants.md): ``max_tenant_in_flight`` caps each tenant's calls in
+        flight on the shared pool (one more raises ``TenantBusyError``, retryable after
+        ``tenant_retry_after`` seconds); ``tenant_hash_key`` keys the hash that labels a tenant
+        by its key (random per process when unset)."""
         if http_client is not None and event_hooks:
             raise ValueError("pass event_hooks or http_client, not both: set the hooks on your own client")
         try:
@@ -115,6 +144,13 @@ class LiteLLMProvider(LLMProvider):
             )
         except ValidationError as exc:
             raise ValueError(f"invalid LiteLLMProvider option: {validation_problems(exc)}") from None
+        cap = max_tenant_in_flight
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise ValueError(f"max_tenant_in_flight must be a positive integer or None, got {max_tenant_in_flight!r}")
+        if isinstance(tenant_retry_after, bool) or not isinstance(tenant_retry_after, (int, float)):
+            raise ValueError(f"tenant_retry_after must be a number of seconds, got {tenant_retry_after!r}")
+        if not 0 <= tenant_retry_after < math.inf:
+            raise ValueError(f"tenant_retry_after must be a number of seconds, got {tenant_retry_after!r}")
         if not isinstance(timeout, httpx.Timeout):
             assert options.timeout is not None
             timeout = httpx.Timeout(options.timeout, connect=min(5.0, options.timeout))
@@ -141,6 +177,10 @@ class LiteLLMProvider(LLMProvider):
         )
         #: Why the last health_check() failed (redacted), for operators and CLIs.
         self.last_health_error: str | None = None
+        hash_key = check_api_key(tenant_hash_key)
+        self._hash_key = hash_key.get_secret_value().encode() if hash_key is not None else new_hash_key()
+        self._gate = None if max_tenant_in_flight is None else TenantGate(max_tenant_in_flight, tenant_retry_after)
+        self._key_models = KeyModels(lambda: self.catalog_ttl)
 
     @classmethod
     def from_settings(cls, settings: LiteLLMSettings | None = None, **overrides: Any) -> LiteLLMProvider:
@@ -195,6 +235,69 @@ class LiteLLMProvider(LLMProvider):
             card = await self._card_for_cost(model, model_id)
         return resolve_cost(proxy_cost, prompt, completion, card)
 
+    # ------------------------------------------------------------------ tenants
+
+    def tenant_of(self, api_key: str | SecretStr | None = None, tenant_id: str | None = None) -> str:
+        """The label a call is counted under: ``tenant_id`` when given, else a keyed hash of
+        ``api_key``, else ``"_"`` (the provider's own key). Never the key itself."""
+        if tenant_id is not None:
+            try:
+                return check_tenant_id(tenant_id)
+            except ValueError as exc:
+                raise BadRequestError(str(exc), provider=PROVIDER) from None
+        if api_key is None:
+            return OWN_KEY
+        secret = api_key.get_secret_value() if isinstance(api_key, SecretStr) else api_key
+        return tenant_label(secret.strip(), self._hash_key) if isinstance(secret, str) else OWN_KEY
+
+    def _call(
+        self,
+        payload: dict[str, Any],
+        model: str,
+        api_key: str | SecretStr | None,
+        extra_headers: Mapping[str, str] | None,
+        attribution: Attribution | Mapping[str, Any] | None,
+        tenant_id: str | None,
+    ) -> _Call:
+        """This call's tenant, with its attribution put on ``payload``."""
+        headers: dict[str, str] = {}
+        request_id = None
+        if attribution is not None:
+            if not isinstance(attribution, Attribution):
+                try:
+                    attribution = Attribution.model_validate(attribution)
+                except ValidationError as exc:
+                    raise BadRequestError(
+                        f"attribution is invalid: {validation_problems(exc)}", model=model, provider=PROVIDER
+                    ) from None
+            headers = attribute(payload, attribution, model)
+            request_id = attribution.request_id
+        if extra_headers:
+            headers = {**extra_headers, **headers}
+        auth = CallAuth(api_key, headers) if api_key is not None or headers else None
+        return _Call(auth, self.tenant_of(api_key, tenant_id), request_id)
+
+    async def allowed_models(self, api_key: str | SecretStr | None = None) -> frozenset[str] | None:
+        """The model names ``api_key`` (default: the provider's own) may call: the proxy's
+        ``/v1/models`` for that key, cached per key (by its keyed hash) for ``catalog_ttl``.
+        Routing keeps a tenant's candidates to these. Raises the key's typed error (an
+        ``AuthenticationError`` for a key the proxy refuses)."""
+        auth = CallAuth(api_key, None) if api_key is not None else None
+        tenant = self.tenant_of(api_key)
+
+        async def fetch() -> frozenset[str]:
+            return frozenset(m["id"] for m in await self._models_for(auth))
+
+        return await self._key_models.get(tenant, fetch)
+
+    def _enter(self, call: _Call, model: str) -> None:
+        if self._gate is not None:
+            self._gate.enter(call.tenant, model)
+
+    def _leave(self, call: _Call) -> None:
+        if self._gate is not None:
+            self._gate.leave(call.tenant)
+
     # ------------------------------------------------------------------ chat
 
     async def chat_completion(
@@ -204,9 +307,18 @@ class LiteLLMProvider(LLMProvider):
         max_tokens: int | None = None,
         temperature: float | None = None,
         stream: bool = False,
+        *,
+        api_key: str | SecretStr | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        attribution: Attribution | Mapping[str, Any] | None = None,
+        tenant_id: str | None = None,
         **kwargs: Any,
     ) -> ChatCompletionResponse:
-        """One chat completion; ``router_metadata`` says what it cost and where that came from."""
+        """One chat completion; ``router_metadata`` says what it cost and where that came from.
+
+        ``api_key`` (a tenant's virtual key; default the provider's), ``extra_headers``,
+        ``attribution`` (who the call is for, see :class:`Attribution`) and ``tenant_id`` (its
+        label in metrics and the in-flight cap) apply to this call only, on the shared pool."""
         if stream:
             raise BadRequestError(
                 "chat_completion(stream=True) is not supported: iterate stream_chat_completion() instead; "
@@ -215,14 +327,19 @@ class LiteLLMProvider(LLMProvider):
                 provider=PROVIDER,
             )
         payload = chat_payload(messages, model, max_tokens, temperature, kwargs)
-        if self._observer is None:
-            return await self._chat(payload, model)
-        return await self._observer.traced("chat", model, payload, self._chat(payload, model))
+        call = self._call(payload, model, api_key, extra_headers, attribution, tenant_id)
+        self._enter(call, model)
+        try:
+            if self._observer is None:
+                return await self._chat(payload, model, call)
+            return await self._observer.traced("chat", model, payload, self._chat(payload, model, call), call.label)
+        finally:
+            self._leave(call)
 
-    async def _chat(self, payload: dict[str, Any], model: str) -> ChatCompletionResponse:
+    async def _chat(self, payload: dict[str, Any], model: str, call: _Call) -> ChatCompletionResponse:
         started = time.perf_counter()
         transport = self._transport
-        response = await transport.request("POST", "/v1/chat/completions", json=payload, model=model)
+        response = await transport.request("POST", "/v1/chat/completions", json=payload, model=model, call=call.auth)
         data = transport.json_object(response, model)
         # One validation pass over the reply (choices, usage, extra fields); the metadata is
         # not known until the cost is, so a placeholder stands in and is replaced below.
@@ -240,7 +357,7 @@ class LiteLLMProvider(LLMProvider):
             usage.prompt_tokens if usage else None,
             usage.completion_tokens if usage else None,
         )
-        reply.router_metadata = call_metadata(model, started, headers, cost, source)
+        reply.router_metadata = call_metadata(model, started, headers, cost, source, call.request_id)
         return reply
 
     def stream_chat_completion(
@@ -249,13 +366,20 @@ class LiteLLMProvider(LLMProvider):
         model: str,
         max_tokens: int | None = None,
         temperature: float | None = None,
+        *,
+        api_key: str | SecretStr | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        attribution: Attribution | Mapping[str, Any] | None = None,
+        tenant_id: str | None = None,
         **kwargs: Any,
     ) -> ChatStream:
         """A :class:`ChatStream` of chunk dicts as they arrive. The last one carries ``usage``
         and a ``router_metadata`` dict with the cost; ``stream.usage`` / ``.metadata`` /
-        ``.cost`` give the same typed. ``async with`` or ``aclose()`` frees the connection."""
+        ``.cost`` give the same typed. ``async with`` or ``aclose()`` frees the connection.
+        The per-call keywords are :meth:`chat_completion`'s; a tenant's stream counts as in
+        flight until it ends or is closed."""
 
-        def payload() -> dict[str, Any]:
+        def payload() -> tuple[dict[str, Any], _Call]:
             options = kwargs.pop("stream_options", None)
             if options is None:
                 options = {}
@@ -266,35 +390,53 @@ class LiteLLMProvider(LLMProvider):
             body = chat_payload(messages, model, max_tokens, temperature, kwargs)
             body["stream"] = True
             body["stream_options"] = {**options, "include_usage": True}
-            return body
+            call = self._call(body, model, api_key, extra_headers, attribution, tenant_id)
+            self._enter(call, model)
+            return body, call
 
-        return open_chat_stream(self._transport, payload, model, self._cost, self._observer)
+        return open_chat_stream(self._transport, payload, model, self._cost, self._observer, self._leave)
 
     # ------------------------------------------------------------------ embeddings
 
     async def embeddings(
-        self, input: str | list[str] | list[int] | list[list[int]], model: str, **kwargs: Any
+        self,
+        input: str | list[str] | list[int] | list[list[int]],
+        model: str,
+        *,
+        api_key: str | SecretStr | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        attribution: Attribution | Mapping[str, Any] | None = None,
+        tenant_id: str | None = None,
+        **kwargs: Any,
     ) -> EmbeddingResponse:
-        """Embed text through ``/v1/embeddings``, with usage and cost like a chat call."""
+        """Embed text through ``/v1/embeddings``, with usage and cost like a chat call (and
+        :meth:`chat_completion`'s per-call keywords)."""
         payload = embeddings_payload(input, model, kwargs)
-        if self._observer is None:
-            return await self._embed(payload, model)
-        return await self._observer.traced("embeddings", model, payload, self._embed(payload, model))
+        call = self._call(payload, model, api_key, extra_headers, attribution, tenant_id)
+        self._enter(call, model)
+        try:
+            if self._observer is None:
+                return await self._embed(payload, model, call)
+            work = self._embed(payload, model, call)
+            return await self._observer.traced("embeddings", model, payload, work, call.label)
+        finally:
+            self._leave(call)
 
-    async def _embed(self, payload: dict[str, Any], model: str) -> EmbeddingResponse:
+    async def _embed(self, payload: dict[str, Any], model: str, call: _Call) -> EmbeddingResponse:
         started = time.perf_counter()
         transport = self._transport
-        response = await transport.request("POST", "/v1/embeddings", json=payload, model=model)
+        response = await transport.request("POST", "/v1/embeddings", json=payload, model=model, call=call.auth)
         data = transport.json_object(response, model)
         try:
             items = [EmbeddingData.model_validate(d) for d in data["data"]]
             usage = EmbeddingUsage.model_validate(data["usage"]) if data.get("usage") is not None else None
         except (KeyError, TypeError, ValidationError) as exc:
             raise transport.malformed("embedding response", exc, response, model) from None
+        headers = proxy_headers(response.headers)
         cost, source = await self._cost(
             model,
-            response.headers.get("x-litellm-model-id"),
-            parse_cost(response.headers.get("x-litellm-response-cost")),
+            headers.get("x-litellm-model-id"),
+            parse_cost(headers.get("x-litellm-response-cost")),
             usage.prompt_tokens if usage else None,
             0 if usage else None,
         )
@@ -302,7 +444,7 @@ class LiteLLMProvider(LLMProvider):
             model=str(data.get("model") or model),
             data=items,
             usage=usage,
-            router_metadata=call_metadata(model, started, response.headers, cost, source),
+            router_metadata=call_metadata(model, started, headers, cost, source, call.request_id),
         )
 
     # ------------------------------------------------------------------ catalog
@@ -383,7 +525,10 @@ class LiteLLMProvider(LLMProvider):
 
     async def get_available_models(self) -> list[dict[str, Any]]:
         """The proxy's ``/v1/models`` list (dicts with at least ``id``) for this key."""
-        response = await self._transport.request("GET", "/v1/models")
+        return await self._models_for(None)
+
+    async def _models_for(self, auth: CallAuth | None) -> list[dict[str, Any]]:
+        response = await self._transport.request("GET", "/v1/models", call=auth)
         data = self._transport.json_object(response, None).get("data")
         if not isinstance(data, list):
             raise ProviderError("LiteLLM proxy /v1/models reply has no 'data' list", response.status_code, PROVIDER)

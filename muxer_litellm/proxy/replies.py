@@ -10,9 +10,7 @@ without a database.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable, Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 from .._utils import redact
@@ -29,8 +27,10 @@ from ..errors import (
     ProviderUnavailableError,
     RateLimitError,
 )
+from .headers import parse_retry_after
+from .scopes import scope_of
 
-__all__ = ["PROVIDER", "error_from_body", "parse_retry_after", "redact"]
+__all__ = ["PROVIDER", "error_from_body", "redact"]
 
 PROVIDER = "litellm"
 _MAX_MESSAGE = 1000
@@ -39,36 +39,6 @@ NO_DB_HINT = (
     "the LiteLLM proxy rejected the API key (400 no_db_connection: a proxy without a database "
     "accepts only its master key). Set LITELLM_API_KEY to the proxy's master_key"
 )
-
-
-def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait, from ``retry-after-ms``, ``retry-after`` or the upstream's
-    ``llm_provider-retry-after`` (the proxy forwards the upstream's headers with that prefix)."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    for name, scale in (
-        ("retry-after-ms", 0.001),
-        ("retry-after", 1.0),
-        ("llm_provider-retry-after-ms", 0.001),
-        ("llm_provider-retry-after", 1.0),
-    ):
-        raw = lowered.get(name)
-        if raw is None:
-            continue
-        raw = raw.strip()
-        try:
-            seconds = float(raw) * scale
-        except ValueError:
-            if scale != 1.0:
-                continue
-            try:
-                when = parsedate_to_datetime(raw)
-            except (TypeError, ValueError, OverflowError):
-                continue
-            seconds = when.timestamp() - (time.time() if now is None else now)
-        if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN / inf
-            continue
-        return max(0.0, seconds)
-    return None
 
 
 def _status_from_code(code: Any) -> int | None:
@@ -155,10 +125,16 @@ def error_from_body(
         return AuthenticationError(f"{NO_DB_HINT} ({message})", status, PROVIDER, **common)
     if status in (401, 403) or kind in ("auth_error", "authentication_error"):
         return AuthenticationError(f"{prefix}: key rejected: {message}", status, PROVIDER, **common)
-    if "budget_exceeded" in (kind, code) or "budget has been exceeded" in lowered:
+    if "budget_exceeded" in (kind, code) or "budget has been exceeded" in lowered or "exceededbudget" in lowered:
+        scoped = scope_of("budget", message)
+        if scoped is not None:
+            common.update(scope=scoped.scope, entity=scoped.entity)
         return BudgetExceededError(f"{prefix}: budget exceeded: {message}", status, PROVIDER, **common)
     if status == 429:
         retry_after = parse_retry_after(headers or {})
+        scoped = scope_of("rate_limit", message, headers)
+        if scoped is not None:
+            common.update(scope=scoped.scope, entity=scoped.entity)
         return RateLimitError(f"{prefix}: rate limited: {message}", status, PROVIDER, retry_after=retry_after, **common)
     if "contextwindowexceedederror" in lowered or code == "context_length_exceeded":
         return ContextWindowExceededError(f"{prefix}: context window exceeded: {message}", status, PROVIDER, **common)

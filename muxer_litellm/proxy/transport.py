@@ -25,11 +25,18 @@ from pydantic import SecretStr
 
 from .._utils import redact
 from .._version import __version__
-from ..errors import ProviderClosedError, ProviderError, ProviderTimeoutError, ProviderUnavailableError
+from ..errors import (
+    AuthenticationError,
+    BadRequestError,
+    ProviderClosedError,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+)
 from .payload import encode_body
 from .replies import PROVIDER, error_from_body
 
-__all__ = ["DEFAULT_TIMEOUT", "KEEPALIVE_EXPIRY", "ProxyTransport", "check_api_key"]
+__all__ = ["DEFAULT_TIMEOUT", "KEEPALIVE_EXPIRY", "CallAuth", "ProxyTransport", "check_api_key"]
 
 logger = logging.getLogger("muxer_litellm")
 
@@ -88,6 +95,75 @@ def check_api_key(api_key: str | SecretStr | None) -> SecretStr | None:
             "(a control or non-ASCII character, e.g. a pasted newline); the key is not shown"
         )
     return SecretStr(api_key)
+
+
+#: Headers a caller may not set with ``extra_headers``: the key travels only as ``api_key``,
+#: and httpx owns the framing.
+_RESERVED_HEADERS = frozenset(
+    (
+        "authorization",
+        "proxy-authorization",
+        "x-litellm-api-key",
+        "api-key",
+        "x-api-key",
+        "cookie",
+        "host",
+        "content-length",
+        "content-type",
+        "transfer-encoding",
+        "connection",
+    )
+)
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+class CallAuth:
+    """One call's own credentials and headers, checked once: ``api_key`` (a tenant's virtual
+    key, validated like the constructor's and never printed) replaces the provider's key for
+    this call; ``headers`` are added to it. Built per call, applied to the request only."""
+
+    __slots__ = ("headers", "secret")
+
+    def __init__(self, api_key: str | SecretStr | None, headers: Mapping[str, str] | None) -> None:
+        self.secret: str | None = None
+        if api_key is not None:
+            try:
+                checked = check_api_key(api_key)
+            except ValueError as exc:
+                raise AuthenticationError(f"the per-call api_key is unusable: {exc}", provider=PROVIDER) from None
+            if checked is None:
+                raise AuthenticationError(
+                    "the per-call api_key is empty; pass None to use the provider's own key", provider=PROVIDER
+                )
+            self.secret = checked.get_secret_value()
+        self.headers: dict[str, str] = check_headers(headers) if headers else {}
+
+    def apply(self, headers: httpx.Headers) -> None:
+        for name, value in self.headers.items():
+            headers[name] = value
+        if self.secret is not None:
+            headers["Authorization"] = f"Bearer {self.secret}"
+
+
+def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """``extra_headers`` as a dict, or a BadRequestError naming the header that cannot be sent
+    (its value is never shown: it may be a credential)."""
+    if not isinstance(headers, Mapping):
+        raise BadRequestError(f"extra_headers must be a mapping, got {type(headers).__name__}", provider=PROVIDER)
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name or not set(name) <= _TOKEN:
+            raise BadRequestError(f"extra_headers: {name!r} is not a valid header name", provider=PROVIDER)
+        if name.lower() in _RESERVED_HEADERS:
+            raise BadRequestError(
+                f"extra_headers: {name!r} cannot be set per call (pass a tenant's key as api_key)", provider=PROVIDER
+            )
+        if not isinstance(value, str) or any(ord(ch) < 0x20 or ord(ch) > 0x7E for ch in value.replace("\t", " ")):
+            raise BadRequestError(
+                f"extra_headers: the value of {name!r} must be printable ASCII text (not shown)", provider=PROVIDER
+            )
+        out[name] = value
+    return out
 
 
 class ProxyTransport:
@@ -151,8 +227,12 @@ class ProxyTransport:
             model=model,
         )
 
-    def transport_error(self, exc: httpx.HTTPError, model: str | None) -> ProviderError:
-        detail = self.redact(str(exc) or type(exc).__name__)
+    def secrets_for(self, call: CallAuth | None) -> tuple[str, ...]:
+        """The provider's secrets plus this call's own key."""
+        return self._secrets if call is None or call.secret is None else (*self._secrets, call.secret)
+
+    def transport_error(self, exc: httpx.HTTPError, model: str | None, call: CallAuth | None = None) -> ProviderError:
+        detail = redact(str(exc) or type(exc).__name__, self.secrets_for(call))
         if isinstance(exc, httpx.TimeoutException):
             return ProviderTimeoutError(
                 f"LiteLLM proxy at {self.base_url} did not answer in time ({type(exc).__name__}: {detail})",
@@ -178,23 +258,24 @@ class ProxyTransport:
             model=model,
         )
 
-    def chained(self, error: ProviderError, cause: BaseException) -> ProviderError:
+    def chained(self, error: ProviderError, cause: BaseException, call: CallAuth | None = None) -> ProviderError:
         """``error`` with ``cause`` as its ``__cause__`` only when the cause's text carries no
         secret: a traceback prints the whole chain. Raise the result outside an ``except``
         block, or Python also chains the cause as ``__context__``."""
         text = f"{cause!s} {cause!r}"
-        error.__cause__ = None if any(s in text for s in self._secrets) else cause
+        error.__cause__ = None if any(s in text for s in self.secrets_for(call)) else cause
         error.__suppress_context__ = True
         return error
 
-    def status_error(self, response: httpx.Response, model: str | None) -> ProviderError:
+    def status_error(self, response: httpx.Response, model: str | None, call: CallAuth | None = None) -> ProviderError:
         text = response.text
         try:
             body: Any = response.json()
         except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python parses
             body = None
         retryable: bool | None = None
-        if self._api_key is None and response.status_code == 500 and body is None:
+        has_key = self._api_key is not None or (call is not None and call.secret is not None)
+        if not has_key and response.status_code == 500 and body is None:
             # A proxy with a master_key answers a keyless request with a bare 500 (litellm 1.106);
             # retrying will not heal a missing key.
             text = f"{text.strip() or '(empty body)'} (no API key is set: set LITELLM_API_KEY)"
@@ -206,7 +287,7 @@ class ProxyTransport:
             headers=response.headers,
             model=model,
             call_id=response.headers.get("x-litellm-call-id"),
-            secrets=self._secrets,
+            secrets=self.secrets_for(call),
             url=str(response.request.url.copy_with(query=None, fragment=None)),
         )
         if retryable is not None:
@@ -232,9 +313,26 @@ class ProxyTransport:
         auth: bool = True,
         headers: Mapping[str, str] | None = None,
         timeout_seconds: float | None = None,
+        call: CallAuth | None = None,
     ) -> httpx.Request:
         """A request with the auth header; a JSON body is encoded here, so input JSON cannot
-        carry (a lone surrogate, an object) is a BadRequestError before anything is sent."""
+        carry (a lone surrogate, an object) is a BadRequestError before anything is sent.
+        ``call``: this call's own key and headers, set on the request (never in a template)."""
+        request = self._build(method, path, json, model, auth, headers, timeout_seconds)
+        if call is not None:
+            call.apply(request.headers)
+        return request
+
+    def _build(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        model: str | None,
+        auth: bool,
+        headers: Mapping[str, str] | None,
+        timeout_seconds: float | None,
+    ) -> httpx.Request:
         merged = {**self.auth_headers, **headers} if auth and headers else (self.auth_headers if auth else headers)
         content = None
         if json is not None:
@@ -274,7 +372,9 @@ class ProxyTransport:
             self._templates[key] = template
         return template
 
-    async def send(self, request: httpx.Request, *, model: str | None, stream: bool = False) -> httpx.Response:
+    async def send(
+        self, request: httpx.Request, *, model: str | None, stream: bool = False, call: CallAuth | None = None
+    ) -> httpx.Response:
         """Send one request; transport failures and 4xx/5xx become typed errors.
 
         A failure to open the connection is tried once more (the proxy never saw the
@@ -293,26 +393,26 @@ class ProxyTransport:
                     raise
                 response = await self.client.send(request, stream=stream)
         except httpx.HTTPError as exc:
-            failure = self.transport_error(exc, model), exc
+            failure = self.transport_error(exc, model, call), exc
         except RuntimeError as exc:  # httpx: "Cannot send a request, as the client has been closed."
             if not (self.closed or self.client.is_closed):
                 raise
             failure = self.closed_error(model), exc
         if failure is not None:
             # Raised outside the except block, so the error has no implicit __context__.
-            raise self.chained(*failure)
+            raise self.chained(*failure, call)
         if response.status_code < 400:
             return response
         try:
             if stream:
                 await response.aread()
         except httpx.HTTPError as exc:
-            failure = self.transport_error(exc, model), exc
+            failure = self.transport_error(exc, model, call), exc
         finally:
             await response.aclose()
         if failure is not None:
-            raise self.chained(*failure)
-        raise self.status_error(response, model)
+            raise self.chained(*failure, call)
+        raise self.status_error(response, model, call)
 
     async def request(
         self,
@@ -323,9 +423,12 @@ class ProxyTransport:
         model: str | None = None,
         auth: bool = True,
         timeout_seconds: float | None = None,
+        call: CallAuth | None = None,
     ) -> httpx.Response:
-        request = self.build(method, path, json=json, model=model, auth=auth, timeout_seconds=timeout_seconds)
-        return await self.send(request, model=model)
+        request = self.build(
+            method, path, json=json, model=model, auth=auth, timeout_seconds=timeout_seconds, call=call
+        )
+        return await self.send(request, model=model, call=call)
 
     def json_object(self, response: httpx.Response, model: str | None) -> dict[str, Any]:
         """The reply's JSON object, or a ProviderError quoting what came instead."""

@@ -33,7 +33,8 @@ from muxer_litellm import (
     RateLimitError,
 )
 from muxer_litellm.host import MessageInput
-from muxer_litellm.proxy.replies import error_from_body, parse_retry_after
+from muxer_litellm.proxy.headers import parse_retry_after
+from muxer_litellm.proxy.replies import error_from_body
 from muxer_litellm.proxy.transport import DEFAULT_TIMEOUT, ProxyTransport
 from tests.unit.replies import API_KEY, BASE_URL, error_body
 

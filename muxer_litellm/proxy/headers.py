@@ -1,0 +1,149 @@
+"""Reading the proxy's reply headers: one pass over them, typed values, garbage ignored.
+
+What the proxy (1.106-1.108) sends and who it is about:
+
+- ``x-litellm-*``: the call (``call-id``, ``model-id``, ``response-cost``, ``attempted-*``) and
+  the key it used (``key-spend``, ``key-max-budget``, ``key-rpm-limit``, ``key-tpm-limit``; an
+  unset one is the text ``None``), and the key's headroom for the model group
+  (``key-remaining-{requests|tokens}-{model group}``);
+- ``x-ratelimit-{descriptor}-{remaining|limit}-{kind}``: the proxy's own limiter per descriptor
+  (``api_key``, ``team``, ``user``, ``end_user``, ``model_per_key``...): tenant headroom;
+- bare ``x-ratelimit-{remaining|limit|reset}-{kind}`` (and ``llm_provider-*`` copies): the
+  upstream deployment's own limits, not the key's (:func:`deployment_headroom`);
+- ``retry-after``/``retry-after-ms`` (and ``llm_provider-`` copies): how long to wait.
+
+A header that is absent or cannot be read is None: a metadata header never costs a caller a reply.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from ..host import KeyInfo
+
+__all__ = ["deployment_headroom", "header_float", "header_int", "key_info", "parse_retry_after", "proxy_headers"]
+
+_LITELLM = b"x-litellm-"
+_RATELIMIT = b"x-ratelimit-"
+_MODEL_REMAINING = "x-litellm-key-remaining-"
+_BARE = ("remaining-", "limit-", "reset-")
+
+
+def proxy_headers(headers: httpx.Headers) -> dict[str, str]:
+    """The reply's ``x-litellm-*`` and ``x-ratelimit-*`` headers by lower-case name, with the
+    values ``headers.get`` would give, read in one pass (each ``get`` scans every header)."""
+    encoding = headers.encoding
+    out: dict[str, str] = {}
+    for raw_key, raw_value in headers.raw:
+        head = raw_key[:12].lower()
+        if head[:10] == _LITELLM or head == _RATELIMIT:
+            key, value = raw_key.lower().decode(encoding), raw_value.decode(encoding)
+            out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
+
+
+def header_int(headers: Mapping[str, str], name: str) -> int | None:
+    """A non-negative count from a header; None when absent, ``None`` or garbage."""
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = int(float(raw))
+    except (ValueError, OverflowError):
+        return None
+    return value if value >= 0 else None
+
+
+def header_float(headers: Mapping[str, str], name: str) -> float | None:
+    """A finite, non-negative amount from a header; None when absent, ``None`` or garbage."""
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
+
+
+def key_info(headers: Mapping[str, str]) -> KeyInfo | None:
+    """What the proxy said about the caller's key (``headers`` as :func:`proxy_headers` gives
+    them); None when it said nothing about it."""
+    headroom: dict[str, int] = {}
+    model_requests = model_tokens = None
+    for name in headers:
+        if name.startswith("x-ratelimit-"):
+            rest = name[12:]
+            if rest.startswith(_BARE):
+                continue  # the upstream deployment's, not the key's
+            count = header_int(headers, name)
+            if count is not None and ("-remaining-" in rest or "-limit-" in rest):
+                headroom[rest] = count
+        elif name.startswith(_MODEL_REMAINING):
+            rest = name[len(_MODEL_REMAINING) :]
+            if rest.startswith("requests-"):
+                model_requests = header_int(headers, name)
+            elif rest.startswith("tokens-"):
+                model_tokens = header_int(headers, name)
+    info = KeyInfo(
+        spend=header_float(headers, "x-litellm-key-spend"),
+        max_budget=header_float(headers, "x-litellm-key-max-budget"),
+        rpm_limit=header_int(headers, "x-litellm-key-rpm-limit"),
+        tpm_limit=header_int(headers, "x-litellm-key-tpm-limit"),
+        remaining_requests=headroom.get("api_key-remaining-requests"),
+        remaining_tokens=headroom.get("api_key-remaining-tokens"),
+        model_remaining_requests=model_requests,
+        model_remaining_tokens=model_tokens,
+        headroom=headroom,
+    )
+    return None if info == _NOTHING else info
+
+
+_NOTHING = KeyInfo()
+
+
+def deployment_headroom(headers: Mapping[str, str]) -> dict[str, int]:
+    """The upstream deployment's own counters (bare ``x-ratelimit-{remaining|limit}-{kind}``,
+    e.g. ``remaining-requests``), from :func:`proxy_headers`' result; unreadable ones left out."""
+    out: dict[str, int] = {}
+    for name in headers:
+        if name.startswith("x-ratelimit-") and name[12:].startswith(_BARE[:2]):
+            count = header_int(headers, name)
+            if count is not None:
+                out[name[12:]] = count
+    return out
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait, from ``retry-after-ms``, ``retry-after`` or the upstream's
+    ``llm_provider-retry-after`` (the proxy forwards the upstream's headers with that prefix)."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    for name, scale in (
+        ("retry-after-ms", 0.001),
+        ("retry-after", 1.0),
+        ("llm_provider-retry-after-ms", 0.001),
+        ("llm_provider-retry-after", 1.0),
+    ):
+        raw = lowered.get(name)
+        if raw is None:
+            continue
+        raw = raw.strip()
+        try:
+            seconds = float(raw) * scale
+        except ValueError:
+            if scale != 1.0:
+                continue
+            try:
+                when = parsedate_to_datetime(raw)
+            except (TypeError, ValueError, OverflowError):
+                continue
+            seconds = when.timestamp() - (time.time() if now is None else now)
+        if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN / inf
+            continue
+        return max(0.0, seconds)
+    return None
