@@ -10,6 +10,7 @@ from .errors import (
     BudgetExceededError,
     ContentPolicyError,
     ContextWindowExceededError,
+    ErrorScope,
     FallbackExhaustedError,
     ModelNotFoundError,
     NoRouteError,
@@ -20,8 +21,10 @@ from .errors import (
     ProviderUnavailableError,
     RateLimitError,
     RoutingConfigError,
+    TenantBusyError,
 )
 from .host import (
+    Attribution,
     CatalogProvider,
     ChatCompletionResponse,
     ChatMessage,
@@ -29,11 +32,13 @@ from .host import (
     CustomModel,
     EmbeddingResponse,
     HealthReporter,
+    KeyInfo,
     LLMProvider,
     ModelCard,
     ModelHealth,
     RouteAttempt,
     RouterMetadata,
+    TenantProvider,
     TokenCounter,
     Usage,
 )
@@ -44,6 +49,7 @@ from .proxy.provider import LiteLLMProvider
 from .settings import LiteLLMSettings
 
 __all__ = [
+    "Attribution",
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
@@ -57,8 +63,10 @@ __all__ = [
     "ContextWindowExceededError",
     "CustomModel",
     "EmbeddingResponse",
+    "ErrorScope",
     "FallbackExhaustedError",
     "HealthReporter",
+    "KeyInfo",
     "LLMProvider",
     "LiteLLMProvider",
     "LiteLLMSettings",
@@ -78,6 +86,8 @@ __all__ = [
     "RouteAttempt",
     "RouterMetadata",
     "RoutingConfigError",
+    "TenantBusyError",
+    "TenantProvider",
     "TokenCounter",
     "Usage",
     "__version__",

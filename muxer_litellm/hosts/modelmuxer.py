@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from muxer_litellm import (
+    Attribution,
     AuthenticationError,
     BadRequestError,
     ChatCompletionResponse,
@@ -120,7 +121,6 @@ PROXY_PARAMS = frozenset(
         "tools",
         "top_logprobs",
         "top_p",
-        "user",
     }
 )
 
@@ -189,6 +189,15 @@ def _params(kwargs: Mapping[str, Any], model: str) -> dict[str, Any]:
     return {k: v for k, v in kwargs.items() if k in PROXY_PARAMS and v is not None}
 
 
+def _attribution(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """ModelMuxer's ``user`` (its request's end-user id) as the call's attribution: the proxy
+    records it as the end user (the body's ``user``) in its spend logs."""
+    user = kwargs.get("user")
+    if isinstance(user, str) and user.strip():
+        return {"attribution": Attribution(user=user[:256])}
+    return {}
+
+
 def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -232,7 +241,12 @@ class LiteLLMAdapter(_host_base.LLMProviderAdapter):  # type: ignore[misc]
             raise HostProviderError("the LiteLLM adapter is closed", provider=DEFAULT_NAME)
         try:
             return await self.provider.chat_completion(
-                _messages(messages), model, max_tokens=max_tokens, temperature=temperature, **_params(kwargs, model)
+                _messages(messages),
+                model,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                **_params(kwargs, model),
+                **_attribution(kwargs),
             )
         except ProviderError as exc:
             raise host_error(exc) from exc
@@ -343,6 +357,7 @@ class LiteLLMAdapter(_host_base.LLMProviderAdapter):  # type: ignore[misc]
                 max_tokens=max_tokens,
                 temperature=temperature,
                 **_params(kwargs, model),
+                **_attribution(kwargs),
             )
         except ProviderError as exc:
             raise host_error(exc) from exc

@@ -210,6 +210,16 @@ class RoutingConfig(BaseModel):
     redis_retry_interval: Seconds = Field(2.0, description="Seconds between tries while Redis is out of reach.")
     redis_trial_lease: Seconds = Field(60.0, description="Longest a half-open trial holds the gate for all replicas.")
 
+    # Several tenants (docs/tenants.md)
+    tenant_hash_key: SecretStr | None = Field(
+        None,
+        description="Key of the hash that labels a tenant by its api_key (random per process when unset; replicas "
+        "sharing routing state need the same one). Never printed.",
+    )
+    tenant_budget_fallback: bool = Field(
+        False, description="A tenant's own budget error lets other providers answer instead of ending the request."
+    )
+
     @field_validator("redis_url", mode="after")
     @classmethod
     def _redis_url(cls, value: SecretStr | None) -> SecretStr | None:

@@ -27,8 +27,9 @@ from .policy import ErrorAction, error_verdict
 from .providers import short
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .select import RankedCandidate
-from .state.local import TargetStatus, Ticket
+from .state.local import TargetStatus, Ticket, scoped_key
 from .state.store import RoutingStore
+from .tenants import TenantCall
 
 __all__ = ["Attempts", "Executor", "exhausted_error", "routed_metadata"]
 
@@ -42,6 +43,15 @@ class Attempts:
     attempts: list[RouteAttempt] = field(default_factory=list)
     last_error: ProviderError | None = None
     refused: dict[str, str] = field(default_factory=dict)
+    #: Whose request it is: its keywords go to each call, its own waits are its own.
+    tenant: TenantCall | None = None
+
+    @property
+    def label(self) -> str | None:
+        return None if self.tenant is None else self.tenant.tenant
+
+    def kwargs_for(self, provider: LLMProvider, kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
+        return kwargs if self.tenant is None else self.tenant.kwargs_for(provider, kwargs)
 
     def add(self, target: RankedCandidate, outcome: str, **fields: Any) -> RouteAttempt:
         attempt = RouteAttempt(provider=target.provider, model=target.model, outcome=outcome, **fields)
@@ -86,17 +96,28 @@ class Executor:
         if target.provider in run.refused:
             run.add(target, "skipped", detail=run.refused[target.provider])
             return None
-        admission = await self.state.admit(target.key, target.provider, forced=target.forced)
+        admission = await self.state.admit(target.key, target.provider, forced=target.forced, tenant=run.label)
         if isinstance(admission, TargetStatus):
             run.add(target, "skipped", detail=admission.reason)
             return None
         return admission
 
-    async def _learn(self, ticket: Ticket, exc: ProviderError) -> ErrorAction:
-        """Report a failure to the state; returns what it means for the rest of the route."""
-        verdict = error_verdict(exc, rate_limit_cooldown=self.config.rate_limit_cooldown)
+    async def _learn(self, target: RankedCandidate, ticket: Ticket, exc: ProviderError, run: Attempts) -> ErrorAction:
+        """Report a failure to the state; returns what it means for the rest of the route.
+        A tenant's own limit makes only that tenant wait (on the provider or this target)."""
+        verdict = error_verdict(
+            exc,
+            rate_limit_cooldown=self.config.rate_limit_cooldown,
+            tenant_budget_fallback=self.config.tenant_budget_fallback,
+        )
         if verdict.effect == "cool_down":
             await self.state.cool_down(ticket.key, verdict.wait or 0.0, "rate limited (429)", ticket=ticket)
+        elif verdict.effect in ("cool_tenant", "cool_tenant_target"):
+            whole = verdict.effect == "cool_tenant"
+            key = scoped_key(run.label, target.provider if whole else target.key)
+            why = f"this tenant's {exc.entity or 'own'} limit{'' if whole else ' for this model'} (429)"
+            await self.state.cool_down(key, verdict.wait or 0.0, why, ticket=ticket)
+            await self.state.release(ticket)
         elif verdict.effect == "failure":
             if await self.state.record_failure(ticket):
                 logger.warning("routing: breaker opened for %s after repeated failures", ticket.key)
@@ -108,7 +129,7 @@ class Executor:
         self, target: RankedCandidate, ticket: Ticket, exc: ProviderError, run: Attempts, started: float
     ) -> None:
         """Record a failed target; re-raises ``exc`` when no other target would do better."""
-        action = await self._learn(ticket, exc)
+        action = await self._learn(target, ticket, exc, run)
         run.add(target, "failed", error=type(exc).__name__, detail=short(exc), duration_ms=_ms(started))
         run.last_error = exc
         if action == "stop":
@@ -131,7 +152,8 @@ class Executor:
             return None
         started = time.perf_counter()
         try:
-            response = await providers[target.provider].chat_completion(list(messages), target.model, **kwargs)
+            provider = providers[target.provider]
+            response = await provider.chat_completion(list(messages), target.model, **run.kwargs_for(provider, kwargs))
         except ProviderError as exc:
             await self._failed(target, ticket, exc, run, started)
             return None
@@ -152,7 +174,7 @@ class Executor:
         kwargs: Mapping[str, Any],
     ) -> ChatCompletionResponse:
         """Targets in order until one answers."""
-        run = Attempts(list(plan.attempts))
+        run = Attempts(list(plan.attempts), tenant=plan.tenant)
         for target in plan.targets:
             response = await self._call(target, messages, providers, kwargs, run)
             if response is not None:
@@ -170,7 +192,7 @@ class Executor:
         kwargs: Mapping[str, Any],
     ) -> ChatCompletionResponse:
         """Steps in order until an answer passes the quality check (or the budget ends)."""
-        run = Attempts(list(plan.attempts))
+        run = Attempts(list(plan.attempts), tenant=plan.tenant)
         # What planning already spent (a semantic classifier's embedding) counts toward max_cost.
         spent = sum(a.cost or 0.0 for a in plan.attempts)
         best: tuple[float, ChatCompletionResponse, RankedCandidate, RouteAttempt] | None = None
@@ -240,7 +262,7 @@ class Executor:
         stream is read through :class:`ChatStream` (typed usage and metadata); the chunk that
         carries its metadata gets the routing fields, else a trailer chunk does, and ``out``
         records the typed results."""
-        run = Attempts(list(plan.attempts))
+        run = Attempts(list(plan.attempts), tenant=plan.tenant)
         for target in plan.targets:
             ticket = await self._admit(target, run)
             if ticket is None:
@@ -248,7 +270,10 @@ class Executor:
             started = time.perf_counter()
             try:
                 # A host provider may raise on the call itself (the contract's method is a plain def).
-                opened = providers[target.provider].stream_chat_completion(list(messages), target.model, **kwargs)
+                provider = providers[target.provider]
+                opened = provider.stream_chat_completion(
+                    list(messages), target.model, **run.kwargs_for(provider, kwargs)
+                )
             except ProviderError as exc:
                 await self._failed(target, ticket, exc, run, started)
                 continue
@@ -287,7 +312,7 @@ class Executor:
                     except StopAsyncIteration:
                         chunk = None
                     except ProviderError as exc:
-                        await self._learn(ticket, exc)  # too late to fall back: the caller has output
+                        await self._learn(target, ticket, exc, run)  # too late to fall back: the caller has output
                         raise
             finally:
                 await inner.aclose()
@@ -350,7 +375,7 @@ async def exhausted_error(plan: RoutePlan, run: Attempts, state: RoutingStore) -
         # Eligible candidates the plan had no room for (max_attempts, cascade steps) could serve now.
         could_serve.update((a.key, a.provider) for a in plan.decision.top_alternatives(len(could_serve) + 1))
     could_serve.update(plan.waiting)
-    wait = await state.shortest_wait(could_serve.items())
+    wait = await state.shortest_wait(could_serve.items(), None if plan.tenant is None else plan.tenant.tenant)
     summary = "; ".join(
         f"{a.provider}/{a.model}: {a.outcome}{f' ({a.error})' if a.error else ''}" for a in run.attempts
     )

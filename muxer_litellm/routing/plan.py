@@ -25,6 +25,7 @@ from .select import FORCED_NOTE, RankedCandidate, RoutingDecision, SelectStrateg
 from .semantic import ProfileRefiner
 from .state.local import StateSnapshot
 from .state.store import RoutingStore
+from .tenants import TenantCall, allowed_models
 
 __all__ = ["PlanKind", "Planner", "RoutePlan"]
 
@@ -51,6 +52,8 @@ class RoutePlan:
     #: Calls made while planning (an opt-in semantic classifier's embedding): they open the
     #: request's attempts and count in its total cost.
     attempts: tuple[RouteAttempt, ...] = ()
+    #: Whose request it is (``tenants.TenantCall``): every attempt gets its keywords.
+    tenant: TenantCall | None = None
 
 
 class Planner:
@@ -153,8 +156,27 @@ class Planner:
         *,
         take_turn: bool,
         streaming: bool = False,
+        tenant: TenantCall | None = None,
     ) -> RoutePlan:
-        """The plan for this request; ``streaming`` plans for a stream (which cannot cascade)."""
+        """The plan for this request; ``streaming`` plans for a stream (which cannot cascade).
+        ``tenant``: whose request it is: its own waits count, and its key's models bound the
+        candidates (``/v1/models`` for that key, from providers that can say)."""
+        allowed = {} if tenant is None else await allowed_models(providers, list(providers), tenant)
+        plan = await self._plan(messages, providers, strategy, max_cost, request, take_turn, streaming, tenant, allowed)
+        return _keep_allowed(replace(plan, tenant=tenant), allowed)
+
+    async def _plan(
+        self,
+        messages: Sequence[MessageInput],
+        providers: Mapping[str, LLMProvider],
+        strategy: str | None,
+        max_cost: float | None,
+        request: Mapping[str, Any],
+        take_turn: bool,
+        streaming: bool,
+        tenant: TenantCall | None,
+        allowed: Mapping[str, frozenset[str]],
+    ) -> RoutePlan:
         check_budget(max_cost)
         if not providers:
             raise RoutingConfigError("providers is empty: register at least one provider")
@@ -167,6 +189,8 @@ class Planner:
             raise RoutingConfigError(f"strategy {name!r} needs cascade routing enabled (CASCADE_ROUTING_ENABLED=true)")
         refresh_failures = await refresh_catalogs(providers)
         candidates = self.candidates(providers)
+        if allowed:
+            candidates = [c for c in candidates if c.provider not in allowed or c.model in allowed[c.provider]]
         if not candidates and refresh_failures:
             # Say why the catalog is empty instead of "no chat model": usually the proxy is down.
             why = "; ".join(f"{name}: {error}" for name, error in refresh_failures.items())
@@ -181,6 +205,8 @@ class Planner:
         max_tokens = requested_max_tokens(request)
         rotating = name in self.config.combos and self.config.combos[name].strategy == "round_robin"
         view = await self.state.snapshot(turn=name if rotating else None, advance=take_turn)
+        if tenant is not None:
+            view = view.for_tenant(tenant.tenant)
 
         if name in self.config.combos:
             combo = self.config.combos[name]
@@ -349,6 +375,23 @@ class Planner:
             reason += f"; skipped {'; '.join(f'{k} ({v})' for k, v in excluded.items())}"
         reason += _forced(steps)
         return RoutePlan(name, "cascade", steps, reason, profile, excluded, decision, threshold, decision.waiting)
+
+
+def _keep_allowed(plan: RoutePlan, allowed: Mapping[str, frozenset[str]]) -> RoutePlan:
+    """``plan`` without the targets the tenant's key may not call (a combo or cascade names
+    its targets itself), each excluded with why."""
+    denied = {
+        t.key: "not among the models this tenant's key may call"
+        for t in plan.targets
+        if t.provider in allowed and t.model not in allowed[t.provider]
+    }
+    if not denied:
+        return plan
+    targets = tuple(t for t in plan.targets if t.key not in denied)
+    excluded = {**plan.excluded, **denied}
+    if not targets:
+        raise NoRouteError(f"{plan.strategy}: no target this tenant's key may call", excluded)
+    return replace(plan, targets=targets, excluded=excluded)
 
 
 def requested_max_tokens(request: Mapping[str, Any]) -> int | None:

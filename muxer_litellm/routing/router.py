@@ -22,6 +22,7 @@ from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from .._stream import ChatStream
+from .._utils import new_hash_key
 from ..errors import BadRequestError, RoutingConfigError
 from ..host import ChatCompletionResponse, LLMProvider, MessageInput
 from .candidates import Candidate, CandidateCache
@@ -37,6 +38,7 @@ from .semantic import ProfileRefiner
 from .state.local import RoutingState
 from .state.redis import RedisStore, StoreMetricsHook
 from .state.store import LocalStore, RoutingStore
+from .tenants import tenant_call
 
 __all__ = ["ErrorAction", "HeuristicRouter", "RoutePlan", "error_action"]
 
@@ -80,6 +82,8 @@ class HeuristicRouter:
         self.store = store or self._default_store(store_metrics)
         self._cache = CandidateCache(clock=clock)
         self.planner = Planner(self.config, self.store, self._cache, rng or random.Random(), semantic)
+        hash_key = self.config.tenant_hash_key
+        self._hash_key = hash_key.get_secret_value().encode() if hash_key is not None else new_hash_key()
         self.executor = Executor(self.config, self.store, quality_check)
 
     def _default_store(self, metrics: StoreMetricsHook | None) -> RoutingStore:
@@ -189,7 +193,8 @@ class HeuristicRouter:
     ) -> RoutePlan:
         """Decide what ``route_request`` would call, in order, without calling anything (and
         without taking a round-robin turn, so previewing does not change the next route)."""
-        return await self.planner.plan(messages, providers, strategy, max_cost, request, take_turn=False)
+        tenant = tenant_call(request, self._hash_key)
+        return await self.planner.plan(messages, providers, strategy, max_cost, request, take_turn=False, tenant=tenant)
 
     async def route_request(
         self,
@@ -206,12 +211,18 @@ class HeuristicRouter:
         ``temperature``, ``tools``...). ``strategy`` defaults to the config's
         ``default_strategy``. ``max_cost`` (USD) bounds the estimate of each call, and of
         the whole cascade. Cascades score answers with ``quality_check`` (default: the
-        router's, else :func:`default_quality_check`) against ``quality_threshold``."""
+        router's, else :func:`default_quality_check`) against ``quality_threshold``.
+
+        Several tenants (docs/tenants.md): ``api_key`` (a tenant's virtual key),
+        ``extra_headers``, ``attribution`` and ``tenant_id`` go to every attempt of providers
+        that take them, with one request id and ``traceparent``; the tenant's own limits make
+        only that tenant wait, and its key's models bound its candidates."""
         if kwargs.get("stream"):
             raise BadRequestError("route_request does not stream; use route_stream()")
         kwargs.pop("stream", None)
         check_fraction("quality_threshold", quality_threshold)
-        plan = await self.planner.plan(messages, providers, strategy, max_cost, kwargs, take_turn=True)
+        tenant = tenant_call(kwargs, self._hash_key)
+        plan = await self.planner.plan(messages, providers, strategy, max_cost, kwargs, take_turn=True, tenant=tenant)
         if plan.kind == "cascade":
             threshold = plan.quality_threshold if quality_threshold is None else quality_threshold
             return await self.executor.cascade(plan, messages, providers, max_cost, quality_check, threshold, kwargs)
@@ -233,12 +244,14 @@ class HeuristicRouter:
 
         Returns a :class:`ChatStream`: iterate it with ``async for``, close it early with
         ``aclose()`` or ``async with``, and read the typed ``metadata`` (with the routing
-        fields), ``usage`` and ``cost`` once it has ended. Planning starts on the first read."""
+        fields), ``usage`` and ``cost`` once it has ended. Planning starts on the first read.
+        The tenant keywords are :meth:`route_request`'s."""
         kwargs.pop("stream", None)
 
         async def chunks() -> AsyncGenerator[dict[str, Any], None]:
+            tenant = tenant_call(kwargs, self._hash_key)
             plan = await self.planner.plan(
-                messages, providers, strategy, max_cost, kwargs, take_turn=True, streaming=True
+                messages, providers, strategy, max_cost, kwargs, take_turn=True, streaming=True, tenant=tenant
             )
             if plan.kind == "cascade":
                 raise BadRequestError(f"strategy {plan.strategy!r} is a cascade; cascades cannot stream")

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "DEFAULT_TENANT",
     "TRIAL_WAIT",
     "Block",
     "BlockCause",
@@ -46,11 +47,23 @@ __all__ = [
     "Ticket",
     "block_status",
     "health_status",
+    "scoped_key",
 ]
 
 #: The wait reported for a target whose half-open trial is still in flight: the trial usually
 #: resolves within one call's time, after which the target is either closed or blocked again.
 TRIAL_WAIT = 1.0
+
+#: The tenant of requests made with each provider's own key (no per-call key, no tenant id).
+DEFAULT_TENANT = "_"
+
+
+def scoped_key(tenant: str | None, what: str) -> str:
+    """The record that blocks ``what`` (a provider name, or a target's ``provider/model``) for
+    one tenant only: ``@{tenant}|{what}``. Tenant labels are ids or keyed hashes, never keys;
+    ``@`` starts no target key, so the two never meet."""
+    return f"@{tenant or DEFAULT_TENANT}|{what}"
+
 
 BlockCause = Literal["rate_limit", "breaker", "health"]
 _Kind = Literal["cooldown", "breaker"]
@@ -126,9 +139,12 @@ class _Record:
 class StateSnapshot:
     """Planning's one read of the state for a decision: what is blocked, at one instant.
     Targets not listed are callable (closed, or half-open with no trial in flight).
-    ``turn``: the round-robin turn read (or taken) with it, when planning asked for one."""
+    ``turn``: the round-robin turn read (or taken) with it, when planning asked for one.
+    ``tenant``: whose request it is read for: a target is also blocked for it when that tenant
+    is cooling on the target or its whole provider (:func:`scoped_key` records, read with the
+    rest: still one read)."""
 
-    __slots__ = ("_providers", "_targets", "now", "turn")
+    __slots__ = ("_providers", "_targets", "now", "tenant", "turn")
 
     def __init__(
         self,
@@ -136,11 +152,17 @@ class StateSnapshot:
         targets: Mapping[str, TargetStatus],
         providers: Mapping[str, TargetStatus],
         turn: int | None = None,
+        tenant: str = DEFAULT_TENANT,
     ) -> None:
         self.now = now
         self._targets = targets
         self._providers = providers
         self.turn = turn
+        self.tenant = tenant
+
+    def for_tenant(self, tenant: str | None) -> StateSnapshot:
+        """The same read, for ``tenant``'s request (None: the providers' own keys)."""
+        return StateSnapshot(self.now, self._targets, self._providers, self.turn, tenant or DEFAULT_TENANT)
 
     @property
     def empty(self) -> bool:
@@ -148,7 +170,11 @@ class StateSnapshot:
         return not self._targets and not self._providers
 
     def status(self, key: str, provider: str) -> TargetStatus | None:
-        return self._providers.get(provider) or self._targets.get(key)
+        found = self._providers.get(provider) or self._targets.get(key)
+        if found is None and self._targets:
+            targets, tenant = self._targets, self.tenant
+            found = targets.get(f"@{tenant}|{provider}") or targets.get(f"@{tenant}|{key}")
+        return found
 
 
 class RoutingState:
@@ -183,21 +209,29 @@ class RoutingState:
         an in-process store lists all, which costs only the blocked ones)."""
         now = self._clock()
         targets: dict[str, TargetStatus] = {}
+        ended: list[str] = []
         for key, record in self._records.items():
             if record.kind is not None and (status := self._status(record, now)) is not None:
                 targets[key] = status
+            elif key[:1] == "@":
+                ended.append(key)  # a tenant's wait is over: nothing to remember
+        for key in ended:
+            del self._records[key]
         providers = {p: status for p in list(self._provider_down) if (status := self._down(p, now)) is not None}
         return StateSnapshot(now, targets, providers)
 
     # ------------------------------------------------------------------ execution
 
-    def admit(self, key: str, provider: str, *, forced: bool = False) -> Ticket | TargetStatus:
+    def admit(
+        self, key: str, provider: str, *, forced: bool = False, tenant: str | None = None
+    ) -> Ticket | TargetStatus:
         """A ticket to call ``key`` now, or why not. Takes the half-open trial gate when the
         target's block has ended (one trial at a time). ``forced`` passes an open breaker (not a
         429's wait, a down provider, or another call's trial gate... unless that gate is a
-        breaker's): planning sets it when nothing else can serve the request."""
+        breaker's): planning sets it when nothing else can serve the request. ``tenant``'s own
+        waits on the target or its provider hold too (they have no trial: they just end)."""
         now = self._clock()
-        down = self._down(provider, now)
+        down = self._down(provider, now) or self._tenant_wait(key, provider, tenant, now)
         if down is not None:
             return down
         record = self._records.get(key)
@@ -278,21 +312,21 @@ class RoutingState:
 
     # ------------------------------------------------------------------ reading
 
-    def status(self, key: str, provider: str) -> TargetStatus | None:
-        """None when the target may be called now; else why not."""
+    def status(self, key: str, provider: str, tenant: str | None = None) -> TargetStatus | None:
+        """None when the target may be called now (for ``tenant``); else why not."""
         now = self._clock()
-        down = self._down(provider, now)
+        down = self._down(provider, now) or self._tenant_wait(key, provider, tenant, now)
         if down is not None:
             return down
         record = self._records.get(key)
         return None if record is None or record.kind is None else self._status(record, now)
 
-    def shortest_wait(self, targets: Iterable[tuple[str, str]]) -> float | None:
-        """The shortest wait until one of ``(key, provider)`` may be called, when every one of
-        them is blocked now; None when some may be called already (or there are none)."""
+    def shortest_wait(self, targets: Iterable[tuple[str, str]], tenant: str | None = None) -> float | None:
+        """The shortest wait until one of ``(key, provider)`` may be called (for ``tenant``), when
+        every one of them is blocked now; None when some may be called already (or there are none)."""
         waits = []
         for key, provider in targets:
-            status = self.status(key, provider)
+            status = self.status(key, provider, tenant)
             if status is None:
                 return None
             waits.append(status.remaining)
@@ -380,6 +414,17 @@ class RoutingState:
         if reset_streak:
             record.streak = 0
             record.burst_mark = self._seq
+
+    def _tenant_wait(self, key: str, provider: str, tenant: str | None, now: float) -> TargetStatus | None:
+        """``tenant``'s own wait on ``provider`` or on ``key``, if one holds now."""
+        for scoped in (scoped_key(tenant, provider), scoped_key(tenant, key)):
+            record = self._records.get(scoped)
+            if record is None:
+                continue
+            if record.kind is not None and record.until > now:
+                return self._status(record, now)
+            del self._records[scoped]
+        return None
 
     def _down(self, provider: str, now: float) -> TargetStatus | None:
         down = self._provider_down.get(provider)

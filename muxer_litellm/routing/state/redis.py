@@ -40,6 +40,7 @@ from .local import (
     Ticket,
     block_status,
     health_status,
+    scoped_key,
 )
 from .redis_lua import ADMIT, COOL_DOWN, FAILURE, HEALTH, PUBLISH, RELEASE, SNAPSHOT, SUCCESS
 from .store import RoutingStore
@@ -439,8 +440,8 @@ class RedisStore(RoutingStore):
             return self.local.snapshot()
         return self._snapshot_of(view, None)
 
-    async def shortest_wait(self, targets: Iterable[tuple[str, str]]) -> float | None:
-        view = await self.snapshot()
+    async def shortest_wait(self, targets: Iterable[tuple[str, str]], tenant: str | None = None) -> float | None:
+        view = (await self.snapshot()).for_tenant(tenant)
         waits = []
         for key, provider in targets:
             status = view.status(key, provider)
@@ -449,8 +450,8 @@ class RedisStore(RoutingStore):
             waits.append(status.remaining)
         return min(waits) if waits else None
 
-    async def status(self, key: str, provider: str) -> TargetStatus | None:
-        return (await self.snapshot()).status(key, provider)
+    async def status(self, key: str, provider: str, tenant: str | None = None) -> TargetStatus | None:
+        return (await self.snapshot()).for_tenant(tenant).status(key, provider)
 
     async def breaker_state(self, key: str) -> str:
         read = await self._run("breaker_state", lambda: self._read(None, False))
@@ -464,23 +465,32 @@ class RedisStore(RoutingStore):
 
     # ------------------------------------------------------------------ execution
 
-    async def admit(self, key: str, provider: str, *, forced: bool = False) -> Ticket | TargetStatus:
+    async def admit(
+        self, key: str, provider: str, *, forced: bool = False, tenant: str | None = None
+    ) -> Ticket | TargetStatus:
+        scoped = (scoped_key(tenant, provider), scoped_key(tenant, key))
         view = self._fresh_view()
         if view is not None:
-            quick = self._admit_from(view, key, provider, forced)
+            quick = self._admit_from(view, key, provider, forced, scoped)
             if quick is not None:
                 return quick
-        reply = await self._run("admit", lambda: self._admit_trip(key, provider, forced))
-        return self.local.admit(key, provider, forced=forced) if reply is None else reply
+        reply = await self._run("admit", lambda: self._admit_trip(key, provider, forced, scoped))
+        return self.local.admit(key, provider, forced=forced, tenant=tenant) if reply is None else reply
 
-    def _admit_from(self, view: _View, key: str, provider: str, forced: bool) -> Ticket | TargetStatus | None:
+    def _admit_from(
+        self, view: _View, key: str, provider: str, forced: bool, scoped: tuple[str, str]
+    ) -> Ticket | TargetStatus | None:
         """Admission from a fresh read, without a trip: a closed target (or a forced call past
-        an open breaker) gets a ticket ordered after what was read; a blocked target is refused.
-        None when it is half-open: its trial gate must be taken in Redis."""
+        an open breaker) gets a ticket ordered after what was read; a blocked target (or one the
+        tenant waits on) is refused. None when it is half-open: its trial gate must be taken in Redis."""
         now = self._view_now(view)
         mark = view.providers.get(provider)
         if mark is not None and mark[0] > now:
             return health_status(provider, mark[1], (mark[0] - now) / 1000)
+        for name in scoped:
+            own = view.targets.get(name)
+            if own is not None and own.kind and own.until > now:
+                return self._rec_status(own, now)
         rec = view.targets.get(key)
         if rec is None or not rec.kind:
             return Ticket(key, view.seq, shared=True)
@@ -488,14 +498,26 @@ class RedisStore(RoutingStore):
             return Ticket(key, view.seq, forced=True, shared=True)
         return self._rec_status(rec, now)
 
-    async def _admit_trip(self, key: str, provider: str, forced: bool) -> Ticket | TargetStatus:
+    async def _admit_trip(
+        self, key: str, provider: str, forced: bool, scoped: tuple[str, str]
+    ) -> Ticket | TargetStatus:
+        keys = [self._seq_key, self._idx_key, self._target_key(key), self._provider_key(provider)]
+        keys.extend(self._target_key(name) for name in scoped)
         reply = await self._admit(
-            keys=[self._seq_key, self._idx_key, self._target_key(key), self._provider_key(provider)],
+            keys=keys,
             args=[self._now_arg(), f"t:{key}", "1" if forced else "0", round(self.trial_lease * 1000), self._memory_ms],
         )
         code, now, seq, extra, fields = _text(reply[0]), int(reply[1]), int(reply[2]), _text(reply[3]), reply[4]
         if code == "down":
             return health_status(provider, extra, (int(fields[2]) - now) / 1000)
+        if code == "scoped":
+            name = scoped[int(extra) - 1]
+            self._remember(name, fields, seq)
+            own = _rec(fields)
+            assert own is not None  # the tenant's record that blocks
+            status = self._rec_status(own, now)
+            assert status is not None  # it blocks now
+            return status
         self._remember(key, fields, seq if code != "trial" else 0)
         if code == "ok":
             return Ticket(key, seq, shared=True)

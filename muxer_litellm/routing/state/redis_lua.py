@@ -7,7 +7,9 @@ Keys, all under the hash tag ``{prefix}`` (one Redis Cluster slot, so scripts ma
   taken each INCR it; a ticket carries the value it saw, so "admitted before the block began"
   is ``ticket.seq < mark``. It starts at Redis's TIME in microseconds, so it keeps growing when
   a Redis restart loses it (tickets issued before stay older than every later block).
-- ``{prefix}:t:<provider/model>``: a hash per target: ``k`` kind (``cooldown``/``breaker``/empty),
+- ``{prefix}:t:<provider/model>``: a hash per target (and ``{prefix}:t:@<tenant>|<provider>`` /
+  ``{prefix}:t:@<tenant>|<provider/model>`` for one tenant's own waits, ``routing.state.local.scoped_key``;
+  the tenant is an id or a keyed hash, never a key): ``k`` kind (``cooldown``/``breaker``/empty),
   ``u`` blocked until (ms), ``r`` reason, ``m`` mark, ``tr``/``tl`` the trial gate's ticket and
   lease end (ms), ``s`` failures in a row, ``b`` the burst mark. PEXPIRE'd to the end of its
   block (or trial lease) plus ``memory``.
@@ -17,6 +19,10 @@ Keys, all under the hash tag ``{prefix}`` (one Redis Cluster slot, so scripts ma
   expire, so one script can read every record a decision needs without SCAN; trimmed on every
   write and expiring with its last member.
 - ``{prefix}:turn:<combo>``: a round-robin counter (INCR), kept for a day after its last turn.
+
+Every record a decision needs is a member of ``idx`` under one hash tag, so :data:`SNAPSHOT` reads
+them all in one script: tenants' waits ride along with the targets' blocks, and further per-target
+signals (live latency, headroom) fit as another member kind in the same index and the same read.
 
 Only ``seq`` has no TTL (it must never go back). Time is Redis's own (TIME, in ms), never a
 replica's clock: deadlines are stored as absolute Redis times and read back as time left against
@@ -136,9 +142,10 @@ return out
 """
 )
 
-#: KEYS: seq, idx, target, provider. ARGV: now, member, forced ('1'/'0'), trial lease ms, memory ms.
-#: Returns {code, now, seq, extra, view...}; code: ok, forced, trial (seq is the trial's),
-#: blocked, busy (a trial in flight), down (extra: the provider's error, view: its until).
+#: KEYS: seq, idx, target, provider[, the tenant's own records...]. ARGV: now, member, forced
+#: ('1'/'0'), trial lease ms, memory ms. Returns {code, now, seq, extra, view...}; code: ok,
+#: forced, trial (seq is the trial's), blocked, busy (a trial in flight), down (extra: the
+#: provider's error, view: its until), scoped (extra: which tenant record, 1-based; view: it).
 ADMIT = (
     _PRELUDE
     + r"""
@@ -146,6 +153,12 @@ local now = now_ms()
 local p = redis.call('HMGET', KEYS[4], 'u', 'e')
 if p[1] and tonumber(p[1]) > now then
   return {'down', num(now), num(seq_get(KEYS[1])), p[2] or '', {1, '', p[1], '', 0, 0, 0}}
+end
+for i = 5, #KEYS do
+  local own, found = load(KEYS[i])
+  if found and own.k ~= '' and own.u > now then
+    return {'scoped', num(now), num(seq_get(KEYS[1])), tostring(i - 4), view(own, true)}
+  end
 end
 local r, found = load(KEYS[3])
 local s = seq_get(KEYS[1])

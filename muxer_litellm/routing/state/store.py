@@ -52,8 +52,11 @@ class RoutingStore(ABC):
         last one a shared store read."""
 
     @abstractmethod
-    async def admit(self, key: str, provider: str, *, forced: bool = False) -> Ticket | TargetStatus:
-        """A ticket to call ``key`` now (taking its half-open trial gate when one is due), or why not."""
+    async def admit(
+        self, key: str, provider: str, *, forced: bool = False, tenant: str | None = None
+    ) -> Ticket | TargetStatus:
+        """A ticket to call ``key`` now (taking its half-open trial gate when one is due), or why
+        not; ``tenant``'s own waits on the target or its provider hold too."""
 
     @abstractmethod
     async def record_success(self, ticket: Ticket) -> None:
@@ -66,24 +69,25 @@ class RoutingStore(ABC):
     @abstractmethod
     async def cool_down(self, key: str, seconds: float, why: str, *, ticket: Ticket | None = None) -> float:
         """Block ``key`` for ``seconds`` (capped at ``max_cooldown``); returns the wait used (0
-        when the ticket's call was already in flight when the current block began)."""
+        when the ticket's call was already in flight when the current block began). ``key`` may
+        be a tenant's own record (:func:`~.local.scoped_key`): then only that tenant waits."""
 
     @abstractmethod
     async def release(self, ticket: Ticket) -> None:
         """The call ended without saying whether its target works: free its trial gate, if any."""
 
     @abstractmethod
-    async def shortest_wait(self, targets: Iterable[tuple[str, str]]) -> float | None:
-        """The shortest wait until one of ``(key, provider)`` may be called when all are blocked;
-        None when some may be called now (or there are none)."""
+    async def shortest_wait(self, targets: Iterable[tuple[str, str]], tenant: str | None = None) -> float | None:
+        """The shortest wait until one of ``(key, provider)`` may be called (for ``tenant``) when
+        all are blocked; None when some may be called now (or there are none)."""
 
     @abstractmethod
     async def set_provider_health(self, provider: str, healthy: bool, error: str | None = None) -> None:
         """A failed health check leaves ``provider`` out for ``health_ttl``; a passed one ends that."""
 
     @abstractmethod
-    async def status(self, key: str, provider: str) -> TargetStatus | None:
-        """None when the target may be called now; else why not."""
+    async def status(self, key: str, provider: str, tenant: str | None = None) -> TargetStatus | None:
+        """None when the target may be called now (for ``tenant``); else why not."""
 
     @abstractmethod
     async def breaker_state(self, key: str) -> str:
@@ -112,8 +116,10 @@ class LocalStore(RoutingStore):
     def cached_snapshot(self) -> StateSnapshot:
         return self.local.snapshot()
 
-    async def admit(self, key: str, provider: str, *, forced: bool = False) -> Ticket | TargetStatus:
-        return self.local.admit(key, provider, forced=forced)
+    async def admit(
+        self, key: str, provider: str, *, forced: bool = False, tenant: str | None = None
+    ) -> Ticket | TargetStatus:
+        return self.local.admit(key, provider, forced=forced, tenant=tenant)
 
     async def record_success(self, ticket: Ticket) -> None:
         self.local.record_success(ticket)
@@ -127,14 +133,14 @@ class LocalStore(RoutingStore):
     async def release(self, ticket: Ticket) -> None:
         self.local.release(ticket)
 
-    async def shortest_wait(self, targets: Iterable[tuple[str, str]]) -> float | None:
-        return self.local.shortest_wait(targets)
+    async def shortest_wait(self, targets: Iterable[tuple[str, str]], tenant: str | None = None) -> float | None:
+        return self.local.shortest_wait(targets, tenant)
 
     async def set_provider_health(self, provider: str, healthy: bool, error: str | None = None) -> None:
         self.local.set_provider_health(provider, healthy, error)
 
-    async def status(self, key: str, provider: str) -> TargetStatus | None:
-        return self.local.status(key, provider)
+    async def status(self, key: str, provider: str, tenant: str | None = None) -> TargetStatus | None:
+        return self.local.status(key, provider, tenant)
 
     async def breaker_state(self, key: str) -> str:
         return self.local.breaker_state(key)
