@@ -5,11 +5,13 @@ Run as ``python -m tests.replica BASE_URL API_KEY CONFIG_JSON``; CONFIG_JSON hol
 ``RoutingConfig`` fields (``state_backend``, ``redis_url``, ``redis_prefix``, combos...).
 It answers one JSON line on stdout per JSON line on stdin:
 
-- ``{"op": "route", "strategy": S, "n": N, "concurrency": C, "pause": P}``: N routed requests,
-  C at a time, each worker pausing P seconds between its requests; one result per request
-  (answering model, attempts, error class, monotonic start and end);
+- ``{"op": "route", "strategy": S, "n": N, "concurrency": C, "pause": P, "api_key": K}``: N routed
+  requests, C at a time, each worker pausing P seconds between its requests, with the tenant
+  key K when given; one result per request (answering model, attempts, error class and scope,
+  monotonic start and end);
 - ``{"op": "plan", "strategy": S}``: the plan's targets and exclusions, and when it was read;
-- ``{"op": "state", "key": K}``: the breaker state and status of ``provider/model`` K;
+- ``{"op": "state", "key": K, "tenant": T}``: the breaker state and status of ``provider/model`` K
+  (for tenant label T when given);
 - ``{"op": "stats"}``: the store's stats; ``{"op": "sync"}``: the same after one snapshot (which
   tries Redis again when it is due); ``{"op": "quit"}``.
 
@@ -41,9 +43,11 @@ async def route(router: HeuristicRouter, providers: dict[str, Any], cmd: dict[st
             started = time.monotonic()
             row: dict[str, Any] = {"start": started}
             try:
-                response = await router.route_request(MESSAGES, providers, cmd["strategy"])
+                tenant = {"api_key": cmd["api_key"]} if cmd.get("api_key") else {}
+                response = await router.route_request(MESSAGES, providers, cmd["strategy"], **tenant)
             except ProviderError as exc:
                 row["error"] = type(exc).__name__
+                row["scope"] = exc.scope
                 row["attempts"] = [[a["model"], a["outcome"]] for a in getattr(exc, "attempts", []) or []]
             else:
                 meta = response.router_metadata
@@ -73,7 +77,7 @@ async def handle(router: HeuristicRouter, providers: dict[str, Any], cmd: dict[s
         }
     if op == "state":
         store = router.store
-        status = await store.status(cmd["key"], cmd["key"].split("/", 1)[0])
+        status = await store.status(cmd["key"], cmd["key"].split("/", 1)[0], cmd.get("tenant"))
         return {
             "breaker": await store.breaker_state(cmd["key"]),
             "blocked": None if status is None else {"reason": status.reason, "remaining": status.remaining},
