@@ -235,6 +235,26 @@ async def test_native_stream_with_usage_and_cost(modelmuxer: ModelMuxer, adapter
     assert "region" not in body
 
 
+async def test_modelmuxers_user_is_forwarded_as_the_end_user(
+    modelmuxer: ModelMuxer, adapter: Any, proxy: respx.MockRouter
+) -> None:
+    """ModelMuxer's request field ``user`` reaches the proxy as its end user (the body's ``user``,
+    which the proxy records as the end user in its spend logs), for calls and streams; a blank
+    one is not sent."""
+    proxy.post("/v1/chat/completions").respond(
+        content=sse(chunk("Hi"), final_chunk(5, 2, cost=0.0003)), headers={"content-type": "text/event-stream"}
+    )
+    messages = [host_message(modelmuxer, role="user", content="hi")]
+    stream = adapter.stream_chat_completion(messages=messages, model="cheap", user="end-user-42")
+    assert [c async for c in stream]
+    assert sent(proxy)["user"] == "end-user-42"
+    proxy.post("/v1/chat/completions").respond(json=chat_body("ok"))
+    await adapter.invoke("cheap", [{"role": "user", "content": "hi"}], user="end-user-43")
+    assert sent(proxy)["user"] == "end-user-43"
+    await adapter.invoke("cheap", [{"role": "user", "content": "hi"}], user="  ")
+    assert "user" not in sent(proxy)
+
+
 async def test_stream_errors_are_modelmuxer_errors(
     modelmuxer: ModelMuxer, adapter: Any, proxy: respx.MockRouter
 ) -> None:
