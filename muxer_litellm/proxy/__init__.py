@@ -4,6 +4,8 @@
 ``payload`` (request shaping and input checks), ``sse`` and ``stream`` (reading a stream into a
 ``ChatStream``), ``cost`` (which cost to report), ``catalog`` (``/model/info`` into model
 cards), ``health`` (probes), ``errors`` (the proxy's error replies to typed errors),
+``headers`` (reply headers read once, typed), ``scopes`` (whom an error concerns),
+``tenants`` (per-tenant in-flight cap and allowed models),
 ``process`` (a local proxy for demos and tests), and ``provider``: ``LiteLLMProvider``,
 the thin facade over them.
 """

@@ -328,15 +328,18 @@ class LiteLLMProvider(LLMProvider):
             )
         payload = chat_payload(messages, model, max_tokens, temperature, kwargs)
         call = self._call(payload, model, api_key, extra_headers, attribution, tenant_id)
+        if self._observer is None:
+            return await self._chat(payload, model, call)
+        return await self._observer.traced("chat", model, payload, self._chat(payload, model, call), call.label)
+
+    async def _chat(self, payload: dict[str, Any], model: str, call: _Call) -> ChatCompletionResponse:
         self._enter(call, model)
         try:
-            if self._observer is None:
-                return await self._chat(payload, model, call)
-            return await self._observer.traced("chat", model, payload, self._chat(payload, model, call), call.label)
+            return await self._chat_call(payload, model, call)
         finally:
             self._leave(call)
 
-    async def _chat(self, payload: dict[str, Any], model: str, call: _Call) -> ChatCompletionResponse:
+    async def _chat_call(self, payload: dict[str, Any], model: str, call: _Call) -> ChatCompletionResponse:
         started = time.perf_counter()
         transport = self._transport
         response = await transport.request("POST", "/v1/chat/completions", json=payload, model=model, call=call.auth)
@@ -390,11 +393,9 @@ class LiteLLMProvider(LLMProvider):
             body = chat_payload(messages, model, max_tokens, temperature, kwargs)
             body["stream"] = True
             body["stream_options"] = {**options, "include_usage": True}
-            call = self._call(body, model, api_key, extra_headers, attribution, tenant_id)
-            self._enter(call, model)
-            return body, call
+            return body, self._call(body, model, api_key, extra_headers, attribution, tenant_id)
 
-        return open_chat_stream(self._transport, payload, model, self._cost, self._observer, self._leave)
+        return open_chat_stream(self._transport, payload, model, self._cost, self._observer, self._enter, self._leave)
 
     # ------------------------------------------------------------------ embeddings
 
@@ -413,16 +414,18 @@ class LiteLLMProvider(LLMProvider):
         :meth:`chat_completion`'s per-call keywords)."""
         payload = embeddings_payload(input, model, kwargs)
         call = self._call(payload, model, api_key, extra_headers, attribution, tenant_id)
+        if self._observer is None:
+            return await self._embed(payload, model, call)
+        return await self._observer.traced("embeddings", model, payload, self._embed(payload, model, call), call.label)
+
+    async def _embed(self, payload: dict[str, Any], model: str, call: _Call) -> EmbeddingResponse:
         self._enter(call, model)
         try:
-            if self._observer is None:
-                return await self._embed(payload, model, call)
-            work = self._embed(payload, model, call)
-            return await self._observer.traced("embeddings", model, payload, work, call.label)
+            return await self._embed_call(payload, model, call)
         finally:
             self._leave(call)
 
-    async def _embed(self, payload: dict[str, Any], model: str, call: _Call) -> EmbeddingResponse:
+    async def _embed_call(self, payload: dict[str, Any], model: str, call: _Call) -> EmbeddingResponse:
         started = time.perf_counter()
         transport = self._transport
         response = await transport.request("POST", "/v1/embeddings", json=payload, model=model, call=call.auth)

@@ -41,17 +41,24 @@ def open_chat_stream(
     model: str,
     cost: CostFn,
     observer: Observer | None,
+    enter: Callable[[_Call, str], None],
     leave: Callable[[_Call], None],
 ) -> ChatStream:
     """A stream that sends nothing until first read. ``payload`` builds (and validates) the
-    request body then, so bad input raises on the first ``anext`` as it always has, and
-    enters the tenant's in-flight count, which ``leave`` ends when the stream does."""
+    request body then, so bad input raises on the first ``anext`` as it always has. The stream
+    counts in its tenant's calls in flight (``enter``) until it ends (``leave``)."""
 
     async def chunks() -> AsyncIterator[dict[str, Any]]:
         body, tenant = payload()
+        # Observed inline (not by wrapping) so an unobserved stream costs nothing per chunk.
+        call = None if observer is None else observer.start("stream", model, body, tenant.label)
         try:
-            # Observed inline (not by wrapping) so an unobserved stream costs nothing per chunk.
-            call = None if observer is None else observer.start("stream", model, body, tenant.label)
+            enter(tenant, model)
+        except BaseException as exc:
+            if call is not None:
+                call.failed(exc)
+            raise
+        try:
             started = time.perf_counter()
             auth = tenant.auth
             secrets = transport.secrets_for(auth)

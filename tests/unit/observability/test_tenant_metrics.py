@@ -9,8 +9,8 @@ import pytest
 import respx
 from prometheus_client import CollectorRegistry
 
-from muxer_litellm import CallRecord, LiteLLMProvider, PrometheusMetrics, RateLimitError
-from tests.unit.replies import API_KEY, BASE_URL, chat_body, error_body
+from muxer_litellm import CallRecord, LiteLLMProvider, PrometheusMetrics, RateLimitError, TenantBusyError
+from tests.unit.replies import API_KEY, BASE_URL, chat_body, error_body, final_chunk, sse
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 NS = "muxer_litellm"
@@ -66,3 +66,20 @@ async def test_calls_are_counted_per_tenant_with_bounded_labels(proxy: respx.Moc
 def test_max_tenants_must_be_a_positive_integer(bad: object) -> None:
     with pytest.raises(ValueError, match="max_tenants"):
         PrometheusMetrics(CollectorRegistry(), max_tenants=bad)  # type: ignore[arg-type]
+
+
+async def test_a_call_over_the_in_flight_cap_is_counted_as_limited(proxy: respx.MockRouter) -> None:
+    registry = CollectorRegistry()
+    body = sse(final_chunk(3, 1, 0.001))
+    proxy.post("/v1/chat/completions").mock(
+        return_value=httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+    )
+    metrics = PrometheusMetrics(registry)
+    async with LiteLLMProvider(BASE_URL, API_KEY, metrics=metrics, max_tenant_in_flight=1) as provider:
+        stream = provider.stream_chat_completion(MESSAGES, "m", tenant_id="acme")
+        await anext(stream)
+        with pytest.raises(TenantBusyError):
+            await provider.chat_completion(MESSAGES, "m", tenant_id="acme")
+        await stream.aclose()
+    assert sample(registry, "tenant_limited_total", tenant="acme", scope="tenant") == 1
+    assert sample(registry, "tenant_requests_total", tenant="acme", status="error") == 1
