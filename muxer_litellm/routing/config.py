@@ -272,8 +272,13 @@ class RoutingSettings(BaseSettings):
         None, validation_alias=AliasChoices("MUXER_ROUTING_STATE_BACKEND")
     )
     routing_redis_url: SecretStr | None = Field(None, validation_alias=AliasChoices("MUXER_ROUTING_REDIS_URL"))
+    routing_tenant_hash_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("MUXER_ROUTING_TENANT_HASH_KEY")
+    )
 
-    @field_validator("routing_config", "routing_state_backend", "routing_redis_url", mode="before")
+    @field_validator(
+        "routing_config", "routing_state_backend", "routing_redis_url", "routing_tenant_hash_key", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """MUXER_ROUTING_CONFIG="" means no file, like a blank DEFAULT_ROUTING_STRATEGY."""
@@ -287,6 +292,7 @@ _ENV_NAMES = {
     "routing_config": "MUXER_ROUTING_CONFIG",
     "routing_state_backend": "MUXER_ROUTING_STATE_BACKEND",
     "routing_redis_url": "MUXER_ROUTING_REDIS_URL",
+    "routing_tenant_hash_key": "MUXER_ROUTING_TENANT_HASH_KEY",
 }
 
 
@@ -320,7 +326,8 @@ def load_routing_config(
 ) -> RoutingConfig:
     """Build a RoutingConfig: defaults < YAML file (``path``, else ``MUXER_ROUTING_CONFIG``)
     < environment (``DEFAULT_ROUTING_STRATEGY``, ``CASCADE_ROUTING_ENABLED``,
-    ``MUXER_ROUTING_STATE_BACKEND``, ``MUXER_ROUTING_REDIS_URL``) < ``overrides``.
+    ``MUXER_ROUTING_STATE_BACKEND``, ``MUXER_ROUTING_REDIS_URL``, ``MUXER_ROUTING_TENANT_HASH_KEY``)
+    < ``overrides``.
 
     The YAML may be the routing mapping itself or hold it under a top-level ``routing:`` key.
     Raises RoutingConfigError naming the source and field.
@@ -345,6 +352,9 @@ def load_routing_config(
     if env.routing_redis_url is not None:
         data["redis_url"] = env.routing_redis_url
         where += " + MUXER_ROUTING_REDIS_URL"
+    if env.routing_tenant_hash_key is not None:
+        data["tenant_hash_key"] = env.routing_tenant_hash_key
+        where += " + MUXER_ROUTING_TENANT_HASH_KEY"
     data.update(overrides)
     try:
         return RoutingConfig.model_validate(data)

@@ -278,3 +278,13 @@ async def test_native_providers_get_none_of_the_tenant_keywords() -> None:
     await router.route_request(MESSAGES, {"native": native}, api_key=KEY_A, extra_headers={"x": "y"})
     params = native.calls[0].params
     assert not set(params) & {"api_key", "extra_headers", "attribution", "tenant_id"}
+
+
+def test_the_tenant_hash_key_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from muxer_litellm.routing import load_routing_config
+
+    monkeypatch.setenv("MUXER_ROUTING_TENANT_HASH_KEY", "from-env-secret")
+    config = load_routing_config()
+    assert config.tenant_hash_key is not None
+    assert config.tenant_hash_key.get_secret_value() == "from-env-secret"
+    assert "from-env-secret" not in repr(config)
