@@ -30,7 +30,7 @@ from ..errors import (
 from .headers import parse_retry_after
 from .scopes import scope_of
 
-__all__ = ["PROVIDER", "error_from_body", "redact"]
+__all__ = ["NO_DB_HINT", "PROVIDER", "error_from_body"]
 
 PROVIDER = "litellm"
 _MAX_MESSAGE = 1000
