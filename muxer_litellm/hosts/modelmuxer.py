@@ -183,7 +183,7 @@ def _params(kwargs: Mapping[str, Any], model: str) -> dict[str, Any]:
             model=model,
             provider=DEFAULT_NAME,
         )
-    dropped = [k for k, v in kwargs.items() if k not in PROXY_PARAMS and k != "n" and v is not None]
+    dropped = [k for k, v in kwargs.items() if k not in PROXY_PARAMS and k not in ("n", "user") and v is not None]
     if dropped and logger.isEnabledFor(logging.DEBUG):
         logger.debug("not forwarded to the LiteLLM proxy: %s", ", ".join(sorted(dropped)))
     return {k: v for k, v in kwargs.items() if k in PROXY_PARAMS and v is not None}
