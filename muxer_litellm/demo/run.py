@@ -73,8 +73,8 @@ class DemoError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
-class CallRecord:
-    """One call the demo made, for the cost summary."""
+class DemoCall:
+    """One call the demo made (a line of its cost summary; not the metrics hook's ``CallRecord``)."""
 
     label: str
     provider: str
@@ -218,7 +218,7 @@ def _fallbacks(plan: RoutePlan) -> str:
     return ", ".join(rest) if rest else "none"
 
 
-def _cost_line(record: CallRecord) -> str:
+def _cost_line(record: DemoCall) -> str:
     source = {"proxy": "billed by the proxy", "catalog": "from the price table"}.get(
         record.cost_source, record.cost_source
     )
@@ -240,7 +240,7 @@ async def _routed(
     number: int,
     label: str,
     prompt: str,
-) -> CallRecord:
+) -> DemoCall:
     messages: list[MessageInput] = [{"role": "user", "content": prompt}]
     _say(console, f"\n{number}. {label} prompt: {prompt!r}", "bold")
     plan = await router.plan(messages, providers, STRATEGY)
@@ -252,7 +252,7 @@ async def _routed(
     answer = response.choices[0].message.content if response.choices else None
     _say(console, f"{_INDENT}answer: {_indented(_clip(str(answer or '')))}")
     usage = response.usage
-    record = CallRecord(
+    record = DemoCall(
         label,
         meta.selected_provider,
         meta.selected_model,
@@ -267,7 +267,7 @@ async def _routed(
 
 async def _streamed(
     console: Console, router: HeuristicRouter, providers: Mapping[str, LLMProvider], number: int
-) -> CallRecord:
+) -> DemoCall:
     messages: list[MessageInput] = [{"role": "user", "content": JSON_PROMPT}]
     _say(console, f"\n{number}. streamed json prompt: {JSON_PROMPT!r} (response_format: json_schema)", "bold")
     plan = await router.plan(messages, providers, STRATEGY, response_format=JSON_FORMAT)
@@ -299,7 +299,7 @@ async def _streamed(
     if (provider, model) != (first.provider, first.model):
         _say(console, f"{_INDENT}answered by {provider}/{model} after a fallback", "yellow")
     cost = meta.get("estimated_cost")
-    record = CallRecord(
+    record = DemoCall(
         "streamed json",
         provider,
         model,
@@ -316,7 +316,7 @@ def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _summary(console: Console, records: Sequence[CallRecord]) -> None:
+def _summary(console: Console, records: Sequence[DemoCall]) -> None:
     table = Table(title="Cost of each call", title_justify="left")
     for column in ("#", "prompt", "model", "tokens in/out", "cost", "source"):
         table.add_column(column, justify="right" if column in ("#", "tokens in/out", "cost") else "left")
@@ -330,7 +330,7 @@ def _summary(console: Console, records: Sequence[CallRecord]) -> None:
     _say(console, f"total: {format_usd(total)} for {len(records)} calls", "bold")
 
 
-async def run_demo(proxy: LiteLLMProxy, console: Console) -> list[CallRecord]:
+async def run_demo(proxy: LiteLLMProxy, console: Console) -> list[DemoCall]:
     """Everything after the proxy is up: register, list, route, stream, sum up."""
     async with contextlib.AsyncExitStack() as stack:
         # Loopback only: never send these calls through an HTTP proxy from the environment.

@@ -24,6 +24,7 @@ __all__ = [
     "Candidate",
     "CandidateCache",
     "Capability",
+    "CapabilityNeed",
     "TierSource",
     "build_candidates",
     "candidate_for",
@@ -34,14 +35,16 @@ __all__ = [
 logger = logging.getLogger("muxer_litellm.routing")
 
 TierSource = Literal["config", "catalog", "price", "unknown"]
+#: What a prompt may need, as :class:`Capability` names it (``select.needed_capabilities`` reads it).
+CapabilityNeed = Literal["vision", "tools", "json_schema", "reasoning"]
 
 
 @dataclass(frozen=True, slots=True)
 class Capability:
-    """A capability a prompt may need: ``need`` names it in :class:`PromptProfile`
-    (``needs_<need>``), ``field`` is the :class:`ModelCard` flag that states it."""
+    """A capability a prompt may need: ``need`` names it (``select.needed_capabilities`` maps it
+    to the prompt profile's flag), ``field`` is the :class:`ModelCard` flag that states it."""
 
-    need: str
+    need: CapabilityNeed
     field: str
     label: str
 

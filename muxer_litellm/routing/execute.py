@@ -173,19 +173,13 @@ class Executor:
         run = Attempts(list(plan.attempts))
         # What planning already spent (a semantic classifier's embedding) counts toward max_cost.
         spent = sum(a.cost or 0.0 for a in plan.attempts)
-        best: tuple[float, ChatCompletionResponse, RankedCandidate, RouteAttempt] | None = None
+        best: _Best | None = None
         stopped: str | None = None
-        for step in plan.targets:
-            if max_cost is not None:
-                # select_candidate already dropped steps priced unknown or over max_cost alone.
-                estimate = step.estimated_cost or 0.0
-                if spent + estimate > max_cost:
-                    stopped = (
-                        f"stopped before {step.key}: spent ${spent:.6f} + est. ${estimate:.6f}"
-                        f" > max_cost ${max_cost:.6f}"
-                    )
-                    run.add(step, "skipped", detail=stopped)
-                    break
+        for number, step in enumerate(plan.targets, start=1):
+            stopped = _budget_stop(step, spent, max_cost)
+            if stopped is not None:
+                run.add(step, "skipped", detail=stopped)
+                break
             response = await self._call(step, messages, providers, kwargs, run)
             if response is None:
                 continue
@@ -194,20 +188,7 @@ class Executor:
             spent += actual if actual is not None else (step.estimated_cost or 0.0)
             verdict = await _score(scorer or self.quality_check, messages, response, plan.profile)
             attempt.quality_score = verdict.score
-            number = plan.targets.index(step) + 1
-            if verdict.model is not None:  # a judge model's call (judge.JudgeScorer) is an attempt too
-                spent += 0.0 if verdict.error else (verdict.cost or 0.0)
-                run.attempts.append(
-                    RouteAttempt(
-                        provider=verdict.provider or "judge",
-                        model=verdict.model,
-                        outcome="failed" if verdict.error else "judged",
-                        cost=None if verdict.error else verdict.cost,
-                        error=verdict.error,
-                        detail=verdict.reason,
-                        duration_ms=verdict.duration_ms,
-                    )
-                )
+            spent += _record_judge(verdict, run)
             if verdict.score >= threshold:
                 attempt.outcome = "accepted"
                 attempt.detail = f"quality {verdict.score:.2f} >= {threshold:.2f}: {verdict.reason}"
@@ -215,14 +196,19 @@ class Executor:
                 return _finish(response, step, plan.strategy, reason, run)
             attempt.outcome = "escalated"
             attempt.detail = f"quality {verdict.score:.2f} < {threshold:.2f}: {verdict.reason}"
-            if best is None or verdict.score >= best[0]:
-                best = (verdict.score, response, step, attempt)
+            if best is None or verdict.score >= best.score:
+                best = _Best(verdict.score, response, step, attempt)
+        return await self._cascade_end(plan, run, best, stopped)
+
+    async def _cascade_end(
+        self, plan: RoutePlan, run: Attempts, best: _Best | None, stopped: str | None
+    ) -> ChatCompletionResponse:
+        """No step passed: the best answer so far, else why there is none."""
         if best is not None:
-            score, response, step, best_attempt = best
-            best_attempt.detail = f"{best_attempt.detail}; returned as the best answer"
+            best.attempt.detail = f"{best.attempt.detail}; returned as the best answer"
             why = stopped or "no step passed the quality check"
-            reason = f"{plan.reason}; {why}; returning the best answer ({step.key}, quality {score:.2f})"
-            return _finish(response, step, plan.strategy, reason, run)
+            reason = f"{plan.reason}; {why}; returning the best answer ({best.step.key}, quality {best.score:.2f})"
+            return _finish(best.response, best.step, plan.strategy, reason, run)
         if stopped is not None and not any(a.outcome == "failed" for a in run.attempts):
             raise BudgetExceededError(f"cascade {plan.strategy!r}: {stopped}")
         raise await exhausted_error(plan, run, self.state)
@@ -242,77 +228,152 @@ class Executor:
         records the typed results."""
         run = Attempts(list(plan.attempts))
         for target in plan.targets:
-            ticket = await self._admit(target, run)
-            if ticket is None:
+            opened = await self._open_stream(target, messages, providers, kwargs, run)
+            if opened is None:
                 continue
-            started = time.perf_counter()
-            try:
-                # A host provider may raise on the call itself (the contract's method is a plain def).
-                opened = providers[target.provider].stream_chat_completion(list(messages), target.model, **kwargs)
-            except ProviderError as exc:
-                await self._failed(target, ticket, exc, run, started)
-                continue
-            except BaseException:
-                await _release_anyway(self.state, ticket)
-                raise
-            inner = ChatStream.wrap(opened)
-            try:
-                first: dict[str, Any] | None = await anext(inner)
-            except StopAsyncIteration:
-                first = None
-            except ProviderError as exc:
-                await _abandon(inner)
-                await self._failed(target, ticket, exc, run, started)
-                continue
-            except BaseException:
-                await _abandon(inner)
-                await _release_anyway(self.state, ticket)
-                raise
-            await self.state.record_success(ticket)  # it answered; a later error is reported on its own
-            attempt = run.add(target, "ok", duration_ms=_ms(started))
-            reason = run.answered_reason(plan.reason, target)
-            meta: RouterMetadata | None = None
-            try:
-                chunk = first
-                while chunk is not None:
-                    if meta is None and inner.metadata is not None:
-                        attempt.cost = inner.metadata.estimated_cost
-                        attempt.duration_ms = _ms(started)
-                        meta = routed_metadata(inner.metadata, target, plan.strategy, reason, run)
-                        chunk["router_metadata"] = meta.model_dump(mode="json")
-                        out.record(inner.usage, meta)
+            async with contextlib.aclosing(self._relay(plan, opened, run, out)) as relayed:
+                async for chunk in relayed:
                     yield chunk
-                    try:
-                        chunk = await anext(inner)
-                    except StopAsyncIteration:
-                        chunk = None
-                    except ProviderError as exc:
-                        await self._learn(ticket, exc)  # too late to fall back: the caller has output
-                        raise
-            finally:
-                await inner.aclose()
-            if meta is not None:
-                out.record(inner.usage, meta)  # usage may come after the metadata
-                return
-            attempt.duration_ms = _ms(started)
-            base = RouterMetadata(
-                selected_provider=target.provider,
-                selected_model=target.model,
-                routing_reason=reason,
-                response_time_ms=_ms(started),
-                cost_source="unknown",
-            )
-            meta = routed_metadata(base, target, plan.strategy, reason, run)
-            out.record(inner.usage, meta)
-            yield {
-                "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": target.model,
-                "choices": [],
-                "router_metadata": meta.model_dump(mode="json"),
-            }
             return
         raise await exhausted_error(plan, run, self.state)
+
+    async def _open_stream(
+        self,
+        target: RankedCandidate,
+        messages: Sequence[MessageInput],
+        providers: Mapping[str, LLMProvider],
+        kwargs: Mapping[str, Any],
+        run: Attempts,
+    ) -> _OpenStream | None:
+        """Open ``target``'s stream and read its first chunk; None when it was skipped or failed
+        (recorded in ``run``: the route falls back), or raises when no target would do better."""
+        ticket = await self._admit(target, run)
+        if ticket is None:
+            return None
+        started = time.perf_counter()
+        try:
+            # A host provider may raise on the call itself (the contract's method is a plain def).
+            opened = providers[target.provider].stream_chat_completion(list(messages), target.model, **kwargs)
+        except ProviderError as exc:
+            await self._failed(target, ticket, exc, run, started)
+            return None
+        except BaseException:
+            await _release_anyway(self.state, ticket)
+            raise
+        inner = ChatStream.wrap(opened)
+        try:
+            first: dict[str, Any] | None = await anext(inner)
+        except StopAsyncIteration:
+            first = None
+        except ProviderError as exc:
+            await _abandon(inner)
+            await self._failed(target, ticket, exc, run, started)
+            return None
+        except BaseException:
+            await _abandon(inner)
+            await _release_anyway(self.state, ticket)
+            raise
+        return _OpenStream(target, ticket, inner, first, started)
+
+    async def _relay(
+        self, plan: RoutePlan, opened: _OpenStream, run: Attempts, out: ChatStream
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """The answering target's chunks, the one carrying its metadata given the routing
+        fields (else a trailer chunk carries them); an error now is raised, not fallen back from."""
+        target, inner, started = opened.target, opened.inner, opened.started
+        await self.state.record_success(opened.ticket)  # it answered; a later error is reported on its own
+        attempt = run.add(target, "ok", duration_ms=_ms(started))
+        reason = run.answered_reason(plan.reason, target)
+        meta: RouterMetadata | None = None
+        try:
+            chunk = opened.first
+            while chunk is not None:
+                if meta is None and inner.metadata is not None:
+                    attempt.cost = inner.metadata.estimated_cost
+                    attempt.duration_ms = _ms(started)
+                    meta = routed_metadata(inner.metadata, target, plan.strategy, reason, run)
+                    chunk["router_metadata"] = meta.model_dump(mode="json")
+                    out.record(inner.usage, meta)
+                yield chunk
+                try:
+                    chunk = await anext(inner)
+                except StopAsyncIteration:
+                    chunk = None
+                except ProviderError as exc:
+                    await self._learn(opened.ticket, exc)  # too late to fall back: the caller has output
+                    raise
+        finally:
+            await inner.aclose()
+        if meta is not None:
+            out.record(inner.usage, meta)  # usage may come after the metadata
+            return
+        attempt.duration_ms = _ms(started)
+        base = RouterMetadata(
+            selected_provider=target.provider,
+            selected_model=target.model,
+            routing_reason=reason,
+            response_time_ms=_ms(started),
+            cost_source="unknown",
+        )
+        meta = routed_metadata(base, target, plan.strategy, reason, run)
+        out.record(inner.usage, meta)
+        yield {
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": target.model,
+            "choices": [],
+            "router_metadata": meta.model_dump(mode="json"),
+        }
+
+
+@dataclass(slots=True)
+class _Best:
+    """A cascade's best answer so far (returned when no step passes)."""
+
+    score: float
+    response: ChatCompletionResponse
+    step: RankedCandidate
+    attempt: RouteAttempt
+
+
+@dataclass(slots=True)
+class _OpenStream:
+    """A target's stream that produced its first chunk (or ended at once: ``first`` None)."""
+
+    target: RankedCandidate
+    ticket: Ticket
+    inner: ChatStream
+    first: dict[str, Any] | None
+    started: float
+
+
+def _budget_stop(step: RankedCandidate, spent: float, max_cost: float | None) -> str | None:
+    """Why a cascade stops before ``step``: what it spent plus the step's estimate exceeds
+    ``max_cost`` (select_candidate already dropped steps priced unknown or over it alone)."""
+    if max_cost is None:
+        return None
+    estimate = step.estimated_cost or 0.0
+    if spent + estimate <= max_cost:
+        return None
+    return f"stopped before {step.key}: spent ${spent:.6f} + est. ${estimate:.6f} > max_cost ${max_cost:.6f}"
+
+
+def _record_judge(verdict: QualityVerdict, run: Attempts) -> float:
+    """A judge model's call (judge.JudgeScorer) is an attempt too; returns what it cost."""
+    if verdict.model is None:
+        return 0.0
+    run.attempts.append(
+        RouteAttempt(
+            provider=verdict.provider or "judge",
+            model=verdict.model,
+            outcome="failed" if verdict.error else "judged",
+            cost=None if verdict.error else verdict.cost,
+            error=verdict.error,
+            detail=verdict.reason,
+            duration_ms=verdict.duration_ms,
+        )
+    )
+    return 0.0 if verdict.error else (verdict.cost or 0.0)
 
 
 # ---------------------------------------------------------------------- results

@@ -155,6 +155,28 @@ class Planner:
         streaming: bool = False,
     ) -> RoutePlan:
         """The plan for this request; ``streaming`` plans for a stream (which cannot cascade)."""
+        name = self._strategy(strategy, providers, max_cost)
+        candidates = await self._refreshed_candidates(providers)
+        profile, pre = await self._profile(messages, providers, candidates, request)
+        max_tokens = requested_max_tokens(request)
+        rotating = name in self.config.combos and self.config.combos[name].strategy == "round_robin"
+        view = await self.state.snapshot(turn=name if rotating else None, advance=take_turn)
+        if name in self.config.combos:
+            combo = self.config.combos[name]
+            plan = self._plan_combo(name, combo, candidates, providers, profile, view, max_cost, max_tokens)
+        elif name in self.config.cascades:
+            cascade = self.config.cascades[name]
+            plan = self._plan_steps(name, cascade, candidates, providers, profile, view, max_cost, max_tokens)
+        else:
+            base: SelectStrategy = "cost_optimized" if name in ("cost_optimized", "cascade") else "heuristic"
+            decision = self.decide(
+                candidates, providers, profile, view, strategy=base, max_cost=max_cost, max_tokens=max_tokens
+            )
+            plan = self._plan_builtin(name, decision, profile, streaming)
+        return replace(plan, attempts=pre)
+
+    def _strategy(self, strategy: str | None, providers: Mapping[str, LLMProvider], max_cost: float | None) -> str:
+        """The strategy's name, once the request's arguments are known to be usable."""
         check_budget(max_cost)
         if not providers:
             raise RoutingConfigError("providers is empty: register at least one provider")
@@ -165,36 +187,36 @@ class Planner:
             )
         if (name == "cascade" or name in self.config.cascades) and not self.config.cascade_enabled:
             raise RoutingConfigError(f"strategy {name!r} needs cascade routing enabled (CASCADE_ROUTING_ENABLED=true)")
+        return name
+
+    async def _refreshed_candidates(self, providers: Mapping[str, LLMProvider]) -> list[Candidate]:
+        """The candidates after refreshing stale catalogs; says why when a failed refresh left none."""
         refresh_failures = await refresh_catalogs(providers)
         candidates = self.candidates(providers)
         if not candidates and refresh_failures:
             # Say why the catalog is empty instead of "no chat model": usually the proxy is down.
             why = "; ".join(f"{name}: {error}" for name, error in refresh_failures.items())
             raise NoRouteError(f"no provider offers a chat model; catalog refresh failed ({why})", refresh_failures)
+        return candidates
+
+    async def _profile(
+        self,
+        messages: Sequence[MessageInput],
+        providers: Mapping[str, LLMProvider],
+        candidates: Sequence[Candidate],
+        request: Mapping[str, Any],
+    ) -> tuple[PromptProfile, tuple[RouteAttempt, ...]]:
+        """The prompt's profile, and the calls made to refine it. An opt-in semantic classifier
+        refines the profile; its embedding call opens the request's attempts. It falls back to
+        the default profile on a timeout or an error."""
         tokens = await self.prompt_tokens(messages, providers, candidates, request)
         profile = self.classify(messages, tokens, request)
-        # An opt-in semantic classifier refines the profile; its embedding call opens the
-        # request's attempts. It falls back to the default profile on a timeout or an error.
-        pre: tuple[RouteAttempt, ...] = ()
-        if self.semantic is not None:
-            profile, pre = await self.semantic.refine(messages, profile)
-        max_tokens = requested_max_tokens(request)
-        rotating = name in self.config.combos and self.config.combos[name].strategy == "round_robin"
-        view = await self.state.snapshot(turn=name if rotating else None, advance=take_turn)
+        if self.semantic is None:
+            return profile, ()
+        return await self.semantic.refine(messages, profile)
 
-        if name in self.config.combos:
-            combo = self.config.combos[name]
-            plan = self._plan_combo(name, combo, candidates, providers, profile, view, max_cost, max_tokens)
-            return replace(plan, attempts=pre)
-        if name in self.config.cascades:
-            cascade = self.config.cascades[name]
-            plan = self._plan_steps(name, cascade, candidates, providers, profile, view, max_cost, max_tokens)
-            return replace(plan, attempts=pre)
-
-        base: SelectStrategy = "cost_optimized" if name in ("cost_optimized", "cascade") else "heuristic"
-        decision = self.decide(
-            candidates, providers, profile, view, strategy=base, max_cost=max_cost, max_tokens=max_tokens
-        )
+    def _plan_builtin(self, name: str, decision: RoutingDecision, profile: PromptProfile, streaming: bool) -> RoutePlan:
+        """A built-in strategy's plan: the decision and its fallbacks, or an automatic cascade."""
         first = decision.chosen
         threshold = self.config.quality_threshold
         # An unsure classification (select.unsure_escalation) with unsure_action "cascade" makes the
@@ -217,20 +239,11 @@ class Planner:
             )
             reason = f"{decision.reason}; {note}cascade {' -> '.join(s.key for s in steps)}"
             return RoutePlan(
-                name, "cascade", steps, reason, profile, decision.excluded, decision, threshold, decision.waiting, pre
+                name, "cascade", steps, reason, profile, decision.excluded, decision, threshold, decision.waiting
             )
         targets = (first, *decision.top_alternatives(self.config.max_attempts - 1))
         return RoutePlan(
-            name,
-            "single",
-            targets,
-            decision.reason,
-            profile,
-            decision.excluded,
-            decision,
-            threshold,
-            decision.waiting,
-            pre,
+            name, "single", targets, decision.reason, profile, decision.excluded, decision, threshold, decision.waiting
         )
 
     def _refs_as_candidates(
