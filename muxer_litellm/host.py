@@ -195,7 +195,7 @@ AttemptOutcome = Literal["ok", "accepted", "escalated", "failed", "skipped", "cl
 
 
 class RouteAttempt(BaseModel):
-    """Our addition: one target a router tried (or skipped) while answering one request.
+    """Our addition: one candidate (``provider/model``) a router tried (or skipped) while answering one request.
 
     ``outcome``: ``ok`` (answered), ``accepted``/``escalated`` (a cascade step whose answer
     passed/failed the quality check), ``failed`` (raised ``error``), ``skipped`` (not called:

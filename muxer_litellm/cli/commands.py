@@ -370,7 +370,7 @@ def route(
             if not run:
                 state.out.print("No call made; add --run to send it.", style="dim")
                 return 0
-            with state.status(f"Calling {plan.targets[0].key}…"):
+            with state.status(f"Calling {plan.candidates[0].key}…"):
                 response = await router.route_request(messages, providers, strategy, max_cost, **request)
             _print_routed_answer(state, response)
             return 0
@@ -390,7 +390,7 @@ def _print_plan(
     out_tokens = expected_output_tokens(plan.profile, max_tokens, router.config)
     candidates = router.candidates(providers)
     estimates = {c.key: c.estimate(providers.get(c.provider), prompt_tokens, out_tokens) for c in candidates}
-    first = plan.targets[0]
+    first = plan.candidates[0]
     out = state.out
     out.print(
         f"route: {first.key} (strategy {plan.strategy}, est. {format_usd(first.estimated_cost)})",

@@ -214,7 +214,9 @@ def model_table(router: HeuristicRouter, providers: Mapping[str, LLMProvider]) -
 
 
 def _fallbacks(plan: RoutePlan) -> str:
-    rest = [f"{a.key} (est. {format_usd(a.estimated_cost)}{'; ' + a.note if a.note else ''})" for a in plan.targets[1:]]
+    rest = [
+        f"{a.key} (est. {format_usd(a.estimated_cost)}{'; ' + a.note if a.note else ''})" for a in plan.candidates[1:]
+    ]
     return ", ".join(rest) if rest else "none"
 
 
@@ -271,7 +273,7 @@ async def _streamed(
     messages: list[MessageInput] = [{"role": "user", "content": JSON_PROMPT}]
     _say(console, f"\n{number}. streamed json prompt: {JSON_PROMPT!r} (response_format: json_schema)", "bold")
     plan = await router.plan(messages, providers, STRATEGY, response_format=JSON_FORMAT)
-    first = plan.targets[0]
+    first = plan.candidates[0]
     _say(console, f"{_INDENT}routed to {first.key}", "green")
     _say(console, f"{_INDENT}reason: {plan.reason}")
     _say(console, f"{_INDENT}fallbacks: {_fallbacks(plan)}", "dim")

@@ -1,10 +1,10 @@
-"""Execution: call a :class:`RoutePlan`'s targets in order and fall back, per the error policy.
+"""Execution: call a :class:`RoutePlan`'s candidates in order and fall back, per the error policy.
 
-Each target is admitted by the routing state just before it is called (a half-open target
+Each candidate is admitted by the routing state just before it is called (a half-open candidate
 admits one trial at a time; a blocked one is skipped), and every outcome is reported back:
 success, a counted failure, a 429's wait, or nothing learned (:mod:`.policy` says which).
 ``router_metadata`` records the decision and every attempt; an exhausted route says how soon
-some target could serve again.
+some candidate could serve again.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ class Attempts:
     last_error: ProviderError | None = None
     refused: dict[str, str] = field(default_factory=dict)
 
-    def add(self, target: RankedCandidate, outcome: str, **fields: Any) -> RouteAttempt:
-        attempt = RouteAttempt(provider=target.provider, model=target.model, outcome=outcome, **fields)
+    def add(self, candidate: RankedCandidate, outcome: str, **fields: Any) -> RouteAttempt:
+        attempt = RouteAttempt(provider=candidate.provider, model=candidate.model, outcome=outcome, **fields)
         self.attempts.append(attempt)
         return attempt
 
@@ -52,11 +52,11 @@ class Attempts:
     def failures(self) -> int:
         return sum(1 for a in self.attempts if a.outcome == "failed")
 
-    def answered_reason(self, reason: str, target: RankedCandidate) -> str:
-        """The plan's reason, plus the fallback when earlier targets failed."""
+    def answered_reason(self, reason: str, candidate: RankedCandidate) -> str:
+        """The plan's reason, plus the fallback when earlier candidates failed."""
         if not self.failures:
             return reason
-        return f"{reason}; answered by {target.key} after {self.failures} failed attempt(s)"
+        return f"{reason}; answered by {candidate.key} after {self.failures} failed attempt(s)"
 
     def total_cost(self) -> float | None:
         """Answered calls' cost; failed and skipped calls count 0 (providers do not bill
@@ -78,17 +78,17 @@ class Executor:
         self.state = state
         self.quality_check = quality_check
 
-    # ------------------------------------------------------------------ one target
+    # ------------------------------------------------------------------ one candidate
 
-    async def _admit(self, target: RankedCandidate, run: Attempts) -> Ticket | None:
-        """A ticket to call ``target``, or None after recording why it is skipped (its provider
+    async def _admit(self, candidate: RankedCandidate, run: Attempts) -> Ticket | None:
+        """A ticket to call ``candidate``, or None after recording why it is skipped (its provider
         refused this request earlier, it is cooling down, its trial gate is taken...)."""
-        if target.provider in run.refused:
-            run.add(target, "skipped", detail=run.refused[target.provider])
+        if candidate.provider in run.refused:
+            run.add(candidate, "skipped", detail=run.refused[candidate.provider])
             return None
-        admission = await self.state.admit(target.key, target.provider, forced=target.forced)
+        admission = await self.state.admit(candidate.key, candidate.provider, forced=candidate.forced)
         if isinstance(admission, TargetStatus):
-            run.add(target, "skipped", detail=admission.reason)
+            run.add(candidate, "skipped", detail=admission.reason)
             return None
         return admission
 
@@ -105,41 +105,41 @@ class Executor:
         return verdict.action
 
     async def _failed(
-        self, target: RankedCandidate, ticket: Ticket, exc: ProviderError, run: Attempts, started: float
+        self, candidate: RankedCandidate, ticket: Ticket, exc: ProviderError, run: Attempts, started: float
     ) -> None:
-        """Record a failed target; re-raises ``exc`` when no other target would do better."""
+        """Record a failed candidate; re-raises ``exc`` when no other candidate would do better."""
         action = await self._learn(ticket, exc)
-        run.add(target, "failed", error=type(exc).__name__, detail=short(exc), duration_ms=_ms(started))
+        run.add(candidate, "failed", error=type(exc).__name__, detail=short(exc), duration_ms=_ms(started))
         run.last_error = exc
         if action == "stop":
             raise exc
         if action == "skip_provider":
-            run.refused[target.provider] = f"{target.provider} refused our request earlier ({type(exc).__name__})"
+            run.refused[candidate.provider] = f"{candidate.provider} refused our request earlier ({type(exc).__name__})"
 
     async def _call(
         self,
-        target: RankedCandidate,
+        candidate: RankedCandidate,
         messages: Sequence[MessageInput],
         providers: Mapping[str, LLMProvider],
         kwargs: Mapping[str, Any],
         run: Attempts,
     ) -> ChatCompletionResponse | None:
-        """One target: skipped (None), answered, or failed (None, or raises when the error
-        means no target will do)."""
-        ticket = await self._admit(target, run)
+        """One candidate: skipped (None), answered, or failed (None, or raises when the error
+        means no candidate will do)."""
+        ticket = await self._admit(candidate, run)
         if ticket is None:
             return None
         started = time.perf_counter()
         try:
-            response = await providers[target.provider].chat_completion(list(messages), target.model, **kwargs)
+            response = await providers[candidate.provider].chat_completion(list(messages), candidate.model, **kwargs)
         except ProviderError as exc:
-            await self._failed(target, ticket, exc, run, started)
+            await self._failed(candidate, ticket, exc, run, started)
             return None
         except BaseException:
-            await _release_anyway(self.state, ticket)  # cancelled, or a bug: says nothing about the target
+            await _release_anyway(self.state, ticket)  # cancelled, or a bug: says nothing about the candidate
             raise
         await self.state.record_success(ticket)
-        run.add(target, "ok", cost=response.router_metadata.estimated_cost, duration_ms=_ms(started))
+        run.add(candidate, "ok", cost=response.router_metadata.estimated_cost, duration_ms=_ms(started))
         return response
 
     # ------------------------------------------------------------------ strategies
@@ -153,10 +153,10 @@ class Executor:
     ) -> ChatCompletionResponse:
         """Targets in order until one answers."""
         run = Attempts(list(plan.attempts))
-        for target in plan.targets:
-            response = await self._call(target, messages, providers, kwargs, run)
+        for candidate in plan.candidates:
+            response = await self._call(candidate, messages, providers, kwargs, run)
             if response is not None:
-                return _finish(response, target, plan.strategy, run.answered_reason(plan.reason, target), run)
+                return _finish(response, candidate, plan.strategy, run.answered_reason(plan.reason, candidate), run)
         raise await exhausted_error(plan, run, self.state)
 
     async def cascade(
@@ -175,7 +175,7 @@ class Executor:
         spent = sum(a.cost or 0.0 for a in plan.attempts)
         best: _Best | None = None
         stopped: str | None = None
-        for number, step in enumerate(plan.targets, start=1):
+        for number, step in enumerate(plan.candidates, start=1):
             stopped = _budget_stop(step, spent, max_cost)
             if stopped is not None:
                 run.add(step, "skipped", detail=stopped)
@@ -227,8 +227,8 @@ class Executor:
         carries its metadata gets the routing fields, else a trailer chunk does, and ``out``
         records the typed results."""
         run = Attempts(list(plan.attempts))
-        for target in plan.targets:
-            opened = await self._open_stream(target, messages, providers, kwargs, run)
+        for candidate in plan.candidates:
+            opened = await self._open_stream(candidate, messages, providers, kwargs, run)
             if opened is None:
                 continue
             async with contextlib.aclosing(self._relay(plan, opened, run, out)) as relayed:
@@ -239,23 +239,23 @@ class Executor:
 
     async def _open_stream(
         self,
-        target: RankedCandidate,
+        candidate: RankedCandidate,
         messages: Sequence[MessageInput],
         providers: Mapping[str, LLMProvider],
         kwargs: Mapping[str, Any],
         run: Attempts,
     ) -> _OpenStream | None:
-        """Open ``target``'s stream and read its first chunk; None when it was skipped or failed
-        (recorded in ``run``: the route falls back), or raises when no target would do better."""
-        ticket = await self._admit(target, run)
+        """Open ``candidate``'s stream and read its first chunk; None when it was skipped or failed
+        (recorded in ``run``: the route falls back), or raises when no candidate would do better."""
+        ticket = await self._admit(candidate, run)
         if ticket is None:
             return None
         started = time.perf_counter()
         try:
             # A host provider may raise on the call itself (the contract's method is a plain def).
-            opened = providers[target.provider].stream_chat_completion(list(messages), target.model, **kwargs)
+            opened = providers[candidate.provider].stream_chat_completion(list(messages), candidate.model, **kwargs)
         except ProviderError as exc:
-            await self._failed(target, ticket, exc, run, started)
+            await self._failed(candidate, ticket, exc, run, started)
             return None
         except BaseException:
             await _release_anyway(self.state, ticket)
@@ -267,23 +267,23 @@ class Executor:
             first = None
         except ProviderError as exc:
             await _abandon(inner)
-            await self._failed(target, ticket, exc, run, started)
+            await self._failed(candidate, ticket, exc, run, started)
             return None
         except BaseException:
             await _abandon(inner)
             await _release_anyway(self.state, ticket)
             raise
-        return _OpenStream(target, ticket, inner, first, started)
+        return _OpenStream(candidate, ticket, inner, first, started)
 
     async def _relay(
         self, plan: RoutePlan, opened: _OpenStream, run: Attempts, out: ChatStream
     ) -> AsyncGenerator[dict[str, Any], None]:
-        """The answering target's chunks, the one carrying its metadata given the routing
+        """The answering candidate's chunks, the one carrying its metadata given the routing
         fields (else a trailer chunk carries them); an error now is raised, not fallen back from."""
-        target, inner, started = opened.target, opened.inner, opened.started
+        candidate, inner, started = opened.candidate, opened.inner, opened.started
         await self.state.record_success(opened.ticket)  # it answered; a later error is reported on its own
-        attempt = run.add(target, "ok", duration_ms=_ms(started))
-        reason = run.answered_reason(plan.reason, target)
+        attempt = run.add(candidate, "ok", duration_ms=_ms(started))
+        reason = run.answered_reason(plan.reason, candidate)
         meta: RouterMetadata | None = None
         try:
             chunk = opened.first
@@ -291,7 +291,7 @@ class Executor:
                 if meta is None and inner.metadata is not None:
                     attempt.cost = inner.metadata.estimated_cost
                     attempt.duration_ms = _ms(started)
-                    meta = routed_metadata(inner.metadata, target, plan.strategy, reason, run)
+                    meta = routed_metadata(inner.metadata, candidate, plan.strategy, reason, run)
                     chunk["router_metadata"] = meta.model_dump(mode="json")
                     out.record(inner.usage, meta)
                 yield chunk
@@ -309,18 +309,18 @@ class Executor:
             return
         attempt.duration_ms = _ms(started)
         base = RouterMetadata(
-            selected_provider=target.provider,
-            selected_model=target.model,
+            selected_provider=candidate.provider,
+            selected_model=candidate.model,
             routing_reason=reason,
             response_time_ms=_ms(started),
             cost_source="unknown",
         )
-        meta = routed_metadata(base, target, plan.strategy, reason, run)
+        meta = routed_metadata(base, candidate, plan.strategy, reason, run)
         out.record(inner.usage, meta)
         yield {
             "object": "chat.completion.chunk",
             "created": int(time.time()),
-            "model": target.model,
+            "model": candidate.model,
             "choices": [],
             "router_metadata": meta.model_dump(mode="json"),
         }
@@ -338,9 +338,9 @@ class _Best:
 
 @dataclass(slots=True)
 class _OpenStream:
-    """A target's stream that produced its first chunk (or ended at once: ``first`` None)."""
+    """A candidate's stream that produced its first chunk (or ended at once: ``first`` None)."""
 
-    target: RankedCandidate
+    candidate: RankedCandidate
     ticket: Ticket
     inner: ChatStream
     first: dict[str, Any] | None
@@ -380,13 +380,13 @@ def _record_judge(verdict: QualityVerdict, run: Attempts) -> float:
 
 
 def routed_metadata(
-    meta: RouterMetadata, target: RankedCandidate, strategy: str, reason: str, run: Attempts
+    meta: RouterMetadata, candidate: RankedCandidate, strategy: str, reason: str, run: Attempts
 ) -> RouterMetadata:
     """``meta`` (the answering provider's) with the routing fields: who answered, why, every attempt, the total."""
     return meta.model_copy(
         update={
-            "selected_provider": target.provider,
-            "selected_model": target.model,
+            "selected_provider": candidate.provider,
+            "selected_model": candidate.model,
             "routing_reason": reason,
             "routing_strategy": strategy,
             "attempts": list(run.attempts),
@@ -396,17 +396,17 @@ def routed_metadata(
 
 
 def _finish(
-    response: ChatCompletionResponse, target: RankedCandidate, strategy: str, reason: str, run: Attempts
+    response: ChatCompletionResponse, candidate: RankedCandidate, strategy: str, reason: str, run: Attempts
 ) -> ChatCompletionResponse:
-    meta = routed_metadata(response.router_metadata, target, strategy, reason, run)
+    meta = routed_metadata(response.router_metadata, candidate, strategy, reason, run)
     return response.model_copy(update={"router_metadata": meta})
 
 
 async def exhausted_error(plan: RoutePlan, run: Attempts, state: RoutingStore) -> ProviderError:
-    """The error for a route where no target answered. ``retry_after`` is the shortest wait
-    until some target that could serve the request may be called again, counting those left
+    """The error for a route where no candidate answered. ``retry_after`` is the shortest wait
+    until some candidate that could serve the request may be called again, counting those left
     out at planning because they were unavailable; None while some of them is not blocked."""
-    could_serve = {t.key: t.provider for t in plan.targets}
+    could_serve = {t.key: t.provider for t in plan.candidates}
     if plan.decision is not None and plan.kind != "combo":
         # Eligible candidates the plan had no room for (max_attempts, cascade steps) could serve now.
         could_serve.update((a.key, a.provider) for a in plan.decision.top_alternatives(len(could_serve) + 1))
@@ -418,12 +418,12 @@ async def exhausted_error(plan: RoutePlan, run: Attempts, state: RoutingStore) -
     if run.last_error is None:
         hint = f"; retry in {wait:.1f}s" if wait is not None else ""
         return NoRouteError(
-            f"{plan.strategy}: no target could be called ({summary}){hint}",
+            f"{plan.strategy}: no candidate could be called ({summary}){hint}",
             {f"{a.provider}/{a.model}": a.detail or a.outcome for a in run.attempts},
             retry_after=wait,
         )
     attempts = [a.model_dump(mode="json") for a in run.attempts]
-    error = FallbackExhaustedError(f"{plan.strategy}: every target failed ({summary})", attempts, run.last_error)
+    error = FallbackExhaustedError(f"{plan.strategy}: every candidate failed ({summary})", attempts, run.last_error)
     error.__cause__ = run.last_error
     error.retry_after = wait
     return error

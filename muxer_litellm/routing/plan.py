@@ -1,4 +1,4 @@
-"""Planning: which targets a request will call, in order, and why; nothing is called here.
+"""Planning: which candidates a request will call, in order, and why; nothing is called here.
 
 ``Planner.plan`` refreshes catalogs, classifies the prompt (with an exact token count near a
 context window), reads the routing state once (:meth:`RoutingStore.snapshot`, which also takes
@@ -35,13 +35,13 @@ PlanKind = Literal["single", "combo", "cascade"]
 class RoutePlan:
     """What ``route_request`` will do, before it does it (the CLI's ``route`` shows this).
 
-    ``targets``: what it calls, in order. ``excluded``: why each other candidate is out.
+    ``candidates``: what it calls, in order. ``excluded``: why each other candidate is out.
     ``waiting``: the excluded candidates that are only unavailable now (``provider/model`` ->
     provider), so an exhausted route can say how soon one of them is free."""
 
     strategy: str
     kind: PlanKind
-    targets: tuple[RankedCandidate, ...]
+    candidates: tuple[RankedCandidate, ...]
     reason: str
     profile: PromptProfile
     excluded: Mapping[str, str] = field(default_factory=dict)
@@ -241,9 +241,9 @@ class Planner:
             return RoutePlan(
                 name, "cascade", steps, reason, profile, decision.excluded, decision, threshold, decision.waiting
             )
-        targets = (first, *decision.top_alternatives(self.config.max_attempts - 1))
+        ordered = (first, *decision.top_alternatives(self.config.max_attempts - 1))
         return RoutePlan(
-            name, "single", targets, decision.reason, profile, decision.excluded, decision, threshold, decision.waiting
+            name, "single", ordered, decision.reason, profile, decision.excluded, decision, threshold, decision.waiting
         )
 
     def _refs_as_candidates(
@@ -373,8 +373,8 @@ def requested_max_tokens(request: Mapping[str, Any]) -> int | None:
     return None
 
 
-def _forced(targets: Sequence[RankedCandidate]) -> str:
-    forced = [t.key for t in targets if t.forced]
+def _forced(ordered: Sequence[RankedCandidate]) -> str:
+    forced = [c.key for c in ordered if c.forced]
     return f"; {', '.join(forced)}: {FORCED_NOTE}, so tried anyway" if forced else ""
 
 

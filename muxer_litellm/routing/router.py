@@ -6,7 +6,7 @@ Strategies (``route_request(strategy=...)``):
 - ``cost_optimized``: the cheapest candidate that can serve the prompt, whatever its tier.
 - ``cascade``: cheapest first; escalate to stronger tiers while the answer fails the check.
 - ``hybrid``: the heuristic pick, escalated like a cascade when cascades are enabled.
-- a combo name: the combo's targets in its order (priority, weighted, round_robin, cost).
+- a combo name: the combo's candidates in its order (priority, weighted, round_robin, cost).
 - a cascade name: that cascade's steps.
 
 Every strategy falls back by the error policy of ``policy.py`` and records the decision and

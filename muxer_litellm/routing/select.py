@@ -14,9 +14,9 @@ below a millisecond. Rules, in the order they are applied to each candidate:
    nothing is left and some candidate is only waiting, the error is a retryable NoRouteError
    with ``retry_after``, not a dead end. A candidate whose breaker is open (ejected for retryable
    failures) is left out too, unless open breakers are all that stands in the way: then the
-   ejected ones are the last targets this request could use, and they are kept, ``forced`` past
+   ejected ones are the last candidates this request could use, and they are kept, ``forced`` past
    their breakers (Envoy's panic threshold, LiteLLM's rule for single-deployment groups): a
-   breaker protects the other targets' traffic, it must not turn a transient burst into certain
+   breaker protects the other candidates' traffic, it must not turn a transient burst into certain
    failure. A 429's wait or a failed health check is the upstream's own word and is kept.
 5. *Rank*: known price before unknown price (always), sure before unsure, then (heuristic
    only) adequate tier before unknown tier before too-weak, then cheapest; ties go to the
@@ -110,7 +110,7 @@ class RoutingDecision:
 
     @property
     def chosen(self) -> RankedCandidate:
-        """The winner, ranked like its alternatives: the first target a route calls."""
+        """The winner, ranked like its alternatives: the first candidate a route calls."""
         assert self._best is not None, "a RoutingDecision is made by select_candidate"
         return _ranked(self._best)
 
@@ -182,7 +182,7 @@ class _Scored:
 
 @dataclass(slots=True)
 class _Forced(_Scored):
-    """Scored past an open breaker: the request's last targets (module rule 4)."""
+    """Scored past an open breaker: the request's last candidates (module rule 4)."""
 
     forced: ClassVar[bool] = True
 
@@ -194,8 +194,8 @@ def _rank(s: _Scored) -> tuple[bool, bool, int, int, float, int, int]:
     return (s.cost is None, bool(s.unsure), s.group, -tier if s.group == 2 else 0, s.cost or 0.0, -tier, s.position)
 
 
-#: The note on a target called past its open breaker (see the module's rule 4).
-FORCED_NOTE = "breaker open, but no other target can serve this request"
+#: The note on a candidate called past its open breaker (see the module's rule 4).
+FORCED_NOTE = "breaker open, but no other candidate can serve this request"
 
 
 def _ranked(s: _Scored) -> RankedCandidate:

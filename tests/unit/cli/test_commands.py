@@ -219,7 +219,7 @@ def test_failure_line_names_cause_and_fix(exc: ProviderError, key_sent: bool, ex
 
 def test_failure_line_reads_through_fallback_exhausted() -> None:
     last = AuthenticationError("LiteLLM proxy returned 401: key rejected", 401)
-    exc = FallbackExhaustedError("heuristic: every target failed (...)", [], last)
+    exc = FallbackExhaustedError("heuristic: every candidate failed (...)", [], last)
     assert failure_line(exc, base_url=BASE_URL, key_sent=True) == KEY_REJECTED
 
 
