@@ -16,7 +16,7 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -313,7 +313,16 @@ def chat(
         status = state.status(f"Waiting for {model}…")
         status.start()
         try:
-            async for chunk in stream:
+            try:
+                first = await anext(stream)
+            except StopAsyncIteration:
+                first = None
+            except ProviderError as exc:
+                line = None if isinstance(exc, ModelNotFoundError) else await _non_chat_model_line(provider, model)
+                if line is None:
+                    raise
+                raise state.fail(line) from None
+            async for chunk in _chain(first, stream):
                 text = chunk_text(chunk)
                 if text:
                     status.stop()
@@ -330,6 +339,34 @@ def chat(
         return 0
 
     _run(ctx, work)
+
+
+async def _non_chat_model_line(provider: LiteLLMProvider, model: str) -> str | None:
+    """After a failed chat call: the line saying ``model`` is served for another mode (the
+    catalog's ``mode``, e.g. embeddings), whose own error from the proxy names no cause; None
+    when it is a chat model, unknown, or the catalog cannot be read now."""
+    try:
+        await provider.refresh_models(force=True)
+    except ProviderError:
+        return None
+    card = provider.get_model_info(model)
+    if card is None or card.mode in (None, "chat"):
+        return None
+    chat_models = ", ".join(provider.get_supported_models()) or "none"
+    article = "an" if card.mode[:1] in "aeiou" else "a"
+    return (
+        f"error: {model} is {article} {card.mode} model (its mode in the proxy's catalog), not a chat model; "
+        f"chat models: {chat_models}"
+    )
+
+
+async def _chain(first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    """``first`` (when the stream had one), then the rest of the stream."""
+    if first is None:
+        return
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 @app.command()
@@ -364,6 +401,8 @@ def route(
                 await provider.refresh_models(force=True)  # surfaces a dead proxy or bad key; plan() would hide it
             if not provider.get_supported_models():
                 raise state.fail(no_chat_models_line(provider.base_url))
+            for where, why in router.check_config(providers).items():  # routing leaves these out
+                state.err.print(f"warning: {where}: {why}", style="yellow", markup=False, soft_wrap=True)
             with state.status("Planning…"):
                 plan = await router.plan(messages, providers, strategy, max_cost, **request)
             _print_plan(state, router, plan, providers, max_tokens)

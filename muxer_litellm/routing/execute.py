@@ -18,19 +18,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._stream import ChatStream
+from .._utils import format_usd
 from ..errors import BudgetExceededError, FallbackExhaustedError, NoRouteError, ProviderError
-from ..host import ChatCompletionResponse, LLMProvider, MessageInput, RouteAttempt, RouterMetadata
+from ..host import ChatCompletionResponse, LLMProvider, MessageInput, RouteAttempt, RouterMetadata, Usage
+from .candidates import safe_cost
 from .classify import PromptProfile
 from .config import RoutingConfig, check_fraction
 from .plan import RoutePlan
-from .policy import ErrorAction, error_verdict
+from .policy import ErrorAction, contained, error_verdict
 from .providers import short
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .select import RankedCandidate
 from .state.local import TargetStatus, Ticket
 from .state.store import RoutingStore
 
-__all__ = ["Attempts", "Executor", "exhausted_error", "routed_metadata"]
+__all__ = ["Attempts", "Executor", "exhausted_error", "priced", "routed_metadata"]
 
 logger = logging.getLogger("muxer_litellm.routing")
 
@@ -105,16 +107,20 @@ class Executor:
         return verdict.action
 
     async def _failed(
-        self, candidate: RankedCandidate, ticket: Ticket, exc: ProviderError, run: Attempts, started: float
+        self, candidate: RankedCandidate, ticket: Ticket, raised: Exception, run: Attempts, started: float
     ) -> None:
-        """Record a failed candidate; re-raises ``exc`` when no other candidate would do better."""
+        """Record a failed candidate (whatever its provider raised: see :func:`contained`);
+        re-raises the typed error when no other candidate would do better."""
+        exc = contained(raised, candidate.provider, candidate.model)
         action = await self._learn(ticket, exc)
-        run.add(candidate, "failed", error=type(exc).__name__, detail=short(exc), duration_ms=_ms(started))
+        run.add(candidate, "failed", error=type(raised).__name__, detail=short(raised), duration_ms=_ms(started))
         run.last_error = exc
         if action == "stop":
             raise exc
         if action == "skip_provider":
-            run.refused[candidate.provider] = f"{candidate.provider} refused our request earlier ({type(exc).__name__})"
+            run.refused[candidate.provider] = (
+                f"{candidate.provider} refused our request earlier ({type(raised).__name__})"
+            )
 
     async def _call(
         self,
@@ -130,17 +136,21 @@ class Executor:
         if ticket is None:
             return None
         started = time.perf_counter()
+        provider = providers[candidate.provider]
         try:
-            response = await providers[candidate.provider].chat_completion(list(messages), candidate.model, **kwargs)
-        except ProviderError as exc:
+            response = await provider.chat_completion(list(messages), candidate.model, **kwargs)
+            if not isinstance(response, ChatCompletionResponse):
+                raise TypeError(f"chat_completion returned {type(response).__name__}, not a ChatCompletionResponse")
+        except Exception as exc:  # a provider's own exception is a failure of this candidate
             await self._failed(candidate, ticket, exc, run, started)
             return None
         except BaseException:
-            await _release_anyway(self.state, ticket)  # cancelled, or a bug: says nothing about the candidate
+            await _release_anyway(self.state, ticket)  # cancelled: says nothing about the candidate
             raise
         await self.state.record_success(ticket)
-        run.add(candidate, "ok", cost=response.router_metadata.estimated_cost, duration_ms=_ms(started))
-        return response
+        meta = priced(response.router_metadata, response.usage, provider, candidate.model)
+        run.add(candidate, "ok", cost=meta.estimated_cost, duration_ms=_ms(started))
+        return response if meta is response.router_metadata else response.model_copy(update={"router_metadata": meta})
 
     # ------------------------------------------------------------------ strategies
 
@@ -251,10 +261,11 @@ class Executor:
         if ticket is None:
             return None
         started = time.perf_counter()
+        provider = providers[candidate.provider]
         try:
             # A host provider may raise on the call itself (the contract's method is a plain def).
-            opened = providers[candidate.provider].stream_chat_completion(list(messages), candidate.model, **kwargs)
-        except ProviderError as exc:
+            opened = provider.stream_chat_completion(list(messages), candidate.model, **kwargs)
+        except Exception as exc:
             await self._failed(candidate, ticket, exc, run, started)
             return None
         except BaseException:
@@ -265,7 +276,7 @@ class Executor:
             first: dict[str, Any] | None = await anext(inner)
         except StopAsyncIteration:
             first = None
-        except ProviderError as exc:
+        except Exception as exc:
             await _abandon(inner)
             await self._failed(candidate, ticket, exc, run, started)
             return None
@@ -273,7 +284,7 @@ class Executor:
             await _abandon(inner)
             await _release_anyway(self.state, ticket)
             raise
-        return _OpenStream(candidate, ticket, inner, first, started)
+        return _OpenStream(candidate, provider, ticket, inner, first, started)
 
     async def _relay(
         self, plan: RoutePlan, opened: _OpenStream, run: Attempts, out: ChatStream
@@ -289,23 +300,23 @@ class Executor:
             chunk = opened.first
             while chunk is not None:
                 if meta is None and inner.metadata is not None:
-                    attempt.cost = inner.metadata.estimated_cost
+                    own = priced(inner.metadata, inner.usage, opened.provider, candidate.model)
+                    attempt.cost = own.estimated_cost
                     attempt.duration_ms = _ms(started)
-                    meta = routed_metadata(inner.metadata, candidate, plan.strategy, reason, run)
+                    meta = routed_metadata(own, candidate, plan.strategy, reason, run)
                     chunk["router_metadata"] = meta.model_dump(mode="json")
                     out.record(inner.usage, meta)
                 yield chunk
-                try:
-                    chunk = await anext(inner)
-                except StopAsyncIteration:
-                    chunk = None
-                except ProviderError as exc:
-                    await self._learn(opened.ticket, exc)  # too late to fall back: the caller has output
-                    raise
+                chunk = await self._next_chunk(opened)
         finally:
             await inner.aclose()
         if meta is not None:
-            out.record(inner.usage, meta)  # usage may come after the metadata
+            # Usage may come after the metadata: price it now if its provider did not.
+            own = priced(meta, inner.usage, opened.provider, candidate.model)
+            if own is not meta:
+                attempt.cost = own.estimated_cost
+                meta = routed_metadata(own, candidate, plan.strategy, reason, run)
+            out.record(inner.usage, meta)
             return
         attempt.duration_ms = _ms(started)
         base = RouterMetadata(
@@ -315,7 +326,9 @@ class Executor:
             response_time_ms=_ms(started),
             cost_source="unknown",
         )
-        meta = routed_metadata(base, candidate, plan.strategy, reason, run)
+        own = priced(base, inner.usage, opened.provider, candidate.model)
+        attempt.cost = own.estimated_cost
+        meta = routed_metadata(own, candidate, plan.strategy, reason, run)
         out.record(inner.usage, meta)
         yield {
             "object": "chat.completion.chunk",
@@ -324,6 +337,20 @@ class Executor:
             "choices": [],
             "router_metadata": meta.model_dump(mode="json"),
         }
+
+    async def _next_chunk(self, opened: _OpenStream) -> dict[str, Any] | None:
+        """The next chunk (None at the end). An error now is too late to fall back from (the
+        caller has output): reported to the state and raised as the contract's error."""
+        try:
+            return await anext(opened.inner)
+        except StopAsyncIteration:
+            return None
+        except Exception as raised:
+            exc = contained(raised, opened.candidate.provider, opened.candidate.model)
+            await self._learn(opened.ticket, exc)
+            if exc is raised:
+                raise
+            raise exc from raised
 
 
 @dataclass(slots=True)
@@ -341,6 +368,7 @@ class _OpenStream:
     """A candidate's stream that produced its first chunk (or ended at once: ``first`` None)."""
 
     candidate: RankedCandidate
+    provider: LLMProvider
     ticket: Ticket
     inner: ChatStream
     first: dict[str, Any] | None
@@ -355,7 +383,10 @@ def _budget_stop(step: RankedCandidate, spent: float, max_cost: float | None) ->
     estimate = step.estimated_cost or 0.0
     if spent + estimate <= max_cost:
         return None
-    return f"stopped before {step.key}: spent ${spent:.6f} + est. ${estimate:.6f} > max_cost ${max_cost:.6f}"
+    return (
+        f"stopped before {step.key}: spent {format_usd(spent)} + est. {format_usd(estimate)}"
+        f" > max_cost {format_usd(max_cost)}"
+    )
 
 
 def _record_judge(verdict: QualityVerdict, run: Attempts) -> float:
@@ -395,6 +426,17 @@ def routed_metadata(
     )
 
 
+def priced(meta: RouterMetadata, usage: Usage | None, provider: LLMProvider, model: str) -> RouterMetadata:
+    """``meta`` priced from ``usage`` by the provider's ``calculate_cost`` (``cost_source``
+    ``catalog``) when the provider did not price the call itself; else ``meta`` unchanged."""
+    if meta.estimated_cost is not None or usage is None:
+        return meta
+    cost = safe_cost(provider, usage.prompt_tokens, usage.completion_tokens, model)
+    if cost is None:
+        return meta
+    return meta.model_copy(update={"estimated_cost": cost, "cost_source": "catalog"})
+
+
 def _finish(
     response: ChatCompletionResponse, candidate: RankedCandidate, strategy: str, reason: str, run: Attempts
 ) -> ChatCompletionResponse:
@@ -412,9 +454,7 @@ async def exhausted_error(plan: RoutePlan, run: Attempts, state: RoutingStore) -
         could_serve.update((a.key, a.provider) for a in plan.decision.top_alternatives(len(could_serve) + 1))
     could_serve.update(plan.waiting)
     wait = await state.shortest_wait(could_serve.items())
-    summary = "; ".join(
-        f"{a.provider}/{a.model}: {a.outcome}{f' ({a.error})' if a.error else ''}" for a in run.attempts
-    )
+    summary = "; ".join(_attempt_text(a) for a in run.attempts)
     if run.last_error is None:
         hint = f"; retry in {wait:.1f}s" if wait is not None else ""
         return NoRouteError(
@@ -427,6 +467,12 @@ async def exhausted_error(plan: RoutePlan, run: Attempts, state: RoutingStore) -
     error.__cause__ = run.last_error
     error.retry_after = wait
     return error
+
+
+def _attempt_text(attempt: RouteAttempt) -> str:
+    """``provider/model: outcome (ErrorClass: message)``: the cause, not only its class."""
+    why = ": ".join(x for x in (attempt.error, attempt.detail) if x)
+    return f"{attempt.provider}/{attempt.model}: {attempt.outcome}{f' ({why})' if why else ''}"
 
 
 async def _release_anyway(state: RoutingStore, ticket: Ticket) -> None:

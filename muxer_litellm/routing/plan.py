@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from ..errors import NoRouteError, ProviderError, RoutingConfigError
 from ..host import LLMProvider, MessageInput, RouteAttempt, TokenCounter
-from .candidates import Candidate, CandidateCache, candidate_for
+from .candidates import Candidate, CandidateCache, missing_reason
 from .classify import PromptProfile, classify_prompt, estimate_prompt_tokens, json_text, text_tokens
 from .config import CandidateRef, CascadeConfig, ComboConfig, RoutingConfig, check_budget
 from .providers import count_prompt_tokens, refresh_catalogs
@@ -101,8 +101,10 @@ class Planner:
         strategy: SelectStrategy,
         max_cost: float | None,
         max_tokens: int | None,
+        label: str | None = None,
     ) -> RoutingDecision:
-        """The one place a decision is made (select.py's rules over these candidates)."""
+        """The one place a decision is made (select.py's rules over these candidates);
+        ``label`` is the strategy its reason names."""
         return select_candidate(
             candidates,
             providers,
@@ -112,6 +114,7 @@ class Planner:
             strategy=strategy,
             max_cost=max_cost,
             max_tokens=max_tokens,
+            label=label,
         )
 
     async def prompt_tokens(
@@ -170,7 +173,14 @@ class Planner:
         else:
             base: SelectStrategy = "cost_optimized" if name in ("cost_optimized", "cascade") else "heuristic"
             decision = self.decide(
-                candidates, providers, profile, view, strategy=base, max_cost=max_cost, max_tokens=max_tokens
+                candidates,
+                providers,
+                profile,
+                view,
+                strategy=base,
+                max_cost=max_cost,
+                max_tokens=max_tokens,
+                label=name,
             )
             plan = self._plan_builtin(name, decision, profile, streaming)
         return replace(plan, attempts=pre)
@@ -229,7 +239,8 @@ class Planner:
             and not streaming
             and unsure_escalation(profile, self.config) is not None
         )
-        if name == "cascade" or (name == "hybrid" and self.config.cascade_enabled) or unsure:
+        hybrid_cascade = name == "hybrid" and self.config.cascade_enabled
+        if name == "cascade" or (hybrid_cascade and not streaming) or unsure:
             steps = _escalation((first, *decision.alternatives), self.config.cascade_max_steps)
             note = (
                 f"unsure ({profile.primary} {profile.confidence:.2f}, {profile.runner_up} "
@@ -242,30 +253,26 @@ class Planner:
                 name, "cascade", steps, reason, profile, decision.excluded, decision, threshold, decision.waiting
             )
         ordered = (first, *decision.top_alternatives(self.config.max_attempts - 1))
+        reason = decision.reason
+        if hybrid_cascade:  # a stream: the heuristic pick, as a cascade's first step, without escalation
+            reason += "; streams take the heuristic pick without escalation (a streamed answer cannot be checked first)"
         return RoutePlan(
-            name, "single", ordered, decision.reason, profile, decision.excluded, decision, threshold, decision.waiting
+            name, "single", ordered, reason, profile, decision.excluded, decision, threshold, decision.waiting
         )
 
     def _refs_as_candidates(
         self, refs: Sequence[CandidateRef], candidates: Sequence[Candidate], providers: Mapping[str, LLMProvider]
     ) -> tuple[list[Candidate], dict[str, str]]:
+        """The candidates ``refs`` name, and why each other ref is not one (never called)."""
         known = {c.key: c for c in candidates}
         out: list[Candidate] = []
         missing: dict[str, str] = {}
         for ref in refs:
-            if ref.provider not in providers:
-                missing[ref.key] = f"provider {ref.provider!r} is not registered"
-                continue
             found = known.get(ref.key)
-            if found is None:
-                found = candidate_for(
-                    ref.provider,
-                    providers[ref.provider],
-                    ref.model,
-                    tiers=self.config.tiers,
-                    tier_price_thresholds=self.config.tier_price_thresholds,
-                )
-            out.append(found)
+            if found is not None:
+                out.append(found)
+                continue
+            missing[ref.key] = missing_reason(ref.provider, providers.get(ref.provider), ref.model, candidates) or ""
         return out, missing
 
     def _eligible(
@@ -281,7 +288,11 @@ class Planner:
     ) -> tuple[dict[str, RankedCandidate], dict[str, str], RoutingDecision]:
         own, missing = self._refs_as_candidates(refs, candidates, providers)
         if not own:
-            raise RoutingConfigError(f"{name}: {'; '.join(f'{k}: {v}' for k, v in missing.items())}")
+            what = f"{name}: none of its candidates can be called: {'; '.join(f'{k}: {v}' for k, v in missing.items())}"
+            offering = {c.provider for c in candidates}
+            if any(r.provider in providers and r.provider not in offering for r in refs):
+                raise NoRouteError(what, missing)  # a provider offers nothing right now: not the config's fault
+            raise RoutingConfigError(what)  # unregistered providers, or models they do not offer: fix the config
         try:
             decision = self.decide(
                 own, providers, profile, view, strategy="cost_optimized", max_cost=max_cost, max_tokens=max_tokens

@@ -15,6 +15,12 @@ One policy, read by every strategy (combos, heuristic fallbacks, cascade steps, 
 - Any other non-retryable error (a malformed or non-JSON reply, a bare 500 to a provider with no
   key): the provider cannot serve as it is, but the request may be fine; skip its other candidates,
   try other providers; state unchanged.
+
+A provider may raise its own exceptions (an SDK's, or a bug's): :func:`contained` reads them as
+the contract's errors first. A timeout is a ``ProviderTimeoutError`` and a connection failure a
+``ProviderUnavailableError`` (both retryable); anything else a non-retryable ``ProviderError``
+naming the class and message. Cancellation (``asyncio.CancelledError``) is not an ``Exception``
+and always propagates.
 """
 
 from __future__ import annotations
@@ -32,10 +38,13 @@ from ..errors import (
     NotAProxyError,
     ProviderClosedError,
     ProviderError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
     RateLimitError,
 )
 
 __all__ = [
+    "contained",
     "MODEL_SCOPED",
     "PROVIDER_SCOPED",
     "ErrorAction",
@@ -94,3 +103,29 @@ def error_verdict(exc: ProviderError, *, rate_limit_cooldown: float) -> ErrorVer
     if exc.retryable and not isinstance(exc, MODEL_SCOPED + PROVIDER_SCOPED):
         return ErrorVerdict(action, "failure")
     return ErrorVerdict(action, "none")
+
+
+#: Words in an exception class's name (or a base's) that mark a timeout or a connection failure,
+#: so the exceptions of SDKs routing does not know (``APITimeoutError``, ``ConnectError``...) read right.
+_TIMEOUT_WORDS = ("Timeout",)
+_CONNECTION_WORDS = ("Connection", "Connect", "Network")
+
+
+def contained(exc: Exception, provider: str, model: str) -> ProviderError:
+    """``exc`` as the contract's error: a :class:`ProviderError` as it is; a provider's own
+    exception as a timeout, a connection failure (both retryable) or a plain, non-retryable
+    ``ProviderError`` whose message names the class (``error_type``) and the original message.
+    The original is the result's ``__cause__``."""
+    if isinstance(exc, ProviderError):
+        return exc
+    names = [cls.__name__ for cls in type(exc).__mro__]
+    message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    error: ProviderError
+    if isinstance(exc, TimeoutError) or any(w in n for n in names for w in _TIMEOUT_WORDS):
+        error = ProviderTimeoutError(message, None, provider, model=model, error_type=type(exc).__name__)
+    elif isinstance(exc, ConnectionError) or any(w in n for n in names for w in _CONNECTION_WORDS):
+        error = ProviderUnavailableError(message, None, provider, model=model, error_type=type(exc).__name__)
+    else:
+        error = ProviderError(message, None, provider, model=model, error_type=type(exc).__name__)
+    error.__cause__ = exc
+    return error

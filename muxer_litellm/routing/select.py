@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, assert_never
 
-from .._utils import usd_for_tokens
+from .._utils import format_usd, usd_for_tokens
 from ..errors import BudgetExceededError, NoRouteError
 from ..host import LLMProvider
 from .candidates import CAPABILITIES, Candidate, Capability, CapabilityNeed
@@ -203,10 +203,6 @@ def _ranked(s: _Scored) -> RankedCandidate:
     return RankedCandidate(s.candidate, s.cost, "; ".join(notes) if notes else None, s.forced)
 
 
-def _money(value: float | None) -> str:
-    return "unknown" if value is None else f"${value:.6f}"
-
-
 #: Why a candidate whose price nobody knows is left out under ``max_cost``.
 PRICE_UNKNOWN = "price unknown, so it cannot be shown to fit max_cost"
 
@@ -254,6 +250,8 @@ class _Request:
     needs: tuple[Capability, ...]
     max_cost: float | None
     max_tokens: int | None
+    #: The strategy the reason names (the one that ran, e.g. ``cascade`` over a cost ranking).
+    label: str
 
 
 @dataclass(slots=True)
@@ -278,10 +276,12 @@ def select_candidate(
     max_cost: float | None = None,
     max_tokens: int | None = None,
     restrict_to: Sequence[str] | None = None,
+    label: str | None = None,
 ) -> RoutingDecision:
     """Apply the module's rules. ``state``: the decision's snapshot (a RoutingState is read
-    once). Raises BudgetExceededError when only the budget stands in the way, NoRouteError
-    otherwise (with ``excluded`` saying why for each candidate)."""
+    once). ``label``: the strategy the reason names (default ``strategy``). Raises
+    BudgetExceededError when only the budget stands in the way, NoRouteError otherwise (with
+    ``excluded`` saying why for each candidate)."""
     view = state.snapshot() if isinstance(state, RoutingState) else state
     need, needy = required_tier(profile, config) if strategy == "heuristic" else (1, ())
     request = _Request(
@@ -295,6 +295,7 @@ def select_candidate(
         needed_capabilities(profile),
         max_cost,
         max_tokens,
+        label or strategy,
     )
     allowed = set(restrict_to) if restrict_to is not None else None
     found = _sort(candidates, providers, request, view, allowed)
@@ -373,7 +374,7 @@ def _cannot_serve(c: Candidate, request: _Request, unsure: list[str]) -> str | N
 def _over_budget(cost: float | None, max_cost: float) -> str:
     if cost is None:
         return PRICE_UNKNOWN
-    return f"estimated {_money(cost)} > max_cost {_money(max_cost)}"
+    return f"estimated {format_usd(cost)} > max_cost {format_usd(max_cost)}"
 
 
 def _tier_group(c: Candidate, need: int, needy: set[str]) -> int:
@@ -437,9 +438,9 @@ def _raise_no_route(
         )
     if budget_blocked:
         known = [cost for _, cost in budget_blocked if cost is not None]
-        cheapest = f"; the cheapest would cost about {_money(min(known))}" if known else ""
+        cheapest = f"; the cheapest would cost about {format_usd(min(known))}" if known else ""
         raise BudgetExceededError(
-            f"no candidate fits max_cost {_money(max_cost)} for ~{profile.prompt_tokens} prompt tokens{cheapest}. "
+            f"no candidate fits max_cost {format_usd(max_cost)} for ~{profile.prompt_tokens} prompt tokens{cheapest}. "
             f"Excluded: {_excluded_text(excluded)}"
         )
     raise NoRouteError(
@@ -451,7 +452,7 @@ def _reason(best: _Scored, scored: list[_Scored], request: _Request, excluded: M
     profile, strategy, need, needy = request.profile, request.strategy, request.need, request.needy
     prompt, out, max_cost = request.prompt, request.out, request.max_cost
     c = best.candidate
-    parts = [f"{strategy}: prompt is {profile.describe()}, ~{prompt} prompt + {out} output tokens"]
+    parts = [f"{request.label}: prompt is {profile.describe()}, ~{prompt} prompt + {out} output tokens"]
     tier = f"tier {c.tier}" if c.tier is not None else "tier unknown"
     if strategy == "heuristic" and need > 1:
         if needy and needy[0] not in profile.classes:  # unsure_escalation chose it
@@ -482,9 +483,9 @@ def _reason(best: _Scored, scored: list[_Scored], request: _Request, excluded: M
         why += f", assuming {', '.join(best.unsure)}"
     if best.forced:
         why += f" ({FORCED_NOTE}: tried anyway)"
-    parts.append(f"chose {c.key} ({tier}, est. {_money(best.cost)}): {why} of {len(scored)} eligible")
+    parts.append(f"chose {c.key} ({tier}, est. {format_usd(best.cost)}): {why} of {len(scored)} eligible")
     if max_cost is not None:
-        parts.append(f"max_cost {_money(max_cost)}")
+        parts.append(f"max_cost {format_usd(max_cost)}")
     if excluded:
         parts.append(f"excluded: {_excluded_text(excluded)}")
     return "; ".join(parts)

@@ -791,7 +791,7 @@ def test_route_max_cost_shows_excluded_with_why(proxy: respx.MockRouter, catalog
         "litellm/smart-chat",
         "3",
         format_usd(smart),
-        f"excluded: estimated ${smart:.6f} > max_cost $0.001000",
+        f"excluded: estimated {format_usd(smart)} > max_cost $0.001",
     ]
     assert row(result.stdout, "litellm/mystery-chat")[3] == (
         "excluded: price unknown, so it cannot be shown to fit max_cost"

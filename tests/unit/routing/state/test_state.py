@@ -477,7 +477,7 @@ async def test_a_429_wait_is_kept_even_beside_an_open_breaker(stores: Stores) ->
     assert exhausted.value.retry_after == 3.0
     assert exhausted.value.retryable is True
     assert str(exhausted.value) == (
-        "c: every candidate failed (a/m1: failed (ProviderUnavailableError); b/m3: failed (RateLimitError))"
+        "c: every candidate failed (a/m1: failed (ProviderUnavailableError: 503); b/m3: failed (RateLimitError: 429))"
     )
 
     clock.now = 1.0
