@@ -228,7 +228,7 @@ def missing_reason(
         return f"{provider_name} offers no chat model right now (its catalog is empty or was not loaded)"
     card = _cards(provider, isinstance(provider, CatalogProvider)).get(model)
     if card is not None and card.mode not in (None, "chat"):
-        return f"{provider_name} serves {model!r} as a {card.mode} model, not a chat model"
+        return f"{provider_name}'s {model!r} is not a chat model (mode {card.mode!r} in its catalog)"
     listing = ", ".join(offered[:_OFFER_LIMIT])
     if len(offered) > _OFFER_LIMIT:
         listing += f" and {len(offered) - _OFFER_LIMIT} more"
