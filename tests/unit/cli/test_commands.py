@@ -686,6 +686,29 @@ def test_chat_404_for_a_model_the_catalog_has_is_not_called_unknown(
     assert catalog.call_count == 1  # read once, to check the claim
 
 
+def test_chat_with_an_embedding_model_says_so_from_the_catalogs_mode(
+    proxy: respx.MockRouter, catalog: respx.Route
+) -> None:
+    # What the proxy answers a chat call to an embedding model: an error that names no cause.
+    body = error_body('litellm.BadRequestError: can only concatenate str (not "list") to str', None, "400")
+    proxy.post("/v1/chat/completions").mock(return_value=httpx.Response(400, json=body))
+    failed_with(
+        invoke("chat", "hi", "-m", "embed"),
+        "error: embed is an embedding model (its mode in the proxy's catalog), not a chat model; "
+        "chat models: cheap-chat, mystery-chat, smart-chat",
+    )
+    assert catalog.call_count == 1
+
+
+def test_chat_that_fails_for_a_chat_model_keeps_its_own_error(proxy: respx.MockRouter, catalog: respx.Route) -> None:
+    body = error_body("litellm.BadRequestError: temperature must be <= 2", None, "400")
+    proxy.post("/v1/chat/completions").mock(return_value=httpx.Response(400, json=body))
+    result = invoke("chat", "hi", "-m", "cheap-chat")
+    assert result.exit_code == 1
+    assert "temperature must be <= 2" in result.stderr
+    assert "not a chat model" not in result.stderr
+
+
 def test_chat_404_for_a_model_the_catalog_lacks_lists_the_models(proxy: respx.MockRouter, catalog: respx.Route) -> None:
     body = error_body("litellm.NotFoundError: no deployment for gpt-9", None, "404")
     proxy.post("/v1/chat/completions").mock(return_value=httpx.Response(404, json=body))

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from muxer_litellm import LiteLLMProvider
 from muxer_litellm.errors import (
     FallbackExhaustedError,
     NoRouteError,
@@ -19,6 +20,7 @@ from muxer_litellm.errors import (
     ProviderUnavailableError,
     RoutingConfigError,
 )
+from muxer_litellm.proxy.process import free_port
 from muxer_litellm.routing import HeuristicRouter, RoutingConfig
 from muxer_litellm.routing.policy import contained
 from tests.unit.routing.helpers import (
@@ -381,3 +383,21 @@ async def test_no_route_after_every_candidate_was_skipped_names_each_reason() ->
     with pytest.raises(FallbackExhaustedError) as second:
         await router.route_request(user("Hello?"), providers, "c")
     assert "(ProviderUnavailableError: acme is down)" in str(second.value)
+
+
+async def test_a_proxy_on_the_wrong_port_fails_with_what_to_check() -> None:
+    port = free_port()  # nothing listens there
+    async with LiteLLMProvider(f"http://127.0.0.1:{port}", "sk-" + "x" * 32) as proxy:
+        proxy.add_custom_model("claude-sonnet", {"input": 0.003, "output": 0.015})
+        router = make_router(combo("litellm/claude-sonnet", name="strong"))
+
+        with pytest.raises(FallbackExhaustedError) as error:
+            await router.route_request(MESSAGES, {"litellm": proxy}, "strong")
+
+    assert str(error.value).startswith(
+        f"strong: every candidate failed (litellm/claude-sonnet: failed (ProviderUnavailableError: "
+        f"LiteLLM proxy not reachable at http://127.0.0.1:{port} (ConnectError: "
+    )
+    assert "check that the proxy is running and that base_url (LITELLM_BASE_URL) names its host and port" in str(
+        error.value
+    )
