@@ -247,13 +247,16 @@ async def test_the_registry_keeps_the_adapter_and_closes_it_on_cleanup(
 
 async def test_uninstall_restores_modelmuxers_registry(modelmuxer: ModelMuxer, gateway_factory: Any) -> None:
     registry = modelmuxer.registry
-    original = registry.build_registry
+    app = modelmuxer.main.app
+    original, original_lifespan = registry.build_registry, app.router.lifespan_context
     await gateway_factory(tables=False)
     assert registry.build_registry is not original
+    assert app.router.lifespan_context is not original_lifespan  # loads the catalog at start-up
     adapter = modelmuxer.hosts.uninstall()
     assert adapter is not None
     assert "litellm" not in registry.PROVIDERS
     assert registry.build_registry is original
+    assert app.router.lifespan_context is original_lifespan
     assert "litellm" not in registry.build_registry()
 
 
