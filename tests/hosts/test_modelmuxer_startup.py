@@ -138,4 +138,3 @@ async def test_a_proxy_that_does_not_answer_delays_start_up_by_the_wait_only(
         assert "no answer within 0.5 s" in line
         health = await gateway.client.get("/health")
         assert health.status_code == 200
-
