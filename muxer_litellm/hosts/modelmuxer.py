@@ -13,7 +13,8 @@ Two host contracts, and which is which:
 
 Importing this module imports ModelMuxer (its ``app`` package), so import it only in a
 ModelMuxer process. :class:`LiteLLMAdapter` wraps one ``LiteLLMProvider`` and uses only its
-public API; :func:`install` puts it in ModelMuxer's registry.
+public API; :func:`install` puts it in ModelMuxer's registry and loads its catalog during
+ModelMuxer's start-up. docs/modelmuxer.md is the operator's walkthrough and ModelMuxer's limits.
 """
 
 from __future__ import annotations
@@ -571,9 +572,9 @@ def _wrap(registry: Any, app: Any) -> None:
     lifespan = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
-    async def lifespan_with_catalogs(app: Any) -> AsyncIterator[Any]:
+    async def lifespan_with_catalogs(asgi_app: Any) -> AsyncIterator[Any]:
         # ModelMuxer's own start-up first (database, registry, router), then the catalogs.
-        async with lifespan(app) as state:
+        async with lifespan(asgi_app) as state:
             await _load_catalogs()
             yield state
 

@@ -380,3 +380,13 @@ async def test_aclose_stops_the_background_load(
     await asyncio.sleep(0.1)
     assert route.call_count == calls  # no retry after close
     assert await adapter.load_catalog(wait=1) is False  # a closed adapter loads nothing
+
+
+@pytest.mark.parametrize("wait", [-1.0, float("nan")])
+def test_install_refuses_a_startup_wait_that_is_no_duration(modelmuxer: ModelMuxer, wait: float) -> None:
+    providers = modelmuxer.registry.PROVIDERS
+    before = dict(providers)
+    with pytest.raises(ValueError, match="startup_wait must be a number of seconds >= 0"):
+        modelmuxer.hosts.install(adapter=None, startup_wait=wait)
+    assert providers == before
+    assert modelmuxer.hosts.installed() == {}
