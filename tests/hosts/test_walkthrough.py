@@ -2,7 +2,7 @@
 
 Every block marked ``<!-- walkthrough: NAME -->`` is extracted and run, in order, in one
 ``bash`` with ``set -euo pipefail``, in an empty directory, with only ``PATH`` (the venv's
-``bin`` first), ``HOME`` and ``MODELMUXER_SRC`` in the environment: the real LiteLLM proxy
+``bin`` first), ``HOME``, ``LANG`` and ``MODELMUXER_SRC`` in the environment: the real LiteLLM proxy
 with the packaged demo models, the operator's module, the generated files, ModelMuxer's real
 app under uvicorn, and the curl calls. Each step's output is then checked.
 
