@@ -9,7 +9,7 @@ It answers one JSON line on stdout per JSON line on stdin:
   requests, C at a time, each worker pausing P seconds between its requests, with the tenant
   key K when given; one result per request (answering model, attempts, error class and scope,
   monotonic start and end);
-- ``{"op": "plan", "strategy": S}``: the plan's targets and exclusions, and when it was read;
+- ``{"op": "plan", "strategy": S}``: the plan's candidates and exclusions, and when it was read;
 - ``{"op": "state", "key": K, "tenant": T}``: the breaker state and status of ``provider/model`` K
   (for tenant label T when given);
 - ``{"op": "stats"}``: the store's stats; ``{"op": "sync"}``: the same after one snapshot (which
@@ -72,7 +72,7 @@ async def handle(router: HeuristicRouter, providers: dict[str, Any], cmd: dict[s
         return {
             "start": started,
             "end": time.monotonic(),
-            "targets": [t.key for t in plan.targets],
+            "targets": [t.key for t in plan.candidates],
             "excluded": dict(plan.excluded),
         }
     if op == "state":

@@ -56,12 +56,15 @@ def call_metadata(
     request_id: str | None = None,
 ) -> RouterMetadata:
     """What one direct call cost, which deployment served it and what the proxy said about
-    the key, from the proxy's headers (as :func:`.headers.proxy_headers` gives them)."""
+    the key, from the proxy's headers (as :func:`.headers.proxy_headers` gives them).
+    A direct call is the whole request: its ``total_cost`` is its cost (None when unknown);
+    a router replaces both with its own decision and attempts."""
     return RouterMetadata(
         selected_provider=PROVIDER,
         selected_model=model,
         routing_reason="direct call to the LiteLLM proxy",
         estimated_cost=cost,
+        total_cost=cost,
         response_time_ms=round((time.perf_counter() - started) * 1000.0, 3),
         cost_source=source,
         call_id=headers.get("x-litellm-call-id"),

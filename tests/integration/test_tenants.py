@@ -239,7 +239,7 @@ async def test_a_key_limited_to_some_models_is_routed_only_to_them(provider: Lit
     narrow = await router.route_request(MESSAGES, providers, api_key=KEYS["narrow"])
     assert narrow.router_metadata.selected_model == "dear-chat"
     plan = await router.plan(MESSAGES, providers, api_key=KEYS["narrow"])
-    assert {t.model for t in plan.targets} == {"dear-chat"}
+    assert {c.model for c in plan.candidates} == {"dear-chat"}
     calm = await router.route_request(MESSAGES, providers, api_key=KEYS["calm"])
     assert calm.router_metadata.selected_model in ("rpm-chat", "shared-chat")  # the cheap ones
     assert await provider.allowed_models(KEYS["narrow"]) == frozenset({"dear-chat"})

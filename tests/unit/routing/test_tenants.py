@@ -151,9 +151,9 @@ async def test_a_tenants_per_model_limit_waits_on_that_target_only() -> None:
     assert rows(first) == [("cheap", "failed"), ("mid", "ok")]
     assert (await router.store.status("proxy/cheap", "proxy", None)) is None
     plan = await router.plan(MESSAGES, providers, api_key=KEY_A)
-    assert plan.targets[0].model == "mid"
+    assert plan.candidates[0].model == "mid"
     assert "proxy/cheap" in plan.excluded
-    assert (await router.plan(MESSAGES, providers, api_key=KEY_B)).targets[0].model == "cheap"
+    assert (await router.plan(MESSAGES, providers, api_key=KEY_B)).candidates[0].model == "cheap"
 
 
 @pytest.mark.parametrize("scope", ["deployment", None])
@@ -201,7 +201,7 @@ async def test_a_keys_models_bound_its_candidates() -> None:
     assert rows(await router.route_request(MESSAGES, providers, api_key=KEY_B)) == [("cheap", "ok")]
     combo = RoutingConfig(combos={"c": {"targets": ["proxy/cheap", "proxy/mid"]}})
     plan = await make_router(combo).plan(MESSAGES, providers, "c", api_key=KEY_A)
-    assert [t.key for t in plan.targets] == ["proxy/mid"]
+    assert [c.key for c in plan.candidates] == ["proxy/mid"]
     assert "not among the models" in plan.excluded["proxy/cheap"]
     nothing = shared(allowed={KEY_A: frozenset({"other"})})
     with pytest.raises(NoRouteError):
