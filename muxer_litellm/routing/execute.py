@@ -17,7 +17,7 @@ from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._stream import ChatStream
+from .._stream import ChatStream, record_results
 from ..errors import BudgetExceededError, FallbackExhaustedError, NoRouteError, ProviderError
 from ..host import ChatCompletionResponse, LLMProvider, MessageInput, RouteAttempt, RouterMetadata
 from .classify import PromptProfile
@@ -280,7 +280,7 @@ class Executor:
                         attempt.duration_ms = _ms(started)
                         meta = routed_metadata(inner.metadata, target, plan.strategy, reason, run)
                         chunk["router_metadata"] = meta.model_dump(mode="json")
-                        out.record(inner.usage, meta)
+                        record_results(out, inner.usage, meta)
                     yield chunk
                     try:
                         chunk = await anext(inner)
@@ -292,7 +292,7 @@ class Executor:
             finally:
                 await inner.aclose()
             if meta is not None:
-                out.record(inner.usage, meta)  # usage may come after the metadata
+                record_results(out, inner.usage, meta)  # usage may come after the metadata
                 return
             attempt.duration_ms = _ms(started)
             base = RouterMetadata(
@@ -303,7 +303,7 @@ class Executor:
                 cost_source="unknown",
             )
             meta = routed_metadata(base, target, plan.strategy, reason, run)
-            out.record(inner.usage, meta)
+            record_results(out, inner.usage, meta)
             yield {
                 "object": "chat.completion.chunk",
                 "created": int(time.time()),

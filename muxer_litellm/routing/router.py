@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from .._stream import ChatStream
+from .._stream import ChatStream, producer_stream
 from ..errors import BadRequestError, RoutingConfigError
 from ..host import ChatCompletionResponse, LLMProvider, MessageInput
 from .candidates import Candidate, CandidateCache
@@ -236,7 +236,7 @@ class HeuristicRouter:
         fields), ``usage`` and ``cost`` once it has ended. Planning starts on the first read."""
         kwargs.pop("stream", None)
 
-        async def chunks() -> AsyncGenerator[dict[str, Any], None]:
+        async def chunks(out: ChatStream) -> AsyncGenerator[dict[str, Any], None]:
             plan = await self.planner.plan(
                 messages, providers, strategy, max_cost, kwargs, take_turn=True, streaming=True
             )
@@ -246,5 +246,4 @@ class HeuristicRouter:
                 async for chunk in routed:
                     yield chunk
 
-        out = ChatStream(chunks(), parse=False)
-        return out
+        return producer_stream(chunks, marks_end=False)
