@@ -35,7 +35,7 @@ from muxer_litellm.errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
 )
-from muxer_litellm.host import ModelCard
+from muxer_litellm.host import ModelCard, RouterMetadata, Usage
 from muxer_litellm.routing import estimate_prompt_tokens
 from tests.cli_runner import CliRun, run_cli
 from tests.unit.replies import (
@@ -638,12 +638,15 @@ def test_chat_without_usage_says_the_proxy_sent_none(proxy: respx.MockRouter, ca
 
 
 def test_usage_line_tells_no_usage_from_no_price() -> None:
-    meta = {"estimated_cost": None, "cost_source": "unknown"}
-    no_usage = {"usage": None, "router_metadata": meta}
-    no_price = {"usage": {"prompt_tokens": 4, "completion_tokens": 1}, "router_metadata": meta}
-    assert usage_line(no_usage, "m") == "tokens: unknown | cost: unknown (the proxy reported no usage)"
-    assert usage_line(None, "m") == "tokens: unknown | cost: unknown (the proxy reported no usage)"
-    assert usage_line(no_price, "m") == "tokens: 4 in, 1 out | cost: unknown (no price for 'm' on the proxy)"
+    meta = RouterMetadata(
+        selected_provider="litellm", selected_model="m", routing_reason="", response_time_ms=1.0, cost_source="unknown"
+    )
+    priced = meta.model_copy(update={"estimated_cost": 0.0000052, "cost_source": "proxy"})
+    usage = Usage(prompt_tokens=4, completion_tokens=1, total_tokens=5)
+    assert usage_line(None, meta, "m") == "tokens: unknown | cost: unknown (the proxy reported no usage)"
+    assert usage_line(None, None, "m") == "tokens: unknown | cost: unknown (the proxy reported no usage)"
+    assert usage_line(usage, meta, "m") == "tokens: 4 in, 1 out | cost: unknown (no price for 'm' on the proxy)"
+    assert usage_line(usage, priced, "m") == "tokens: 4 in, 1 out | cost: $0.0000052 (proxy)"
 
 
 def test_chat_unknown_price_is_unknown_not_zero(proxy: respx.MockRouter, catalog: respx.Route) -> None:
