@@ -54,7 +54,7 @@ class SSEDecoder:
     __slots__ = ("_buffer", "_cr", "_limit", "_started")
 
     def __init__(self, limit: int = 2**62) -> None:
-        self._buffer = b""
+        self._buffer = bytearray()  # an unfinished event
         self._cr = False  # the last read ended in CR: a line end, or half of a CRLF
         self._started = False
         self._limit = limit
@@ -80,23 +80,37 @@ class SSEDecoder:
                 data = data[:-1]
                 self._cr = True
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        buffer = self._buffer + data if self._buffer else data
+        limit = self._limit
         if not self._started:
+            buffer = bytes(self._buffer) + data
             if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
-                self._buffer = buffer
+                self._buffer = bytearray(buffer)
                 return []
             if buffer.startswith(_BOM):
                 buffer = buffer[len(_BOM) :]
             self._started = True
+        elif self._buffer:
+            # Appended in place, and only the new bytes searched (from the held bytes' last one,
+            # where an event end may begin): a long unfinished event costs linear time.
+            held = self._buffer
+            start = len(held) - 1
+            held += data
+            if held.find(b"\n\n", start) < 0:
+                if len(held) > limit:
+                    raise EventTooLargeError
+                return []
+            buffer = bytes(held)
+        else:
+            buffer = data
         if b"\n\n" not in buffer:
-            if len(buffer) > self._limit:
+            if len(buffer) > limit:
                 raise EventTooLargeError
-            self._buffer = buffer
+            self._buffer = bytearray(buffer)
             return []
-        *events, self._buffer = buffer.split(b"\n\n")
-        limit = self._limit
-        if len(self._buffer) > limit:
+        *events, rest = buffer.split(b"\n\n")
+        if len(rest) > limit:
             raise EventTooLargeError
+        self._buffer = bytearray(rest)
         out: list[bytes] = []
         for event in events:
             if len(event) > limit:
