@@ -148,14 +148,14 @@ async def test_a_misbehaving_upstream_is_stopped_in_bounded_time_and_memory(row:
 @pytest.mark.parametrize("extra", [0, 1], ids=["exactly-at-the-limit", "one-byte-over"])
 async def test_a_reply_exactly_at_the_limit_succeeds(extra: int) -> None:
     size = 4096
-    async with MisbehavingServer(at_limit=size + extra) as server:
-        async with LiteLLMProvider(server.url, KEY, reply_limits=ReplyLimits(chat=size)) as provider:
-            if extra:
-                with pytest.raises(ReplyTooLargeError, match="max_chat_reply_bytes"):
-                    await provider.chat_completion(HELLO, "at-limit")
-            else:
-                reply = await provider.chat_completion(HELLO, "at-limit")
-                assert reply.choices[0].message.content == "ok"
+    server = MisbehavingServer(at_limit=size + extra)
+    async with server, LiteLLMProvider(server.url, KEY, reply_limits=ReplyLimits(chat=size)) as provider:
+        if extra:
+            with pytest.raises(ReplyTooLargeError, match="max_chat_reply_bytes"):
+                await provider.chat_completion(HELLO, "at-limit")
+        else:
+            reply = await provider.chat_completion(HELLO, "at-limit")
+            assert reply.choices[0].message.content == "ok"
 
 
 def test_a_gzip_bomb_inflates_a_bounded_piece_at_a_time() -> None:
