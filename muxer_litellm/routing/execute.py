@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._stream import ChatStream, record_results
-from ..errors import BudgetExceededError, FallbackExhaustedError, NoRouteError, ProviderError
+from ..errors import BudgetExceededError, FallbackExhaustedError, NoRouteError, ProviderError, ProviderTimeoutError
 from ..host import ChatCompletionResponse, LLMProvider, MessageInput, RouteAttempt, RouterMetadata
 from .classify import PromptProfile
 from .config import RoutingConfig, check_fraction
@@ -30,9 +30,33 @@ from .select import RankedCandidate
 from .state.local import TargetStatus, Ticket
 from .state.store import RoutingStore
 
-__all__ = ["Attempts", "Executor", "exhausted_error", "routed_metadata"]
+__all__ = ["Attempts", "Deadline", "Executor", "exhausted_error", "routed_metadata"]
 
 logger = logging.getLogger("muxer_litellm.routing")
+
+
+#: An attempt is not started with less than this many seconds left of a routed deadline.
+MIN_ATTEMPT_SECONDS = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A routed request's deadline: ``seconds`` in all, ending at ``ends`` (``time.monotonic``)."""
+
+    seconds: float
+    ends: float
+
+    @classmethod
+    def start(cls, seconds: float | None) -> Deadline | None:
+        return None if seconds is None else cls(seconds, time.monotonic() + seconds)
+
+    def left(self) -> float:
+        return self.ends - time.monotonic()
+
+    def error(self, model: str | None = None) -> ProviderTimeoutError:
+        return ProviderTimeoutError(
+            f"the routed request's deadline={self.seconds:g}s ran out", None, None, model=model, limit="deadline"
+        )
 
 
 @dataclass(slots=True)
@@ -42,8 +66,13 @@ class Attempts:
     attempts: list[RouteAttempt] = field(default_factory=list)
     last_error: ProviderError | None = None
     refused: dict[str, str] = field(default_factory=dict)
+    deadline: Deadline | None = None
+    #: Seconds of the deadline left when the current attempt started.
+    left_at_start: float | None = None
 
     def add(self, target: RankedCandidate, outcome: str, **fields: Any) -> RouteAttempt:
+        if self.left_at_start is not None and "time_left_ms" not in fields:
+            fields["time_left_ms"] = round(self.left_at_start * 1000, 3)
         attempt = RouteAttempt(provider=target.provider, model=target.model, outcome=outcome, **fields)
         self.attempts.append(attempt)
         return attempt
@@ -116,6 +145,15 @@ class Executor:
         if action == "skip_provider":
             run.refused[target.provider] = f"{target.provider} refused our request earlier ({type(exc).__name__})"
 
+    async def _out_of_time(self, target: RankedCandidate, ticket: Ticket, run: Attempts, started: float) -> None:
+        """The routed deadline ran out during this attempt: recorded as failed, but not held
+        against the target (it had only what earlier attempts left)."""
+        assert run.deadline is not None
+        exc = run.deadline.error(target.model)
+        await _release_anyway(self.state, ticket)
+        run.add(target, "failed", error=type(exc).__name__, detail=short(exc), duration_ms=_ms(started))
+        run.last_error = exc
+
     async def _call(
         self,
         target: RankedCandidate,
@@ -125,15 +163,26 @@ class Executor:
         run: Attempts,
     ) -> ChatCompletionResponse | None:
         """One target: skipped (None), answered, or failed (None, or raises when the error
-        means no target will do)."""
+        means no target will do). With a routed deadline, the call gets the time that is left
+        (and is cancelled when it runs out); with too little left it is not started."""
+        left = _time_left(target, run)
+        if left == 0.0:
+            return None
         ticket = await self._admit(target, run)
         if ticket is None:
             return None
         started = time.perf_counter()
         try:
-            response = await providers[target.provider].chat_completion(list(messages), target.model, **kwargs)
+            async with asyncio.timeout(left):
+                response = await providers[target.provider].chat_completion(list(messages), target.model, **kwargs)
         except ProviderError as exc:
             await self._failed(target, ticket, exc, run, started)
+            return None
+        except TimeoutError:
+            if run.deadline is None or run.deadline.left() > 0:
+                await _release_anyway(self.state, ticket)  # not our deadline: a bug in the provider
+                raise
+            await self._out_of_time(target, ticket, run, started)
             return None
         except BaseException:
             await _release_anyway(self.state, ticket)  # cancelled, or a bug: says nothing about the target
@@ -150,9 +199,10 @@ class Executor:
         messages: Sequence[MessageInput],
         providers: Mapping[str, LLMProvider],
         kwargs: Mapping[str, Any],
+        deadline: Deadline | None = None,
     ) -> ChatCompletionResponse:
         """Targets in order until one answers."""
-        run = Attempts(list(plan.attempts))
+        run = Attempts(list(plan.attempts), deadline=deadline)
         for target in plan.targets:
             response = await self._call(target, messages, providers, kwargs, run)
             if response is not None:
@@ -168,9 +218,10 @@ class Executor:
         scorer: QualityScorer | None,
         threshold: float,
         kwargs: Mapping[str, Any],
+        deadline: Deadline | None = None,
     ) -> ChatCompletionResponse:
         """Steps in order until an answer passes the quality check (or the budget ends)."""
-        run = Attempts(list(plan.attempts))
+        run = Attempts(list(plan.attempts), deadline=deadline)
         # What planning already spent (a semantic classifier's embedding) counts toward max_cost.
         spent = sum(a.cost or 0.0 for a in plan.attempts)
         best: tuple[float, ChatCompletionResponse, RankedCandidate, RouteAttempt] | None = None
@@ -234,14 +285,18 @@ class Executor:
         providers: Mapping[str, LLMProvider],
         kwargs: Mapping[str, Any],
         out: ChatStream,
+        deadline: Deadline | None = None,
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Stream through the plan, falling back only until the first chunk arrives (after
         that the caller has seen output, so an error is raised, not hidden). Each provider's
         stream is read through :class:`ChatStream` (typed usage and metadata); the chunk that
         carries its metadata gets the routing fields, else a trailer chunk does, and ``out``
         records the typed results."""
-        run = Attempts(list(plan.attempts))
+        run = Attempts(list(plan.attempts), deadline=deadline)
         for target in plan.targets:
+            left = _time_left(target, run)
+            if left == 0.0:
+                continue
             ticket = await self._admit(target, run)
             if ticket is None:
                 continue
@@ -257,9 +312,13 @@ class Executor:
                 raise
             inner = ChatStream.wrap(opened)
             try:
-                first: dict[str, Any] | None = await anext(inner)
+                first: dict[str, Any] | None = await _next_chunk(inner, run.deadline)
             except StopAsyncIteration:
                 first = None
+            except _OutOfTimeError:
+                await _abandon(inner)
+                await self._out_of_time(target, ticket, run, started)
+                continue
             except ProviderError as exc:
                 await _abandon(inner)
                 await self._failed(target, ticket, exc, run, started)
@@ -283,9 +342,12 @@ class Executor:
                         record_results(out, inner.usage, meta)
                     yield chunk
                     try:
-                        chunk = await anext(inner)
+                        chunk = await _next_chunk(inner, run.deadline)
                     except StopAsyncIteration:
                         chunk = None
+                    except _OutOfTimeError:
+                        assert run.deadline is not None
+                        raise run.deadline.error(target.model) from None
                     except ProviderError as exc:
                         await self._learn(ticket, exc)  # too late to fall back: the caller has output
                         raise
@@ -330,6 +392,7 @@ def routed_metadata(
             "routing_strategy": strategy,
             "attempts": list(run.attempts),
             "total_cost": run.total_cost(),
+            "deadline_ms": None if run.deadline is None else run.deadline.seconds * 1000,
         }
     )
 
@@ -375,10 +438,41 @@ async def _release_anyway(state: RoutingStore, ticket: Ticket) -> None:
         await state.release(ticket)
 
 
+class _OutOfTimeError(Exception):
+    """The routed deadline ran out while waiting for a stream's next chunk."""
+
+
+async def _next_chunk(stream: ChatStream, deadline: Deadline | None) -> dict[str, Any]:
+    """The stream's next chunk, within what is left of the deadline (raises _OutOfTimeError)."""
+    if deadline is None:
+        return await anext(stream)
+    try:
+        async with asyncio.timeout(max(0.0, deadline.left())):
+            return await anext(stream)
+    except TimeoutError:
+        if deadline.left() > 0:
+            raise  # not our deadline
+        raise _OutOfTimeError from None
+
+
 async def _abandon(stream: ChatStream) -> None:
     """Close a stream that already failed; an error while closing it adds nothing."""
     with contextlib.suppress(Exception):
         await stream.aclose()
+
+
+def _time_left(target: RankedCandidate, run: Attempts) -> float | None:
+    """Seconds of the routed deadline left for ``target``: None without a deadline, 0.0 (and
+    recorded as skipped) when too little is left to start it."""
+    if run.deadline is None:
+        return None
+    left = run.left_at_start = max(0.0, run.deadline.left())
+    if left >= MIN_ATTEMPT_SECONDS:
+        return left
+    run.add(target, "skipped", detail=f"the routed deadline={run.deadline.seconds:g}s left too little time")
+    if run.last_error is None:
+        run.last_error = run.deadline.error(target.model)
+    return 0.0
 
 
 def _ms(started: float) -> float:

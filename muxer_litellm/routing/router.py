@@ -16,6 +16,7 @@ every attempt in ``router_metadata``.
 from __future__ import annotations
 
 import contextlib
+import math
 import random
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
@@ -27,7 +28,7 @@ from ..host import ChatCompletionResponse, LLMProvider, MessageInput
 from .candidates import Candidate, CandidateCache
 from .classify import PromptProfile
 from .config import RoutingConfig, check_budget, check_fraction
-from .execute import Executor
+from .execute import Deadline, Executor
 from .plan import Planner, RoutePlan, requested_max_tokens
 from .policy import ErrorAction, error_action
 from .providers import probe_health, refresh_catalogs
@@ -39,6 +40,15 @@ from .state.redis import RedisStore, StoreMetricsHook
 from .state.store import LocalStore, RoutingStore
 
 __all__ = ["ErrorAction", "HeuristicRouter", "RoutePlan", "error_action"]
+
+
+def check_deadline(deadline: float | None) -> float | None:
+    """A routed deadline: None, or a positive finite number of seconds."""
+    if deadline is not None and (
+        isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0 < deadline < math.inf
+    ):
+        raise ValueError(f"deadline must be a positive number of seconds, got {deadline!r}")
+    return None if deadline is None else float(deadline)
 
 
 class HeuristicRouter:
@@ -200,22 +210,31 @@ class HeuristicRouter:
         *,
         quality_check: QualityScorer | None = None,
         quality_threshold: float | None = None,
+        deadline: float | None = None,
         **kwargs: Any,
     ) -> ChatCompletionResponse:
         """Route, call, fall back; ``kwargs`` go to ``chat_completion`` (``max_tokens``,
         ``temperature``, ``tools``...). ``strategy`` defaults to the config's
         ``default_strategy``. ``max_cost`` (USD) bounds the estimate of each call, and of
         the whole cascade. Cascades score answers with ``quality_check`` (default: the
-        router's, else :func:`default_quality_check`) against ``quality_threshold``."""
+        router's, else :func:`default_quality_check`) against ``quality_threshold``.
+
+        ``deadline`` (seconds) bounds the whole request, all attempts and cascade steps
+        together: each attempt gets the time that is left and is cancelled when it runs out,
+        an attempt with too little left is not started, and ``router_metadata`` records the
+        time each attempt had (``attempts[].time_left_ms``)."""
         if kwargs.get("stream"):
             raise BadRequestError("route_request does not stream; use route_stream()")
         kwargs.pop("stream", None)
         check_fraction("quality_threshold", quality_threshold)
+        clock = Deadline.start(check_deadline(deadline))
         plan = await self.planner.plan(messages, providers, strategy, max_cost, kwargs, take_turn=True)
         if plan.kind == "cascade":
             threshold = plan.quality_threshold if quality_threshold is None else quality_threshold
-            return await self.executor.cascade(plan, messages, providers, max_cost, quality_check, threshold, kwargs)
-        return await self.executor.chain(plan, messages, providers, kwargs)
+            return await self.executor.cascade(
+                plan, messages, providers, max_cost, quality_check, threshold, kwargs, clock
+            )
+        return await self.executor.chain(plan, messages, providers, kwargs, clock)
 
     def route_stream(
         self,
@@ -223,6 +242,8 @@ class HeuristicRouter:
         providers: Mapping[str, LLMProvider],
         strategy: str | None = None,
         max_cost: float | None = None,
+        *,
+        deadline: float | None = None,
         **kwargs: Any,
     ) -> ChatStream:
         """Stream through the route: fall back only until the first chunk arrives (after
@@ -233,16 +254,21 @@ class HeuristicRouter:
 
         Returns a :class:`ChatStream`: iterate it with ``async for``, close it early with
         ``aclose()`` or ``async with``, and read the typed ``metadata`` (with the routing
-        fields), ``usage`` and ``cost`` once it has ended. Planning starts on the first read."""
+        fields), ``usage`` and ``cost`` once it has ended. Planning starts on the first read.
+        ``deadline`` (seconds, from the first read) bounds the whole stream, attempts included."""
         kwargs.pop("stream", None)
+        check_deadline(deadline)
 
         async def chunks(out: ChatStream) -> AsyncGenerator[dict[str, Any], None]:
+            clock = Deadline.start(deadline)
             plan = await self.planner.plan(
                 messages, providers, strategy, max_cost, kwargs, take_turn=True, streaming=True
             )
             if plan.kind == "cascade":
                 raise BadRequestError(f"strategy {plan.strategy!r} is a cascade; cascades cannot stream")
-            async with contextlib.aclosing(self.executor.stream(plan, messages, providers, kwargs, out)) as routed:
+            async with contextlib.aclosing(
+                self.executor.stream(plan, messages, providers, kwargs, out, clock)
+            ) as routed:
                 async for chunk in routed:
                     yield chunk
 
