@@ -15,6 +15,7 @@ every attempt in ``router_metadata``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import math
 import random
@@ -29,6 +30,7 @@ from .candidates import Candidate, CandidateCache
 from .classify import PromptProfile
 from .config import RoutingConfig, check_budget, check_fraction
 from .execute import Deadline, Executor
+from .inflight import InFlight, RoutedCall, closed_error
 from .plan import Planner, RoutePlan, requested_max_tokens
 from .policy import ErrorAction, error_action
 from .providers import probe_health, refresh_catalogs
@@ -40,6 +42,23 @@ from .state.redis import RedisStore, StoreMetricsHook
 from .state.store import LocalStore, RoutingStore
 
 __all__ = ["ErrorAction", "HeuristicRouter", "RoutePlan", "error_action"]
+
+
+async def _next_or_stop(routed: AsyncGenerator[dict[str, Any], None], call: RoutedCall) -> dict[str, Any] | None:
+    """The next chunk (None at the end); ProviderClosedError once the router's aclose() stopped it."""
+    if call.stopped:
+        raise closed_error()
+    call.task = asyncio.current_task()
+    try:
+        return await anext(routed)
+    except StopAsyncIteration:
+        return None
+    except asyncio.CancelledError:
+        if not call.stopped_us():
+            raise
+    finally:
+        call.task = None
+    raise closed_error()
 
 
 def check_deadline(deadline: float | None) -> float | None:
@@ -91,6 +110,7 @@ class HeuristicRouter:
         self._cache = CandidateCache(clock=clock)
         self.planner = Planner(self.config, self.store, self._cache, rng or random.Random(), semantic)
         self.executor = Executor(self.config, self.store, quality_check)
+        self._in_flight = InFlight()
 
     def _default_store(self, metrics: StoreMetricsHook | None) -> RoutingStore:
         config = self.config
@@ -106,8 +126,11 @@ class HeuristicRouter:
             metrics=metrics,
         )
 
-    async def aclose(self) -> None:
-        """Release the store's connections (a Redis client); the router is not used after."""
+    async def aclose(self, *, drain_timeout: float = 10.0) -> None:
+        """Refuse new routes at once (ProviderClosedError), let routes in flight finish for up
+        to ``drain_timeout`` seconds, then stop them with ProviderClosedError; release the
+        store's connections (a Redis client). The router is not used after."""
+        await self._in_flight.drain(drain_timeout)
         await self.store.aclose()
 
     async def __aenter__(self) -> HeuristicRouter:
@@ -228,13 +251,22 @@ class HeuristicRouter:
         kwargs.pop("stream", None)
         check_fraction("quality_threshold", quality_threshold)
         clock = Deadline.start(check_deadline(deadline))
-        plan = await self.planner.plan(messages, providers, strategy, max_cost, kwargs, take_turn=True)
-        if plan.kind == "cascade":
-            threshold = plan.quality_threshold if quality_threshold is None else quality_threshold
-            return await self.executor.cascade(
-                plan, messages, providers, max_cost, quality_check, threshold, kwargs, clock
-            )
-        return await self.executor.chain(plan, messages, providers, kwargs, clock)
+        call = self._in_flight.enter()
+        call.task = asyncio.current_task()
+        try:
+            plan = await self.planner.plan(messages, providers, strategy, max_cost, kwargs, take_turn=True)
+            if plan.kind == "cascade":
+                threshold = plan.quality_threshold if quality_threshold is None else quality_threshold
+                return await self.executor.cascade(
+                    plan, messages, providers, max_cost, quality_check, threshold, kwargs, clock
+                )
+            return await self.executor.chain(plan, messages, providers, kwargs, clock)
+        except asyncio.CancelledError:
+            if not call.stopped_us():
+                raise
+        finally:
+            self._in_flight.leave(call)
+        raise closed_error()  # aclose() stopped it after the drain
 
     def route_stream(
         self,
@@ -261,15 +293,23 @@ class HeuristicRouter:
 
         async def chunks(out: ChatStream) -> AsyncGenerator[dict[str, Any], None]:
             clock = Deadline.start(deadline)
-            plan = await self.planner.plan(
-                messages, providers, strategy, max_cost, kwargs, take_turn=True, streaming=True
-            )
-            if plan.kind == "cascade":
-                raise BadRequestError(f"strategy {plan.strategy!r} is a cascade; cascades cannot stream")
-            async with contextlib.aclosing(
-                self.executor.stream(plan, messages, providers, kwargs, out, clock)
-            ) as routed:
-                async for chunk in routed:
-                    yield chunk
+            call = self._in_flight.enter()
+            try:
+                call.task = asyncio.current_task()
+                try:
+                    plan = await self.planner.plan(
+                        messages, providers, strategy, max_cost, kwargs, take_turn=True, streaming=True
+                    )
+                finally:
+                    call.task = None
+                if plan.kind == "cascade":
+                    raise BadRequestError(f"strategy {plan.strategy!r} is a cascade; cascades cannot stream")
+                async with contextlib.aclosing(
+                    self.executor.stream(plan, messages, providers, kwargs, out, clock)
+                ) as routed:
+                    while (chunk := await _next_or_stop(routed, call)) is not None:
+                        yield chunk
+            finally:
+                self._in_flight.leave(call)
 
         return producer_stream(chunks, marks_end=False)

@@ -1,14 +1,17 @@
-"""Routed deadlines: ``route_request``/``route_stream(deadline=...)`` bound the whole request;
+"""Routed deadlines, and closing a router with routes in flight.
+
+Deadlines: ``route_request``/``route_stream(deadline=...)`` bound the whole request;
 each attempt gets the time that is left (a native provider's call is cancelled when it runs
 out), an attempt with too little left is not started, and ``router_metadata`` records it."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
 
-from muxer_litellm import FallbackExhaustedError, ProviderTimeoutError, ProviderUnavailableError
+from muxer_litellm import FallbackExhaustedError, ProviderClosedError, ProviderTimeoutError, ProviderUnavailableError
 from muxer_litellm.testing import BareFakeProvider, Outcome
 from tests.unit.routing.helpers import CHEAP, MESSAGES, MID, attempt_rows, bare, combo, drain, make_router
 
@@ -80,3 +83,35 @@ async def test_a_deadline_that_is_not_a_positive_number_is_refused(deadline: obj
     router = make_router(combo("a/m1", "b/m3"))
     with pytest.raises(ValueError, match="deadline"):
         await router.route_request(MESSAGES, providers(0.0), "c", deadline=deadline)
+
+
+# ---------------------------------------------------------------------------- closing the router
+
+
+async def test_aclose_lets_a_route_in_flight_finish_and_refuses_new_ones() -> None:
+    router = make_router(combo("a/m1", "b/m3"))
+    found = providers(a_latency=0.3)
+    in_flight = asyncio.ensure_future(router.route_request(MESSAGES, found, "c"))
+    await asyncio.sleep(0.05)
+    closing = asyncio.ensure_future(router.aclose(drain_timeout=5.0))
+    await asyncio.sleep(0)
+    with pytest.raises(ProviderClosedError, match="router was closed"):
+        await router.route_request(MESSAGES, found, "c")
+    reply = await in_flight
+    assert reply.router_metadata.selected_model == "m1"
+    await closing
+
+
+async def test_aclose_stops_a_stuck_route_and_a_stuck_stream_after_the_drain() -> None:
+    router = make_router(combo("a/m1"))
+    found = providers(a_latency=30.0)
+    stuck = asyncio.ensure_future(router.route_request(MESSAGES, found, "c"))
+    stream = router.route_stream(MESSAGES, found, "c")
+    reading = asyncio.ensure_future(drain(stream))
+    await asyncio.sleep(0.1)
+    started = time.monotonic()
+    await router.aclose(drain_timeout=0.3)
+    for call in (stuck, reading):
+        with pytest.raises(ProviderClosedError):
+            await call
+    assert time.monotonic() - started < 0.3 + 0.5
