@@ -202,3 +202,16 @@ async def test_aclose_stops_a_stuck_call_after_the_drain() -> None:
         with pytest.raises(ProviderClosedError):
             await stuck
         assert time.monotonic() - started < 0.5 + 1.0
+
+
+async def test_the_deadline_defaults_to_the_read_timeout_and_is_checked() -> None:
+    async with LiteLLMProvider("http://127.0.0.1:9", KEY, timeout=3.0) as short, LiteLLMProvider() as default:
+        assert short.deadline == 3.0
+        assert default.deadline == 60.0
+        assert default.stream_timeout is None
+        assert default.reply_limits == ReplyLimits()
+    for bad in ({"deadline": -1.0}, {"stream_timeout": 0}, {"drain_timeout": float("nan")}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            LiteLLMProvider("http://127.0.0.1:9", KEY, **bad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"ReplyLimits\.chat"):
+        ReplyLimits(chat=10)
