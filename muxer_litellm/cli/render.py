@@ -451,7 +451,7 @@ def failure_line(
         line = _key_rejected(base_url) if key_sent else _no_key(base_url)
     elif isinstance(cause, ProviderUnavailableError) and "set LITELLM_API_KEY" in text:
         line = _no_key(base_url)
-    elif isinstance(cause, ProviderTimeoutError) and cause.limit is not None and cause.limit != "closed":
+    elif isinstance(cause, ProviderTimeoutError) and cause.limit is not None:
         line = _limit_fired(base_url, cause)
     elif isinstance(cause, ProviderTimeoutError) and cause.status_code is None:
         line = _timeout(base_url, "LITELLM_TIMEOUT")

@@ -33,6 +33,7 @@ from muxer_litellm.errors import (
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
+    ReplyTooLargeError,
 )
 from muxer_litellm.host import ModelCard, RouterMetadata, Usage
 from muxer_litellm.routing import estimate_prompt_tokens
@@ -191,6 +192,24 @@ def test_one_line_collapses_newlines() -> None:
             "error: LiteLLM proxy returned 503: down now",
         ),
         (ProviderError(f"echoed {API_KEY}"), True, "error: echoed ***"),
+        (
+            ProviderTimeoutError("no data event within timeout=3s", model="m", limit="timeout"),
+            True,
+            f"error: the proxy at {BASE_URL} sent no data within the timeout for model 'm'; the call was stopped — "
+            "check the proxy and its upstream, or raise LITELLM_TIMEOUT",
+        ),
+        (
+            ProviderTimeoutError("the stream outlived stream_timeout=9s", limit="stream_timeout"),
+            True,
+            f"error: the proxy at {BASE_URL} streamed past the stream timeout; the call was stopped — "
+            "check the proxy and its upstream, or raise LITELLM_STREAM_TIMEOUT",
+        ),
+        (
+            ReplyTooLargeError("too big\nreally", 200, model="m", limit="max_chat_reply_bytes", limit_bytes=2048),
+            True,
+            f"error: the proxy at {BASE_URL} sent a reply past LITELLM_MAX_CHAT_REPLY_BYTES (2,048 bytes decoded) "
+            "for model 'm'; the call was stopped — raise LITELLM_MAX_CHAT_REPLY_BYTES if such replies are expected",
+        ),
     ],
 )
 def test_failure_line_names_cause_and_fix(exc: ProviderError, key_sent: bool, expected: str) -> None:
