@@ -179,10 +179,11 @@ class CallGuard:
     ``timeout``: :meth:`progress` moves it on); ``total`` bounds the whole call. The call sets
     ``task`` while it waits on the network; a limit that fires then cancels that task, and
     :meth:`cancelled` turns the cancellation into the typed error. A limit that fires while
-    the caller is elsewhere is raised by the next :meth:`check`.
+    the caller is elsewhere is raised at its next read (``fired`` is set).
     """
 
     __slots__ = (
+        "_cancel_sent",
         "_cancelling",
         "_due",
         "_end",
@@ -190,9 +191,9 @@ class CallGuard:
         "_handle",
         "_loop",
         "_on_stop",
+        "_total",
         "base_url",
         "fired",
-        "limits",
         "model",
         "task",
     )
@@ -204,18 +205,18 @@ class CallGuard:
         total: float | None,
         model: str | None,
         base_url: str,
-        limits: tuple[float | None, float | None],
         on_stop: Callable[[CallGuard], None] | None = None,
     ) -> None:
         self._loop = loop = asyncio.get_running_loop()
         now = loop.time()
         self._gap = gap
+        self._total = total
         self._due = math.inf if gap is None else now + gap
         self._end = math.inf if total is None else now + total
         self._cancelling = 0
+        self._cancel_sent = False
         self._on_stop = on_stop
         self.base_url = base_url
-        self.limits = limits  # (gap, total) as configured, for messages
         self.model = model
         self.fired: Reason | None = None
         self.task: asyncio.Task[Any] | None = None
@@ -250,25 +251,25 @@ class CallGuard:
         task = self.task
         if task is not None and not task.done():
             self._cancelling = task.cancelling()
+            self._cancel_sent = True
             task.cancel()
 
-    def check(self) -> None:
-        if self.fired is not None:
-            raise self.error()
-
     def cancelled(self) -> ProviderError | None:
-        """Inside ``except CancelledError``: our error when the cancellation was ours (and
-        only ours), else None (re-raise: someone else cancelled the task)."""
+        """Where the call fails (a cancellation, or a transport error that won the race with
+        our cancellation): our error when a limit of ours fired and nobody else cancelled the
+        task, else None (re-raise what was caught). Takes our cancellation back."""
+        if self.fired is None:
+            return None
         task = self.task
-        if self.fired is None or task is None:
-            return None
-        if task.uncancel() > self._cancelling:
-            return None
+        if self._cancel_sent and task is not None:
+            self._cancel_sent = False
+            if task.uncancel() > self._cancelling:
+                return None
         return self.error()
 
     def error(self) -> ProviderError:
         reason = self.fired
-        gap, total = self.limits
+        gap, total = self._gap, self._total
         if reason == "closed":
             return ProviderClosedError(
                 f"this LiteLLMProvider for {self.base_url} was closed with aclose() while the call was in flight",
@@ -283,7 +284,7 @@ class CallGuard:
         else:
             text = f"the reply did not complete within deadline={total:g}s"
         return ProviderTimeoutError(
-            f"LiteLLM proxy at {self.base_url}: {text}; the connection was dropped",
+            f"LiteLLM proxy at {self.base_url} did not answer in time ({text}); the connection was dropped",
             None,
             PROVIDER,
             model=self.model,

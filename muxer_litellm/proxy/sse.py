@@ -232,8 +232,8 @@ class EventReader:
                 return None
             self._done = True
             return self._events.flush()
-        except httpx.HTTPError as exc:
-            failure = self._on_transport_error(exc)
+        except httpx.HTTPError as exc:  # a limit of ours that fired meanwhile wins
+            failure = guard.cancelled() or self._on_transport_error(exc)
         except CancelledError:
             failure = guard.cancelled()
             if failure is None:

@@ -114,6 +114,8 @@ class _StreamCall:
         try:
             with call.current():
                 response = await transport.send(request, model=model, guard=guard)
+        except ProviderError as exc:  # a limit of ours that fired meanwhile wins
+            failure = guard.cancelled() or exc
         except CancelledError:
             failure = guard.cancelled()
             if failure is None:

@@ -334,9 +334,7 @@ class ProxyTransport:
 
     def guard(self, *, gap: float | None, total: float | None, model: str | None) -> CallGuard:
         """The time limits of one call, known to :meth:`aclose` while the call is in flight."""
-        guard = CallGuard(
-            gap=gap, total=total, model=model, base_url=self.base_url, limits=(gap, total), on_stop=self._landed
-        )
+        guard = CallGuard(gap=gap, total=total, model=model, base_url=self.base_url, on_stop=self._landed)
         self._in_flight.add(guard)
         return guard
 
@@ -409,8 +407,10 @@ class ProxyTransport:
                 body = await read_body(response, name, limit, model)
             finally:
                 await response.aclose()  # unread (a limit fired): the connection is dropped, not pooled
-        except httpx.HTTPError as exc:
-            failure = self.chained(self.transport_error(exc, model), exc)
+        except httpx.HTTPError as exc:  # from reading the body
+            failure = guard.cancelled() or self.chained(self.transport_error(exc, model), exc)
+        except ProviderError as exc:  # from send(); a limit of ours that fired meanwhile wins
+            failure = guard.cancelled() or exc
         except CancelledError:
             failure = guard.cancelled()
             if failure is None:

@@ -119,7 +119,7 @@ def reader(
     def on_transport_error(exc: httpx.HTTPError) -> ProviderError:
         raise AssertionError(exc)
 
-    guard = CallGuard(gap=5.0, total=None, model=MODEL, base_url="http://test", limits=(5.0, None))
+    guard = CallGuard(gap=5.0, total=None, model=MODEL, base_url="http://test")
     return EventReader(
         response,
         on_error_frame=on_error_frame,
