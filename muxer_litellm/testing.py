@@ -238,6 +238,7 @@ class FakeProvider(LLMProvider):
             selected_model=card.name,
             routing_reason=f"direct call to {self.provider_name}",
             estimated_cost=cost,
+            total_cost=cost,  # a direct call is the whole request, as on LiteLLMProvider
             response_time_ms=round((time.perf_counter() - started) * 1000, 3),
             cost_source="catalog" if cost is not None else "unknown",
         )
