@@ -42,7 +42,7 @@ def test_it_implements_the_host_contract_and_every_routing_seam() -> None:
 
 def test_the_bare_variant_has_no_catalog_or_counter() -> None:
     bare = BareFakeProvider("b", {"m": (0.001, 0.002)})
-    assert isinstance(bare, FakeProvider)
+    assert not isinstance(bare, FakeProvider)
     assert not isinstance(bare, CatalogProvider)
     assert not isinstance(bare, TokenCounter)
     assert isinstance(bare, HealthReporter)

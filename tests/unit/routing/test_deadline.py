@@ -40,7 +40,7 @@ async def test_a_stuck_attempt_is_cancelled_when_the_deadline_runs_out_and_no_la
     assert found["b"].calls == []
     # Running out of the request's time is not held against the target: it is still planned first.
     plan = await router.plan(MESSAGES, found, "c")
-    assert plan.targets[0].key == "a/m1"
+    assert plan.candidates[0].key == "a/m1"
 
 
 async def test_each_attempt_gets_the_time_that_is_left_and_metadata_says_so() -> None:
