@@ -57,7 +57,7 @@ bench: $(STAMP)
 eval: $(STAMP)
 	$(BIN)/python -m eval.run
 
-# Retrain the shipped classifier weights (muxer_litellm/routing/data/classifier.json) on the
+# Retrain the shipped classifier weights (muxer_litellm/routing/classify/data/classifier.json) on the
 # train split only, with 5-fold cross-validation figures.
 train-classifier: $(STAMP)
 	$(BIN)/python -m eval.train_classifier --cv 5 --write

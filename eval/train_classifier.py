@@ -2,12 +2,12 @@
 
 Run: ``.venv/bin/python -m eval.train_classifier [--cv 5] [--write]``.
 
-Multinomial logistic regression (softmax) over ``muxer_litellm.routing.learned.features`` of
+Multinomial logistic regression (softmax) over ``muxer_litellm.routing.classify.learned.features`` of
 each prompt's focus text, fitted by AdaGrad with L2 regularisation, in pure Python (a few
 hundred prompts: seconds). Features seen in fewer than ``--min-df`` prompts are dropped, and
 weights closer to zero than ``--prune`` after training, so the shipped JSON stays small.
 ``--cv k`` prints k-fold cross-validated accuracy on the train split (the held-out split is
-never read here). ``--write`` saves ``muxer_litellm/routing/data/classifier.json``.
+never read here). ``--write`` saves ``muxer_litellm/routing/classify/data/classifier.json``.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from muxer_litellm.routing import classify
-from muxer_litellm.routing.classify import focus_text
-from muxer_litellm.routing.learned import MODEL_CLASSES, LearnedModel, text_features
+from muxer_litellm.routing.classify import classifier
+from muxer_litellm.routing.classify.focus import focus_text
+from muxer_litellm.routing.classify.learned import MODEL_CLASSES, LearnedModel, text_features
 
 from .dataset import Item, load
 from .run import Report, Verdict, confusion, muxer, summary, worst
 
-OUT = Path(__file__).resolve().parent.parent / "muxer_litellm" / "routing" / "data" / "classifier.json"
+OUT = Path(__file__).resolve().parent.parent / "muxer_litellm" / "routing" / "classify" / "data" / "classifier.json"
 
 Example = tuple[list[str], int]
 
@@ -120,17 +120,17 @@ def out_of_fold(items: Sequence[Item], folds: int, temperature: float = 1.0, **p
     shuffled = list(items)
     random.Random(11).shuffle(shuffled)
     verdicts: dict[str, Verdict] = {}
-    original = classify.load_model
+    original = classifier.load_model
     try:
         for fold in range(folds):
             rest = [it for i, it in enumerate(shuffled) if i % folds != fold]
             fitted = train(examples(rest), **params)  # type: ignore[arg-type]
             model = LearnedModel(fitted.classes, fitted.bias, fitted.weights, temperature)
-            classify.load_model = lambda m=model: m  # type: ignore[misc]
+            classifier.load_model = lambda m=model: m  # type: ignore[misc]
             for it in shuffled[fold::folds]:
                 verdicts[it.id] = muxer(it)
     finally:
-        classify.load_model = original
+        classifier.load_model = original
     return Report("out-of-fold", items, [verdicts[i.id] for i in items], 0.0)
 
 

@@ -19,7 +19,7 @@ refresh, health probes, token counts), ``classify.py``, ``quality.py``, ``config
 from __future__ import annotations
 
 from .candidates import CAPABILITIES, Candidate, Capability, build_candidates, infer_tier
-from .classify import PromptProfile, classify_prompt, estimate_prompt_tokens
+from .classify import PromptProfile, SemanticClassifier, classify_prompt, estimate_prompt_tokens
 from .config import (
     BUILTIN_STRATEGIES,
     CandidateRef,
@@ -37,7 +37,6 @@ from .policy import ErrorAction, ErrorVerdict, error_action, judge
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .router import HeuristicRouter
 from .select import Alternative, RankedCandidate, RoutingDecision
-from .semantic import SemanticClassifier
 from .state import TRIAL_WAIT, Block, RoutingState, StateSnapshot, TargetState, TargetStatus, Ticket
 from .store import LocalStore, RoutingStore
 from .store_metrics import PrometheusStoreMetrics

@@ -25,7 +25,7 @@ from ..errors import BadRequestError, RoutingConfigError
 from ..host import ChatCompletionResponse, LLMProvider, MessageInput
 from ..stream import ChatStream
 from .candidates import Candidate, CandidateCache
-from .classify import PromptProfile
+from .classify import ProfileRefiner, PromptProfile
 from .config import RoutingConfig, check_budget, check_fraction
 from .execute import Executor
 from .plan import Planner, RoutePlan, requested_max_tokens
@@ -33,7 +33,6 @@ from .policy import ErrorAction, error_action
 from .providers import probe_health, refresh_catalogs
 from .quality import QualityScorer
 from .select import RoutingDecision
-from .semantic import ProfileRefiner
 from .state import RoutingState
 from .store import LocalStore, RoutingStore
 from .store_redis import RedisStore, StoreMetricsHook

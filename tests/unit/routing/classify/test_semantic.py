@@ -15,7 +15,7 @@ import respx
 
 from muxer_litellm import LiteLLMProvider
 from muxer_litellm.routing import HeuristicRouter, PromptProfile, classify_prompt
-from muxer_litellm.routing.semantic import DEFAULT_EXEMPLARS, SemanticClassifier, blend
+from muxer_litellm.routing.classify.semantic import DEFAULT_EXEMPLARS, SemanticClassifier, blend
 from muxer_litellm.testing import FakeProvider
 from tests.unit.replies import embedding_body, error_body
 from tests.unit.routing.helpers import user

@@ -17,18 +17,16 @@ import pytest
 
 from muxer_litellm.host import MessageInput
 from muxer_litellm.routing import PromptProfile, classify_prompt
-from muxer_litellm.routing import classify as classify_module
-from muxer_litellm.routing.classify import (
+from muxer_litellm.routing.classify import LEARNED_THRESHOLD, RULE_CONFIDENCE, classifier
+from muxer_litellm.routing.classify.focus import (
     FOCUS_HEAD,
     FOCUS_PREVIOUS,
     FOCUS_SYSTEM,
     FOCUS_TAIL,
-    LEARNED_THRESHOLD,
-    RULE_CONFIDENCE,
     focus_parts,
     focus_text,
 )
-from muxer_litellm.routing.learned import (
+from muxer_litellm.routing.classify.learned import (
     MODEL_CLASSES,
     LearnedModel,
     features,
@@ -37,7 +35,7 @@ from muxer_litellm.routing.learned import (
     text_features,
     tokens,
 )
-from muxer_litellm.routing.vocabulary import CODE_TERMS, NO_ANAGRAM, anagram_key, with_anagrams
+from muxer_litellm.routing.classify.vocabulary import CODE_TERMS, NO_ANAGRAM, anagram_key, with_anagrams
 
 NO_LONG = 10**9
 
@@ -50,7 +48,7 @@ def classify(text: str | list[MessageInput], **kwargs: Any) -> PromptProfile:
 
 @pytest.fixture
 def rules_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(classify_module, "load_model", lambda: None)
+    monkeypatch.setattr(classifier, "load_model", lambda: None)
 
 
 # ----------------------------------------------------------------------------- the shipped model
@@ -106,7 +104,7 @@ def test_model_json_round_trips_and_rejects_bad_shapes() -> None:
 
 
 def test_a_missing_model_file_leaves_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(classify_module, "load_model", lambda: None)
+    monkeypatch.setattr(classifier, "load_model", lambda: None)
     plain = classify("What is the capital of France?")
     assert plain.classes == frozenset({"simple"})
     assert (plain.confidence, plain.runner_up, plain.scores) == (1.0, None, ())
@@ -116,7 +114,7 @@ def test_a_missing_model_file_leaves_the_rules(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_load_model_returns_none_for_an_unreadable_file() -> None:
-    from muxer_litellm.routing import learned
+    from muxer_litellm.routing.classify import learned
 
     class Broken:
         def joinpath(self, *parts: str) -> Broken:
@@ -394,7 +392,7 @@ def tiny_model(**weights: tuple[float, float, float, float]) -> LearnedModel:
 
 
 def test_the_scorer_alone_adds_a_class_and_names_its_words(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(classify_module, "load_model", lambda: tiny_model(zorblax=(0.0, 6.0, 0.0, 0.0)))
+    monkeypatch.setattr(classifier, "load_model", lambda: tiny_model(zorblax=(0.0, 6.0, 0.0, 0.0)))
     profile = classify("please zorblax the thing")
     assert profile.classes == frozenset({"code"})
     assert profile.signals == (f"learned code {profile.confidence:.2f} ('zorblax')",)
@@ -403,7 +401,7 @@ def test_the_scorer_alone_adds_a_class_and_names_its_words(monkeypatch: pytest.M
 
 
 def test_below_the_threshold_the_scorer_adds_nothing_but_lowers_confidence(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(classify_module, "load_model", lambda: tiny_model(zorblax=(0.0, 2.0, 0.0, 0.0)))
+    monkeypatch.setattr(classifier, "load_model", lambda: tiny_model(zorblax=(0.0, 2.0, 0.0, 0.0)))
     profile = classify("please zorblax the thing")
     assert profile.classes == frozenset({"simple"})
     assert profile.confidence < 0.7
@@ -415,9 +413,9 @@ def test_an_everyday_name_rule_is_vetoed_when_the_scorer_is_sure_it_is_not_code(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     text = "I spent a week in Java"
-    monkeypatch.setattr(classify_module, "load_model", lambda: tiny_model(week=(8.0, -4.0, 0.0, 0.0)))
+    monkeypatch.setattr(classifier, "load_model", lambda: tiny_model(week=(8.0, -4.0, 0.0, 0.0)))
     assert classify(text).classes == frozenset({"simple"})
-    monkeypatch.setattr(classify_module, "load_model", lambda: tiny_model(week=(0.0, 2.0, 0.0, 0.0)))
+    monkeypatch.setattr(classifier, "load_model", lambda: tiny_model(week=(0.0, 2.0, 0.0, 0.0)))
     assert "programming words 'in Java'" in classify(text).signals  # p(code) ~0.4: not sure, the rule counts
 
 

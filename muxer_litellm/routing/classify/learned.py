@@ -1,12 +1,12 @@
 """A small learned prompt scorer: multinomial logistic regression over sparse text features.
 
-Rules (``classify.py``) are precise but only see what someone thought to write down; this
+Rules (``classifier``) are precise but only see what someone thought to write down; this
 model scores what they miss ("Is 221 prime?", "pyhton scirpt", a word problem in Spanish).
 It is trained by ``eval/train_classifier.py`` on the repository's labelled set (train split
 only) and shipped as ``data/classifier.json``: per-feature weights, no runtime dependency,
 inference is a few hundred dict lookups in pure Python (tens of microseconds).
 
-Features of the *focus text* (see ``classify.focus_text``), lowercased, numbers written
+Features of the *focus text* (see ``focus.focus_text``), lowercased, numbers written
 ``0``: words other than function words (``STOP_WORDS``), neighbouring word pairs but two
 function words, character 4-grams of words (inflections share most of them), the
 anagram key of words of five letters or more (a swapped-letter typo has the same one),
@@ -23,7 +23,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from .vocabulary import anagram_key
 
@@ -31,6 +31,7 @@ __all__ = [
     "MODEL_CLASSES",
     "STOP_WORDS",
     "LearnedModel",
+    "ModelClass",
     "features",
     "load_model",
     "symbols",
@@ -45,7 +46,8 @@ def _words(text: str) -> frozenset[str]:
 
 
 #: The classes the model tells apart (long context, vision and tools are structural).
-MODEL_CLASSES = ("simple", "code", "reasoning", "json")
+ModelClass = Literal["simple", "code", "reasoning", "json"]
+MODEL_CLASSES: tuple[ModelClass, ...] = ("simple", "code", "reasoning", "json")
 
 #: Latin (with accents) and Cyrillic words, single letters of other scripts (CJK has no
 #: spaces: its letter pairs become the word pairs), and numbers (folded to "0").
