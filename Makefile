@@ -60,7 +60,7 @@ eval: $(STAMP)
 # Retrain the shipped classifier weights (muxer_litellm/routing/classify/data/classifier.json) on the
 # train split only, with 5-fold cross-validation figures.
 train-classifier: $(STAMP)
-	$(BIN)/python -m eval.train_classifier --cv 5 --write
+	$(BIN)/python -m eval.train_classifier --copies 4 --cv 5 --oof 5 --write
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...host import MessageInput
+from .boilerplate import needful_context, request_core
 from .code_rules import CODE_RULES, SHAPE_RULES
 from .focus import SCAN_CHARS, current_request, focus_parts, joined
 from .json_rules import JSON_ASKED, asks_about_json, json_loosely_asked
@@ -19,19 +20,20 @@ from .learned import MODEL_CLASSES, LearnedModel, ModelClass, features, load_mod
 from .learned import tokens as words_of
 from .messages import SCANNED_ROLES, content_parts, message_dict, text_of
 from .profile import RULE_CONFIDENCE, PromptClass, PromptProfile
-from .reasoning_rules import PROBLEM_RULES, REASONING_RULES, WANTS_A_PUZZLE, word_problem
+from .reasoning_rules import PROBLEM_RULES, REASONING_RULES, WANTS_A_PUZZLE, small_computation, word_problem
 from .rules import Rule, first_hit, rule_hit, rule_signal
 from .terms import code_terms, reasoning_terms
 from .tokens import estimate_prompt_tokens
 
-__all__ = ["AMBIGUOUS_VETO", "LEARNED_JSON_THRESHOLD", "LEARNED_THRESHOLD", "classify_prompt"]
+__all__ = ["LEARNED_JSON_THRESHOLD", "LEARNED_THRESHOLD", "classify_prompt"]
 
-#: The learned scorer adds a class when its probability reaches this (rules add it outright).
+#: The learned scorer adds a class when its probability reaches the shipped model's
+#: ``threshold`` (calibrated out-of-fold; rules add it outright), and an everyday-word rule ("in
+#: Java", "pandas" + "app") is ignored below its ``veto``. This is the default threshold, also
+#: what the semantic refiner's blended scores must reach.
 LEARNED_THRESHOLD = 0.6
 #: Higher for JSON: a false request makes the cascade's check reject good prose answers.
 LEARNED_JSON_THRESHOLD = 0.8
-#: Below this probability of code, an everyday-word rule ("in Java", "pandas" + "app") is ignored.
-AMBIGUOUS_VETO = 0.25
 
 Probabilities = Mapping[str, float]
 
@@ -52,9 +54,9 @@ class _Request:
     user: str
     user_lower: str
     user_words: list[str]
-    #: The focus text's words and symbols: what the learned scorer reads.
-    focus_words: list[str]
-    marks: set[str]
+    #: The focus text's system and previous-turn parts, lowercased.
+    system_lower: str
+    previous_lower: str
 
 
 def _read(dicts: Sequence[Mapping[str, Any]]) -> _Request:
@@ -69,7 +71,6 @@ def _read(dicts: Sequence[Mapping[str, Any]]) -> _Request:
     system_focus, previous_focus, user_focus = focus_parts(dicts)
     user_lower = user_focus.lower()
     user_words = words_of(user_lower)
-    context = "\n".join(part for part in (system_focus, previous_focus) if part).lower()
     current = current_request(scanned_dicts)
     return _Request(
         scanned_dicts=scanned_dicts,
@@ -80,9 +81,26 @@ def _read(dicts: Sequence[Mapping[str, Any]]) -> _Request:
         user=user_focus,
         user_lower=user_lower,
         user_words=user_words,
-        focus_words=words_of(context) + user_words if context else user_words,
-        marks=symbols(f"{context}\n{user_lower}" if context else user_lower),
+        system_lower=system_focus.lower(),
+        previous_lower=previous_focus.lower(),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _Reading:
+    """What the learned scorer reads: the focus text without what says nothing about the need."""
+
+    words: list[str]
+    marks: set[str]
+
+
+def _reading(model: LearnedModel, request: _Request) -> _Reading:
+    context = "\n".join(
+        part for part in (needful_context(model, p) for p in (request.system_lower, request.previous_lower)) if part
+    )
+    core = request_core(model, request.user_lower)
+    text = f"{context}\n{core}" if context else core
+    return _Reading(words_of(text), symbols(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +142,11 @@ def _conversation_hit(rules: Sequence[Rule], request: _Request, *, sure_not: boo
     return None if hit is None else hit[0]
 
 
-def _code_hit(request: _Request, probs: Probabilities | None) -> str | None:
+def _code_hit(request: _Request, probs: Probabilities | None, veto: float) -> str | None:
     """When no sure code rule fired on the current request: the ambiguous rules there, and
     any code rule in earlier turns, unless the learned scorer is sure the prompt is not code;
     then the shape and word rules on the last user turn."""
-    sure_not = probs is not None and probs["code"] < AMBIGUOUS_VETO
+    sure_not = probs is not None and probs["code"] < veto
     hit = None
     if not sure_not:
         hit = rule_hit(CODE_RULES, request.current_text, request.current_text.lower(), only_ambiguous=True)
@@ -142,8 +160,8 @@ def _code_hit(request: _Request, probs: Probabilities | None) -> str | None:
     )
 
 
-def _reasoning_hit(request: _Request, probs: Probabilities | None, *, has_code: bool) -> str | None:
-    sure_not = probs is not None and probs["reasoning"] < AMBIGUOUS_VETO
+def _reasoning_hit(request: _Request, probs: Probabilities | None, veto: float, *, has_code: bool) -> str | None:
+    sure_not = probs is not None and probs["reasoning"] < veto
     hit = _conversation_hit(REASONING_RULES, request, sure_not=sure_not)
     if hit is None and not has_code:
         # Problems told in words; skipped for code, which needs tier 2 anyway (and whose
@@ -163,8 +181,8 @@ def _reasoning_hit(request: _Request, probs: Probabilities | None, *, has_code: 
     return hit
 
 
-def _learned_signal(model: LearnedModel, request: _Request, cls: str, p: float) -> str:
-    words = model.evidence(features(request.focus_words, request.marks), cls)
+def _learned_signal(model: LearnedModel, reading: _Reading, cls: str, p: float) -> str:
+    words = model.evidence(features(reading.words, reading.marks), cls)
     because = f" ({', '.join(repr(w) for w in words)})" if words else ""
     return f"learned {cls} {p:.2f}{because}"
 
@@ -178,17 +196,21 @@ class _Found:
 
 
 def _code_and_reasoning(
-    request: _Request, sure_code: str | None, model: LearnedModel | None, probs: Probabilities | None
+    request: _Request, sure_code: str | None, scored: tuple[LearnedModel, _Reading] | None, probs: Probabilities | None
 ) -> _Found:
-    code = sure_code if sure_code is not None else _code_hit(request, probs)
-    reasoning = _reasoning_hit(request, probs, has_code=code is not None)
+    model = None if scored is None else scored[0]
+    veto = 0.0 if model is None else model.veto
+    code = sure_code if sure_code is not None else _code_hit(request, probs, veto)
+    reasoning = _reasoning_hit(request, probs, veto, has_code=code is not None)
     hits: tuple[tuple[ModelClass, str | None], ...] = (("code", code), ("reasoning", reasoning))
     signals: dict[PromptClass, str] = {cls: hit for cls, hit in hits if hit is not None}
     ruled = frozenset(signals)
-    if not ruled and model is not None and probs is not None:
+    if not ruled and model is not None and scored is not None and probs is not None:
         for cls, _ in hits:
-            if probs[cls] >= LEARNED_THRESHOLD:
-                signals[cls] = _learned_signal(model, request, cls, probs[cls])
+            if cls == "reasoning" and small_computation(request.user_lower, request.user_words):
+                continue  # arithmetic a cheap model does: the line is the rule's, not the scorer's
+            if probs[cls] >= model.threshold:
+                signals[cls] = _learned_signal(*scored, cls, probs[cls])
     return _Found(signals, ruled)
 
 
@@ -269,8 +291,9 @@ def classify_prompt(
     # settles the tier, and the learned scorer is not needed.
     sure_code = rule_hit(CODE_RULES, request.current_text, request.current_text.lower(), skip_ambiguous=True)
     model = None if sure_code is not None else load_model()
-    probs = model.probabilities_of(request.focus_words, request.marks) if model is not None else None
-    found = _code_and_reasoning(request, None if sure_code is None else sure_code[0], model, probs)
+    scored = None if model is None else (model, _reading(model, request))
+    probs = None if scored is None else scored[0].probabilities_of(scored[1].words, scored[1].marks)
+    found = _code_and_reasoning(request, None if sure_code is None else sure_code[0], scored, probs)
     json = _json_need(request, response_format, probs, has_code="code" in found.signals)
     if json.requested:
         classes.add("json")

@@ -135,9 +135,16 @@ class LearnedModel:
     #: that probabilities mean what they say (a model trained on a few hundred prompts is
     #: otherwise sure of everything).
     temperature: float = 1.0
+    #: The probability at which the scorer adds code or reasoning on its own, and below which it
+    #: vetoes an everyday-word rule: calibrated on out-of-fold predictions of the train split.
+    threshold: float = 0.6
+    veto: float = 0.25
     # word -> the summed weights of its own features (None: none has a weight). Filled as
     # words are seen; a dict is safe to share between threads and requests.
     _words: dict[str, tuple[float, ...] | None] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # text -> its likeliest need's probability read alone (``need_alone``), for parts that
+    # recur (system prompts, greetings).
+    _parts: dict[str, float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def logits(self, feats: Iterable[str]) -> list[float]:
         get = self.weights.get
@@ -161,8 +168,8 @@ class LearnedModel:
         self._words[word] = vector
         return vector
 
-    def logits_of(self, toks: Sequence[str], marks: Iterable[str]) -> list[float]:
-        """``logits(features(toks, marks))``, faster: one cached vector per distinct word."""
+    def _text_rows(self, toks: Sequence[str], marks: Iterable[str]) -> list[tuple[float, ...]]:
+        """The weights of the symbols, word pairs and words (not the counts)."""
         get = self.weights.get
         stop = STOP_WORDS
         rows = [w for f in set(marks) if (w := get(f)) is not None]
@@ -170,6 +177,12 @@ class LearnedModel:
         rows.extend([w for f in pairs if (w := get(f)) is not None])
         word = self._word
         rows.extend([v for t in {t for t in toks if t not in stop} if (v := word(t)) is not None])
+        return rows
+
+    def logits_of(self, toks: Sequence[str], marks: Iterable[str]) -> list[float]:
+        """``logits(features(toks, marks))``, faster: one cached vector per distinct word."""
+        get = self.weights.get
+        rows = self._text_rows(toks, marks)
         rows.extend([w for f in _counts(toks) if (w := get(f)) is not None])
         return self._sum(rows)
 
@@ -186,6 +199,20 @@ class LearnedModel:
     def probabilities_of(self, toks: Sequence[str], marks: Iterable[str]) -> dict[str, float]:
         """``probabilities(features(toks, marks))`` by the fast path."""
         return self.softmax(self.logits_of(toks, marks))
+
+    def need_alone(self, lower: str) -> float:
+        """The probability of the likeliest class other than "simple" of a lowercased text
+        read on its own (cached): how surely it points at a need."""
+        try:
+            return self._parts[lower]
+        except KeyError:
+            pass
+        probs = self.probabilities_of(tokens(lower), symbols(lower))
+        p = max(v for c, v in probs.items() if c != "simple")
+        if len(self._parts) >= _WORD_CACHE_LIMIT:
+            self._parts.clear()
+        self._parts[lower] = p
+        return p
 
     def evidence(self, feats: Iterable[str], cls: str, n: int = 3) -> list[str]:
         """The words that pushed hardest towards ``cls`` (for the routing reason)."""
@@ -210,13 +237,19 @@ class LearnedModel:
         temperature = float(data.get("temperature", 1.0))
         if not temperature > 0:
             raise ValueError("classifier temperature must be positive")
-        return cls(classes, tuple(float(b) for b in data["bias"]), weights, temperature)
+        threshold = float(data.get("threshold", 0.6))
+        veto = float(data.get("veto", 0.25))
+        if not 0 <= veto < threshold <= 1:
+            raise ValueError("classifier thresholds must satisfy 0 <= veto < threshold <= 1")
+        return cls(classes, tuple(float(b) for b in data["bias"]), weights, temperature, threshold, veto)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "classes": list(self.classes),
             "bias": [round(b, 4) for b in self.bias],
             "temperature": round(self.temperature, 3),
+            "threshold": round(self.threshold, 3),
+            "veto": round(self.veto, 3),
             "weights": {f: [round(x, 3) for x in w] for f, w in sorted(self.weights.items())},
         }
 

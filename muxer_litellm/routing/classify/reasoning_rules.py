@@ -8,16 +8,47 @@ from collections.abc import Sequence
 
 from .rules import Rule
 
-__all__ = ["PROBLEM_RULES", "REASONING_RULES", "WANTS_A_PUZZLE", "WORD_PROBLEM_NUMBERS", "word_problem"]
+__all__ = [
+    "PROBLEM_RULES",
+    "REASONING_RULES",
+    "SMALL_COMPUTATION_WORDS",
+    "WANTS_A_PUZZLE",
+    "WORD_PROBLEM_NUMBERS",
+    "small_computation",
+    "word_problem",
+]
 
 #: Numbers a question needs to count as a word problem.
 WORD_PROBLEM_NUMBERS = 3
+#: The most words a request that is only a small computation has ("What is 9 times 8?").
+SMALL_COMPUTATION_WORDS = 16
 
 _REAL_OPERATOR = re.compile(r"[+*^\u00d7\u00f7]|\s[-/]\s")
 
 
-def _real_operator(expression: str) -> bool:
-    return _REAL_OPERATOR.search(expression) is not None
+_OPERATOR = re.compile(r"[-+*/^\u00d7\u00f7]")
+#: A sum: numbers joined only by + and - ("12 + 7 + 3", "250 - 75 + 30").
+_SUM = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)?(?:\s*[-+]\s*\d+(?:[.,]\d+)?)+(?![\w.,]\d)")
+
+
+def _drop_sum(match: re.Match[str]) -> str:
+    """A sum's numbers are not counted as a word problem's (a date or phone number's are)."""
+    return " " if _REAL_OPERATOR.search(match.group(0)) else match.group(0)
+
+
+def _without_sums(lower: str) -> str:
+    return _SUM.sub(_drop_sum, lower) if "+" in lower or " - " in lower else lower
+
+
+def _beyond_a_sum(expression: str) -> bool:
+    """Arithmetic a cheap model may get wrong: a power, two multiplications or divisions, or
+    one beside an addition (operator precedence). Additions and subtractions alone are simple;
+    dates and phone numbers (2024-03-15, 555-123-4567) have no real operator at all."""
+    if _REAL_OPERATOR.search(expression) is None:
+        return False
+    ops = _OPERATOR.findall(expression)
+    multiplicative = sum(op not in "+-" for op in ops)
+    return "^" in ops or multiplicative >= 2 or 0 < multiplicative < len(ops)
 
 
 REASONING_RULES: tuple[Rule, ...] = (
@@ -64,7 +95,7 @@ REASONING_RULES: tuple[Rule, ...] = (
         "arithmetic",
         re.compile(r"\d+(?:\s*[-+*/\u00d7\u00f7^]\s*\d+){2,}"),
         (("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), ("+", "*", "^", "\u00d7", "\u00f7", " - ", " / ")),
-        accept=_real_operator,
+        accept=_beyond_a_sum,
     ),
 )
 
@@ -208,10 +239,35 @@ WANTS_A_PUZZLE = re.compile(
 
 
 def word_problem(user_lower: str, user_words: Sequence[str]) -> str | None:
-    """Three or more numbers and a question about them: a word problem."""
+    """Three or more numbers and a question about them: a word problem (numbers that are only
+    added or subtracted, "What's 12 + 7 + 3?", are a sum a cheap model does, not a problem)."""
     if user_words.count("0") < WORD_PROBLEM_NUMBERS:  # numbers are "0" in the word list
         return None
-    numbers = _NUMBER.findall(user_lower)
+    numbers = _NUMBER.findall(
+        _SUM.sub(_drop_sum, user_lower) if "+" in user_lower or " - " in user_lower else user_lower
+    )
     if len(numbers) >= WORD_PROBLEM_NUMBERS and _QUESTION.search(user_lower):
         return f"word problem ({len(numbers)} numbers)"
     return None
+
+
+#: A factor that makes a product easy: one digit, a power of ten, or a round percentage.
+_EASY_FACTOR = re.compile(r"\d|10+|(?:[1-9]?[05]|100)%")
+
+
+def small_computation(user_lower: str, user_words: Sequence[str]) -> bool:
+    """A request that is only arithmetic a cheap model does reliably: at most
+    ``SMALL_COMPUTATION_WORDS`` words holding either a sum and no other number ("What's 12 + 7
+    + 3?") or two numbers, one of them easy (``_EASY_FACTOR``: "9 times 8", "15% of 80", "3
+    apples at 2 euros each"). The learned scorer does not call such a request reasoning (the
+    rules still may: "17 x 23" multiplies two numbers of two digits)."""
+    if "0" not in user_words or len(user_words) > SMALL_COMPUTATION_WORDS:
+        return False
+    rest = _without_sums(user_lower)
+    numbers = _PLAIN_NUMBER.findall(rest)
+    if rest != user_lower:
+        return not numbers
+    return len(numbers) == 2 and any(_EASY_FACTOR.fullmatch(n) for n in numbers)
+
+
+_PLAIN_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)?%?")

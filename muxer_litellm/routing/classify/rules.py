@@ -25,7 +25,7 @@ class Rule:
     lowered: bool = True
     quote: bool = False
     #: Also an everyday word ("a week in Java"): ignored when the learned scorer is sure the
-    #: prompt is not code (``AMBIGUOUS_VETO``).
+    #: prompt is not code (``LearnedModel.veto``).
     ambiguous: bool = False
     #: Rules read on the focus text may instead (or also) name words, one of which the text
     #: must contain: a set test on words already split is far cheaper than substring scans.

@@ -22,6 +22,7 @@ __all__ = ["code_terms", "reasoning_terms"]
 
 _CODE_TERM_KEYS = with_anagrams(CODE_TERMS)
 _CODE_TERM_FEATURES = frozenset(_CODE_TERM_KEYS)
+_LONG_CODE_TERM_FEATURES = frozenset(k for k, w in _CODE_TERM_KEYS.items() if len(w) > 3)
 _REASONING_TERM_KEYS = with_anagrams(REASONING_TERMS)
 _REASONING_TERM_FEATURES = frozenset(_REASONING_TERM_KEYS)
 
@@ -43,7 +44,10 @@ def _typo_keys(user_words: AbstractSet[str]) -> set[str]:
 def code_terms(user_words: AbstractSet[str], user_lower: str, *, allow_ambiguous: bool) -> str | None:
     """A word only programmers use, or an everyday name beside a code word ("pandas" +
     "dataframe"), written by the user; typos with swapped letters count ("pyhton scirpt")."""
-    hit = _terms(user_words, _CODE_TERM_FEATURES, _CODE_TERM_KEYS, "programming words")
+    # A term of three letters or fewer ("api", "cli", "css") is also an abbreviation or a typo
+    # of an everyday word: like an everyday name, it counts unless the scorer is sure it is not code.
+    wanted = _CODE_TERM_FEATURES if allow_ambiguous else _LONG_CODE_TERM_FEATURES
+    hit = _terms(user_words, wanted, _CODE_TERM_KEYS, "programming words")
     if hit is not None:
         return hit
     hit = _phrase(user_words, user_lower, _CODE_PHRASES, "programming words")

@@ -18,6 +18,7 @@ import pytest
 from muxer_litellm.host import MessageInput
 from muxer_litellm.routing import PromptProfile, classify_prompt
 from muxer_litellm.routing.classify import LEARNED_THRESHOLD, RULE_CONFIDENCE, classifier
+from muxer_litellm.routing.classify.boilerplate import needful_context, request_core
 from muxer_litellm.routing.classify.focus import (
     FOCUS_HEAD,
     FOCUS_PREVIOUS,
@@ -76,7 +77,9 @@ def test_fast_scoring_path_equals_scoring_the_feature_list() -> None:
         assert math.isclose(sum(fast.values()), 1.0)
 
 
-def test_profile_scores_are_the_models_probabilities_of_the_focus_text() -> None:
+def test_profile_scores_are_the_models_probabilities_of_what_says_something() -> None:
+    """The scorer reads the focus text without the parts that point at no need on their own
+    (``boilerplate``): here the system prompt joins only if it points at a need."""
     model = load_model()
     assert model is not None
     messages: list[MessageInput] = [
@@ -85,9 +88,13 @@ def test_profile_scores_are_the_models_probabilities_of_the_focus_text() -> None
         {"role": "assistant", "content": "Go ahead."},
         {"role": "user", "content": "How many ways can 4 people sit in a row?"},
     ]
+    system, previous, last = (part.lower() for part in focus_parts(messages))
+    context = [p for p in (needful_context(model, system), needful_context(model, previous)) if p]
+    read = "\n".join([*context, request_core(model, last)])
     profile = classify_prompt(messages)
-    expected = model.probabilities(text_features(focus_text(messages).lower()))
-    assert dict(profile.scores) == pytest.approx(expected)
+    assert dict(profile.scores) == pytest.approx(model.probabilities(text_features(read)))
+    whole = model.probabilities(text_features(focus_text(messages).lower()))
+    assert dict(profile.scores) != pytest.approx(whole) or len(context) == 2
 
 
 def test_model_json_round_trips_and_rejects_bad_shapes() -> None:
