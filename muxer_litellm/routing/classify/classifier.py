@@ -142,21 +142,30 @@ def _conversation_hit(rules: Sequence[Rule], request: _Request, *, sure_not: boo
     return None if hit is None else hit[0]
 
 
-def _code_hit(request: _Request, probs: Probabilities | None, veto: float) -> str | None:
-    """When no sure code rule fired on the current request: the ambiguous rules there, and
-    any code rule in earlier turns, unless the learned scorer is sure the prompt is not code;
-    then the shape and word rules on the last user turn."""
+def _code_hit(request: _Request, probs: Probabilities | None, veto: float, threshold: float) -> str | None:
+    """When no sure code rule fired on the current request: the ambiguous rules there unless
+    the learned scorer is sure the prompt is not code, any code rule in earlier turns unless it
+    is sure the conversation moved on to something simple; then the shape and word rules on
+    the last user turn."""
     sure_not = probs is not None and probs["code"] < veto
     hit = None
     if not sure_not:
         hit = rule_hit(CODE_RULES, request.current_text, request.current_text.lower(), only_ambiguous=True)
-        if hit is None and request.current is not None:
-            hit = rule_hit(CODE_RULES, request.scanned, request.scanned.lower())
+    # The conversation moved on only when the request is small talk now ("thanks, bye"), not
+    # when it went from code to a harder follow-up ("make it faster for big numbers").
+    moved_on = sure_not and probs is not None and max(probs, key=probs.__getitem__) == "simple"
+    if hit is None and request.current is not None and not moved_on:
+        hit = rule_hit(CODE_RULES, request.scanned, request.scanned.lower())
     words = set(request.user_words)
     return (
         (hit[0] if hit is not None else None)
         or rule_signal(SHAPE_RULES, request.user, request.user_lower, words)
-        or code_terms(words, request.user_lower, allow_ambiguous=not sure_not)
+        or code_terms(
+            words,
+            request.user_lower,
+            allow_ambiguous=not sure_not,
+            allow_short=probs is None or probs["simple"] < threshold,
+        )
     )
 
 
@@ -200,7 +209,8 @@ def _code_and_reasoning(
 ) -> _Found:
     model = None if scored is None else scored[0]
     veto = 0.0 if model is None else model.veto
-    code = sure_code if sure_code is not None else _code_hit(request, probs, veto)
+    threshold = 1.0 if model is None else model.threshold
+    code = sure_code if sure_code is not None else _code_hit(request, probs, veto, threshold)
     reasoning = _reasoning_hit(request, probs, veto, has_code=code is not None)
     hits: tuple[tuple[ModelClass, str | None], ...] = (("code", code), ("reasoning", reasoning))
     signals: dict[PromptClass, str] = {cls: hit for cls, hit in hits if hit is not None}

@@ -41,12 +41,14 @@ def _typo_keys(user_words: AbstractSet[str]) -> set[str]:
     return {word_features(w)[1] for w in user_words if len(w) >= 6 and w not in STOP_WORDS}
 
 
-def code_terms(user_words: AbstractSet[str], user_lower: str, *, allow_ambiguous: bool) -> str | None:
+def code_terms(
+    user_words: AbstractSet[str], user_lower: str, *, allow_ambiguous: bool, allow_short: bool
+) -> str | None:
     """A word only programmers use, or an everyday name beside a code word ("pandas" +
     "dataframe"), written by the user; typos with swapped letters count ("pyhton scirpt")."""
     # A term of three letters or fewer ("api", "cli", "css") is also an abbreviation or a typo
-    # of an everyday word: like an everyday name, it counts unless the scorer is sure it is not code.
-    wanted = _CODE_TERM_FEATURES if allow_ambiguous else _LONG_CODE_TERM_FEATURES
+    # of an everyday word: it counts unless the scorer is sure the prompt is simple.
+    wanted = _CODE_TERM_FEATURES if allow_short else _LONG_CODE_TERM_FEATURES
     hit = _terms(user_words, wanted, _CODE_TERM_KEYS, "programming words")
     if hit is not None:
         return hit
