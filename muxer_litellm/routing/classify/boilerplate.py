@@ -28,6 +28,7 @@ EDGE_SENTENCES = 2
 #: How far into each end of the turn an edge sentence is looked for (bounded work).
 _EDGE_CHARS = 160
 _END = re.compile(r"[.!?\u3002\uff01\uff1f]+(?:\s+|$)|\n+")
+_INNER_END = re.compile(r"(?:[.!?\u3002\uff01\uff1f]+\s*|\n+)(?=\S)")
 _DIGIT = re.compile(r"\d")
 
 
@@ -51,6 +52,8 @@ def _droppable(model: LearnedModel, sentence: str, dropped: int, total: int) -> 
 def request_core(model: LearnedModel, lower: str) -> str:
     """The last user turn (lowercased) without the short sentences at its edges that point at
     no need (see the module docstring)."""
+    if _INNER_END.search(lower) is None:
+        return lower  # one sentence: nothing at its edges to drop
     total = len(lower.split())
     dropped = 0
     for _ in range(EDGE_SENTENCES):

@@ -99,8 +99,10 @@ def _reading(model: LearnedModel, request: _Request) -> _Reading:
         part for part in (needful_context(model, p) for p in (request.system_lower, request.previous_lower)) if part
     )
     core = request_core(model, request.user_lower)
-    text = f"{context}\n{core}" if context else core
-    return _Reading(words_of(text), symbols(text))
+    words = request.user_words if core is request.user_lower else words_of(core)
+    if not context:
+        return _Reading(words, symbols(core))
+    return _Reading(words_of(context) + words, symbols(f"{context}\n{core}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,10 +219,11 @@ def _code_and_reasoning(
     ruled = frozenset(signals)
     if not ruled and model is not None and scored is not None and probs is not None:
         for cls, _ in hits:
+            if probs[cls] < model.threshold:
+                continue
             if cls == "reasoning" and small_computation(request.user_lower, request.user_words):
                 continue  # arithmetic a cheap model does: the line is the rule's, not the scorer's
-            if probs[cls] >= model.threshold:
-                signals[cls] = _learned_signal(*scored, cls, probs[cls])
+            signals[cls] = _learned_signal(*scored, cls, probs[cls])
     return _Found(signals, ruled)
 
 
