@@ -133,14 +133,6 @@ def augmented(items: Sequence[Item], copies: int, seed: int = 3) -> list[Item]:
     return out
 
 
-def phatic() -> list[Item]:
-    """Each template alone, labelled simple: a greeting or a thank-you on its own asks for
-    nothing hard, and the classifier asks the scorer exactly that when it weighs whether a
-    system prompt or an edge sentence says something (``routing.classify.boilerplate``)."""
-    texts = [*ROLE_PROMPTS, *(t.strip() for t in OPENERS + CLOSERS), *(u for u, _ in SMALL_TALK)]
-    return [Item(f"phatic/{n}", "simple", [{"role": "user", "content": text}]) for n, text in enumerate(texts) if text]
-
-
 def group(item_id: str) -> str:
     """The original prompt an item (or a wrapped copy of it) comes from: copies stay in one fold."""
     return item_id.split("+")[0]

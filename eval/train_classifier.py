@@ -28,7 +28,7 @@ from muxer_litellm.routing.classify import classifier
 from muxer_litellm.routing.classify.focus import focus_text
 from muxer_litellm.routing.classify.learned import MODEL_CLASSES, LearnedModel, text_features
 
-from .augment import augmented, group, phatic
+from .augment import augmented, group
 from .dataset import Item, load
 from .run import Report, confusion, muxer, summary, worst
 
@@ -160,7 +160,7 @@ def out_of_fold(
     for fold in range(folds):
         rest = [it for it, f in zip(items, where, strict=True) if f != fold]
         models.append(train(examples(rest), **params))  # type: ignore[arg-type]
-    bare = [(it, f) for it, f in zip(items, where, strict=True) if "+" not in it.id and not it.id.startswith("phatic")]
+    bare = [(it, f) for it, f in zip(items, where, strict=True) if "+" not in it.id]
     reports: dict[tuple[float, float], Report] = {}
     original = classifier.load_model
     try:
@@ -195,7 +195,6 @@ def main() -> None:
     parser.add_argument("--min-df", type=int, default=2)
     parser.add_argument("--prune", type=float, default=0.02)
     parser.add_argument("--copies", type=int, default=4, help="wrapped copies of each training prompt")
-    parser.add_argument("--phatic", action="store_true", help="also learn each wrapping template alone as simple")
     parser.add_argument("--select", action="store_true", help="pick --l2 and --min-df by cross-validation")
     parser.add_argument("--cv", type=int, default=0, help="k-fold cross-validation on the train split")
     parser.add_argument(
@@ -205,7 +204,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help=f"save the model to {OUT}")
     args = parser.parse_args()
     params = {"epochs": args.epochs, "l2": args.l2, "rate": args.rate, "min_df": args.min_df, "prune": args.prune}
-    items = augmented(load("train"), args.copies) + (phatic() if args.phatic else [])
+    items = augmented(load("train"), args.copies)
     data = examples(items)
     bare = [
         y for i, (_, y) in zip((i for i in items if i.label in MODEL_CLASSES), data, strict=True) if "+" not in i.id

@@ -3,10 +3,13 @@
 Rules (``classifier``) are precise but only see what someone thought to write down; this
 model scores what they miss ("Is 221 prime?", "pyhton scirpt", a word problem in Spanish).
 It is trained by ``eval/train_classifier.py`` on the repository's labelled set (train split
-only) and shipped as ``data/classifier.json``: per-feature weights, no runtime dependency,
-inference is a few hundred dict lookups in pure Python (tens of microseconds).
+only, each prompt also in wrappings that say nothing about its need) and shipped as
+``data/classifier.json``: per-feature weights, the softmax temperature and the calibrated
+``threshold`` and ``veto``; no runtime dependency, inference is a few hundred dict lookups in
+pure Python (tens of microseconds).
 
-Features of the *focus text* (see ``focus.focus_text``), lowercased, numbers written
+Features of the *focus text* (see ``focus.focus_text``; the classifier leaves out what says
+nothing about the need, see ``boilerplate``), lowercased, numbers written
 ``0``: words other than function words (``STOP_WORDS``), neighbouring word pairs but two
 function words, character 4-grams of words (inflections share most of them), the
 anagram key of words of five letters or more (a swapped-letter typo has the same one),
