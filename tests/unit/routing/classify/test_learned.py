@@ -98,16 +98,34 @@ def test_profile_scores_are_the_models_probabilities_of_what_says_something() ->
 
 
 def test_model_json_round_trips_and_rejects_bad_shapes() -> None:
-    model = LearnedModel(("simple", "code"), (0.1, -0.1), {"bug": (0.0, 1.5)}, temperature=2.0)
+    model = LearnedModel(("simple", "code"), (0.1, -0.1), {"bug": (0.0, 1.5)}, 2.0, threshold=0.45, veto=0.15)
     again = LearnedModel.from_json(json.loads(json.dumps(model.to_json())))
     assert again.weights == model.weights
-    assert again.temperature == 2.0
+    assert (again.temperature, again.threshold, again.veto) == (2.0, 0.45, 0.15)
     # logits: simple 0.1, code -0.1 + 1.5 = 1.4; softmax at temperature 2.
     assert again.probabilities(["bug"])["code"] == pytest.approx(1 / (1 + math.exp(-(1.4 - 0.1) / 2.0)))
     with pytest.raises(ValueError, match="do not match"):
         LearnedModel.from_json({"classes": ["a", "b"], "bias": [0, 0], "weights": {"x": [1.0]}})
     with pytest.raises(ValueError, match="temperature"):
         LearnedModel.from_json({"classes": ["a"], "bias": [0], "weights": {}, "temperature": 0})
+    for threshold, veto in ((0.5, 0.5), (1.2, 0.1), (0.6, -0.1)):
+        with pytest.raises(ValueError, match="thresholds"):
+            LearnedModel.from_json({"classes": ["a"], "bias": [0], "weights": {}, "threshold": threshold, "veto": veto})
+    defaults = LearnedModel.from_json({"classes": ["a"], "bias": [0], "weights": {}})
+    assert (defaults.threshold, defaults.veto) == (0.6, 0.25)
+
+
+def test_the_shipped_threshold_decides_when_the_scorer_adds_a_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = load_model()
+    assert shipped is not None
+    text = "What comes after Tuesday if today is Sunday?"
+    p = classify(text).scores
+    reasoning = dict(p)["reasoning"]
+    assert 0.05 < reasoning < 0.95  # neither certain: the threshold matters
+    for threshold, added in ((reasoning - 0.01, True), (min(reasoning + 0.01, 0.99), False)):
+        model = LearnedModel(shipped.classes, shipped.bias, shipped.weights, shipped.temperature, threshold, 0.0)
+        monkeypatch.setattr(classifier, "load_model", lambda m=model: m)
+        assert ("reasoning" in classify(text).classes) is added
 
 
 def test_a_missing_model_file_leaves_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
