@@ -21,14 +21,14 @@ import re
 
 from .learned import LearnedModel
 
-__all__ = ["EDGE_SENTENCES", "EDGE_WORDS", "needful_context", "request_core"]
+__all__ = ["EDGE_SENTENCES", "EDGE_WORDS", "core_span", "needful_context", "request_core"]
 
 EDGE_WORDS = 8
 EDGE_SENTENCES = 2
 #: How far into each end of the turn an edge sentence is looked for (bounded work).
 _EDGE_CHARS = 160
-_END = re.compile(r"[.!?\u3002\uff01\uff1f]+(?:\s+|$)|\n+")
-_INNER_END = re.compile(r"(?:[.!?\u3002\uff01\uff1f]+\s*|\n+)(?=\S)")
+#: What ends a sentence: punctuation and a space, a line break, CJK full stops.
+_BREAKS = (". ", "? ", "! ", "\n", "\u3002", "\uff01", "\uff1f")
 _DIGIT = re.compile(r"\d")
 
 
@@ -49,24 +49,43 @@ def _droppable(model: LearnedModel, sentence: str, dropped: int, total: int) -> 
     )
 
 
-def request_core(model: LearnedModel, lower: str) -> str:
-    """The last user turn (lowercased) without the short sentences at its edges that point at
-    no need (see the module docstring)."""
-    if _INNER_END.search(lower) is None:
-        return lower  # one sentence: nothing at its edges to drop
+def _first_break(lower: str, lo: int, hi: int) -> int:
+    """The end of the first sentence break in ``lower[lo:hi]`` (-1: none)."""
+    ends = [at + len(p) for p in _BREAKS if (at := lower.find(p, lo, hi)) >= 0]
+    return min(ends) if ends else -1
+
+
+def _last_break(lower: str, lo: int, hi: int) -> int:
+    """The end of the last sentence break in ``lower[lo:hi]`` before ``hi`` (-1: none)."""
+    ends = [at + len(p) for p in _BREAKS if (at := lower.rfind(p, lo, hi - 1)) >= 0]
+    return max(ends) if ends else -1
+
+
+def core_span(model: LearnedModel, lower: str) -> tuple[int, int]:
+    """Where the last user turn (lowercased) starts and ends without the short sentences at
+    its edges that point at no need (see the module docstring): ``lower[start:end]``."""
+    start, end = 0, len(lower.rstrip())
+    if _last_break(lower, start, end) < 0:
+        return 0, len(lower)  # one sentence: nothing at its edges to drop
     total = len(lower.split())
     dropped = 0
     for _ in range(EDGE_SENTENCES):
-        end = _END.search(lower, 0, _EDGE_CHARS)
-        if end is None or not _droppable(model, lower[: end.end()], dropped, total):
+        cut = _first_break(lower, start, min(end, start + _EDGE_CHARS))
+        if cut < 0 or cut >= end or not _droppable(model, lower[start:cut], dropped, total):
             break
-        dropped += len(lower[: end.end()].split())
-        lower = lower[end.end() :]
+        dropped += len(lower[start:cut].split())
+        start = cut
     for _ in range(EDGE_SENTENCES):
-        body = lower.rstrip()
-        ends = [m.end() for m in _END.finditer(body, max(0, len(body) - _EDGE_CHARS)) if m.end() < len(body)]
-        if not ends or not _droppable(model, body[ends[-1] :], dropped, total):
+        cut = _last_break(lower, max(start, end - _EDGE_CHARS), end)
+        if cut < 0 or not _droppable(model, lower[cut:end], dropped, total):
             break
-        dropped += len(body[ends[-1] :].split())
-        lower = body[: ends[-1]]
-    return lower
+        dropped += len(lower[cut:end].split())
+        end = len(lower[:cut].rstrip())
+    return start, end if end < len(lower.rstrip()) else len(lower)
+
+
+def request_core(model: LearnedModel, lower: str) -> str:
+    """The last user turn (lowercased) without the short sentences at its edges that point at
+    no need (see :func:`core_span`)."""
+    start, end = core_span(model, lower)
+    return lower[start:end]

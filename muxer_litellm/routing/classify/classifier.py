@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...host import MessageInput
-from .boilerplate import needful_context, request_core
+from .boilerplate import core_span, needful_context
 from .code_rules import CODE_RULES, SHAPE_RULES
 from .focus import SCAN_CHARS, current_request, focus_parts, joined
 from .json_rules import JSON_ASKED, asks_about_json, json_loosely_asked
@@ -98,8 +98,12 @@ def _reading(model: LearnedModel, request: _Request) -> _Reading:
     context = "\n".join(
         part for part in (needful_context(model, p) for p in (request.system_lower, request.previous_lower)) if part
     )
-    core = request_core(model, request.user_lower)
-    words = request.user_words if core is request.user_lower else words_of(core)
+    lower = request.user_lower
+    start, end = core_span(model, lower)
+    core = lower[start:end]
+    words = request.user_words
+    if start or end < len(lower):  # the dropped sentences hold whole words and no numbers
+        words = words[len(words_of(lower[:start])) : len(words) - len(words_of(lower[end:]))]
     if not context:
         return _Reading(words, symbols(core))
     return _Reading(words_of(context) + words, symbols(f"{context}\n{core}"))
