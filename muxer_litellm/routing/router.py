@@ -28,7 +28,7 @@ from .._stream import ChatStream, producer_stream
 from ..errors import BadRequestError, RoutingConfigError
 from ..host import ChatCompletionResponse, LLMProvider, MessageInput
 from .candidates import Candidate, CandidateCache, missing_reason
-from .classify import PromptProfile
+from .classify import ProfileRefiner, PromptProfile
 from .config import RoutingConfig, check_budget, check_fraction
 from .execute import Deadline, Executor
 from .inflight import InFlight, RoutedCall, closed_error
@@ -37,7 +37,6 @@ from .policy import ErrorAction, error_action
 from .providers import probe_health, refresh_catalogs
 from .quality import QualityScorer
 from .select import RoutingDecision
-from .semantic import ProfileRefiner
 from .state.local import RoutingState
 from .state.redis import RedisStore, StoreMetricsHook
 from .state.store import LocalStore, RoutingStore
