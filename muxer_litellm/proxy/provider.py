@@ -43,6 +43,7 @@ from .payload import chat_payload, embeddings_payload, message_dicts
 from .sse import MAX_TOKENS
 from .stream import open_chat_stream
 from .transport import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY, ProxyTransport, check_api_key
+from .versions import parse_version, version_warning
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -137,6 +138,10 @@ class LiteLLMProvider(LLMProvider):
         self._observer: Observer | None = Observer.create(
             tracer, metrics, capture_content=capture_content, base_url=self.base_url, secrets=self._transport.secrets
         )
+        #: The proxy's LiteLLM version, as its ``/health/readiness`` last reported it to
+        #: health_check(); None until then, or when it names none.
+        self.proxy_version: str | None = None
+        self._version_checked = False
         #: Why the last health_check() failed (redacted), for operators and CLIs.
         self.last_health_error: str | None = None
 
@@ -411,12 +416,27 @@ class LiteLLMProvider(LLMProvider):
 
     async def health_check(self) -> bool:
         """Cheap probe: ``/health/readiness`` answers and an authenticated ``/v1/models``
-        succeeds, so a wrong key reads unhealthy. Makes no model calls."""
-        self.last_health_error = await probe(self._transport, self.health_timeout)
+        succeeds, so a wrong key reads unhealthy. Makes no model calls. Also reads the proxy's
+        version (``proxy_version``) and logs one warning when it is outside the tested range."""
+        self.last_health_error, readiness = await probe(self._transport, self.health_timeout)
+        if readiness is not None:
+            self._check_version(readiness)
         if self.last_health_error is not None:
             logger.warning("LiteLLM proxy unhealthy: %s", self.last_health_error)
             return False
         return True
+
+    def _check_version(self, readiness: Mapping[str, Any]) -> None:
+        """Record the proxy's version; warn once if it is outside the tested range."""
+        raw = readiness.get("litellm_version")
+        self.proxy_version = raw[:64] if isinstance(raw, str) else None
+        version = parse_version(raw)
+        if version is None or self._version_checked:
+            return
+        self._version_checked = True
+        warning = version_warning(version)
+        if warning is not None:
+            logger.warning("%s", warning)
 
     async def model_health(self) -> list[ModelHealth]:
         """The proxy's deep ``/health``: one real call per deployment (slow, billable).
