@@ -116,6 +116,10 @@ class RouteAttempt(BaseModel):
     cost: float | None = None
     duration_ms: float | None = None
     quality_score: float | None = None
+    retry_after: float | None = Field(None, description="A 429's wait in seconds (before max_cooldown caps it).")
+    retry_after_source: Literal["proxy", "default"] | None = Field(
+        None, description="proxy: the reply named the wait; default: it named none, so rate_limit_cooldown."
+    )
 
 
 class RouterMetadata(BaseModel):

@@ -23,7 +23,7 @@ from ..stream import ChatStream
 from .classify import PromptProfile
 from .config import RoutingConfig, check_fraction
 from .plan import RoutePlan
-from .policy import ErrorAction, judge
+from .policy import ErrorVerdict, judge
 from .providers import short
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .select import RankedCandidate
@@ -92,7 +92,7 @@ class Executor:
             return None
         return admission
 
-    async def _learn(self, ticket: Ticket, exc: ProviderError) -> ErrorAction:
+    async def _learn(self, ticket: Ticket, exc: ProviderError) -> ErrorVerdict:
         """Report a failure to the state; returns what it means for the rest of the route."""
         verdict = judge(exc, rate_limit_cooldown=self.config.rate_limit_cooldown)
         if verdict.effect == "cool_down":
@@ -102,14 +102,17 @@ class Executor:
                 logger.warning("routing: breaker opened for %s after repeated failures", ticket.key)
         else:
             await self.state.release(ticket)
-        return verdict.action
+        return verdict
 
     async def _failed(
         self, target: RankedCandidate, ticket: Ticket, exc: ProviderError, run: Attempts, started: float
     ) -> None:
         """Record a failed target; re-raises ``exc`` when no other target would do better."""
-        action = await self._learn(ticket, exc)
-        run.add(target, "failed", error=type(exc).__name__, detail=short(exc), duration_ms=_ms(started))
+        verdict = await self._learn(ticket, exc)
+        action = verdict.action
+        attempt = run.add(target, "failed", error=type(exc).__name__, detail=short(exc), duration_ms=_ms(started))
+        if verdict.effect == "cool_down":
+            attempt.retry_after, attempt.retry_after_source = verdict.wait, verdict.wait_source
         run.last_error = exc
         if action == "stop":
             raise exc

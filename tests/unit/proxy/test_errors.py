@@ -169,6 +169,18 @@ CASES: dict[str, Case] = {
         ContentPolicyError,
         ("flagged",),
     ),
+    # LiteLLM 1.74: the refusal is a plain 400, the upstream's code only inside the message.
+    "400-content-policy-1.74": Case(
+        400,
+        error_body(
+            "litellm.BadRequestError: OpenAIException - Your request was rejected as a result of our safety "
+            "system. content_policy_violation. Received Model Group=policy-chat",
+            None,
+            "400",
+        ),
+        ContentPolicyError,
+        ("safety system",),
+    ),
     "budget-type": Case(
         400, error_body("over budget for key", "budget_exceeded", "400"), BudgetExceededError, ("over budget",)
     ),
