@@ -8,13 +8,11 @@ import os
 import secrets
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from muxer_litellm.proxy.versions import parse_version
 from tests.fake_upstream import FakeUpstream
 from tests.integration.conftest import proxy_config
-from tests.litellm_proxy import LiteLLMProxy, litellm_executable
+from tests.litellm_proxy import LiteLLMProxy, litellm_executable, read_proxy_version
 from tests.redis_server import RedisServer, redis_server_executable
 
 NO_REDIS = (
@@ -76,11 +74,5 @@ def litellm_proxy(fake_upstream: FakeUpstream, tmp_path_factory: pytest.TempPath
 
 @pytest.fixture(scope="session")
 def proxy_version(litellm_proxy: LiteLLMProxy) -> tuple[int, int, int]:
-    """The session proxy's LiteLLM version, as its ``/health/readiness`` reports it (the
-    pinned one under ``make test``; another under ``make test-compat``)."""
-    reply = httpx.get(f"{litellm_proxy.base_url}/health/readiness", timeout=30, trust_env=False)
-    version = parse_version(reply.json().get("litellm_version"))
-    assert version is not None, reply.text[:300]
-    expected = os.environ.get("MUXER_TEST_PROXY_VERSION")  # set by `make test-compat`
-    assert expected is None or version == parse_version(expected), f"the proxy runs {version}, not {expected}"
-    return version
+    """The session proxy's LiteLLM version."""
+    return read_proxy_version(litellm_proxy)
