@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint typecheck test test-compat unit integration bench eval train-classifier demo clean
+.PHONY: install lint typecheck test test-compat compat-envs unit integration bench eval train-classifier demo clean
 
 # ModelMuxer's own import-time dependencies, for tests/hosts (its real app, from MODELMUXER_SRC).
 MODELMUXER_REQS := tests/hosts/requirements-modelmuxer.txt
@@ -50,7 +50,9 @@ $(COMPAT_DIR)/%/.installed:
 	$(COMPAT_DIR)/$*/bin/python -m pip install --quiet 'litellm[proxy]==$*' prometheus-client
 	touch $@
 
-test-compat: $(STAMP) $(foreach v,$(COMPAT_VERSIONS),$(COMPAT_DIR)/$(v)/.installed)
+compat-envs: $(foreach v,$(COMPAT_VERSIONS),$(COMPAT_DIR)/$(v)/.installed)
+
+test-compat: $(STAMP) compat-envs
 	@set -e; for v in $(COMPAT_VERSIONS); do \
 		echo "== integration suite against a LiteLLM $$v proxy"; \
 		MUXER_LITELLM_PROXY_CLI="$(CURDIR)/$(COMPAT_DIR)/$$v/bin/litellm" MUXER_TEST_PROXY_VERSION="$$v" \
