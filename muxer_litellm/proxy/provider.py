@@ -138,8 +138,8 @@ class LiteLLMProvider(LLMProvider):
         self._observer: Observer | None = Observer.create(
             tracer, metrics, capture_content=capture_content, base_url=self.base_url, secrets=self._transport.secrets
         )
-        #: The proxy's LiteLLM version, as its ``/health/readiness`` last reported it to
-        #: health_check(); None until then, or when it names none.
+        #: The proxy's LiteLLM version, read by the first health_check() that reached the
+        #: proxy (see ``_read_version``); None until then, or when the proxy names none.
         self.proxy_version: str | None = None
         self._version_checked = False
         #: Why the last health_check() failed (redacted), for operators and CLIs.
@@ -416,25 +416,36 @@ class LiteLLMProvider(LLMProvider):
 
     async def health_check(self) -> bool:
         """Cheap probe: ``/health/readiness`` answers and an authenticated ``/v1/models``
-        succeeds, so a wrong key reads unhealthy. Makes no model calls. Also reads the proxy's
-        version (``proxy_version``) and logs one warning when it is outside the tested range."""
+        succeeds, so a wrong key reads unhealthy. Makes no model calls. The first time, also
+        reads the proxy's version (``proxy_version``) and logs one warning when it is outside
+        the tested range."""
         self.last_health_error, readiness = await probe(self._transport, self.health_timeout)
-        if readiness is not None:
-            self._check_version(readiness)
+        if readiness is not None and not self._version_checked:
+            await self._read_version(readiness)
         if self.last_health_error is not None:
             logger.warning("LiteLLM proxy unhealthy: %s", self.last_health_error)
             return False
         return True
 
-    def _check_version(self, readiness: Mapping[str, Any]) -> None:
-        """Record the proxy's version; warn once if it is outside the tested range."""
+    async def _read_version(self, readiness: Mapping[str, Any]) -> None:
+        """Once per provider: the proxy's version from ``/health/readiness``, or from
+        ``/health/readiness/details`` (newer proxies show it only to a key); one warning when
+        it is outside the tested range."""
         raw = readiness.get("litellm_version")
+        if raw is None and self.last_health_error is not None:
+            return  # the details need an accepted key: ask again once the proxy is healthy
+        self._version_checked = True
+        if raw is None:
+            try:
+                details = await self._transport.request(
+                    "GET", "/health/readiness/details", timeout_seconds=self.health_timeout
+                )
+                raw = self._transport.json_object(details, None).get("litellm_version")
+            except ProviderError as exc:
+                logger.debug("the LiteLLM proxy does not report its version: %s", exc)
         self.proxy_version = raw[:64] if isinstance(raw, str) else None
         version = parse_version(raw)
-        if version is None or self._version_checked:
-            return
-        self._version_checked = True
-        warning = version_warning(version)
+        warning = None if version is None else version_warning(version)
         if warning is not None:
             logger.warning("%s", warning)
 

@@ -15,6 +15,7 @@ import respx
 from muxer_litellm import LiteLLMProvider
 from muxer_litellm.proxy.process import PROXY_CLI_ENV, LiteLLMProxy, ProxyStartError, litellm_executable
 from muxer_litellm.proxy.versions import NEWEST_TESTED, OLDEST_TESTED, parse_version, version_warning
+from tests.unit.replies import API_KEY
 
 MODELS = {"object": "list", "data": [{"id": "gpt-test", "object": "model"}]}
 
@@ -80,11 +81,13 @@ async def test_health_check_reads_the_version_and_warns_once_outside_the_tested_
 ) -> None:
     proxy.get("/health/readiness").mock(return_value=ready(version))
     proxy.get("/v1/models").mock(return_value=httpx.Response(200, json=MODELS))
+    details = proxy.get("/health/readiness/details")
     assert provider.proxy_version is None
     with caplog.at_level(logging.WARNING, logger="muxer_litellm"):
         for _ in range(3):
             assert await provider.health_check() is True
     assert provider.proxy_version == version
+    assert details.call_count == 0  # the public reply named it (LiteLLM 1.74)
     found = warnings_of(caplog)
     if warned is None:
         assert found == []
@@ -104,16 +107,52 @@ async def test_the_version_is_read_even_when_the_key_is_refused(
     assert any("1.60.0, older than" in m for m in warnings_of(caplog))
 
 
-@pytest.mark.parametrize("version", [None, "unknown", 174, "x" * 500])
+@pytest.mark.parametrize(
+    "details",
+    [
+        httpx.Response(404, json={"detail": "Not Found"}),
+        httpx.Response(200, json={"status": "healthy"}),
+        httpx.Response(200, json={"litellm_version": "unknown"}),
+        httpx.Response(200, text="<html>"),
+    ],
+    ids=["no-details-route", "no-version", "unreadable", "not-json"],
+)
 async def test_a_proxy_without_a_readable_version_is_not_warned_about(
-    proxy: respx.MockRouter, provider: LiteLLMProvider, caplog: pytest.LogCaptureFixture, version: Any
+    proxy: respx.MockRouter, provider: LiteLLMProvider, caplog: pytest.LogCaptureFixture, details: httpx.Response
 ) -> None:
-    proxy.get("/health/readiness").mock(return_value=ready(version))
+    proxy.get("/health/readiness").mock(return_value=ready(None))
     proxy.get("/v1/models").mock(return_value=httpx.Response(200, json=MODELS))
+    asked = proxy.get("/health/readiness/details").mock(return_value=details)
     with caplog.at_level(logging.WARNING, logger="muxer_litellm"):
         assert await provider.health_check() is True
+        assert await provider.health_check() is True
     assert warnings_of(caplog) == []
-    assert provider.proxy_version == (version[:64] if isinstance(version, str) else None)
+    assert asked.call_count == 1  # once per provider, not on every probe
+    assert provider.proxy_version == (
+        "unknown" if details.status_code == 200 and b"unknown" in details.content else None
+    )
+
+
+async def test_a_newer_proxy_shows_its_version_only_to_a_key(
+    proxy: respx.MockRouter, provider: LiteLLMProvider, caplog: pytest.LogCaptureFixture
+) -> None:
+    # LiteLLM 1.106+: the public readiness reply is {status, db}; the details need the key.
+    proxy.get("/health/readiness").mock(return_value=ready(None))
+    models = proxy.get("/v1/models").mock(return_value=httpx.Response(401, json={"error": {"message": "bad key"}}))
+    asked = proxy.get("/health/readiness/details").mock(return_value=ready("1.110.2"))
+    with caplog.at_level(logging.WARNING, logger="muxer_litellm"):
+        assert await provider.health_check() is False
+        assert asked.call_count == 0  # a refused key would be refused there too: ask once it is accepted
+        models.mock(return_value=httpx.Response(200, json=MODELS))
+        for _ in range(3):
+            assert await provider.health_check() is True
+    assert asked.call_count == 1
+    assert asked.calls.last.request.headers["authorization"] == "Bearer " + API_KEY
+    assert provider.proxy_version == "1.110.2"
+    assert [m for m in warnings_of(caplog) if "newer than" in m] == [
+        "the LiteLLM proxy runs 1.110.2, newer than this client is tested with LiteLLM "
+        f"{dotted(OLDEST_TESTED)} to {dotted(NEWEST_TESTED)} (see docs/proxy-versions.md)"
+    ]
 
 
 # ---------------------------------------------------------------------------- the proxy CLI's venv
