@@ -32,7 +32,11 @@ __all__ = [
 def read_proxy_version(proxy: LiteLLMProxy) -> tuple[int, int, int]:
     """A running proxy's LiteLLM version, as its ``/health/readiness`` reports it (the pinned one
     under ``make test``; under ``make test-compat``, the one ``MUXER_TEST_PROXY_VERSION`` names)."""
-    reply = httpx.get(f"{proxy.base_url}/health/readiness", timeout=30, trust_env=False)
+    # Newer proxies show it only to a key (/health/readiness/details); older ones publicly.
+    auth = {"Authorization": f"Bearer {proxy.master_key}"}
+    reply = httpx.get(f"{proxy.base_url}/health/readiness/details", headers=auth, timeout=30, trust_env=False)
+    if reply.status_code == 404:
+        reply = httpx.get(f"{proxy.base_url}/health/readiness", timeout=30, trust_env=False)
     version = parse_version(reply.json().get("litellm_version"))
     assert version is not None, reply.text[:300]
     expected = os.environ.get("MUXER_TEST_PROXY_VERSION")

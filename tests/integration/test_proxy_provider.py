@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -19,6 +20,7 @@ from muxer_litellm import (
     ProviderUnavailableError,
     RateLimitError,
 )
+from muxer_litellm.proxy.versions import parse_version
 from tests.fake_upstream import RETRY_AFTER_SECONDS, TINY_CONTEXT_WORDS, FakeUpstream
 from tests.integration.conftest import (
     CHEAP_IN,
@@ -360,3 +362,13 @@ async def test_missing_key_says_to_set_it(litellm_proxy: LiteLLMProxy, proxy_ver
     else:  # the proxy says so itself
         assert isinstance(caught.value, AuthenticationError)
         assert "No api key passed in" in str(caught.value)
+
+
+async def test_health_check_reads_the_proxys_version_and_finds_it_tested(
+    provider: LiteLLMProvider, proxy_version: tuple[int, int, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="muxer_litellm"):
+        assert await provider.health_check() is True
+    assert provider.proxy_version is not None
+    assert parse_version(provider.proxy_version) == proxy_version
+    assert [r.getMessage() for r in caplog.records if r.name == "muxer_litellm"] == []
