@@ -41,7 +41,7 @@ def offline_env(config: dict[str, Any]) -> dict[str, str]:
 
 
 #: ``/router/settings`` (the router settings the proxy took from the config) exists from here on.
-ROUTER_SETTINGS_ROUTE = (1, 105, 7)
+ROUTER_SETTINGS_ROUTE = (1, 102, 4)
 #: The dashboard's series that LiteLLM 1.74.15 does not export at start-up.
 OLDER_PROXY_UNEXPORTED = {
     "litellm_deployment_state",

@@ -337,6 +337,33 @@ async def test_keyed_provider_plain_500_does_not_blame_the_key(
     assert caught.value.retryable is True
 
 
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_keyless_provider_generic_json_500_without_a_call_hints_at_api_key(
+    proxy: respx.MockRouter, kind: str
+) -> None:
+    # LiteLLM 1.102: a keyless request to a proxy with a master_key, refused before any model call.
+    body = {"error": {"message": "Internal server error", "type": "internal_server_error"}}
+    route_for(proxy, kind).mock(return_value=httpx.Response(500, json=body))
+    async with LiteLLMProvider(BASE_URL) as keyless:
+        with pytest.raises(ProviderUnavailableError) as caught:
+            await call(keyless, kind)
+    assert str(caught.value).endswith("Internal server error (no API key is set: set LITELLM_API_KEY)")
+    assert caught.value.retryable is False
+
+
+async def test_keyless_provider_generic_json_500_of_a_model_call_does_not_blame_the_key(
+    proxy: respx.MockRouter,
+) -> None:
+    body = {"error": {"message": "Internal server error", "type": "internal_server_error"}}
+    reply = httpx.Response(500, json=body, headers={"x-litellm-call-id": "call-1"})
+    proxy.post("/v1/chat/completions").mock(return_value=reply)
+    async with LiteLLMProvider(BASE_URL) as keyless:
+        with pytest.raises(ProviderUnavailableError) as caught:
+            await keyless.chat_completion(HELLO, MODEL)
+    assert "LITELLM_API_KEY" not in str(caught.value)
+    assert caught.value.retryable is True
+
+
 async def test_keyless_provider_json_500_gets_no_key_hint(proxy: respx.MockRouter) -> None:
     body = error_body("upstream exploded", None, "500")
     proxy.post("/v1/chat/completions").mock(return_value=httpx.Response(500, json=body))
