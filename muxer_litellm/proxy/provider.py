@@ -443,7 +443,8 @@ class LiteLLMProvider(LLMProvider):
                 raw = self._transport.json_object(details, None).get("litellm_version")
             except ProviderError as exc:
                 logger.debug("the LiteLLM proxy does not report its version: %s", exc)
-        self.proxy_version = raw[:64] if isinstance(raw, str) else None
+        printable = isinstance(raw, str) and raw.isascii() and raw.isprintable()
+        self.proxy_version = str(raw)[:64] if printable else None
         version = parse_version(raw)
         warning = None if version is None else version_warning(version)
         if warning is not None:

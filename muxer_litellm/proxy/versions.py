@@ -1,9 +1,10 @@
 """Which LiteLLM proxy versions this client is tested against, and the proxy's own version.
 
-The proxy is deployed separately, so it runs whatever LiteLLM its operator chose. Its
-``/health/readiness`` reply names it (``litellm_version``, in every tested version); a version
-outside the tested range gets one warning per provider. What differs by version, and what
-the client does about each difference, is in docs/proxy-versions.md.
+The proxy is deployed separately, so it runs whatever LiteLLM its operator chose. It names its
+version (``litellm_version``) on ``/health/readiness`` (older proxies) or, to a key,
+``/health/readiness/details`` (newer ones); a version outside the tested range gets one warning
+per provider. What differs by version, and what the client does about each difference, is in
+docs/proxy-versions.md.
 """
 
 from __future__ import annotations
@@ -37,11 +38,11 @@ def _dotted(version: tuple[int, ...]) -> str:
 
 def version_warning(version: tuple[int, int, int]) -> str | None:
     """One line for an operator when ``version`` is outside the tested range; None within it."""
-    tested = f"this client is tested with LiteLLM {_dotted(OLDEST_TESTED)} to {_dotted(NEWEST_TESTED)}"
+    tested = f"the versions this client is tested with ({_dotted(OLDEST_TESTED)} to {_dotted(NEWEST_TESTED)})"
     if version < OLDEST_TESTED:
         return (
-            f"the LiteLLM proxy runs {_dotted(version)}, older than {tested}: expect fewer costs, waits and "
-            "prices from it (see docs/proxy-versions.md)"
+            f"the LiteLLM proxy runs {_dotted(version)}, older than {tested}: it may give fewer costs, waits "
+            "and prices (see docs/proxy-versions.md)"
         )
     if version > NEWEST_TESTED:
         return f"the LiteLLM proxy runs {_dotted(version)}, newer than {tested} (see docs/proxy-versions.md)"

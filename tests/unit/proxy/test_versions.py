@@ -50,7 +50,7 @@ def test_version_warning_names_the_version_and_the_tested_range() -> None:
     older = version_warning((1, 74, 14))
     assert older is not None
     assert "1.74.14, older than" in older
-    assert f"{dotted(OLDEST_TESTED)} to {dotted(NEWEST_TESTED)}" in older
+    assert f"({dotted(OLDEST_TESTED)} to {dotted(NEWEST_TESTED)})" in older
     newer = version_warning((1, 110, 0))
     assert newer is not None
     assert "1.110.0, newer than" in newer
@@ -114,8 +114,9 @@ async def test_the_version_is_read_even_when_the_key_is_refused(
         (httpx.Response(200, json={"status": "healthy"}), None),
         (httpx.Response(200, json={"litellm_version": "unknown"}), "unknown"),
         (httpx.Response(200, text="<html>"), None),
+        (httpx.Response(200, json={"litellm_version": "\x1b[31m1.2.3"}), None),
     ],
-    ids=["no-details-route", "no-version", "unreadable", "not-json"],
+    ids=["no-details-route", "no-version", "unreadable", "not-json", "terminal-escape"],
 )
 async def test_a_proxy_without_a_readable_version_is_not_warned_about(
     proxy: respx.MockRouter,
@@ -152,8 +153,8 @@ async def test_a_newer_proxy_shows_its_version_only_to_a_key(
     assert asked.calls.last.request.headers["authorization"] == "Bearer " + API_KEY
     assert provider.proxy_version == "1.110.2"
     assert [m for m in warnings_of(caplog) if "newer than" in m] == [
-        "the LiteLLM proxy runs 1.110.2, newer than this client is tested with LiteLLM "
-        f"{dotted(OLDEST_TESTED)} to {dotted(NEWEST_TESTED)} (see docs/proxy-versions.md)"
+        "the LiteLLM proxy runs 1.110.2, newer than the versions this client is tested with "
+        f"({dotted(OLDEST_TESTED)} to {dotted(NEWEST_TESTED)}) (see docs/proxy-versions.md)"
     ]
 
 
