@@ -20,6 +20,7 @@ from .errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
+    ReplyTooLargeError,
     RoutingConfigError,
     TenantBusyError,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "ProviderTimeoutError",
     "ProviderUnavailableError",
     "RateLimitError",
+    "ReplyTooLargeError",
     "RouteAttempt",
     "RouterMetadata",
     "RoutingConfigError",

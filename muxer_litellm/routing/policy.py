@@ -3,7 +3,7 @@
 One policy, read by every strategy (combos, heuristic fallbacks, cascade steps, streams):
 
 - ``RateLimitError`` (429): try the next candidate; the candidate waits ``retry_after`` seconds
-  (else ``rate_limit_cooldown``).
+  (else ``rate_limit_cooldown``; the attempt says which, see ``ErrorVerdict.wait_source``).
 - Any other retryable error (timeout, 5xx, connection failure): try the next candidate; the
   failure counts toward the candidate's breaker.
 - ``ModelNotFoundError``, ``ContextWindowExceededError``, ``ContentPolicyError``: about this
@@ -11,6 +11,8 @@ One policy, read by every strategy (combos, heuristic fallbacks, cascade steps, 
 - ``AuthenticationError``, ``BudgetExceededError``, ``NotAProxyError``, ``ProviderClosedError``:
   about the provider (its key, budget, URL, closed client), so skip its other candidates but try
   other providers; state unchanged.
+- ``ReplyTooLargeError``: this target sent a reply past a size limit; try the next target, and
+  the failure counts toward the target's breaker (it is not retryable on the same target).
 - ``BadRequestError``: the request itself is wrong; stop and raise it.
 - Any other non-retryable error (a malformed or non-JSON reply, a bare 500 to a provider with no
   key): the provider cannot serve as it is, but the request may be fine; skip its other candidates,
@@ -54,6 +56,7 @@ from ..errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
+    ReplyTooLargeError,
     TenantBusyError,
 )
 
@@ -64,12 +67,14 @@ __all__ = [
     "ErrorAction",
     "ErrorVerdict",
     "StateEffect",
+    "WaitSource",
     "error_action",
     "error_verdict",
 ]
 
 ErrorAction = Literal["next", "skip_provider", "stop"]
 StateEffect = Literal["cool_down", "cool_tenant", "cool_tenant_target", "failure", "none"]
+WaitSource = Literal["proxy", "default"]
 
 #: Errors about the provider (its key, budget, URL or client), not the model: skip its other candidates.
 PROVIDER_SCOPED: tuple[type[ProviderError], ...] = (
@@ -89,6 +94,9 @@ class ErrorVerdict:
     action: ErrorAction
     effect: StateEffect
     wait: float | None = None
+    #: Where ``wait`` came from: the proxy's reply (``retry-after``), or ``rate_limit_cooldown``
+    #: when the reply named no wait (older LiteLLM proxies pass none on an upstream's 429).
+    wait_source: WaitSource | None = None
 
 
 def error_action(exc: ProviderError) -> ErrorAction:
@@ -105,7 +113,7 @@ def error_action(exc: ProviderError) -> ErrorAction:
         return "skip_provider"
     if isinstance(exc, PROVIDER_SCOPED):
         return "skip_provider"
-    if isinstance(exc, MODEL_SCOPED):
+    if isinstance(exc, (*MODEL_SCOPED, ReplyTooLargeError)):
         return "next"
     if isinstance(exc, BadRequestError):
         return "stop"
@@ -122,13 +130,14 @@ def error_verdict(
     if action == "stop" and isinstance(exc, BudgetExceededError):
         return ErrorVerdict("skip_provider" if tenant_budget_fallback else "stop", "none")
     if isinstance(exc, RateLimitError):
+        source: WaitSource = "proxy" if exc.retry_after is not None else "default"
         wait = exc.retry_after if exc.retry_after is not None else rate_limit_cooldown
         if exc.scope == "tenant":
-            return ErrorVerdict(action, "cool_tenant", wait)
+            return ErrorVerdict(action, "cool_tenant", wait, source)
         if exc.scope == "tenant_model":
-            return ErrorVerdict(action, "cool_tenant_target", wait)
-        return ErrorVerdict(action, "cool_down", wait)
-    if exc.retryable and not isinstance(exc, MODEL_SCOPED + PROVIDER_SCOPED):
+            return ErrorVerdict(action, "cool_tenant_target", wait, source)
+        return ErrorVerdict(action, "cool_down", wait, source)
+    if isinstance(exc, ReplyTooLargeError) or (exc.retryable and not isinstance(exc, MODEL_SCOPED + PROVIDER_SCOPED)):
         return ErrorVerdict(action, "failure")
     return ErrorVerdict(action, "none")
 
