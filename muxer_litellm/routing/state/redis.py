@@ -212,8 +212,8 @@ class RedisStore(RoutingStore):
         ``unix://``), which never retries on its own: the store decides what a failed trip means."""
         try:
             from redis.asyncio import Redis
-            from redis.backoff import NoBackoff
             from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
         except ImportError as exc:  # pragma: no cover - the [redis] extra is missing
             raise ImportError(
                 "state_backend: redis needs the redis client: pip install 'muxer-litellm[redis]'"
