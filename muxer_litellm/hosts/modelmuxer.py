@@ -2,8 +2,8 @@
 
 Two host contracts, and which is which:
 
-* ``muxer_litellm.host.LLMProvider`` is the older ModelMuxer contract (the one the seed guide
-  describes: ``chat_completion`` -> ``ChatCompletionResponse``, ``calculate_cost``, ...).
+* ``muxer_litellm.host.LLMProvider`` is the older ModelMuxer contract (the one ModelMuxer-style
+  hosts register: ``chat_completion`` -> ``ChatCompletionResponse``, ``calculate_cost``, ...).
   ``LiteLLMProvider`` implements it and ``muxer_litellm.routing`` routes over it; hosts built on
   it keep registering ``LiteLLMProvider`` directly.
 * This module is ModelMuxer's *current* contract: an ``app.providers.base.LLMProviderAdapter``

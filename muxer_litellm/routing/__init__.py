@@ -3,7 +3,7 @@
 Uses only the ``muxer_litellm.host`` contract plus the seams a provider declares
 (``CatalogProvider``, ``TokenCounter``, ``HealthReporter``), so a ModelMuxer-style host can
 route across native providers and the LiteLLM proxy alike. See :class:`HeuristicRouter` and
-the README's "Routing" section.
+the Routing page of the docs (``docs/routing.md``).
 
 Layout: ``router.py`` (the :class:`HeuristicRouter` facade), ``candidates.py``
 (:class:`Candidate`, the one name for a routable model), ``select.py`` (filters and ranking),

@@ -147,7 +147,7 @@ class CascadeConfig(BaseModel):
 
 class RoutingConfig(BaseModel):
     """Everything a :class:`~muxer_litellm.routing.HeuristicRouter` can be told. Defaults are
-    what the README documents; every number is in the unit its name says."""
+    what docs/routing.md documents; every number is in the unit its name says."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -200,7 +200,7 @@ class RoutingConfig(BaseModel):
     token_counter_timeout: Seconds = 0.5
     token_counter_band: Fraction = Field(0.25, description="Ask when the estimate is this close to a window.")
 
-    # Routing state shared by several gateway replicas (README "Several gateway replicas")
+    # Routing state shared by several gateway replicas (docs/replicas.md)
     state_backend: StateBackend = "local"
     redis_url: SecretStr | None = Field(None, description="redis://[:password@]host:port/db; never printed.")
     redis_prefix: str = Field(

@@ -1,4 +1,4 @@
-"""Issue 12 (Reliability): one test per fault, against the real LiteLLM proxy.
+"""Reliability: one test per fault, against the real LiteLLM proxy.
 
 Each test asserts the typed error (exact class, ``retryable``, the message's key words) or the
 recovered answer, and afterwards that the provider's pool lent nothing out and keeps no

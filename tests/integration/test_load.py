@@ -1,4 +1,4 @@
-"""Issue 12 (Reliability): correctness under load through the real LiteLLM proxy.
+"""Reliability: correctness under load through the real LiteLLM proxy.
 
 2,000 chat calls and 200 streams (half closed early) share one provider at concurrency 100.
 Every prompt carries a nonce the fake upstream echoes, so an answer delivered to the wrong

@@ -2,7 +2,7 @@
 
 All mutable routing state of one process lives here, behind a few named operations; routing
 reaches it through a :class:`~muxer_litellm.routing.state.store.RoutingStore` (``store.py``: this state
-as is, or ``store_redis.py``: the same rules in Redis, shared by gateway replicas):
+as is, or ``redis.py``: the same rules in Redis, shared by gateway replicas):
 
 - planning reads :meth:`RoutingState.snapshot` once per decision;
 - execution calls :meth:`~RoutingState.admit` right before calling a target (it takes the

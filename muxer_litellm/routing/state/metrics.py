@@ -17,7 +17,7 @@ __all__ = ["PrometheusStoreMetrics"]
 
 
 class PrometheusStoreMetrics:
-    """A :class:`~.store_redis.StoreMetricsHook` keeping three series (``backend`` label:
+    """A :class:`~.redis.StoreMetricsHook` keeping three series (``backend`` label:
     ``redis``): ``routing_store_outages_total``, ``routing_store_fallbacks_total`` (by
     ``operation``: ``snapshot``, ``admit``, ``record_failure``...) and the gauge
     ``routing_store_shared`` (1 while the store shares, 0 while it routes on local state)."""

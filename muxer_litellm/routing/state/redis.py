@@ -1,6 +1,6 @@
 """Routing state shared by gateway replicas through Redis (``state_backend: redis``).
 
-The same rules as :mod:`.state` (one half-open trial, bursts counted once, stale results
+The same rules as :mod:`.local` (one half-open trial, bursts counted once, stale results
 ignored, 429 waits), kept in Redis so that a 429 seen by one replica keeps every replica off
 the target, a breaker opened by failures spread over replicas lets exactly one trial through
 from all of them, and round-robin turns are counted once for all.
@@ -9,11 +9,11 @@ Cost per request (round trips to Redis): planning reads everything a decision ne
 script (:meth:`RedisStore.snapshot`, round-robin turn included); a call to a closed target is
 admitted from that read without another trip, and its success writes nothing unless the target
 had something to forget. State changes (a failure, a 429, a trial gate taken or freed, a health
-mark) cost one script each. See ``store_redis_lua.py`` for the data model and the scripts.
+mark) cost one script each. See ``redis_lua.py`` for the data model and the scripts.
 
 Redis trouble never fails a request: every trip has a short timeout; when one fails, the store
 logs once, counts it (:attr:`RedisStore.stats`, and the metrics hook), keeps what it last read
-as this process's local state and routes on that (:class:`~.state.RoutingState`), retrying
+as this process's local state and routes on that (:class:`~.local.RoutingState`), retrying
 Redis every ``retry_interval``. When Redis answers again it publishes the blocks this replica
 learned meanwhile (cooldowns and open breakers, with the time they have left) and shares again.
 """
@@ -61,7 +61,7 @@ VIEW_FRESH = 0.1
 
 
 class StoreMetricsHook(Protocol):
-    """Called on each :class:`StoreEvent` (``store_metrics.PrometheusStoreMetrics`` is one)."""
+    """Called on each :class:`StoreEvent` (``metrics.PrometheusStoreMetrics`` is one)."""
 
     def __call__(self, event: StoreEvent, /) -> None: ...
 

@@ -1,4 +1,4 @@
-"""The Lua scripts behind :class:`~.store_redis.RedisStore`: each operation is one script, so it
+"""The Lua scripts behind :class:`~.redis.RedisStore`: each operation is one script, so it
 is atomic across every replica and costs one round trip.
 
 Keys, all under the hash tag ``{prefix}`` (one Redis Cluster slot, so scripts may touch them together):

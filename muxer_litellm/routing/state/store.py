@@ -1,9 +1,9 @@
 """The routing-state store: the one interface planning and execution use to read and change
 routing state, so a gateway can keep it in its own process or share it between replicas.
 
-:class:`LocalStore` (the default) is this process's :class:`~.state.RoutingState` behind
+:class:`LocalStore` (the default) is this process's :class:`~.local.RoutingState` behind
 coroutines that never wait, so an in-process router pays one ``await`` of a finished coroutine
-per operation and nothing else. ``store_redis.RedisStore`` keeps the same state in Redis for
+per operation and nothing else. ``redis.RedisStore`` keeps the same state in Redis for
 several gateway replicas (``state_backend: redis``).
 
 Operations, in the order a request uses them:
@@ -18,8 +18,8 @@ Operations, in the order a request uses them:
 - :meth:`~RoutingStore.set_provider_health` after health checks;
 - :meth:`~RoutingStore.status` / :meth:`~RoutingStore.breaker_state` for dashboards and tests.
 
-The rules behind them are :mod:`.state`'s; every store follows the same ones (one test suite,
-``tests/unit/routing/test_state.py``, runs against each).
+The rules behind them are :mod:`.local`'s; every store follows the same ones (one test suite,
+``tests/unit/routing/state/test_state.py``, runs against each).
 """
 
 from __future__ import annotations

@@ -848,7 +848,7 @@ def _no_global_span_leak() -> Iterator[None]:
     assert not trace.get_current_span().get_span_context().is_valid
 
 
-# ---------------------------------------------------------------------------- review follow-ups
+# ---------------------------------------------------------------------------- edge cases
 
 
 def record_for(model: str, *, status: str = "ok", error_type: str | None = None) -> CallRecord:

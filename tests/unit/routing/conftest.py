@@ -3,7 +3,7 @@
 
 A Redis store here runs on the test's fake clock (``RedisStore(clock=...)`` puts it in every
 script instead of Redis's TIME), so the same exact waits hold for both; the tests in
-``test_store_redis.py`` and ``tests/integration/test_replicas.py`` use Redis's own clock.
+``state/test_redis.py`` and ``tests/integration/test_replicas.py`` use Redis's own clock.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class Stores:
 
         assert self.url is not None
         client = Redis.from_url(self.url, decode_responses=True)
-        # A generous timeout: these tests check the shared rules, not the fallback (test_store_redis.py does).
+        # A generous timeout: these tests check the shared rules, not the fallback (state/test_redis.py does).
         store = RedisStore(client, local=state, prefix=self.prefix, clock=clock, timeout=10.0)
         self._opened.append(store)
         return store

@@ -1,4 +1,4 @@
-"""``store_redis.py``: what only the Redis store does (the rules it shares with the local store
+"""``routing/state/redis.py``: what only the Redis store does (the rules it shares with the local store
 are ``test_state.py``'s, run on both). Redis's own clock and TTLs, deadlines read back by another
 replica, round trips per request, the trial lease, and Redis trouble: out of reach, too slow,
 killed and restarted. Every test talks to a real redis-server on loopback."""
