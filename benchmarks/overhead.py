@@ -24,6 +24,8 @@ Clients, all against the same URL with the same prompt:
   cost per request is its row minus the provider's.
 - ``openai``: ``openai.AsyncOpenAI(...).chat.completions.create`` (``max_retries=0``).
 - ``litellm``: ``litellm.acompletion(model="openai/...", api_base=...)``.
+- with ``--httpx-aiohttp``: ``openai-aiohttp`` (``AsyncOpenAI(http_client=DefaultAioHttpClient())``)
+  and ``provider-httpx-aiohttp`` (the provider given an ``httpx_aiohttp.HttpxAiohttpClient``).
 
 Scenarios: chat at concurrency 1 and 64; a stream of ``--chunks`` events (the last with usage)
 sent in one write, so the client reads many events per read; and the same stream from a second
@@ -62,6 +64,9 @@ MESSAGES = [
 MAX_TOKENS = 256
 TEMPERATURE = 0.2
 CLIENTS = ("aiohttp", "httpx", "provider", "provider-httpx", "routed", "openai", "litellm")
+#: With --httpx-aiohttp (needs the httpx-aiohttp package, not a dependency): the openai SDK's
+#: aiohttp client, and the provider given an httpx-aiohttp client (http_client=).
+HTTPX_AIOHTTP_CLIENTS = ("openai-aiohttp", "provider-httpx-aiohttp")
 FLOOR = "aiohttp"
 #: The paced server's gap between stream events: longer than a client needs per chunk, so each
 #: event is a read of its own, as in a real stream (LLM tokens come tens of ms apart).
@@ -258,6 +263,27 @@ class OpenAIClient(Client):
         await self.client.close()
 
 
+class OpenAIAiohttpClient(OpenAIClient):
+    def __init__(self, url: str, key: str) -> None:
+        from openai import AsyncOpenAI, DefaultAioHttpClient
+
+        self.client = AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, http_client=DefaultAioHttpClient())
+
+
+class HttpxAiohttpProviderClient(ProviderClient):
+    def __init__(self, url: str, key: str) -> None:
+        from httpx_aiohttp import HttpxAiohttpClient
+
+        from muxer_litellm import LiteLLMProvider
+
+        self.http_client = HttpxAiohttpClient(timeout=60.0)
+        self.provider = LiteLLMProvider(url, key, http_client=self.http_client)
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await self.http_client.aclose()
+
+
 class LiteLLMClient(Client):
     def __init__(self, url: str, key: str) -> None:
         import litellm
@@ -297,6 +323,8 @@ FACTORIES: dict[str, Callable[[str, str], Client]] = {
     "routed": RoutedClient,
     "openai": OpenAIClient,
     "litellm": LiteLLMClient,
+    "openai-aiohttp": OpenAIAiohttpClient,
+    "provider-httpx-aiohttp": HttpxAiohttpProviderClient,
 }
 
 
@@ -506,8 +534,11 @@ def scenarios(scale: float, chunks: int, paced: bool) -> list[Scenario]:
 
     fast = {"aiohttp": 1, "provider": 1, "routed": 1}
     chat1 = {"httpx": 240, "provider-httpx": 240, "openai": 160, "litellm": 60}
+    chat1 |= {"openai-aiohttp": 240, "provider-httpx-aiohttp": 480}
     chat64 = {"httpx": 512, "provider-httpx": 512, "openai": 192, "litellm": 64}
+    chat64 |= {"openai-aiohttp": 512, "provider-httpx-aiohttp": 1024}
     stream = {"httpx": 24, "provider-httpx": 24, "openai": 6, "litellm": 3}
+    stream |= {"openai-aiohttp": 12, "provider-httpx-aiohttp": 48}
     return [
         Scenario("chat, concurrency 1", "chat", 1, n({**chat1, **{c: 480 * k for c, k in fast.items()}}), 4),
         Scenario("chat, concurrency 64", "chat", 64, n({**chat64, **{c: 2048 * k for c, k in fast.items()}}), 4),
@@ -522,7 +553,10 @@ def scenarios(scale: float, chunks: int, paced: bool) -> list[Scenario]:
             f"stream of {chunks} chunks, conc. 32",
             "stream",
             32,
-            n({"aiohttp": 192, "httpx": 96, "provider": 192, "provider-httpx": 96, "openai": 32, "litellm": 8}),
+            n(
+                {"aiohttp": 192, "httpx": 96, "provider": 192, "provider-httpx": 96, "openai": 32, "litellm": 8}
+                | {"openai-aiohttp": 64, "provider-httpx-aiohttp": 192}
+            ),
             3,
         ),
     ] + (
@@ -531,7 +565,10 @@ def scenarios(scale: float, chunks: int, paced: bool) -> list[Scenario]:
                 "paced stream, 1 read per chunk",
                 "stream",
                 1,
-                n({"aiohttp": 8, "httpx": 8, "provider": 8, "provider-httpx": 8, "openai": 2, "litellm": 2}),
+                n(
+                    {"aiohttp": 8, "httpx": 8, "provider": 8, "provider-httpx": 8, "openai": 2, "litellm": 2}
+                    | {"openai-aiohttp": 4, "provider-httpx-aiohttp": 8}
+                ),
                 2,
                 "paced",
             )
@@ -568,7 +605,7 @@ def summarize(scenario: Scenario, wire_chunks: float | None) -> list[dict[str, A
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     head = (
-        f"{'scenario':<32} {'client':<14} {'CPU us/call':>11} {'x floor':>8} {'calls/s':>8} "
+        f"{'scenario':<32} {'client':<22} {'CPU us/call':>11} {'x floor':>8} {'calls/s':>8} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'us/chunk':>8} {'TTFC ms':>7}"
     )
     print(head)
@@ -580,7 +617,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         chunk = f"{row['cpu_us_per_chunk']:8.1f}" if "cpu_us_per_chunk" in row else f"{'':>8}"
         ttfc = f"{row['ttfc_ms']:7.2f}" if "ttfc_ms" in row else f"{'':>7}"
         print(
-            f"{name:<32} {row['client']:<14} {row['cpu_us_per_call']:11.1f} {row['ratio_to_floor']:7.2f}x "
+            f"{name:<32} {row['client']:<22} {row['cpu_us_per_call']:11.1f} {row['ratio_to_floor']:7.2f}x "
             f"{row['calls_per_s']:8.0f} {row['p50_ms']:7.2f} {row['p99_ms']:7.2f} {chunk} {ttfc}"
         )
 
@@ -637,7 +674,7 @@ def coordinate(args: argparse.Namespace) -> None:
             print("starting a LiteLLM proxy in front of the fast server ...", file=sys.stderr, flush=True)
             proxy = LiteLLMProxy(proxy_config(url)).start()
             url, key = proxy.base_url, proxy.master_key
-        clients = ("provider",) if args.soak else CLIENTS
+        clients = ("provider",) if args.soak else CLIENTS + (HTTPX_AIOHTTP_CLIENTS if args.httpx_aiohttp else ())
         workers = {name: Worker(name, url, key, paced_url) for name in clients}
         for w in workers.values():
             w.read()  # ready
@@ -670,7 +707,7 @@ def coordinate(args: argparse.Namespace) -> None:
                 )
         for r in range(args.rounds):
             print(f"round {r + 1}/{args.rounds} ({time.monotonic() - began:.0f} s) ...", file=sys.stderr, flush=True)
-            rotated = list(CLIENTS[r % len(CLIENTS) :] + CLIENTS[: r % len(CLIENTS)])
+            rotated = list(clients[r % len(clients) :] + clients[: r % len(clients)])
             for scenario in plan:
                 order = [name for name in rotated if name in scenario.calls and name in workers]
                 parts: dict[str, list[dict[str, Any]]] = {name: [] for name in order}
@@ -727,7 +764,10 @@ def main() -> None:
     parser.add_argument("--via-proxy", action="store_true", help="through a real LiteLLM proxy (for context)")
     parser.add_argument("--soak", action="store_true", help="RSS of the provider after 10,000 and 100,000 calls")
     parser.add_argument("--quick", action="store_true", help="a quarter of the calls (a smoke run)")
-    parser.add_argument("--worker", choices=CLIENTS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--httpx-aiohttp", action="store_true", help="also the httpx-aiohttp clients (needs that package)"
+    )
+    parser.add_argument("--worker", choices=CLIENTS + HTTPX_AIOHTTP_CLIENTS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
     parser.add_argument("--paced-url", help=argparse.SUPPRESS)
