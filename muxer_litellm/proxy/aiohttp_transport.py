@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -50,7 +49,7 @@ def _translate(exc: BaseException, request: httpx.Request) -> httpx.TransportErr
     kind: type[httpx.TransportError]
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         kind = httpx.ConnectTimeout  # raised only while opening a connection: nothing sent
-    elif isinstance(exc, asyncio.TimeoutError):  # aiohttp's SocketTimeoutError and other read deadlines
+    elif isinstance(exc, TimeoutError):  # aiohttp's SocketTimeoutError and other read deadlines
         kind = httpx.ReadTimeout
     elif isinstance(exc, aiohttp.ClientConnectorError):
         kind = httpx.ConnectError  # refused, unresolvable, TLS handshake: nothing sent
@@ -67,7 +66,8 @@ class _Body(httpx.AsyncByteStream):
     """A reply's body, read from aiohttp; closing it frees the connection and its pool slot.
 
     Read to the end, the connection goes back to the pool; closed early, it is closed (its
-    unread bytes make it unusable)."""
+    unread bytes make it unusable). Its own iterator, not an async generator: one object
+    fewer per call."""
 
     __slots__ = ("_owner", "_request", "_response")
 
@@ -76,18 +76,23 @@ class _Body(httpx.AsyncByteStream):
         self._owner = owner
         self._request = request
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> _Body:
+        return self
+
+    async def __anext__(self) -> bytes:
         response = self._response
         if response is None:
             raise httpx.StreamClosed()
         failure: httpx.TransportError | None = None
         try:
-            async for chunk in response.content.iter_any():
-                yield chunk
+            chunk = await response.content.readany()
         except (TimeoutError, aiohttp.ClientError) as exc:
             failure = _translate(exc, self._request)
         if failure is not None:
             raise failure  # outside the except block: aiohttp's exception is not chained
+        if not chunk:
+            raise StopAsyncIteration
+        return chunk
 
     async def aclose(self) -> None:
         response, self._response = self._response, None
