@@ -24,8 +24,10 @@ in use (a slot is held from sending until the response is closed; waiting for on
 by the ``pool`` timeout), ``max_keepalive_connections`` bounds idle ones,
 ``keepalive_expiry`` retires an idle connection (aiohttp's ``keepalive_timeout``); ``connect``
 bounds opening a connection (``sock_connect``), ``read`` each wait for reply bytes
-(``sock_read``). aiohttp has no write deadline: it reads the reply while it writes, so a stalled
-upload is bounded by the ``read`` timeout. Proxy environment variables are not read.
+(``sock_read``). aiohttp has no write deadline and starts the read one only once the body is
+written, so a body too big to buffer at once is sent under a deadline of connect + write + read:
+past it, the write took longer than ``write`` (``WriteTimeout``). Proxy environment variables
+are not read.
 """
 
 from __future__ import annotations
@@ -41,6 +43,15 @@ from yarl import URL
 __all__ = ["AiohttpTransport"]
 
 _URL_CACHE_SIZE = 256
+#: asyncio's default write buffer high-water mark: a body up to this size is buffered at once,
+#: so its write cannot stall; a larger one can, when the server stops reading.
+_BUFFERED_BODY = 64 * 1024
+
+
+def _write_deadline(timeouts: dict[str, float | None]) -> float | None:
+    """connect + write + read, when all three are bounded."""
+    parts = (timeouts.get("connect"), timeouts.get("write"), timeouts.get("read"))
+    return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
 
 
 def _translate(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
@@ -219,6 +230,29 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             f"no free connection within {pool_timeout} s (all {self._max_connections} in use)", request=request
         )
 
+    async def _send(
+        self, session: aiohttp.ClientSession, request: httpx.Request, body: bytes, timeouts: dict[str, float | None]
+    ) -> aiohttp.ClientResponse | None:
+        """The reply's head; None when a large body's write outlasted its deadline."""
+        sending = session.request(
+            request.method,
+            self._url(request.url),
+            headers=request.headers.multi_items(),
+            data=body or None,
+            allow_redirects=False,
+            timeout=self._timeout(timeouts),
+        )
+        deadline = _write_deadline(timeouts) if len(body) > _BUFFERED_BODY else None
+        if deadline is None:
+            return await sending
+        try:
+            async with asyncio.timeout(deadline):
+                return await sending
+        except TimeoutError as exc:
+            if isinstance(exc, aiohttp.ServerTimeoutError):
+                raise  # aiohttp's own connect or read deadline
+            return None
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session
         if session is None or session.closed or self._loop is not asyncio.get_running_loop():
@@ -229,30 +263,30 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         except httpx.RequestNotRead:
             body = await request.aread()
         await self._acquire(timeouts.get("pool"), request)
-        failure: httpx.TransportError | None = None
+        failure: httpx.TransportError
         try:
-            response = await session.request(
-                request.method,
-                self._url(request.url),
-                headers=request.headers.multi_items(),
-                data=body or None,
-                allow_redirects=False,
-                timeout=self._timeout(timeouts),
-            )
+            response = await self._send(session, request, body, timeouts)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            self._release()
             failure = _translate(exc, request)
         except BaseException:  # cancelled: aiohttp closed the connection; give the slot back
             self._release()
             raise
-        if failure is not None:
-            raise failure  # outside the except block: aiohttp's exception is not chained
-        return httpx.Response(
-            response.status,
-            headers=response.raw_headers,
-            stream=_Body(response, self, request),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode("latin-1")},
-        )
+        else:
+            if response is not None:
+                return httpx.Response(
+                    response.status,
+                    headers=response.raw_headers,
+                    stream=_Body(response, self, request),
+                    extensions={
+                        "http_version": b"HTTP/1.1",
+                        "reason_phrase": (response.reason or "").encode("latin-1"),
+                    },
+                )
+            failure = httpx.WriteTimeout(
+                f"the request body was not written within {timeouts.get('write')} s", request=request
+            )
+        self._release()
+        raise failure  # outside the except block: aiohttp's exception is not chained
 
     async def aclose(self) -> None:
         self._closed = True

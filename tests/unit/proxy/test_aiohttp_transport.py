@@ -335,6 +335,27 @@ async def test_a_stream_that_stalls_midway_is_a_read_timeout(serve: Callable[[Ha
         assert_no_key(caught.value)
 
 
+async def test_a_server_that_stops_reading_a_large_body_is_a_write_timeout(
+    serve: Callable[[Handler], Awaitable[RawServer]],
+) -> None:
+    async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(5)
+
+    server = await serve(never_reads)
+    big = [{"role": "user", "content": "x" * 8_000_000}]  # far more than the socket buffers hold
+    timeout = httpx.Timeout(5.0, connect=0.2, write=0.2, read=0.2)
+    async with provider_for(server.url, timeout=timeout) as provider:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ProviderTimeoutError) as caught:
+            await provider.chat_completion(big, MODEL)
+        assert asyncio.get_running_loop().time() - started < 3.0
+        assert "did not answer in time (WriteTimeout: the request body was not written within 0.2 s)" in str(
+            caught.value
+        )
+        assert pool(provider).in_use == 0
+        assert_no_key(caught.value)
+
+
 async def test_a_wait_for_a_pool_slot_is_a_typed_timeout(serve: Callable[[Handler], Awaitable[RawServer]]) -> None:
     release = asyncio.Event()
 
