@@ -2,7 +2,7 @@
 
 Every error says whether retrying (or falling back to another model) can help
 (``retryable``), which model it concerns and the proxy's call id, so a router
-can fall back, cool a target down for ``retry_after`` seconds, or give up.
+can fall back, cool a candidate down for ``retry_after`` seconds, or give up.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ class AuthenticationError(ProviderError):
 
 
 class RateLimitError(ProviderError):
-    """429: wait ``retry_after`` seconds (when the proxy said) or try another target."""
+    """429: wait ``retry_after`` seconds (when the proxy said) or try another candidate."""
 
     default_retryable = True
 
@@ -177,7 +177,7 @@ class NoRouteError(ProviderError):
 
 
 class FallbackExhaustedError(ProviderError):
-    """Every target routing tried failed. ``attempts`` lists them in order (dicts in the
+    """Every candidate routing tried failed. ``attempts`` lists them in order (dicts in the
     shape of ``RouteAttempt``); ``last_error`` is the final failure (also ``__cause__``)."""
 
     def __init__(self, message: str, attempts: Sequence[Mapping[str, Any]], last_error: ProviderError) -> None:
@@ -193,7 +193,7 @@ class FallbackExhaustedError(ProviderError):
         )
         self.attempts: list[dict[str, Any]] = [dict(a) for a in attempts]
         self.last_error = last_error
-        #: Set when every target is now cooling down: the shortest wait before one is free.
+        #: Set when every candidate is now cooling down: the shortest wait before one is free.
         self.retry_after: float | None = None
 
 
