@@ -214,6 +214,9 @@ class RouteAttempt(BaseModel):
     cost: float | None = None
     duration_ms: float | None = None
     quality_score: float | None = None
+    time_left_ms: float | None = Field(
+        None, description="Milliseconds left of the routed request's deadline when this attempt started."
+    )
 
 
 class RouterMetadata(BaseModel):
@@ -240,6 +243,7 @@ class RouterMetadata(BaseModel):
     # Set by muxer_litellm.routing (our addition):
     routing_strategy: str | None = None
     attempts: list[RouteAttempt] = Field(default_factory=list)
+    deadline_ms: float | None = Field(None, description="The routed request's whole deadline, when one was set.")
     total_cost: float | None = Field(
         None, description="Answered attempts' cost (failed ones count 0); None if an answered one is unknown."
     )

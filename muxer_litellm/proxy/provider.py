@@ -40,10 +40,11 @@ from ..settings import HttpTransport, LiteLLMSettings, normalize_base_url
 from .catalog import ModelCatalog
 from .cost import call_metadata, parse_cost, proxy_headers, resolve_cost
 from .health import probe, read_model_health
+from .limits import ReplyLimits
 from .payload import chat_payload, embeddings_payload, message_dicts
 from .replies import PROVIDER
 from .sse import MAX_TOKENS
-from .stream import open_chat_stream
+from .stream import StreamLimits, open_chat_stream
 from .transport import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY, ProxyTransport, check_api_key
 
 if TYPE_CHECKING:
@@ -67,6 +68,9 @@ class _Options(BaseModel):
     health_timeout: float = Field(gt=0, allow_inf_nan=False)
     deep_health_timeout: float = Field(gt=0, allow_inf_nan=False)
     timeout: float | None = Field(None, gt=0, allow_inf_nan=False)
+    deadline: float | None = Field(None, gt=0, allow_inf_nan=False)
+    stream_timeout: float | None = Field(None, gt=0, allow_inf_nan=False)
+    drain_timeout: float = Field(ge=0, allow_inf_nan=False)
 
 
 class _TokenCounts(BaseModel):
@@ -97,6 +101,10 @@ class LiteLLMProvider(LLMProvider):
         tracer: Tracer | bool | None = None,
         metrics: MetricsHook | None = None,
         capture_content: bool = False,
+        deadline: float | None = None,
+        stream_timeout: float | None = None,
+        reply_limits: ReplyLimits | None = None,
+        drain_timeout: float = 10.0,
         http_transport: HttpTransport | None = None,
     ) -> None:
         """``tracer`` (an OpenTelemetry ``Tracer``, or True for the global provider's) opens a
@@ -106,7 +114,13 @@ class LiteLLMProvider(LLMProvider):
         pooled client this provider builds (httpx's request/response hooks); with your own
         ``http_client``, set them on that client instead. ``http_transport`` is what that
         client sends over: ``"aiohttp"`` (the default: aiohttp's connection pool under httpx's
-        API) or ``"httpx"`` (httpx's own pool); ``limits`` and ``timeout`` apply to either."""
+        API) or ``"httpx"`` (httpx's own pool); ``limits`` and ``timeout`` apply to either.
+
+        Limits (docs/limits.md): ``deadline`` bounds a whole non-streamed call, connect to last
+        byte (default: the read timeout); a stream's first data event and each gap between data
+        events are bounded by the read timeout, and the whole stream by ``stream_timeout``
+        (default: none); ``reply_limits`` bounds decoded reply sizes; ``aclose()`` lets calls in
+        flight finish for ``drain_timeout`` seconds."""
         if http_client is not None and event_hooks:
             raise ValueError("pass event_hooks or http_client, not both: set the hooks on your own client")
         if http_client is not None and http_transport is not None:
@@ -119,6 +133,9 @@ class LiteLLMProvider(LLMProvider):
                 health_timeout=health_timeout,
                 deep_health_timeout=deep_health_timeout,
                 timeout=None if isinstance(timeout, httpx.Timeout) else timeout,
+                deadline=deadline,
+                stream_timeout=stream_timeout,
+                drain_timeout=drain_timeout,
             )
         except ValidationError as exc:
             raise ValueError(f"invalid LiteLLMProvider option: {validation_problems(exc)}") from None
@@ -130,6 +147,14 @@ class LiteLLMProvider(LLMProvider):
         self.catalog_ttl = options.catalog_ttl
         self.health_timeout = options.health_timeout
         self.deep_health_timeout = options.deep_health_timeout
+        read_timeout = timeout.read if timeout.read is not None else DEFAULT_TIMEOUT.read
+        assert read_timeout is not None
+        #: Seconds a whole non-streamed call may take; a stream's first data event and each gap.
+        self.deadline: float = options.deadline if options.deadline is not None else read_timeout
+        self.stream_timeout = options.stream_timeout
+        self.drain_timeout = options.drain_timeout
+        self.reply_limits = reply_limits or ReplyLimits()
+        self._stream_limits = StreamLimits(gap=read_timeout, total=self.stream_timeout, event=self.reply_limits.event)
         self._api_key = check_api_key(api_key)
         parsed = {name: CustomModel.parse(name, raw) for name, raw in (custom_models or {}).items()}
         self._catalog = ModelCatalog(parsed)
@@ -138,6 +163,8 @@ class LiteLLMProvider(LLMProvider):
             self.base_url,
             self._api_key,
             timeout=timeout,
+            deadline=self.deadline,
+            reply_limits=self.reply_limits,
             http_client=http_client,
             limits=limits,
             event_hooks=event_hooks,
@@ -161,6 +188,16 @@ class LiteLLMProvider(LLMProvider):
             "catalog_ttl": s.catalog_ttl,
             "health_timeout": s.health_timeout,
             "deep_health_timeout": s.deep_health_timeout,
+            "deadline": s.deadline,
+            "stream_timeout": s.stream_timeout,
+            "drain_timeout": s.drain_timeout,
+            "reply_limits": ReplyLimits(
+                chat=s.max_chat_reply_bytes,
+                embeddings=s.max_embeddings_reply_bytes,
+                catalog=s.max_catalog_reply_bytes,
+                health=s.max_health_reply_bytes,
+                event=s.max_event_bytes,
+            ),
             "limits": httpx.Limits(
                 max_connections=s.max_connections,
                 max_keepalive_connections=s.max_keepalive_connections,
@@ -278,7 +315,10 @@ class LiteLLMProvider(LLMProvider):
             body["stream_options"] = {**options, "include_usage": True}
             return body
 
-        return open_chat_stream(self._transport, payload, model, self._cost, self._observer)
+        transport = self._transport
+        return open_chat_stream(
+            transport, payload, model, self._cost, self._observer, self._stream_limits, transport.guard
+        )
 
     # ------------------------------------------------------------------ embeddings
 
@@ -447,10 +487,12 @@ class LiteLLMProvider(LLMProvider):
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def aclose(self) -> None:
-        """Close the pooled client (only if we created it) and any catalog refresh.
-        Later calls raise :class:`ProviderClosedError`."""
+    async def aclose(self, *, drain_timeout: float | None = None) -> None:
+        """Refuse new calls at once (:class:`ProviderClosedError`), let calls in flight finish
+        for up to ``drain_timeout`` seconds (default: the constructor's), then stop them with
+        ProviderClosedError, and close the pooled client (only if we created it) and any
+        catalog refresh. A shutdown never waits on a stuck upstream longer than that."""
         task, self._refresh_task = self._refresh_task, None
         if task is not None and not task.done():
             task.cancel()
-        await self._transport.aclose()
+        await self._transport.aclose(self.drain_timeout if drain_timeout is None else drain_timeout)

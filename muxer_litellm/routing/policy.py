@@ -11,6 +11,8 @@ One policy, read by every strategy (combos, heuristic fallbacks, cascade steps, 
 - ``AuthenticationError``, ``BudgetExceededError``, ``NotAProxyError``, ``ProviderClosedError``:
   about the provider (its key, budget, URL, closed client), so skip its other candidates but try
   other providers; state unchanged.
+- ``ReplyTooLargeError``: this target sent a reply past a size limit; try the next target, and
+  the failure counts toward the target's breaker (it is not retryable on the same target).
 - ``BadRequestError``: the request itself is wrong; stop and raise it.
 - Any other non-retryable error (a malformed or non-JSON reply, a bare 500 to a provider with no
   key): the provider cannot serve as it is, but the request may be fine; skip its other candidates,
@@ -41,6 +43,7 @@ from ..errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
+    ReplyTooLargeError,
 )
 
 __all__ = [
@@ -87,7 +90,7 @@ def error_action(exc: ProviderError) -> ErrorAction:
     """
     if isinstance(exc, PROVIDER_SCOPED):
         return "skip_provider"
-    if isinstance(exc, MODEL_SCOPED):
+    if isinstance(exc, (*MODEL_SCOPED, ReplyTooLargeError)):
         return "next"
     if isinstance(exc, BadRequestError):
         return "stop"
@@ -100,7 +103,7 @@ def error_verdict(exc: ProviderError, *, rate_limit_cooldown: float) -> ErrorVer
     if isinstance(exc, RateLimitError):
         wait = exc.retry_after if exc.retry_after is not None else rate_limit_cooldown
         return ErrorVerdict(action, "cool_down", wait)
-    if exc.retryable and not isinstance(exc, MODEL_SCOPED + PROVIDER_SCOPED):
+    if isinstance(exc, ReplyTooLargeError) or (exc.retryable and not isinstance(exc, MODEL_SCOPED + PROVIDER_SCOPED)):
         return ErrorVerdict(action, "failure")
     return ErrorVerdict(action, "none")
 

@@ -321,7 +321,9 @@ async def test_upstream_slower_than_the_read_timeout_times_out_and_frees_the_con
             assert err.status_code is None
             assert err.model == "cheap-chat"
             assert f"LiteLLM proxy at {litellm_proxy.base_url} did not answer in time" in str(err)
-            assert "ReadTimeout" in str(err)
+        # Our own limits fire first (they start before httpx's read timer): the call's deadline,
+        # and a stream's time to its first (or next) data event.
+        assert [getattr(err, "limit", None) for err in errors] == ["deadline", "timeout", "timeout"]
         assert text_of(midway_chunks) == "echo:"
         assert watched.transport.sent == 3  # a request that may have been served is never retried
         await watched.assert_released()

@@ -34,7 +34,7 @@ from muxer_litellm import (
 )
 from muxer_litellm.host import MessageInput
 from muxer_litellm.proxy.replies import error_from_body, parse_retry_after
-from muxer_litellm.proxy.transport import DEFAULT_TIMEOUT, ProxyTransport
+from muxer_litellm.proxy.transport import DEFAULT_TIMEOUT, ProxyTransport, Reply
 from tests.unit.replies import API_KEY, BASE_URL, error_body
 
 MODEL = "gpt-test"
@@ -223,7 +223,7 @@ async def test_error_reply_maps_to_typed_error(case: Case) -> None:
     transport = ProxyTransport(BASE_URL, SecretStr(API_KEY), timeout=DEFAULT_TIMEOUT)
     response = reply(case)
     response.request = httpx.Request("POST", f"{BASE_URL}/v1/chat/completions")
-    err = transport.status_error(response, MODEL)
+    err = transport.status_error(Reply.of(response, response.content), MODEL)
     await transport.aclose()
     assert type(err) is case.error
     assert err.status_code == case.status

@@ -16,6 +16,7 @@ from muxer_litellm import (
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
+    ReplyTooLargeError,
 )
 from muxer_litellm.routing import ErrorVerdict, error_action, error_verdict
 from muxer_litellm.routing.policy import PROVIDER_SCOPED
@@ -49,6 +50,11 @@ def test_error_action_table(exc: ProviderError, action: str) -> None:
         pytest.param(NotAProxyError("html", 404), ErrorVerdict("skip_provider", "none"), id="not-a-proxy"),
         pytest.param(ProviderClosedError("closed"), ErrorVerdict("skip_provider", "none"), id="closed"),
         pytest.param(BadRequestError("bad", 400), ErrorVerdict("stop", "none"), id="bad-request"),
+        pytest.param(
+            ReplyTooLargeError("huge", 200, limit="max_chat_reply_bytes", limit_bytes=1024),
+            ErrorVerdict("next", "failure"),
+            id="reply-too-large-counts",
+        ),
     ],
 )
 def test_error_verdict_says_what_the_route_and_the_targets_state_do(exc: ProviderError, verdict: ErrorVerdict) -> None:
