@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint typecheck docs test unit integration bench eval train-classifier demo clean
+.PHONY: install lint typecheck docs test test-compat compat-envs unit integration bench eval train-classifier demo clean
 
 # ModelMuxer's own import-time dependencies, for tests/hosts (its real app, from MODELMUXER_SRC).
 MODELMUXER_REQS := tests/hosts/requirements-modelmuxer.txt
@@ -36,6 +36,33 @@ docs: $(STAMP)
 
 test: lint typecheck docs
 	$(BIN)/pytest
+
+# The remote proxy versions the client supports, proven (docs/proxy-versions.md): the suites that
+# exercise the proxy's replies, against the oldest and the newest supported LiteLLM, each proxy
+# from its own venv (.compat/<version>: litellm[proxy] and prometheus-client, which the shipped
+# config's metrics need) while the tests run from .venv. `make test` keeps the pinned version.
+COMPAT_VERSIONS ?= 1.74.15 1.108.7
+COMPAT_DIR ?= .compat
+COMPAT_TESTS ?= tests/integration/test_proxy_provider.py tests/integration/test_faults.py \
+	tests/integration/test_routing.py tests/integration/test_proxy_config.py tests/integration/test_cli.py \
+	tests/integration/test_routing_classify_proxy.py
+# Tests of this client's own connection handling, not of the proxy's replies: `make test` runs them.
+COMPAT_SKIP ?= not proxy_killed
+
+$(COMPAT_DIR)/%/.installed:
+	rm -rf $(COMPAT_DIR)/$*
+	$(PYTHON) -m venv $(COMPAT_DIR)/$*
+	$(COMPAT_DIR)/$*/bin/python -m pip install --quiet 'litellm[proxy]==$*' prometheus-client
+	touch $@
+
+compat-envs: $(foreach v,$(COMPAT_VERSIONS),$(COMPAT_DIR)/$(v)/.installed)
+
+test-compat: $(STAMP) compat-envs
+	@set -e; for v in $(COMPAT_VERSIONS); do \
+		echo "== integration suite against a LiteLLM $$v proxy"; \
+		MUXER_LITELLM_PROXY_CLI="$(CURDIR)/$(COMPAT_DIR)/$$v/bin/litellm" MUXER_TEST_PROXY_VERSION="$$v" \
+			$(BIN)/pytest $(COMPAT_TESTS) -k "$(COMPAT_SKIP)" -q -p no:cacheprovider; \
+	done
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
@@ -71,4 +98,4 @@ train-classifier: $(STAMP)
 	$(BIN)/python -m eval.train_classifier --copies 4 --cv 5 --oof 5 --write
 
 clean:
-	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(COMPAT_DIR) site .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -217,6 +217,10 @@ class RouteAttempt(BaseModel):
     time_left_ms: float | None = Field(
         None, description="Milliseconds left of the routed request's deadline when this attempt started."
     )
+    retry_after: float | None = Field(None, description="A 429's wait in seconds (before max_cooldown caps it).")
+    retry_after_source: Literal["proxy", "default"] | None = Field(
+        None, description="proxy: the reply named the wait; default: it named none, so rate_limit_cooldown."
+    )
 
 
 class RouterMetadata(BaseModel):

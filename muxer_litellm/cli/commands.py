@@ -278,6 +278,8 @@ def health(
             )
             raise state.fail(line)
         how = "the API key was accepted" if key_sent else "no API key sent"
+        if provider.proxy_version is not None:
+            how = f"LiteLLM {provider.proxy_version}, {how}"
         state.out.print(f"OK: LiteLLM proxy at {url} is ready ({how})", markup=False, soft_wrap=True)
         if not deep:
             return 0

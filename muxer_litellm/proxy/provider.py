@@ -46,6 +46,7 @@ from .replies import PROVIDER
 from .sse import MAX_TOKENS
 from .stream import StreamLimits, open_chat_stream
 from .transport import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY, ProxyTransport, check_api_key
+from .versions import parse_version, version_warning
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -174,6 +175,10 @@ class LiteLLMProvider(LLMProvider):
         self._observer: Observer | None = Observer.create(
             tracer, metrics, capture_content=capture_content, base_url=self.base_url, secrets=self._transport.secrets
         )
+        #: The proxy's LiteLLM version, read by the first health_check() that reached the
+        #: proxy (see ``_read_version``); None until then, or when the proxy names none.
+        self.proxy_version: str | None = None
+        self._version_checked = False
         #: Why the last health_check() failed (redacted), for operators and CLIs.
         self.last_health_error: str | None = None
 
@@ -463,12 +468,39 @@ class LiteLLMProvider(LLMProvider):
 
     async def health_check(self) -> bool:
         """Cheap probe: ``/health/readiness`` answers and an authenticated ``/v1/models``
-        succeeds, so a wrong key reads unhealthy. Makes no model calls."""
-        self.last_health_error = await probe(self._transport, self.health_timeout)
+        succeeds, so a wrong key reads unhealthy. Makes no model calls. The first time, also
+        reads the proxy's version (``proxy_version``) and logs one warning when it is outside
+        the tested range."""
+        self.last_health_error, readiness = await probe(self._transport, self.health_timeout)
+        if readiness is not None and not self._version_checked:
+            await self._read_version(readiness)
         if self.last_health_error is not None:
             logger.warning("LiteLLM proxy unhealthy: %s", self.last_health_error)
             return False
         return True
+
+    async def _read_version(self, readiness: Mapping[str, Any]) -> None:
+        """Once per provider: the proxy's version from ``/health/readiness``, or from
+        ``/health/readiness/details`` (newer proxies show it only to a key); one warning when
+        it is outside the tested range."""
+        raw = readiness.get("litellm_version")
+        if raw is None and self.last_health_error is not None:
+            return  # the details need an accepted key: ask again once the proxy is healthy
+        self._version_checked = True
+        if raw is None:
+            try:
+                details = await self._transport.request(
+                    "GET", "/health/readiness/details", timeout_seconds=self.health_timeout
+                )
+                raw = self._transport.json_object(details, None).get("litellm_version")
+            except ProviderError as exc:
+                logger.debug("the LiteLLM proxy does not report its version: %s", exc)
+        printable = isinstance(raw, str) and raw.isascii() and raw.isprintable()
+        self.proxy_version = str(raw)[:64] if printable else None
+        version = parse_version(raw)
+        warning = None if version is None else version_warning(version)
+        if warning is not None:
+            logger.warning("%s", warning)
 
     async def model_health(self) -> list[ModelHealth]:
         """The proxy's deep ``/health``: one real call per deployment (slow, billable).

@@ -62,6 +62,14 @@ _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
+def _keyless_refusal(body: Any, headers: httpx.Headers) -> bool:
+    """The proxy's generic internal error for a request that reached no model (no call id)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    return (
+        isinstance(error, dict) and error.get("type") == "internal_server_error" and "x-litellm-call-id" not in headers
+    )
+
+
 class _ReplyCookies(httpx.Cookies):
     """A cookie jar that reads a reply's cookies only when it has any.
 
@@ -290,9 +298,16 @@ class ProxyTransport:
         except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python parses
             body = None
         retryable: bool | None = None
-        if self._api_key is None and reply.status_code == 500 and body is None:
-            # A proxy with a master_key answers a keyless request with a bare 500 (litellm 1.106);
-            # retrying will not heal a missing key.
+        if (
+            self._api_key is None
+            and reply.status_code == 500
+            and (body is None or _keyless_refusal(body, reply.headers))
+        ):
+            # A proxy with a master_key answers a keyless request with a 500 before any model call:
+            # bare (litellm 1.106), or {"error": {"message": "Internal server error"}} without a
+            # call id (1.102). Retrying will not heal a missing key.
+            if body is not None:
+                text, body = str(body["error"].get("message") or ""), None
             text = f"{text.strip() or '(empty body)'} (no API key is set: set LITELLM_API_KEY)"
             retryable = False
         error = error_from_body(

@@ -25,7 +25,7 @@ from .candidates import safe_cost
 from .classify import PromptProfile
 from .config import RoutingConfig, check_fraction
 from .plan import RoutePlan
-from .policy import ErrorAction, contained, error_verdict
+from .policy import ErrorVerdict, contained, error_verdict
 from .providers import short
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .select import RankedCandidate
@@ -123,7 +123,7 @@ class Executor:
             return None
         return admission
 
-    async def _learn(self, ticket: Ticket, exc: ProviderError) -> ErrorAction:
+    async def _learn(self, ticket: Ticket, exc: ProviderError) -> ErrorVerdict:
         """Report a failure to the state; returns what it means for the rest of the route."""
         verdict = error_verdict(exc, rate_limit_cooldown=self.config.rate_limit_cooldown)
         if verdict.effect == "cool_down":
@@ -133,7 +133,7 @@ class Executor:
                 logger.warning("routing: breaker opened for %s after repeated failures", ticket.key)
         else:
             await self.state.release(ticket)
-        return verdict.action
+        return verdict
 
     async def _failed(
         self, candidate: RankedCandidate, ticket: Ticket, raised: Exception, run: Attempts, started: float
@@ -141,8 +141,13 @@ class Executor:
         """Record a failed candidate (whatever its provider raised: see :func:`contained`);
         re-raises the typed error when no other candidate would do better."""
         exc = contained(raised, candidate.provider, candidate.model)
-        action = await self._learn(ticket, exc)
-        run.add(candidate, "failed", error=type(raised).__name__, detail=short(raised), duration_ms=_ms(started))
+        verdict = await self._learn(ticket, exc)
+        action = verdict.action
+        attempt = run.add(
+            candidate, "failed", error=type(raised).__name__, detail=short(raised), duration_ms=_ms(started)
+        )
+        if verdict.effect == "cool_down":
+            attempt.retry_after, attempt.retry_after_source = verdict.wait, verdict.wait_source
         run.last_error = exc
         if action == "stop":
             raise exc

@@ -3,7 +3,7 @@
 One policy, read by every strategy (combos, heuristic fallbacks, cascade steps, streams):
 
 - ``RateLimitError`` (429): try the next candidate; the candidate waits ``retry_after`` seconds
-  (else ``rate_limit_cooldown``).
+  (else ``rate_limit_cooldown``; the attempt says which, see ``ErrorVerdict.wait_source``).
 - Any other retryable error (timeout, 5xx, connection failure): try the next candidate; the
   failure counts toward the candidate's breaker.
 - ``ModelNotFoundError``, ``ContextWindowExceededError``, ``ContentPolicyError``: about this
@@ -53,12 +53,14 @@ __all__ = [
     "ErrorAction",
     "ErrorVerdict",
     "StateEffect",
+    "WaitSource",
     "error_action",
     "error_verdict",
 ]
 
 ErrorAction = Literal["next", "skip_provider", "stop"]
 StateEffect = Literal["cool_down", "failure", "none"]
+WaitSource = Literal["proxy", "default"]
 
 #: Errors about the provider (its key, budget, URL or client), not the model: skip its other candidates.
 PROVIDER_SCOPED: tuple[type[ProviderError], ...] = (
@@ -78,6 +80,9 @@ class ErrorVerdict:
     action: ErrorAction
     effect: StateEffect
     wait: float | None = None
+    #: Where ``wait`` came from: the proxy's reply (``retry-after``), or ``rate_limit_cooldown``
+    #: when the reply named no wait (older LiteLLM proxies pass none on an upstream's 429).
+    wait_source: WaitSource | None = None
 
 
 def error_action(exc: ProviderError) -> ErrorAction:
@@ -101,8 +106,9 @@ def error_verdict(exc: ProviderError, *, rate_limit_cooldown: float) -> ErrorVer
     """The route action and the state effect of ``exc`` (see the module's table)."""
     action = error_action(exc)
     if isinstance(exc, RateLimitError):
-        wait = exc.retry_after if exc.retry_after is not None else rate_limit_cooldown
-        return ErrorVerdict(action, "cool_down", wait)
+        if exc.retry_after is not None:
+            return ErrorVerdict(action, "cool_down", exc.retry_after, "proxy")
+        return ErrorVerdict(action, "cool_down", rate_limit_cooldown, "default")
     if isinstance(exc, ReplyTooLargeError) or (exc.retryable and not isinstance(exc, MODEL_SCOPED + PROVIDER_SCOPED)):
         return ErrorVerdict(action, "failure")
     return ErrorVerdict(action, "none")

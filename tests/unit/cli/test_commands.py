@@ -75,7 +75,7 @@ CATALOG = model_info(
     deployment("mystery-chat", upstream="openai/fake-mystery"),
     deployment("embed", upstream="openai/fake-embed", input_cost=CHEAP_IN, output_cost=0.0, mode="embedding"),
 )
-READY = {"status": "healthy", "db": "Not connected"}
+READY = {"status": "healthy", "db": "Not connected", "litellm_version": "1.106.2"}
 STREAM_HEADERS = {"content-type": "text/event-stream"}
 UNREACHABLE = (
     f"error: LiteLLM proxy not reachable at {BASE_URL} — start it (litellm --config config.yaml --port 4000) "
@@ -526,7 +526,7 @@ def test_health_ok(proxy: respx.MockRouter) -> None:
     proxy.get("/v1/models").mock(return_value=httpx.Response(200, json={"data": []}))
     result = invoke("health")
     assert result.exit_code == 0
-    assert result.stdout == f"OK: LiteLLM proxy at {BASE_URL} is ready (the API key was accepted)\n"
+    assert result.stdout == f"OK: LiteLLM proxy at {BASE_URL} is ready (LiteLLM 1.106.2, the API key was accepted)\n"
     assert result.stderr == ""
 
 

@@ -40,8 +40,10 @@ def test_error_action_table(exc: ProviderError, action: str) -> None:
 @pytest.mark.parametrize(
     ("exc", "verdict"),
     [
-        pytest.param(RateLimitError("429", retry_after=7), ErrorVerdict("next", "cool_down", 7), id="429-wait"),
-        pytest.param(RateLimitError("429"), ErrorVerdict("next", "cool_down", 5.0), id="429-default-wait"),
+        pytest.param(
+            RateLimitError("429", retry_after=7), ErrorVerdict("next", "cool_down", 7, "proxy"), id="429-wait"
+        ),
+        pytest.param(RateLimitError("429"), ErrorVerdict("next", "cool_down", 5.0, "default"), id="429-default-wait"),
         pytest.param(ProviderUnavailableError("502", 502), ErrorVerdict("next", "failure"), id="5xx-counts"),
         pytest.param(ProviderTimeoutError("slow"), ErrorVerdict("next", "failure"), id="timeout-counts"),
         pytest.param(ModelNotFoundError("gone", 404), ErrorVerdict("next", "none"), id="model-scoped"),
