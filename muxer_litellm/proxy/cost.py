@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from ..host import CostSource, ModelCard, RouterMetadata
+from .ratelimits import upstream_headroom
 from .replies import PROVIDER
 
 __all__ = ["call_metadata", "header_int", "parse_cost", "proxy_headers", "resolve_cost"]
@@ -90,4 +91,5 @@ def call_metadata(
         model_id=headers.get("x-litellm-model-id"),
         attempted_retries=header_int(headers, "x-litellm-attempted-retries"),
         attempted_fallbacks=header_int(headers, "x-litellm-attempted-fallbacks"),
+        headroom=upstream_headroom(headers),
     )

@@ -22,6 +22,7 @@ from ..errors import BudgetExceededError, FallbackExhaustedError, NoRouteError, 
 from ..host import ChatCompletionResponse, LLMProvider, MessageInput, RouteAttempt, RouterMetadata
 from .classify import PromptProfile
 from .config import RoutingConfig, check_fraction
+from .measure import CallSignals
 from .plan import RoutePlan
 from .policy import ErrorAction, error_verdict
 from .providers import short
@@ -130,14 +131,18 @@ class Executor:
         if ticket is None:
             return None
         started = time.perf_counter()
+        call = CallSignals(self.state, target.key)
         try:
             response = await providers[target.provider].chat_completion(list(messages), target.model, **kwargs)
         except ProviderError as exc:
+            call.failed(exc, self.config.rate_limit_cooldown)
             await self._failed(target, ticket, exc, run, started)
             return None
         except BaseException:
+            call.end(ok=None)
             await _release_anyway(self.state, ticket)  # cancelled, or a bug: says nothing about the target
             raise
+        call.answered(response.router_metadata, response.usage)
         await self.state.record_success(ticket)
         run.add(target, "ok", cost=response.router_metadata.estimated_cost, duration_ms=_ms(started))
         return response
@@ -246,13 +251,16 @@ class Executor:
             if ticket is None:
                 continue
             started = time.perf_counter()
+            call = CallSignals(self.state, target.key)
             try:
                 # A host provider may raise on the call itself (the contract's method is a plain def).
                 opened = providers[target.provider].stream_chat_completion(list(messages), target.model, **kwargs)
             except ProviderError as exc:
+                call.failed(exc, self.config.rate_limit_cooldown)
                 await self._failed(target, ticket, exc, run, started)
                 continue
             except BaseException:
+                call.end(ok=None)
                 await _release_anyway(self.state, ticket)
                 raise
             inner = ChatStream.wrap(opened)
@@ -261,13 +269,16 @@ class Executor:
             except StopAsyncIteration:
                 first = None
             except ProviderError as exc:
+                call.failed(exc, self.config.rate_limit_cooldown)
                 await _abandon(inner)
                 await self._failed(target, ticket, exc, run, started)
                 continue
             except BaseException:
+                call.end(ok=None)
                 await _abandon(inner)
                 await _release_anyway(self.state, ticket)
                 raise
+            call.first_chunk(inner.metadata)
             await self.state.record_success(ticket)  # it answered; a later error is reported on its own
             attempt = run.add(target, "ok", duration_ms=_ms(started))
             reason = run.answered_reason(plan.reason, target)
@@ -287,10 +298,12 @@ class Executor:
                     except StopAsyncIteration:
                         chunk = None
                     except ProviderError as exc:
+                        call.failed(exc, self.config.rate_limit_cooldown)
                         await self._learn(ticket, exc)  # too late to fall back: the caller has output
                         raise
             finally:
                 await inner.aclose()
+                call.answered(inner.metadata, inner.usage, chat=False)
             if meta is not None:
                 out.record(inner.usage, meta)  # usage may come after the metadata
                 return

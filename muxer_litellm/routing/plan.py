@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from ..errors import NoRouteError, ProviderError, RoutingConfigError
 from ..host import LLMProvider, MessageInput, RouteAttempt, TokenCounter
+from .adaptive import AdaptiveRequest, latency_kind
 from .candidates import Candidate, CandidateCache, candidate_for
 from .classify import PromptProfile, classify_prompt, estimate_prompt_tokens, json_text, text_tokens
 from .config import CandidateRef, CascadeConfig, ComboConfig, RoutingConfig, check_budget
@@ -101,6 +102,7 @@ class Planner:
         strategy: SelectStrategy,
         max_cost: float | None,
         max_tokens: int | None,
+        adaptive: AdaptiveRequest | None = None,
     ) -> RoutingDecision:
         """The one place a decision is made (select.py's rules over these candidates)."""
         return select_candidate(
@@ -112,6 +114,7 @@ class Planner:
             strategy=strategy,
             max_cost=max_cost,
             max_tokens=max_tokens,
+            adaptive=adaptive,
         )
 
     async def prompt_tokens(
@@ -181,19 +184,28 @@ class Planner:
         max_tokens = requested_max_tokens(request)
         rotating = name in self.config.combos and self.config.combos[name].strategy == "round_robin"
         view = await self.state.snapshot(turn=name if rotating else None, advance=take_turn)
+        # ``fastest``: the heuristic's adequate candidates, fastest first (adaptive.py).
+        signals = AdaptiveRequest(name == "fastest", latency_kind(self.config.adaptive, streaming))
 
         if name in self.config.combos:
             combo = self.config.combos[name]
-            plan = self._plan_combo(name, combo, candidates, providers, profile, view, max_cost, max_tokens)
+            plan = self._plan_combo(name, combo, candidates, providers, profile, view, max_cost, max_tokens, signals)
             return replace(plan, attempts=pre)
         if name in self.config.cascades:
             cascade = self.config.cascades[name]
-            plan = self._plan_steps(name, cascade, candidates, providers, profile, view, max_cost, max_tokens)
+            plan = self._plan_steps(name, cascade, candidates, providers, profile, view, max_cost, max_tokens, signals)
             return replace(plan, attempts=pre)
 
         base: SelectStrategy = "cost_optimized" if name in ("cost_optimized", "cascade") else "heuristic"
         decision = self.decide(
-            candidates, providers, profile, view, strategy=base, max_cost=max_cost, max_tokens=max_tokens
+            candidates,
+            providers,
+            profile,
+            view,
+            strategy=base,
+            max_cost=max_cost,
+            max_tokens=max_tokens,
+            adaptive=signals,
         )
         first = decision.chosen
         threshold = self.config.quality_threshold
@@ -265,13 +277,21 @@ class Planner:
         view: StateSnapshot,
         max_cost: float | None,
         max_tokens: int | None,
+        signals: AdaptiveRequest,
     ) -> tuple[dict[str, RankedCandidate], dict[str, str], RoutingDecision]:
         own, missing = self._refs_as_candidates(refs, candidates, providers)
         if not own:
             raise RoutingConfigError(f"{name}: {'; '.join(f'{k}: {v}' for k, v in missing.items())}")
         try:
             decision = self.decide(
-                own, providers, profile, view, strategy="cost_optimized", max_cost=max_cost, max_tokens=max_tokens
+                own,
+                providers,
+                profile,
+                view,
+                strategy="cost_optimized",
+                max_cost=max_cost,
+                max_tokens=max_tokens,
+                adaptive=signals,
             )
         except ProviderError as exc:
             if isinstance(exc, NoRouteError):
@@ -290,9 +310,10 @@ class Planner:
         view: StateSnapshot,
         max_cost: float | None,
         max_tokens: int | None,
+        signals: AdaptiveRequest,
     ) -> RoutePlan:
         eligible, excluded, decision = self._eligible(
-            name, combo.targets, candidates, providers, profile, view, max_cost, max_tokens
+            name, combo.targets, candidates, providers, profile, view, max_cost, max_tokens, signals
         )
         listed = [t for t in combo.targets if t.key in eligible]
         if combo.strategy == "cost":
@@ -336,9 +357,10 @@ class Planner:
         view: StateSnapshot,
         max_cost: float | None,
         max_tokens: int | None,
+        signals: AdaptiveRequest,
     ) -> RoutePlan:
         eligible, excluded, decision = self._eligible(
-            name, cascade.steps, candidates, providers, profile, view, max_cost, max_tokens
+            name, cascade.steps, candidates, providers, profile, view, max_cost, max_tokens, signals
         )
         steps = tuple(eligible[t.key] for t in cascade.steps if t.key in eligible)
         threshold = (

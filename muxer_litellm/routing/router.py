@@ -36,6 +36,7 @@ from .select import RoutingDecision
 from .semantic import ProfileRefiner
 from .state.local import RoutingState
 from .state.redis import RedisStore, StoreMetricsHook
+from .state.signals import SignalSettings
 from .state.store import LocalStore, RoutingStore
 
 __all__ = ["ErrorAction", "HeuristicRouter", "RoutePlan", "error_action"]
@@ -76,6 +77,15 @@ class HeuristicRouter:
                 health_ttl=self.config.health_ttl,
                 max_cooldown=self.config.max_cooldown,
             )
+        )
+        adaptive = self.config.adaptive
+        # The config's say on how signals are kept, also for a state (or store) passed in.
+        self.state.signals.settings = SignalSettings(
+            alpha=adaptive.alpha,
+            baseline_alpha=adaptive.baseline_alpha,
+            min_samples=adaptive.min_samples,
+            headroom_ttl=adaptive.headroom_ttl,
+            stale_after=adaptive.stale_after,
         )
         self.store = store or self._default_store(store_metrics)
         self._cache = CandidateCache(clock=clock)

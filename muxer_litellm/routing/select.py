@@ -33,6 +33,7 @@ from typing import ClassVar, Literal
 from .._utils import usd_for_tokens
 from ..errors import BudgetExceededError, NoRouteError
 from ..host import LLMProvider
+from .adaptive import AdaptiveRequest, arrange, headroom_status
 from .candidates import CAPABILITIES, Candidate
 from .classify import PROMPT_CLASSES, PromptClass, PromptProfile
 from .config import RoutingConfig
@@ -176,6 +177,7 @@ class _Scored:
     cost: float | None
     unsure: list[str]
     group: int  # 0 adequate, 1 tier unknown, 2 tier too low
+    lead: int = 0  # < 0: placed ahead of the rest by live signals (adaptive.py)
     forced: ClassVar[bool] = False  # a class constant, not a field: the hot loop builds many
 
 
@@ -186,11 +188,20 @@ class _Forced(_Scored):
     forced: ClassVar[bool] = True
 
 
-def _rank(s: _Scored) -> tuple[bool, bool, int, int, float, int, int]:
+def _rank(s: _Scored) -> tuple[int, bool, bool, int, int, float, int, int]:
     """Known price first (always), then sure before unsure, adequate tier, cheapest; ties go to
-    the stronger tier, then registration order."""
+    the stronger tier, then registration order. Live signals may lead among near-equals (``lead``)."""
     tier = s.candidate.tier or 0
-    return (s.cost is None, bool(s.unsure), s.group, -tier if s.group == 2 else 0, s.cost or 0.0, -tier, s.position)
+    return (
+        s.lead,
+        s.cost is None,
+        bool(s.unsure),
+        s.group,
+        -tier if s.group == 2 else 0,
+        s.cost or 0.0,
+        -tier,
+        s.position,
+    )
 
 
 #: The note on a target called past its open breaker (see the module's rule 4).
@@ -227,10 +238,12 @@ def select_candidate(
     max_cost: float | None = None,
     max_tokens: int | None = None,
     restrict_to: Sequence[str] | None = None,
+    adaptive: AdaptiveRequest | None = None,
 ) -> RoutingDecision:
     """Apply the module's rules. ``state``: the decision's snapshot (a RoutingState is read
-    once). Raises BudgetExceededError when only the budget stands in the way, NoRouteError
-    otherwise (with ``excluded`` saying why for each candidate)."""
+    once); its live signals apply unless ``config.adaptive.enabled`` is off (``adaptive.py``,
+    ``adaptive`` says what this request asks of them). Raises BudgetExceededError when only the
+    budget stands in the way, NoRouteError otherwise (with ``excluded`` saying why for each candidate)."""
     view = state.snapshot() if isinstance(state, RoutingState) else state
     prompt = profile.prompt_tokens
     out = expected_output_tokens(profile, max_tokens, config)
@@ -241,7 +254,9 @@ def select_candidate(
     unavailable: list[tuple[Candidate, TargetStatus]] = []
     ejected: list[tuple[_Scored, TargetStatus]] = []
     scored: list[_Scored] = []
+    short: list[tuple[_Scored, TargetStatus]] = []  # headroom says they will run out before their reset
     check_state = not view.empty
+    signals = view.signals if config.adaptive.enabled else None
     needy_set = set(needy)
     needs = [c for c in CAPABILITIES if getattr(profile, f"needs_{c.need}", False)]
     for position, c in enumerate(candidates):
@@ -292,6 +307,11 @@ def select_candidate(
         # Availability last: a cooling-down candidate that could otherwise serve the request
         # makes "nothing fits" a wait (retryable), not a budget or capability dead end.
         status = view.status(c.key, c.provider) if check_state else None
+        if status is None and signals is not None:
+            room = headroom_status(signals, c.key, prompt + out, config.adaptive)
+            if room is not None:
+                short.append((_Scored(c, position, cost, unsure, group), room))
+                continue
         if status is None:
             scored.append(_Scored(c, position, cost, unsure, group))
         elif status.cause == "breaker":
@@ -304,14 +324,26 @@ def select_candidate(
         scored = [s for s, _ in ejected]
     else:
         unavailable.extend((s.candidate, status) for s, status in ejected)
+    note = None
+    if short and not scored:
+        # Only predicted shortage stands in the way: the upstream has the last word, so call them.
+        scored = [s for s, _ in sorted(short, key=lambda pair: pair[1].remaining)]
+        note = f"every other target is unavailable; calling despite low headroom ({short[0][1].reason})"
+    else:
+        unavailable.extend((s.candidate, status) for s, status in short)
     for c, status in unavailable:
         excluded[c.key] = status.reason
+    if signals is not None and scored:
+        scored, tie_note = arrange(scored, _rank, signals, config.adaptive, adaptive or AdaptiveRequest(), excluded)
+        note = tie_note if note is None else note
     if not scored:
         cooling = [status.remaining for _, status in unavailable]
         _raise_no_route(candidates, profile, excluded, budget_blocked, cooling, max_cost, allowed)
 
     best = min(scored, key=_rank)
     reason = _reason(best, scored, profile, strategy, need, needy, excluded, prompt, out, max_cost)
+    if note is not None:
+        reason += f"; {note}"
     return RoutingDecision(
         provider=best.candidate.provider,
         model=best.candidate.model,

@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from .signals import SignalBook, SignalView
+
 __all__ = [
     "TRIAL_WAIT",
     "Block",
@@ -126,9 +128,10 @@ class _Record:
 class StateSnapshot:
     """Planning's one read of the state for a decision: what is blocked, at one instant.
     Targets not listed are callable (closed, or half-open with no trial in flight).
-    ``turn``: the round-robin turn read (or taken) with it, when planning asked for one."""
+    ``turn``: the round-robin turn read (or taken) with it, when planning asked for one.
+    ``signals``: the live signals read with it (latency, load, errors, headroom: ``signals.py``)."""
 
-    __slots__ = ("_providers", "_targets", "now", "turn")
+    __slots__ = ("_providers", "_targets", "now", "signals", "turn")
 
     def __init__(
         self,
@@ -136,11 +139,13 @@ class StateSnapshot:
         targets: Mapping[str, TargetStatus],
         providers: Mapping[str, TargetStatus],
         turn: int | None = None,
+        signals: SignalView | None = None,
     ) -> None:
         self.now = now
         self._targets = targets
         self._providers = providers
         self.turn = turn
+        self.signals = signals
 
     @property
     def empty(self) -> bool:
@@ -162,8 +167,11 @@ class RoutingState:
         breaker_cooldown: float = 30.0,
         health_ttl: float = 60.0,
         max_cooldown: float = 300.0,
+        signals: SignalBook | None = None,
     ) -> None:
         self._clock = clock
+        #: This process's live signals (``signals.py``): execution writes them, snapshots carry them.
+        self.signals = signals or SignalBook(clock=clock)
         self.breaker_threshold = breaker_threshold
         self.breaker_cooldown = breaker_cooldown
         self.health_ttl = health_ttl
@@ -187,7 +195,7 @@ class RoutingState:
             if record.kind is not None and (status := self._status(record, now)) is not None:
                 targets[key] = status
         providers = {p: status for p in list(self._provider_down) if (status := self._down(p, now)) is not None}
-        return StateSnapshot(now, targets, providers)
+        return StateSnapshot(now, targets, providers, signals=self.signals.view())
 
     # ------------------------------------------------------------------ execution
 
