@@ -112,7 +112,8 @@ def _ties(
     if best.cost is None and not fastest:
         return [best]
     limit = (best.cost or 0.0) * (1.0 + config.cost_tolerance) + 1e-15
-    return [s for s in scored if rank(s)[1:5] == group and (fastest or (s.cost is not None and s.cost <= limit))]
+    ties = [s for s in scored if rank(s)[1:5] == group and (fastest or (s.cost is not None and s.cost <= limit))]
+    return sorted(ties, key=rank)
 
 
 def _order(ties: list[S], signals: SignalView, config: AdaptiveConfig, kind: LatencyKind) -> tuple[list[S], str | None]:
