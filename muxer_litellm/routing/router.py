@@ -104,6 +104,9 @@ class HeuristicRouter:
             retry_interval=config.redis_retry_interval,
             trial_lease=config.redis_trial_lease,
             metrics=metrics,
+            cluster=config.redis_cluster,
+            publish_interval=config.adaptive.publish_interval,
+            shared_ttl=config.adaptive.shared_ttl,
         )
 
     async def aclose(self) -> None:
