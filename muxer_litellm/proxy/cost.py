@@ -21,15 +21,17 @@ from .replies import PROVIDER
 __all__ = ["call_metadata", "header_int", "parse_cost", "proxy_headers", "resolve_cost"]
 
 _PREFIX = b"x-litellm-"
+_RATELIMIT = b"x-ratelimit-"
 
 
 def proxy_headers(headers: httpx.Headers) -> dict[str, str]:
-    """The reply's ``x-litellm-*`` headers by lower-case name, with the values
-    ``headers.get`` would give, read in one pass (each ``get`` scans every header)."""
+    """The reply's ``x-litellm-*`` and ``x-ratelimit-*`` headers by lower-case name, with the
+    values ``headers.get`` would give, read in one pass (each ``get`` scans every header)."""
     encoding = headers.encoding
     out: dict[str, str] = {}
     for raw_key, raw_value in headers.raw:
-        if raw_key[:10].lower() == _PREFIX:
+        head = raw_key[:12].lower()
+        if head[:10] == _PREFIX or head == _RATELIMIT:
             key, value = raw_key.lower().decode(encoding), raw_value.decode(encoding)
             out[key] = f"{out[key]}, {value}" if key in out else value
     return out
