@@ -342,6 +342,8 @@ def select_candidate(
 
     best = min(scored, key=_rank)
     reason = _reason(best, scored, profile, strategy, need, needy, excluded, prompt, out, max_cost)
+    if adaptive is not None and adaptive.fastest:
+        reason = "fastest" + reason[len(strategy) :].replace("cheapest adequate", "fastest adequate", 1)
     if note is not None:
         reason += f"; {note}"
     return RoutingDecision(

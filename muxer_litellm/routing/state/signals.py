@@ -45,11 +45,11 @@ __all__ = [
 LatencyKind = Literal["ttft", "total", "per_token"]
 LATENCY_KINDS: tuple[LatencyKind, ...] = ("ttft", "total", "per_token")
 
-#: Histogram buckets: bucket ``i`` holds latencies around ``_BASE * _RATIO ** i`` ms (0.1 ms .. ~1 h).
-_RATIO = 1.15
+#: Histogram buckets: bucket ``i`` holds latencies around ``_BASE * _RATIO ** i`` ms (0.1 ms .. ~8 h).
+_RATIO = 1.05
 _BASE = 0.1
 _LOG_RATIO = math.log(_RATIO)
-_BUCKETS = 120
+_BUCKETS = 400
 _PRUNE = 1e-4
 
 
@@ -61,7 +61,7 @@ def bucket_of(ms: float) -> int:
 
 
 def bucket_ms(index: int) -> float:
-    """A bucket's representative latency (ms): within 7.5% of every latency it holds."""
+    """A bucket's representative latency (ms): within 2.5% of every latency it holds."""
     return _BASE * _RATIO**index
 
 
