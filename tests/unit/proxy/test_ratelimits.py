@@ -75,7 +75,9 @@ def test_absent_headers_are_unknown_not_zero() -> None:
     assert upstream_headroom({"x-litellm-model-id": "dep-1"}) is None
     only = upstream_headroom({"x-ratelimit-remaining-tokens": "0"})
     assert only is not None
-    assert only.remaining_tokens == 0 and only.remaining_requests is None and only.reset_tokens is None
+    assert only.remaining_tokens == 0
+    assert only.remaining_requests is None
+    assert only.reset_tokens is None
 
 
 @pytest.mark.parametrize("bad", ["", "many", "-1", "1.5", "None", "1e3", "9" * 30])

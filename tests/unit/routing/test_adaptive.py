@@ -154,7 +154,8 @@ async def test_streams_compare_time_to_first_chunk() -> None:
     assert order(await r.plan(MESSAGES, ps, "fastest"))[0] == "p/a"
     stream = r.route_stream(MESSAGES, ps, "fastest")
     await drain(stream)
-    assert stream.metadata is not None and stream.metadata.selected_model == "b"
+    assert stream.metadata is not None
+    assert stream.metadata.selected_model == "b"
     assert "p50 TTFT" in stream.metadata.routing_reason
 
 
