@@ -233,7 +233,7 @@ class RedisStore(RoutingStore):
         self._sig_key = f"{self._base}:sig"
         self._sigt_key = f"{self._base}:sigt"
         self._published_at = -math.inf  # monotonic time of the last publish of this replica's signals
-        self._published_version = -1  # the book's version then
+        self._published_version = 0  # the book's version then (0: an empty book, nothing to say)
         self._flush: asyncio.Task[None] | None = None
         self._decoded: dict[str, tuple[str, dict[str, Any]]] = {}  # replica -> (raw, decoded)
 
@@ -497,9 +497,9 @@ class RedisStore(RoutingStore):
         """Publish what changed since the last publish, once ``publish_interval`` has passed
         (a snapshot read in the meantime may have carried it already)."""
         try:
-            wait = self._published_at + self.publish_interval - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
+            # At least one interval from the change: a snapshot read meanwhile usually carries it.
+            wait = max(self.publish_interval, self._published_at + self.publish_interval - time.monotonic())
+            await asyncio.sleep(wait)
             payload, version = self._due_signals()
             if payload:
                 ttl = max(1, round(self.shared_ttl * 1000))
