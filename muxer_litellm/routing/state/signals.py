@@ -398,11 +398,40 @@ class SignalView:
 
     # ------------------------------------------------------------------ headroom
 
+    def keys(self) -> set[str]:
+        """Every target (and ``target@deployment``) with a signal here or from another replica."""
+        found = set(self._book._targets)
+        for aggregate in self._remote:
+            found.update(k for k in aggregate if isinstance(k, str))
+        return found
+
+    def remaining(self, key: str) -> tuple[int | None, int | None]:
+        """Requests and tokens left before the reset, summed over the deployments still in
+        their window (None: unknown); requests net of calls started since they were reported."""
+        seen, flight = self._readings(key)
+        requests = [r for r, reset, _, _ in seen.values() if r is not None and reset > 0]
+        tokens = [t for _, _, t, reset in seen.values() if t is not None and reset > 0]
+        return (max(0, sum(requests) - flight) if requests else None, sum(tokens) if tokens else None)
+
     def headroom(self, key: str, *, tokens: int = 0, reserve: int = 0) -> HeadroomBlock | None:
         """Why ``key`` should be skipped until its limit resets, or None. Every deployment the
         target was seen on must be short: it has at most ``reserve`` requests left (minus calls
         started since it said so, here and in flight on other replicas), or fewer tokens left
         than ``tokens``. Unknown counts never block."""
+        seen, remote_flight = self._readings(key)
+        blocks: list[HeadroomBlock] = []
+        for requests, requests_reset, left_tokens, tokens_reset in seen.values():
+            if requests is not None and requests_reset > 0 and requests - remote_flight <= reserve:
+                blocks.append(HeadroomBlock("requests", max(0, requests - remote_flight), requests_reset))
+            elif left_tokens is not None and tokens > 0 and tokens_reset > 0 and left_tokens < tokens:
+                blocks.append(HeadroomBlock("tokens", left_tokens, tokens_reset))
+            else:
+                return None  # this deployment can take the call (or says nothing we can use)
+        return min(blocks, key=lambda b: b.reset) if blocks else None
+
+    def _readings(self, key: str) -> tuple[dict[str, tuple[int | None, float, int | None, float]], int]:
+        """Per deployment: (requests left, seconds to their reset, tokens left, seconds to
+        theirs), the lowest reading of every replica; and calls in flight on other replicas."""
         seen: dict[str, tuple[int | None, float, int | None, float]] = {}
         local = self._book._targets.get(key)
         now = self.now
@@ -427,15 +456,7 @@ class SignalView:
                 dep, reading = parsed
                 mine = seen.get(dep)
                 seen[dep] = reading if mine is None else _lower(mine, reading)
-        blocks: list[HeadroomBlock] = []
-        for requests, requests_reset, left_tokens, tokens_reset in seen.values():
-            if requests is not None and requests_reset > 0 and requests - remote_flight <= reserve:
-                blocks.append(HeadroomBlock("requests", max(0, requests - remote_flight), requests_reset))
-            elif left_tokens is not None and tokens > 0 and tokens_reset > 0 and left_tokens < tokens:
-                blocks.append(HeadroomBlock("tokens", left_tokens, tokens_reset))
-            else:
-                return None  # this deployment can take the call (or says nothing we can use)
-        return min(blocks, key=lambda b: b.reset) if blocks else None
+        return seen, remote_flight
 
 
 def _dump(entry: Mapping[str, Any], kind: str) -> list[Any] | None:

@@ -294,3 +294,35 @@ def test_the_aggregate_lists_only_what_is_known() -> None:
     assert entry["h"] == [["", 3, 1.0, None, 1.0]]
     clock.now += 2
     assert "h" not in b.aggregate()[KEY]  # its reset passed: nothing to share
+
+
+def test_prometheus_gauges_show_the_signals_at_each_scrape() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from muxer_litellm.routing import LocalStore, PrometheusSignalMetrics, RoutingState
+
+    clock = Clock()
+    state = RoutingState(clock=clock)
+    registry = CollectorRegistry()
+    registry.register(PrometheusSignalMetrics(LocalStore(state)))
+    signals = state.signals
+    for _ in range(3):
+        signals.record_latency(KEY, "ttft", 120.0, deployment="dep-1")
+    n = signals.started(KEY)
+    signals.observe_headroom(KEY, Headroom(remaining_requests=7, remaining_tokens=900, reset_requests=2.0), n)
+
+    def value(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(f"muxer_litellm_{name}", labels)
+
+    assert value("routing_latency_ms", target=KEY, kind="ttft", quantile="0.5") == pytest.approx(120.0, rel=0.03)
+    assert value("routing_latency_samples", target=KEY, kind="ttft") == 3
+    assert value("routing_latency_samples", target=f"{KEY}@dep-1", kind="ttft") == 3
+    assert value("routing_latency_samples", target=KEY, kind="total") is None
+    assert value("routing_in_flight", target=KEY) == 1
+    assert value("routing_error_rate", target=KEY) is None
+    assert value("routing_headroom_remaining", target=KEY, limit="requests") == 7
+    assert value("routing_headroom_remaining", target=KEY, limit="tokens") == 900
+    clock.now += 3  # both readings' resets passed (the tokens' one defaulted to headroom_ttl)
+    signals.ended(KEY, ok=True)
+    assert value("routing_headroom_remaining", target=KEY, limit="requests") is None
+    assert value("routing_in_flight", target=KEY) == 0
