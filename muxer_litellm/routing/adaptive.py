@@ -129,12 +129,17 @@ def _order(ties: list[S], signals: SignalView, config: AdaptiveConfig, kind: Lat
             known.append((latency, s))
     flights = {s.candidate.key: signals.in_flight(s.candidate.key) for s in ties}
     if not known:
-        order = sorted(ties, key=lambda s: flights[s.candidate.key])  # stable: cost order among equals
-        first = order[0]
-        if first is ties[0]:
+        # Nothing measured yet: the least measured first (a few probe calls each, spread over
+        # the ties), then the least busy; stable, so cost order among equals.
+        counts = {s.candidate.key: signals.samples(s.candidate.key, kind) for s in ties}
+        order = sorted(ties, key=lambda s: (counts[s.candidate.key], flights[s.candidate.key]))
+        first, cheapest = order[0].candidate.key, ties[0].candidate.key
+        if first == cheapest:
             return order, None
-        busy = flights[ties[0].candidate.key]
-        return order, f"least busy: {first.candidate.key} {flights[first.candidate.key]} in flight vs {busy}"
+        if counts[first] < counts[cheapest]:
+            signals.mark_probe(first)
+            return order, f"{first}: probe call ({counts[first]} of {min_samples} {_label(kind)} samples)"
+        return order, f"least busy: {first} {flights[first]} in flight vs {flights[cheapest]}"
     erring = {
         s.candidate.key
         for _, s in known

@@ -169,7 +169,9 @@ class AdaptiveConfig(BaseModel):
         None, description="Latency objective: exclude targets measured slower (at latency_percentile)."
     )
     latency_percentile: Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)] = 0.9
-    probe_interval: Seconds = Field(1.0, description="Per replica and untried target: at most one probe this often.")
+    probe_interval: Seconds = Field(
+        0.2, description="Per replica and untried target: at most one probe this often, and one at a time."
+    )
     max_error_rate: Fraction = Field(0.5, description="Tied targets failing more often than this go last.")
     slow_factor: Annotated[float, Field(strict=True, ge=1, allow_inf_nan=False)] = Field(
         1.5, description="A target whose recent mean latency exceeds its baseline by this factor is slowing."

@@ -348,3 +348,18 @@ async def test_a_stream_records_its_time_to_first_chunk() -> None:
     assert view.samples("p/a", "ttft") == 1
     assert view.samples("p/a", "total") == 0
     assert view.in_flight("p/a") == 0
+
+
+async def test_when_nothing_is_measured_each_tie_gets_a_few_probe_calls_first() -> None:
+    r = router(min_samples=2)
+    ps = providers(a=SAME, b=SAME)
+    first = await r.plan(MESSAGES, ps)
+    assert order(first)[0] == "p/a"  # cost order among equals
+    measured(r, "p/a", 300.0, n=1)
+    second = await r.plan(MESSAGES, ps)
+    assert order(second)[0] == "p/b"
+    assert "p/b: probe call (0 of 2 latency samples)" in second.reason
+    measured(r, "p/b", 100.0, n=2)
+    assert order(await r.plan(MESSAGES, ps))[0] == "p/a"  # a: 1 sample, b measured: a's probe is due
+    measured(r, "p/a", 300.0, n=1)
+    assert order(await r.plan(MESSAGES, ps))[0] == "p/b"  # both measured: the faster
