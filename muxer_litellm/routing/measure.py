@@ -21,12 +21,13 @@ __all__ = ["CallSignals"]
 class CallSignals:
     """One call's measurements; :meth:`end` exactly once (later calls do nothing)."""
 
-    __slots__ = ("_ended", "_first", "_started", "key", "number", "store")
+    __slots__ = ("_at", "_ended", "_first", "_started", "key", "number", "store")
 
     def __init__(self, store: RoutingStore, key: str) -> None:
         self.store = store
         self.key = key
         self.number = store.local.signals.started(key)
+        self._at = store.local.signals.clock()
         self._started = time.perf_counter()
         self._first = False
         self._ended = False
@@ -52,7 +53,7 @@ class CallSignals:
 
     def headroom(self, meta: RouterMetadata | None) -> None:
         if meta is not None and meta.headroom is not None:
-            self.store.local.signals.observe_headroom(self.key, meta.headroom, self.number)
+            self.store.local.signals.observe_headroom(self.key, meta.headroom, self.number, at=self._at)
 
     def end(self, *, ok: bool | None) -> None:
         """``ok``: answered (True), failed (False: counts in the error rate), or None (nothing learned)."""

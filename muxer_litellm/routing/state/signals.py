@@ -194,16 +194,18 @@ class SignalBook:
             self._target(f"{key}@{deployment}").latency.setdefault(kind, _Latency()).add(ms, now, self.settings)
         self.version += 1
 
-    def observe_headroom(self, key: str, headroom: Headroom, started: int) -> None:
-        """What the deployment that answered the call numbered ``started`` said of its limits."""
+    def observe_headroom(self, key: str, headroom: Headroom, started: int, *, at: float | None = None) -> None:
+        """What the deployment that answered the call numbered ``started`` said of its limits.
+        ``at``: when that call started (book clock); resets count from then, since the upstream
+        counted the call on its way in and a call sent at ``at + reset`` arrives after the reset."""
         if headroom.remaining_requests is None and headroom.remaining_tokens is None:
             return
-        now = self.clock()
+        now = self.clock() if at is None else at
         ttl = self.settings.headroom_ttl
         target = self._target(key)
         deployment = headroom.deployment or ""
         old = target.headroom.get(deployment)
-        if old is not None and old.started > started and old.requests_reset > now:
+        if old is not None and old.started > started and old.requests_reset > self.clock():
             return  # a later call already reported on this window
         target.headroom[deployment] = _Observation(
             headroom.remaining_requests,
@@ -343,22 +345,23 @@ class SignalView:
         return merged
 
     def slowing(self, key: str, kind: LatencyKind, factor: float) -> bool:
-        """Its recent mean latency is above ``factor`` times its long-run baseline."""
-        means: list[tuple[float, float, int]] = []
+        """Its recent median latency is above ``factor`` times its long-run (baseline) mean: a
+        median, so one slow call among fast ones is not a slowdown."""
+        baselines: list[tuple[float, int]] = []
         local = self._book._targets.get(key)
         lat = local.latency.get(kind) if local is not None else None
         if lat is not None and lat.count:
-            means.append((lat.mean, lat.baseline, lat.count))
+            baselines.append((lat.baseline, lat.count))
         for entry, _ in self._remote_entries(key):
             dump = _dump(entry, kind)
             if dump is not None and int(dump[0]) > 0:
-                means.append((float(dump[1]), float(dump[2]), int(dump[0])))
-        n = sum(m[2] for m in means)
-        if n < self.settings.min_samples:
+                baselines.append((float(dump[2]), int(dump[0])))
+        n = sum(b[1] for b in baselines)
+        median = self.latency(key, kind, 0.5)
+        if median is None or n <= 0:
             return False
-        mean = sum(m[0] * m[2] for m in means) / n
-        baseline = sum(m[1] * m[2] for m in means) / n
-        return baseline > 0 and mean > factor * baseline
+        baseline = sum(b[0] * b[1] for b in baselines) / n
+        return baseline > 0 and median > factor * baseline
 
     def probe_due(self, key: str, interval: float) -> bool:
         """No probe of ``key`` from this replica for ``interval`` seconds and none in flight anywhere."""
