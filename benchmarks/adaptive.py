@@ -143,8 +143,8 @@ async def run_scenario(spec: dict[str, Any], on_half: Callable[[], None] | None 
     async with LiteLLMProvider(spec["base_url"], spec["master_key"]) as provider:
         providers: dict[str, LLMProvider] = {"litellm": provider}
         await provider.refresh_models()
-        if spec.get("start_at"):
-            await asyncio.sleep(max(0.0, spec["start_at"] - time.time()))
+        # Start on a rate-limit window boundary, so before and after see the same windows.
+        await asyncio.sleep(max(0.0, spec.get("start_at", time.time()) - time.time()))
         calls: list[Call] = []
         if on_half is not None:
             half = asyncio.get_running_loop().call_later(spec["seconds"] / 2, on_half)
@@ -183,7 +183,7 @@ def headroom_row(calls: list[Call], refused: int) -> dict[str, Any]:
 
 def latency_row(calls: list[Call], seconds: float) -> dict[str, Any]:
     half = seconds / 2
-    first = [c for c in calls if c.at < half and c.model]
+    first = [c for c in calls if 1.0 <= c.at < half and c.model]  # steady state: after the first probes
     fast_own = [c.ms for c in first if c.model == "lat-fast"]
     moved_after = None
     if not fast_own:
@@ -240,9 +240,16 @@ class Bench:
     def slow_fastest(self) -> None:
         self.upstream.set("lat-fast", Behaviour(latency=SLOWED))
 
+    def boundary(self, lead: float) -> float:
+        """A wall-clock time at least ``lead`` seconds away, on a rate-limit window boundary."""
+        delay = self.upstream.to_next_window(WINDOW)
+        while delay < lead:
+            delay += WINDOW
+        return time.time() + delay
+
     async def local(self, spec: dict[str, Any], on_half: Callable[[], None] | None = None) -> list[Call]:
         self.reset()
-        result = await run_scenario(spec, on_half)
+        result = await run_scenario({**spec, "start_at": self.boundary(1.0)}, on_half)
         return [Call(**c) for c in result["calls"]]
 
     async def replicas(
@@ -257,7 +264,7 @@ class Bench:
             "rate": spec["rate"] / n,
             "redis_url": self.redis.url,
             "prefix": f"bench:{uuid.uuid4().hex[:8]}",
-            "start_at": time.time() + 4.0,
+            "start_at": self.boundary(4.0),
         }
         procs = [
             await asyncio.create_subprocess_exec(
@@ -365,7 +372,7 @@ def latency_rows(label: str, before: dict[str, Any], after: dict[str, Any]) -> l
         return "never on it" if row["moved_after"] is None else f"{row['moved_after']:.1f} s"
 
     return [
-        (f"{label} latency", "p50 of routed calls (first half)", vs(before), vs(after)),
+        (f"{label} latency", "p50 of routed calls (1 s to half-time)", vs(before), vs(after)),
         (f"{label} latency", "share on the slowest", f"{before['slowest_share']:.0%}", f"{after['slowest_share']:.0%}"),
         (f"{label} latency", "traffic off the fastest after it slowed", moved(before), moved(after)),
         (f"{label} latency", "failed requests", str(before["failed"]), str(after["failed"])),

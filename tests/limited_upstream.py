@@ -124,6 +124,10 @@ class LimitedUpstream(ThreadingHTTPServer):
         with self._lock:
             return self._behaviours.get(model, Behaviour())
 
+    def to_next_window(self, window: float) -> float:
+        """Seconds until the next ``window`` boundary (windows count from the server's start)."""
+        return window - (time.monotonic() - self._started) % window
+
     def reset_counts(self) -> None:
         with self._lock:
             self.answered.clear()

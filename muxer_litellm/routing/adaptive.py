@@ -166,7 +166,7 @@ def _order(ties: list[S], signals: SignalView, config: AdaptiveConfig, kind: Lat
     order.extend(sorted(untried, key=lambda s: flights[s.candidate.key]))
     lat = {s.candidate.key: latency for latency, s in known}
     winner = order[0]
-    capped = _share_capped(order, flights, signals, config, kind)
+    capped = _share_capped(order, flights, signals, config, kind, lat)
     if capped:
         slow = order[0]
         order = [order[1], slow, *order[2:]]
@@ -192,16 +192,25 @@ def _order(ties: list[S], signals: SignalView, config: AdaptiveConfig, kind: Lat
 
 
 def _share_capped(
-    order: Sequence[_Item], flights: dict[str, int], signals: SignalView, config: AdaptiveConfig, kind: LatencyKind
+    order: Sequence[_Item],
+    flights: dict[str, int],
+    signals: SignalView,
+    config: AdaptiveConfig,
+    kind: LatencyKind,
+    lat: dict[str, float],
 ) -> bool:
+    """The winner is slowing down, holds ``slow_share`` of the tied calls in flight, and the
+    runner-up is not much slower (within ``slow_factor`` of the winner's median, or unmeasured)."""
     if len(order) < 2:
         return False
-    key = order[0].candidate.key
+    key, runner = order[0].candidate.key, order[1].candidate.key
     total = sum(flights.values())
     mine = flights[key]
-    return (
-        mine >= 1 and total > 0 and mine >= config.slow_share * total and signals.slowing(key, kind, config.slow_factor)
-    )
+    if mine < 1 or mine < config.slow_share * total:
+        return False
+    if key in lat and runner in lat and lat[runner] > config.slow_factor * lat[key]:
+        return False  # moving this call would make it slower still
+    return signals.slowing(key, kind, config.slow_factor)
 
 
 def _pct(fraction: float) -> str:
