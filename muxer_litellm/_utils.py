@@ -73,12 +73,12 @@ def usd_for_tokens(
 
 
 def format_usd(value: float | None) -> str:
-    """Dollars to 4 significant digits in fixed point ("$0.000123", "$0.015", "$12.50"):
+    """Dollars to 6 significant digits in fixed point ("$0.000123", "$0.015", "$12.50"):
     per-token prices are tiny, and "1.2e-06" reads badly on a bill. None/inf -> "unknown"."""
     if value is None or not math.isfinite(value):
         return "unknown"
     if value == 0:
         return "$0.00"
-    places = max(2, 3 - math.floor(math.log10(abs(value))))
+    places = max(2, 5 - math.floor(math.log10(abs(value))))
     whole, _, frac = f"{value:.{places}f}".partition(".")
     return f"${whole}.{frac.rstrip('0').ljust(2, '0')}"

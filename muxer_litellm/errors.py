@@ -2,15 +2,18 @@
 
 Every error says whether retrying (or falling back to another model) can help
 (``retryable``), which model it concerns and the proxy's call id, so a router
-can fall back, cool a target down for ``retry_after`` seconds, or give up.
+can fall back, cool a candidate down for ``retry_after`` seconds, or give up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 __all__ = [
+    "DemoError",
+    "ProxyStartError",
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceededError",
@@ -72,7 +75,7 @@ class AuthenticationError(ProviderError):
 
 
 class RateLimitError(ProviderError):
-    """429: wait ``retry_after`` seconds (when the proxy said) or try another target."""
+    """429: wait ``retry_after`` seconds (when the proxy said) or try another candidate."""
 
     default_retryable = True
 
@@ -174,7 +177,7 @@ class NoRouteError(ProviderError):
 
 
 class FallbackExhaustedError(ProviderError):
-    """Every target routing tried failed. ``attempts`` lists them in order (dicts in the
+    """Every candidate routing tried failed. ``attempts`` lists them in order (dicts in the
     shape of ``RouteAttempt``); ``last_error`` is the final failure (also ``__cause__``)."""
 
     def __init__(self, message: str, attempts: Sequence[Mapping[str, Any]], last_error: ProviderError) -> None:
@@ -190,9 +193,28 @@ class FallbackExhaustedError(ProviderError):
         )
         self.attempts: list[dict[str, Any]] = [dict(a) for a in attempts]
         self.last_error = last_error
-        #: Set when every target is now cooling down: the shortest wait before one is free.
+        #: Set when every candidate is now cooling down: the shortest wait before one is free.
         self.retry_after: float | None = None
 
 
 class RoutingConfigError(ValueError):
     """Routing settings or YAML are invalid; the message names the file and field."""
+
+
+# ---------------------------------------------------------------------- the local proxy and the demo
+
+
+class ProxyStartError(RuntimeError):
+    """A local proxy (``muxer_litellm.proxy.process``) could not be started. ``reason`` is one
+    line; ``log`` the proxy's last output; ``log_path`` its whole log, kept on disk (master key
+    masked) for the operator to read."""
+
+    def __init__(self, reason: str, log: str = "", log_path: Path | None = None) -> None:
+        super().__init__(f"{reason}\n{log}" if log else reason)
+        self.reason = reason
+        self.log = log
+        self.log_path = log_path
+
+
+class DemoError(Exception):
+    """A problem the demo reports in one line (no traceback)."""

@@ -196,7 +196,7 @@ AttemptOutcome = Literal["ok", "accepted", "escalated", "failed", "skipped", "cl
 
 
 class RouteAttempt(BaseModel):
-    """Our addition: one target a router tried (or skipped) while answering one request.
+    """Our addition: one candidate (``provider/model``) a router tried (or skipped) while answering one request.
 
     ``outcome``: ``ok`` (answered), ``accepted``/``escalated`` (a cascade step whose answer
     passed/failed the quality check), ``failed`` (raised ``error``), ``skipped`` (not called:
@@ -245,7 +245,8 @@ class RouterMetadata(BaseModel):
 
     selected_provider: str
     selected_model: str
-    routing_reason: str
+    #: Routing sets it; a provider answering a direct call leaves the default.
+    routing_reason: str = "direct call"
     estimated_cost: float | None = None
     response_time_ms: float
     # Our additions:
@@ -305,7 +306,14 @@ class EmbeddingResponse(BaseModel):
 
 class LLMProvider(ABC):
     """What a host router calls. Subclasses own one pooled HTTP client; close it with
-    ``aclose()`` or ``async with``."""
+    ``aclose()`` or ``async with``.
+
+    Raise the contract's errors (:mod:`muxer_litellm.errors`) so a router can act on them:
+    ``RateLimitError`` (with ``retry_after``), ``ProviderTimeoutError``,
+    ``ProviderUnavailableError``, ``ModelNotFoundError``, ``ContextWindowExceededError``,
+    ``AuthenticationError``, ``BadRequestError``... Routing reads any other exception as a
+    failure of that model (timeouts and connection errors retryable, the rest not). A guide:
+    ``docs/native-providers.md``."""
 
     provider_name: str = ""
 
@@ -318,7 +326,12 @@ class LLMProvider(ABC):
         temperature: float | None = None,
         stream: bool = False,
         **kwargs: Any,
-    ) -> ChatCompletionResponse: ...
+    ) -> ChatCompletionResponse:
+        """One answer from ``model``. ``kwargs`` are the request's other OpenAI parameters
+        (``tools``, ``response_format``...). Fill ``usage`` when known and ``router_metadata``
+        with ``selected_provider``, ``selected_model``, ``response_time_ms`` and, when the
+        provider knows the price, ``estimated_cost`` with ``cost_source="catalog"`` (None
+        otherwise, never 0: routing then prices ``usage`` with :meth:`calculate_cost`)."""
 
     @abstractmethod
     def stream_chat_completion(
@@ -329,19 +342,29 @@ class LLMProvider(ABC):
         temperature: float | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[dict[str, Any]]:
-        """Yield OpenAI-format chunk dicts as they arrive (an async generator)."""
+        """Yield OpenAI-format chunk dicts as they arrive (an async generator). Put the
+        request's ``usage`` on the last chunk (``{"choices": [], "usage": {...}}``): routing
+        prices the stream from it with :meth:`calculate_cost`. An error before the first chunk
+        lets a router fall back; after it, the caller has seen output and gets the error."""
 
     @abstractmethod
-    def calculate_cost(self, input_tokens: int, output_tokens: int, model: str) -> float: ...
+    def calculate_cost(self, input_tokens: int, output_tokens: int, model: str) -> float:
+        """USD for that many tokens of ``model``; ``math.inf`` when the price is unknown (a
+        router must never read an unknown price as 0 and send everything there)."""
 
     @abstractmethod
-    def get_supported_models(self) -> list[str]: ...
+    def get_supported_models(self) -> list[str]:
+        """The chat models a router may send to, by the name ``chat_completion`` takes. Routing
+        calls only these: a config naming another model has it excluded, with this list."""
 
     @abstractmethod
-    async def health_check(self) -> bool: ...
+    async def health_check(self) -> bool:
+        """A cheap probe (no paid call): True when the provider can serve. Routing leaves an
+        unhealthy provider out for a while; raising counts as unhealthy."""
 
     @abstractmethod
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Release connections; the provider is not used after. Safe to call twice."""
 
     async def __aenter__(self) -> Self:
         return self

@@ -14,11 +14,10 @@ back what was called::
     response = await router.route_request(messages, {"cheap": cheap, "strong": strong})
     assert cheap.calls[0].model == "mini"
 
-It implements :class:`LLMProvider` and the optional seams routing uses (``CatalogProvider``,
-``TokenCounter``, ``HealthReporter``), and streams as a :class:`ChatStream`.
-:class:`BareFakeProvider` is the same fake as a host provider written to the bare ABC: no
-catalog or token counter (routing knows it only by model names and ``calculate_cost``) and a
-plain async generator for a stream.
+:class:`BareFakeProvider` is a host provider written to the bare :class:`LLMProvider` ABC (plus
+``HealthReporter``): routing knows it only by model names and ``calculate_cost``, and its
+stream is a plain async generator. :class:`FakeProvider` is the same fake with the optional
+seams routing uses (``CatalogProvider``, ``TokenCounter``) and streams as a :class:`ChatStream`.
 """
 
 from __future__ import annotations
@@ -108,8 +107,13 @@ def _cards(models: Mapping[str, ModelSpec] | Iterable[ModelCard]) -> dict[str, M
     return cards
 
 
-class FakeProvider(LLMProvider):
-    """An in-process provider (see the module docstring).
+class BareFakeProvider(LLMProvider):
+    """The in-process provider (see the module docstring) as a host provider written to the
+    bare ``LLMProvider`` ABC: no ``model_cards()``, ``refresh_models()`` or ``count_tokens()``,
+    so routing knows its models only by name and prices them with ``calculate_cost``
+    (capabilities and windows unknown); ``stream_chat_completion`` returns a plain async
+    generator, which routing wraps in a :class:`ChatStream` itself. :class:`FakeProvider`
+    adds the optional seams.
 
     ``models``: ``{name: (input, output) per 1K | None | ModelCard}`` or a list of cards.
     ``script``: ``{model: [outcome, ...]}``, one per call in order; the last one repeats (an
@@ -238,6 +242,7 @@ class FakeProvider(LLMProvider):
             selected_model=card.name,
             routing_reason=f"direct call to {self.provider_name}",
             estimated_cost=cost,
+            total_cost=cost,  # a direct call is the whole request, as on LiteLLMProvider
             response_time_ms=round((time.perf_counter() - started) * 1000, 3),
             cost_source="catalog" if cost is not None else "unknown",
         )
@@ -295,17 +300,11 @@ class FakeProvider(LLMProvider):
         max_tokens: int | None = None,
         temperature: float | None = None,
         **kwargs: Any,
-    ) -> ChatStream:
+    ) -> AsyncIterator[dict[str, Any]]:
         """Word-sized chunks, a finish chunk, then a usage chunk carrying ``router_metadata``
-        (as the proxy's last one), as a :class:`ChatStream` with the typed results. Errors are
-        raised on the first read, as an HTTP stream's are."""
-        outcome = self._open_stream(model)
-        # Typed results are recorded by the producer; without metadata the chunks are parsed.
-        stream = ChatStream(
-            self._chunks(messages, model, outcome, lambda usage, meta: stream.record(usage, meta)),
-            parse=not self.stream_metadata,
-        )
-        return stream
+        (as the proxy's last one), as a plain async generator (the caller parses them). Errors
+        are raised on the first read, as an HTTP stream's are."""
+        return self._chunks(messages, model, self._open_stream(model), None)
 
     def _open_stream(self, model: str) -> Outcome:
         self.stream_calls.append(model)
@@ -375,6 +374,31 @@ class FakeProvider(LLMProvider):
     async def aclose(self) -> None:
         self.closed = True
 
+
+class FakeProvider(BareFakeProvider):
+    """The in-process provider with every optional seam routing uses: its catalog
+    (``CatalogProvider``), exact token counts (``TokenCounter``), and streams as a
+    :class:`ChatStream` with typed results. Arguments as :class:`BareFakeProvider`'s."""
+
+    def stream_chat_completion(
+        self,
+        messages: list[MessageInput],
+        model: str,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        **kwargs: Any,
+    ) -> ChatStream:
+        """Word-sized chunks, a finish chunk, then a usage chunk carrying ``router_metadata``
+        (as the proxy's last one), as a :class:`ChatStream` with the typed results. Errors are
+        raised on the first read, as an HTTP stream's are."""
+        outcome = self._open_stream(model)
+        # Typed results are recorded by the producer; without metadata the chunks are parsed.
+        stream = ChatStream(
+            self._chunks(messages, model, outcome, lambda usage, meta: stream.record(usage, meta)),
+            parse=not self.stream_metadata,
+        )
+        return stream
+
     # ------------------------------------------------------------------ optional seams
 
     def model_cards(self) -> list[ModelCard]:
@@ -391,27 +415,3 @@ class FakeProvider(LLMProvider):
         self.token_counts.append(model)
         self._card(model)
         return self.exact_tokens if self.exact_tokens is not None else estimate_prompt_tokens(messages)
-
-
-class BareFakeProvider(FakeProvider):
-    """:class:`FakeProvider` as a host provider written to the bare ``LLMProvider`` ABC: no
-    ``model_cards()``, ``refresh_models()`` or ``count_tokens()``, so routing knows its models
-    only by name and prices them with ``calculate_cost`` (capabilities and windows unknown);
-    and ``stream_chat_completion`` returns a plain async generator of the same chunks, which
-    routing wraps in a :class:`ChatStream` itself. Everything else is the same."""
-
-    # A protocol member set to None on the class is absent for isinstance() checks.
-    model_cards = None  # type: ignore[assignment]
-    refresh_models = None  # type: ignore[assignment]
-    count_tokens = None  # type: ignore[assignment]
-
-    def stream_chat_completion(  # type: ignore[override]  # the ABC's type, not FakeProvider's
-        self,
-        messages: list[MessageInput],
-        model: str,
-        max_tokens: int | None = None,
-        temperature: float | None = None,
-        **kwargs: Any,
-    ) -> AsyncIterator[dict[str, Any]]:
-        """The chunks as a plain async generator (no typed results: the caller parses them)."""
-        return self._chunks(messages, model, self._open_stream(model), None)

@@ -8,7 +8,7 @@ It answers one JSON line on stdout per JSON line on stdin:
 - ``{"op": "route", "strategy": S, "n": N, "concurrency": C, "pause": P}``: N routed requests,
   C at a time, each worker pausing P seconds between its requests; one result per request
   (answering model, attempts, error class, monotonic start and end);
-- ``{"op": "plan", "strategy": S}``: the plan's targets and exclusions, and when it was read;
+- ``{"op": "plan", "strategy": S}``: the plan's candidates and exclusions, and when it was read;
 - ``{"op": "state", "key": K}``: the breaker state and status of ``provider/model`` K;
 - ``{"op": "stats"}``: the store's stats; ``{"op": "sync"}``: the same after one snapshot (which
   tries Redis again when it is due); ``{"op": "quit"}``.
@@ -68,7 +68,7 @@ async def handle(router: HeuristicRouter, providers: dict[str, Any], cmd: dict[s
         return {
             "start": started,
             "end": time.monotonic(),
-            "targets": [t.key for t in plan.targets],
+            "targets": [t.key for t in plan.candidates],
             "excluded": dict(plan.excluded),
         }
     if op == "state":

@@ -16,7 +16,7 @@ import json
 import logging
 import math
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,9 +28,9 @@ from rich.status import Status
 
 from .._utils import format_usd
 from ..errors import FallbackExhaustedError, ModelNotFoundError, NotAProxyError, ProviderError, RoutingConfigError
-from ..host import LLMProvider
+from ..host import ChatCompletionResponse, LLMProvider
 from ..proxy.provider import LiteLLMProvider
-from ..routing import HeuristicRouter, RoutingConfig, load_routing_config
+from ..routing import HeuristicRouter, RoutePlan, RoutingConfig, load_routing_config
 from ..routing.config import RoutingSettings
 from ..routing.select import expected_output_tokens
 from ..settings import LiteLLMSettings
@@ -313,7 +313,16 @@ def chat(
         status = state.status(f"Waiting for {model}…")
         status.start()
         try:
-            async for chunk in stream:
+            try:
+                first = await anext(stream)
+            except StopAsyncIteration:
+                first = None
+            except ProviderError as exc:
+                line = None if isinstance(exc, ModelNotFoundError) else await _non_chat_model_line(provider, model)
+                if line is None:
+                    raise
+                raise state.fail(line) from None
+            async for chunk in _chain(first, stream):
                 text = chunk_text(chunk)
                 if text:
                     status.stop()
@@ -330,6 +339,34 @@ def chat(
         return 0
 
     _run(ctx, work)
+
+
+async def _non_chat_model_line(provider: LiteLLMProvider, model: str) -> str | None:
+    """After a failed chat call: the line saying ``model`` is served for another mode (the
+    catalog's ``mode``, e.g. embeddings), whose own error from the proxy names no cause; None
+    when it is a chat model, unknown, or the catalog cannot be read now."""
+    try:
+        await provider.refresh_models(force=True)
+    except ProviderError:
+        return None
+    card = provider.get_model_info(model)
+    if card is None or card.mode in (None, "chat"):
+        return None
+    chat_models = ", ".join(provider.get_supported_models()) or "none"
+    article = "an" if card.mode[:1] in "aeiou" else "a"
+    return (
+        f"error: {model} is {article} {card.mode} model (its mode in the proxy's catalog), not a chat model; "
+        f"chat models: {chat_models}"
+    )
+
+
+async def _chain(first: dict[str, Any] | None, rest: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    """``first`` (when the stream had one), then the rest of the stream."""
+    if first is None:
+        return
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 @app.command()
@@ -364,44 +401,61 @@ def route(
                 await provider.refresh_models(force=True)  # surfaces a dead proxy or bad key; plan() would hide it
             if not provider.get_supported_models():
                 raise state.fail(no_chat_models_line(provider.base_url))
+            for where, why in router.check_config(providers).items():  # routing leaves these out
+                state.err.print(f"warning: {where}: {why}", style="yellow", markup=False, soft_wrap=True)
             with state.status("Planning…"):
                 plan = await router.plan(messages, providers, strategy, max_cost, **request)
-            prompt_tokens = plan.profile.prompt_tokens
-            out_tokens = expected_output_tokens(plan.profile, max_tokens, routing)
-            candidates = router.candidates(providers)
-            estimates = {c.key: c.estimate(providers.get(c.provider), prompt_tokens, out_tokens) for c in candidates}
-            first = plan.targets[0]
-            out = state.out
-            out.print(
-                f"route: {first.key} (strategy {plan.strategy}, est. {format_usd(first.estimated_cost)})",
-                markup=False,
-                soft_wrap=True,
-            )
-            out.print(f"why: {plan.reason}", markup=False, soft_wrap=True)
-            out.print(route_table(route_rows(plan, candidates, estimates), prompt_tokens, out_tokens))
+            _print_plan(state, router, plan, providers, max_tokens)
             if not run:
-                out.print("No call made; add --run to send it.", style="dim")
+                state.out.print("No call made; add --run to send it.", style="dim")
                 return 0
-            with state.status(f"Calling {first.key}…"):
+            with state.status(f"Calling {plan.candidates[0].key}…"):
                 response = await router.route_request(messages, providers, strategy, max_cost, **request)
-            meta = response.router_metadata
-            answer = response.choices[0].message.content if response.choices else None
-            out.print(
-                f"answer from {meta.selected_provider}/{meta.selected_model}:",
-                style="bold",
-                markup=False,
-                soft_wrap=True,
-            )
-            text = answer if isinstance(answer, str) else json.dumps(answer)
-            _write(text if text.endswith("\n") else text + "\n")
-            total = f"; total {format_usd(meta.total_cost)} over {len(meta.attempts)} attempt(s)"
-            out.print(
-                f"cost: {format_usd(meta.estimated_cost)} ({meta.cost_source}){total}", markup=False, soft_wrap=True
-            )
-            out.print(attempts_table(meta.attempts))
+            _print_routed_answer(state, response)
             return 0
 
     _run(ctx, work)
+
+
+def _print_plan(
+    state: _State,
+    router: HeuristicRouter,
+    plan: RoutePlan,
+    providers: Mapping[str, LLMProvider],
+    max_tokens: int | None,
+) -> None:
+    """The route's first target, why, and every candidate's estimate for this prompt."""
+    prompt_tokens = plan.profile.prompt_tokens
+    out_tokens = expected_output_tokens(plan.profile, max_tokens, router.config)
+    candidates = router.candidates(providers)
+    estimates = {c.key: c.estimate(providers.get(c.provider), prompt_tokens, out_tokens) for c in candidates}
+    first = plan.candidates[0]
+    out = state.out
+    out.print(
+        f"route: {first.key} (strategy {plan.strategy}, est. {format_usd(first.estimated_cost)})",
+        markup=False,
+        soft_wrap=True,
+    )
+    out.print(f"why: {plan.reason}", markup=False, soft_wrap=True)
+    out.print(route_table(route_rows(plan, candidates, estimates), prompt_tokens, out_tokens))
+
+
+def _print_routed_answer(state: _State, response: ChatCompletionResponse) -> None:
+    """Who answered, the answer, its cost and every attempt."""
+    meta = response.router_metadata
+    answer = response.choices[0].message.content if response.choices else None
+    out = state.out
+    out.print(
+        f"answer from {meta.selected_provider}/{meta.selected_model}:",
+        style="bold",
+        markup=False,
+        soft_wrap=True,
+    )
+    text = answer if isinstance(answer, str) else json.dumps(answer)
+    _write(text if text.endswith("\n") else text + "\n")
+    total = f"; total {format_usd(meta.total_cost)} over {len(meta.attempts)} attempt(s)"
+    out.print(f"cost: {format_usd(meta.estimated_cost)} ({meta.cost_source}){total}", markup=False, soft_wrap=True)
+    out.print(attempts_table(meta.attempts))
 
 
 @app.command()

@@ -288,7 +288,7 @@ def cost_table(rows: Sequence[CostRow], input_tokens: int, output_tokens: int) -
 
 @dataclass(frozen=True, slots=True)
 class RouteRow:
-    target: str
+    candidate: str
     tier: int | None
     estimated_cost: float | None
     status: str
@@ -297,11 +297,11 @@ class RouteRow:
 def route_rows(
     plan: RoutePlan, candidates: Sequence[Candidate], estimates: Mapping[str, float | None]
 ) -> list[RouteRow]:
-    """Every candidate once: the plan's targets in call order, then eligible ones the plan
+    """Every candidate once: the plan's candidates in call order, then eligible ones the plan
     leaves out, then the excluded ones with why."""
     tiers = {c.key: c.tier for c in candidates}
     rows: list[RouteRow] = []
-    for i, t in enumerate(plan.targets):
+    for i, t in enumerate(plan.candidates):
         if i == 0:
             status = "chosen"
         elif plan.kind == "cascade":
@@ -309,7 +309,7 @@ def route_rows(
         else:
             status = f"fallback {i}"
         rows.append(RouteRow(t.key, t.tier, t.estimated_cost, status))
-    seen = {r.target for r in rows}
+    seen = {r.candidate for r in rows}
     decision = plan.decision
     for alt in decision.alternatives if decision is not None else ():
         if alt.key not in seen:
@@ -328,14 +328,14 @@ def route_rows(
 
 def route_table(rows: Sequence[RouteRow], prompt_tokens: int, output_tokens: int) -> Table:
     title = f"Candidates (est. for ~{prompt_tokens:,} prompt + {output_tokens:,} output tokens)"
-    table = _table("target", "tier", "est. cost", "status", title=title, numbers=("tier", "est. cost"))
+    table = _table("candidate", "tier", "est. cost", "status", title=title, numbers=("tier", "est. cost"))
     for r in rows:
-        _add(table, r.target, "?" if r.tier is None else str(r.tier), format_usd(r.estimated_cost), r.status)
+        _add(table, r.candidate, "?" if r.tier is None else str(r.tier), format_usd(r.estimated_cost), r.status)
     return table
 
 
 def attempts_table(attempts: Sequence[RouteAttempt]) -> Table:
-    table = _table("#", "target", "outcome", "cost", "ms", "detail", title="Attempts", numbers=("#", "cost", "ms"))
+    table = _table("#", "candidate", "outcome", "cost", "ms", "detail", title="Attempts", numbers=("#", "cost", "ms"))
     for i, a in enumerate(attempts, 1):
         detail = " ".join(x for x in (a.error, a.detail) if x)
         ms = "" if a.duration_ms is None else f"{a.duration_ms:,.0f}"

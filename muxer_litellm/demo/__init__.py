@@ -4,6 +4,7 @@ keeps Ctrl-C from being lost while servers start and stop."""
 
 from __future__ import annotations
 
-from .run import DEMO_CONFIG_NAME, DemoError, default_config, main
+from ..errors import DemoError
+from .run import DEMO_CONFIG_NAME, default_config, main
 
 __all__ = ["DEMO_CONFIG_NAME", "DemoError", "default_config", "main"]

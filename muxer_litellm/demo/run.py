@@ -34,8 +34,9 @@ from rich.text import Text
 
 from .._utils import format_usd
 from .._version import __version__
+from ..errors import DemoError, ProxyStartError
 from ..host import LLMProvider, MessageInput
-from ..proxy.process import LiteLLMProxy, ProxyStartError
+from ..proxy.process import LiteLLMProxy
 from ..proxy.provider import DEFAULT_TIMEOUT, LiteLLMProvider
 from ..routing import HeuristicRouter, RoutePlan
 from ..routing.candidates import Candidate
@@ -68,13 +69,9 @@ _ANSWER_CHARS = 1200
 _INDENT = "   "
 
 
-class DemoError(Exception):
-    """A problem the demo reports in one line (no traceback)."""
-
-
 @dataclass(frozen=True, slots=True)
-class CallRecord:
-    """One call the demo made, for the cost summary."""
+class DemoCall:
+    """One call the demo made (a line of its cost summary; not the metrics hook's ``CallRecord``)."""
 
     label: str
     provider: str
@@ -214,11 +211,13 @@ def model_table(router: HeuristicRouter, providers: Mapping[str, LLMProvider]) -
 
 
 def _fallbacks(plan: RoutePlan) -> str:
-    rest = [f"{a.key} (est. {format_usd(a.estimated_cost)}{'; ' + a.note if a.note else ''})" for a in plan.targets[1:]]
+    rest = [
+        f"{a.key} (est. {format_usd(a.estimated_cost)}{'; ' + a.note if a.note else ''})" for a in plan.candidates[1:]
+    ]
     return ", ".join(rest) if rest else "none"
 
 
-def _cost_line(record: CallRecord) -> str:
+def _cost_line(record: DemoCall) -> str:
     source = {"proxy": "billed by the proxy", "catalog": "from the price table"}.get(
         record.cost_source, record.cost_source
     )
@@ -240,7 +239,7 @@ async def _routed(
     number: int,
     label: str,
     prompt: str,
-) -> CallRecord:
+) -> DemoCall:
     messages: list[MessageInput] = [{"role": "user", "content": prompt}]
     _say(console, f"\n{number}. {label} prompt: {prompt!r}", "bold")
     plan = await router.plan(messages, providers, STRATEGY)
@@ -252,7 +251,7 @@ async def _routed(
     answer = response.choices[0].message.content if response.choices else None
     _say(console, f"{_INDENT}answer: {_indented(_clip(str(answer or '')))}")
     usage = response.usage
-    record = CallRecord(
+    record = DemoCall(
         label,
         meta.selected_provider,
         meta.selected_model,
@@ -267,11 +266,11 @@ async def _routed(
 
 async def _streamed(
     console: Console, router: HeuristicRouter, providers: Mapping[str, LLMProvider], number: int
-) -> CallRecord:
+) -> DemoCall:
     messages: list[MessageInput] = [{"role": "user", "content": JSON_PROMPT}]
     _say(console, f"\n{number}. streamed json prompt: {JSON_PROMPT!r} (response_format: json_schema)", "bold")
     plan = await router.plan(messages, providers, STRATEGY, response_format=JSON_FORMAT)
-    first = plan.targets[0]
+    first = plan.candidates[0]
     _say(console, f"{_INDENT}routed to {first.key}", "green")
     _say(console, f"{_INDENT}reason: {plan.reason}")
     _say(console, f"{_INDENT}fallbacks: {_fallbacks(plan)}", "dim")
@@ -299,7 +298,7 @@ async def _streamed(
     if (provider, model) != (first.provider, first.model):
         _say(console, f"{_INDENT}answered by {provider}/{model} after a fallback", "yellow")
     cost = meta.get("estimated_cost")
-    record = CallRecord(
+    record = DemoCall(
         "streamed json",
         provider,
         model,
@@ -316,7 +315,7 @@ def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _summary(console: Console, records: Sequence[CallRecord]) -> None:
+def _summary(console: Console, records: Sequence[DemoCall]) -> None:
     table = Table(title="Cost of each call", title_justify="left")
     for column in ("#", "prompt", "model", "tokens in/out", "cost", "source"):
         table.add_column(column, justify="right" if column in ("#", "tokens in/out", "cost") else "left")
@@ -330,7 +329,7 @@ def _summary(console: Console, records: Sequence[CallRecord]) -> None:
     _say(console, f"total: {format_usd(total)} for {len(records)} calls", "bold")
 
 
-async def run_demo(proxy: LiteLLMProxy, console: Console) -> list[CallRecord]:
+async def run_demo(proxy: LiteLLMProxy, console: Console) -> list[DemoCall]:
     """Everything after the proxy is up: register, list, route, stream, sum up."""
     async with contextlib.AsyncExitStack() as stack:
         # Loopback only: never send these calls through an HTTP proxy from the environment.

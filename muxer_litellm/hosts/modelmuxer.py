@@ -13,15 +13,17 @@ Two host contracts, and which is which:
 
 Importing this module imports ModelMuxer (its ``app`` package), so import it only in a
 ModelMuxer process. :class:`LiteLLMAdapter` wraps one ``LiteLLMProvider`` and uses only its
-public API; :func:`install` puts it in ModelMuxer's registry.
+public API; :func:`install` puts it in ModelMuxer's registry and loads its catalog during
+ModelMuxer's start-up. docs/modelmuxer.md is the operator's walkthrough and ModelMuxer's limits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -78,6 +80,7 @@ ProviderResponse = _host_base.ProviderResponse
 __all__ = [
     "DEFAULT_NAME",
     "INTENT_NEEDS",
+    "STARTUP_WAIT",
     "TASK_TYPE_INTENTS",
     "LiteLLMAdapter",
     "SyncResult",
@@ -93,6 +96,13 @@ __all__ = [
 ]
 
 logger = logging.getLogger("muxer_litellm.hosts.modelmuxer")
+
+#: Seconds ModelMuxer's start-up waits for the proxy's catalog before it goes on without it
+#: (the catalog then keeps loading in the background).
+STARTUP_WAIT = 5.0
+#: Delays between background loads while the proxy does not answer: 1 s, doubling up to 30 s.
+_RETRY_FIRST = 1.0
+_RETRY_MAX = 30.0
 
 #: OpenAI chat parameters the proxy understands; everything else a ModelMuxer route passes is
 #: dropped. ModelMuxer's chat routes forward every non-None field of their request model, which
@@ -384,10 +394,60 @@ class LiteLLMAdapter(_host_base.LLMProviderAdapter):  # type: ignore[misc]
 
     def get_supported_models(self) -> list[str]:
         """Chat models from the cached catalog. ModelMuxer asks synchronously, so a stale or
-        empty catalog is refreshed in the background (the next call sees it); call
-        ``await adapter.refresh_models()`` at start-up to list them from the first request."""
+        empty catalog is refreshed in the background (the next call sees it); :func:`install`
+        loads it during ModelMuxer's start-up, so the first request lists them."""
         self._refresh_in_background()
         return self.provider.get_supported_models()
+
+    async def load_catalog(self, wait: float = STARTUP_WAIT) -> bool:
+        """Load the proxy's catalog, waiting at most ``wait`` seconds for the first attempt:
+        True when it is loaded. Otherwise one warning says why, and the load goes on in the
+        background (retried every 1 s, doubling up to 30 s, until the proxy answers or the
+        adapter closes). What :func:`install` runs during ModelMuxer's start-up."""
+        if self._closed:
+            return False
+        loop = asyncio.get_running_loop()
+        first: asyncio.Future[BaseException | None] = loop.create_future()
+        if self._refresh is not None and not self._refresh.done():
+            self._refresh.cancel()  # a plain background refresh: this one retries
+        task = loop.create_task(self._load_until_loaded(first))
+        task.add_done_callback(_log_refresh_failure)
+        self._refresh = task
+        error: BaseException | None
+        try:
+            error = await asyncio.wait_for(asyncio.shield(first), wait)
+        except TimeoutError:
+            error = TimeoutError(f"no answer within {wait:g} s")
+        if error is None:
+            return True
+        logger.warning(
+            "LiteLLM proxy model catalog not loaded at start-up (%s): ModelMuxer starts without the proxy's "
+            "models and keeps loading them in the background",
+            error,
+        )
+        return False
+
+    async def _load_until_loaded(self, first: asyncio.Future[BaseException | None]) -> None:
+        """Retry the catalog until it loads; ``first`` gets the first attempt's outcome."""
+        delay = _RETRY_FIRST
+        try:
+            while not self._closed:
+                try:
+                    await self.provider.refresh_models(force=True)
+                except ProviderError as exc:
+                    _settle(first, exc)
+                    logger.debug("LiteLLM model catalog not loaded, next try in %g s: %s", delay, exc)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, _RETRY_MAX)
+                else:
+                    _settle(first, None)
+                    return
+            _settle(first, ProviderError("the LiteLLM adapter is closed", provider=DEFAULT_NAME))
+        except Exception as exc:  # a defect: _log_refresh_failure logs it too
+            _settle(first, exc)
+            raise
+        finally:
+            _settle(first, ProviderError("the catalog load was cancelled", provider=DEFAULT_NAME))
 
     def _refresh_in_background(self) -> None:
         if self._closed or (self._refresh is not None and not self._refresh.done()):
@@ -411,6 +471,11 @@ class LiteLLMAdapter(_host_base.LLMProviderAdapter):  # type: ignore[misc]
         await self.provider.aclose()
 
 
+def _settle(future: asyncio.Future[BaseException | None], outcome: BaseException | None) -> None:
+    if not future.done():
+        future.set_result(outcome)
+
+
 def _log_refresh_failure(task: asyncio.Task[Any]) -> None:
     if task.cancelled():
         return
@@ -422,6 +487,7 @@ def _log_refresh_failure(task: asyncio.Task[Any]) -> None:
 # ---------------------------------------------------------------------- registry
 
 _installed: dict[str, LiteLLMAdapter] = {}
+_startup_waits: dict[str, float] = {}
 _originals: dict[str, Any] = {}
 
 
@@ -431,9 +497,19 @@ def _registry() -> Any:
     return registry
 
 
-def install(name: str = DEFAULT_NAME, adapter: LiteLLMAdapter | None = None) -> LiteLLMAdapter:
+def _app() -> Any:
+    """ModelMuxer's FastAPI app."""
+    import app.main as main  # type: ignore[import-not-found]
+
+    return main.app
+
+
+def install(
+    name: str = DEFAULT_NAME, adapter: LiteLLMAdapter | None = None, *, startup_wait: float = STARTUP_WAIT
+) -> LiteLLMAdapter:
     """Put ``adapter`` (default ``LiteLLMAdapter()``) in ModelMuxer's provider registry as
-    ``name``, where its router, ``/v1/models``, ``/v1/providers`` and chat routes find it.
+    ``name``, where its router, ``/v1/models``, ``/v1/providers`` and chat routes find it, and
+    load its catalog during ModelMuxer's start-up.
 
     ModelMuxer offers no hook for extra providers: ``build_registry()`` is a fixed list, and
     ``refresh_provider_registry()`` closes every adapter before rebuilding from it. So this
@@ -441,17 +517,24 @@ def install(name: str = DEFAULT_NAME, adapter: LiteLLMAdapter | None = None) -> 
     (module attributes, which is how ModelMuxer calls them): ``build_registry`` (every rebuild,
     test mode's per-call one included, gets the adapter) and ``refresh_provider_registry``
     (the adapter is kept open across it). ``cleanup_provider_registry()`` closes it like any
-    adapter. Call it before ModelMuxer's app starts. Returns the adapter.
+    adapter. It also wraps the lifespan of ModelMuxer's app (``app.main.app``): after
+    ModelMuxer's own start-up, :meth:`LiteLLMAdapter.load_catalog` waits up to
+    ``startup_wait`` seconds for the catalog, so the first ``/v1/models`` lists the proxy's
+    chat models; a proxy that is down or slow costs start-up no more than that, one warning,
+    and a load in the background. Call it before ModelMuxer's app starts. Returns the adapter.
     """
     from .modelmuxer_files import _check_name
 
     _check_name(name)
+    if not startup_wait >= 0:
+        raise ValueError(f"startup_wait must be a number of seconds >= 0, got {startup_wait!r}")
     registry = _registry()
     adapter = adapter if adapter is not None else LiteLLMAdapter()
     if not isinstance(adapter, LiteLLMAdapter):
         raise TypeError(f"adapter must be a LiteLLMAdapter, got {type(adapter).__name__}")
-    _wrap(registry)
+    _wrap(registry, _app())
     _installed[name] = adapter
+    _startup_waits[name] = startup_wait
     registry.PROVIDERS[name] = adapter
     return adapter
 
@@ -466,19 +549,34 @@ def uninstall(name: str = DEFAULT_NAME) -> LiteLLMAdapter | None:
     ModelMuxer's own registry functions. Returns the adapter, or None if none was installed."""
     registry = _registry()
     adapter = _installed.pop(name, None)
+    _startup_waits.pop(name, None)
     if adapter is not None and registry.PROVIDERS.get(name) is adapter:
         del registry.PROVIDERS[name]
     if not _installed and _originals:
         registry.build_registry = _originals.pop("build_registry")
         registry.refresh_provider_registry = _originals.pop("refresh_provider_registry")
+        _app().router.lifespan_context = _originals.pop("lifespan_context")
     return adapter
 
 
-def _wrap(registry: Any) -> None:
+async def _load_catalogs() -> None:
+    adapters = [(adapter, _startup_waits.get(name, STARTUP_WAIT)) for name, adapter in _installed.items()]
+    await asyncio.gather(*(adapter.load_catalog(wait) for adapter, wait in adapters))
+
+
+def _wrap(registry: Any, app: Any) -> None:
     if _originals:
         return
     build = registry.build_registry
     refresh = registry.refresh_provider_registry
+    lifespan = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan_with_catalogs(asgi_app: Any) -> AsyncIterator[Any]:
+        # ModelMuxer's own start-up first (database, registry, router), then the catalogs.
+        async with lifespan(asgi_app) as state:
+            await _load_catalogs()
+            yield state
 
     def build_registry() -> dict[str, object]:
         built: dict[str, object] = build()
@@ -498,6 +596,7 @@ def _wrap(registry: Any) -> None:
 
     build_registry.__doc__ = build.__doc__
     refresh_provider_registry.__doc__ = refresh.__doc__
-    _originals.update(build_registry=build, refresh_provider_registry=refresh)
+    _originals.update(build_registry=build, refresh_provider_registry=refresh, lifespan_context=lifespan)
     registry.build_registry = build_registry
     registry.refresh_provider_registry = refresh_provider_registry
+    app.router.lifespan_context = lifespan_with_catalogs

@@ -81,12 +81,15 @@ def header_int(headers: Mapping[str, str], name: str) -> int | None:
 def call_metadata(
     model: str, started: float, headers: Mapping[str, str], cost: float | None, source: CostSource
 ) -> RouterMetadata:
-    """What one direct call cost and which deployment served it, from the proxy's headers."""
+    """What one direct call cost and which deployment served it, from the proxy's headers.
+    A direct call is the whole request: its ``total_cost`` is its cost (None when unknown);
+    a router replaces both with its own decision and attempts."""
     return RouterMetadata(
         selected_provider=PROVIDER,
         selected_model=model,
         routing_reason="direct call to the LiteLLM proxy",
         estimated_cost=cost,
+        total_cost=cost,
         response_time_ms=round((time.perf_counter() - started) * 1000.0, 3),
         cost_source=source,
         call_id=headers.get("x-litellm-call-id"),

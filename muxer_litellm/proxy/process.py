@@ -27,24 +27,15 @@ from typing import Any, NoReturn, Self
 
 import httpx
 
-__all__ = ["STARTUP_TIMEOUT", "LiteLLMProxy", "ProxyStartError", "free_port", "litellm_executable"]
+from ..errors import ProxyStartError
+
+__all__ = ["STARTUP_TIMEOUT", "LiteLLMProxy", "free_port", "litellm_executable"]
 
 #: The proxy usually answers within ~10-20 s; a cold machine importing litellm can take longer.
 STARTUP_TIMEOUT = 180.0
 #: The proxy waits for in-flight requests on SIGTERM; it keeps no state worth a longer wait.
 _STOP_TIMEOUT = 5.0
 _POLL_INTERVAL = 0.25
-
-
-class ProxyStartError(RuntimeError):
-    """The proxy could not be started. ``reason`` is one line; ``log`` the proxy's last output;
-    ``log_path`` its whole log, kept on disk (master key masked) for the operator to read."""
-
-    def __init__(self, reason: str, log: str = "", log_path: Path | None = None) -> None:
-        super().__init__(f"{reason}\n{log}" if log else reason)
-        self.reason = reason
-        self.log = log
-        self.log_path = log_path
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -30,7 +30,7 @@ from ..errors import (
     RateLimitError,
 )
 
-__all__ = ["PROVIDER", "error_from_body", "parse_retry_after", "redact"]
+__all__ = ["NO_DB_HINT", "PROVIDER", "error_from_body", "parse_retry_after"]
 
 PROVIDER = "litellm"
 _MAX_MESSAGE = 1000

@@ -155,7 +155,8 @@ class ProxyTransport:
         detail = self.redact(str(exc) or type(exc).__name__)
         if isinstance(exc, httpx.TimeoutException):
             return ProviderTimeoutError(
-                f"LiteLLM proxy at {self.base_url} did not answer in time ({type(exc).__name__}: {detail})",
+                f"LiteLLM proxy at {self.base_url} did not answer in time ({type(exc).__name__}: {detail}); check "
+                "the proxy's load and its upstream, or raise the timeout (LITELLM_TIMEOUT)",
                 None,
                 PROVIDER,
                 model=model,
@@ -172,7 +173,8 @@ class ProxyTransport:
                 model=model,
             )
         return ProviderUnavailableError(
-            f"LiteLLM proxy not reachable at {self.base_url} ({type(exc).__name__}: {detail})",
+            f"LiteLLM proxy not reachable at {self.base_url} ({type(exc).__name__}: {detail}); check that the "
+            "proxy is running and that base_url (LITELLM_BASE_URL) names its host and port",
             None,
             PROVIDER,
             model=model,

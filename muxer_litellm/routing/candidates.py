@@ -9,6 +9,7 @@ is renamed or re-derived between the catalog and routing.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import time
@@ -24,24 +25,27 @@ __all__ = [
     "Candidate",
     "CandidateCache",
     "Capability",
+    "CapabilityNeed",
     "TierSource",
     "build_candidates",
-    "candidate_for",
     "infer_tier",
+    "missing_reason",
     "safe_cost",
 ]
 
 logger = logging.getLogger("muxer_litellm.routing")
 
 TierSource = Literal["config", "catalog", "price", "unknown"]
+#: What a prompt may need, as :class:`Capability` names it (``select.needed_capabilities`` reads it).
+CapabilityNeed = Literal["vision", "tools", "json_schema", "reasoning"]
 
 
 @dataclass(frozen=True, slots=True)
 class Capability:
-    """A capability a prompt may need: ``need`` names it in :class:`PromptProfile`
-    (``needs_<need>``), ``field`` is the :class:`ModelCard` flag that states it."""
+    """A capability a prompt may need: ``need`` names it (``select.needed_capabilities`` maps it
+    to the prompt profile's flag), ``field`` is the :class:`ModelCard` flag that states it."""
 
-    need: str
+    need: CapabilityNeed
     field: str
     label: str
 
@@ -209,18 +213,31 @@ def _candidate(
     )
 
 
-def candidate_for(
-    name: str,
-    provider: LLMProvider,
-    model: str,
-    *,
-    tiers: Mapping[str, int] | None = None,
-    tier_price_thresholds: Sequence[float] = (0.002, 0.005),
-) -> Candidate:
-    """A candidate for a model the provider does not list (a combo may name one, e.g. a
-    model behind a proxy wildcard route): whatever its catalog and prices say, else unknown."""
+def missing_reason(
+    provider_name: str, provider: LLMProvider | None, model: str, candidates: Sequence[Candidate]
+) -> str | None:
+    """Why ``provider_name/model`` is not a candidate (None when it is one): the provider is not
+    registered, offers no chat model right now, serves the model for another mode (embeddings), or
+    does not offer it, in which case the reason lists what it does offer."""
+    if provider is None:
+        return f"provider {provider_name!r} is not registered"
+    offered = [c.model for c in candidates if c.provider == provider_name]
+    if model in offered:
+        return None
+    if not offered:
+        return f"{provider_name} offers no chat model right now (its catalog is empty or was not loaded)"
     card = _cards(provider, isinstance(provider, CatalogProvider)).get(model)
-    return _candidate(name, provider, model, card, tiers or {}, tier_price_thresholds)
+    if card is not None and card.mode not in (None, "chat"):
+        return f"{provider_name}'s {model!r} is not a chat model (mode {card.mode!r} in its catalog)"
+    listing = ", ".join(offered[:_OFFER_LIMIT])
+    if len(offered) > _OFFER_LIMIT:
+        listing += f" and {len(offered) - _OFFER_LIMIT} more"
+    close = difflib.get_close_matches(model, offered, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"{provider_name} does not offer {model!r} (it offers {listing}){hint}"
+
+
+_OFFER_LIMIT = 8  # how many offered models a reason lists
 
 
 @dataclass(slots=True)

@@ -361,7 +361,8 @@ def load_routing_config(
     ``MUXER_ROUTING_STATE_BACKEND``, ``MUXER_ROUTING_REDIS_URL``) < ``overrides``.
 
     The YAML may be the routing mapping itself or hold it under a top-level ``routing:`` key.
-    Raises RoutingConfigError naming the source and field.
+    An override replaces that key's value whole, mappings included: ``combos={...}`` routes with
+    those combos only, none of the file's. Raises RoutingConfigError naming the source and field.
     """
     try:
         env = settings or RoutingSettings()

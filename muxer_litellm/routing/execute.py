@@ -1,10 +1,10 @@
-"""Execution: call a :class:`RoutePlan`'s targets in order and fall back, per the error policy.
+"""Execution: call a :class:`RoutePlan`'s candidates in order and fall back, per the error policy.
 
-Each target is admitted by the routing state just before it is called (a half-open target
+Each candidate is admitted by the routing state just before it is called (a half-open candidate
 admits one trial at a time; a blocked one is skipped), and every outcome is reported back:
 success, a counted failure, a 429's wait, or nothing learned (:mod:`.policy` says which).
 ``router_metadata`` records the decision and every attempt; an exhausted route says how soon
-some target could serve again.
+some candidate could serve again.
 """
 
 from __future__ import annotations
@@ -18,20 +18,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._stream import ChatStream
+from .._utils import format_usd
 from ..errors import BudgetExceededError, FallbackExhaustedError, NoRouteError, ProviderError
-from ..host import ChatCompletionResponse, LLMProvider, MessageInput, RouteAttempt, RouterMetadata
+from ..host import ChatCompletionResponse, LLMProvider, MessageInput, RouteAttempt, RouterMetadata, Usage
+from .candidates import safe_cost
 from .classify import PromptProfile
 from .config import RoutingConfig, check_fraction
 from .measure import CallSignals
 from .plan import RoutePlan
-from .policy import ErrorAction, error_verdict
+from .policy import ErrorAction, contained, error_verdict
 from .providers import short
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .select import RankedCandidate
 from .state.local import TargetStatus, Ticket
 from .state.store import RoutingStore
 
-__all__ = ["Attempts", "Executor", "exhausted_error", "routed_metadata"]
+__all__ = ["Attempts", "Executor", "exhausted_error", "priced", "routed_metadata"]
 
 logger = logging.getLogger("muxer_litellm.routing")
 
@@ -44,8 +46,8 @@ class Attempts:
     last_error: ProviderError | None = None
     refused: dict[str, str] = field(default_factory=dict)
 
-    def add(self, target: RankedCandidate, outcome: str, **fields: Any) -> RouteAttempt:
-        attempt = RouteAttempt(provider=target.provider, model=target.model, outcome=outcome, **fields)
+    def add(self, candidate: RankedCandidate, outcome: str, **fields: Any) -> RouteAttempt:
+        attempt = RouteAttempt(provider=candidate.provider, model=candidate.model, outcome=outcome, **fields)
         self.attempts.append(attempt)
         return attempt
 
@@ -53,11 +55,11 @@ class Attempts:
     def failures(self) -> int:
         return sum(1 for a in self.attempts if a.outcome == "failed")
 
-    def answered_reason(self, reason: str, target: RankedCandidate) -> str:
-        """The plan's reason, plus the fallback when earlier targets failed."""
+    def answered_reason(self, reason: str, candidate: RankedCandidate) -> str:
+        """The plan's reason, plus the fallback when earlier candidates failed."""
         if not self.failures:
             return reason
-        return f"{reason}; answered by {target.key} after {self.failures} failed attempt(s)"
+        return f"{reason}; answered by {candidate.key} after {self.failures} failed attempt(s)"
 
     def total_cost(self) -> float | None:
         """Answered calls' cost; failed and skipped calls count 0 (providers do not bill
@@ -79,17 +81,17 @@ class Executor:
         self.state = state
         self.quality_check = quality_check
 
-    # ------------------------------------------------------------------ one target
+    # ------------------------------------------------------------------ one candidate
 
-    async def _admit(self, target: RankedCandidate, run: Attempts) -> Ticket | None:
-        """A ticket to call ``target``, or None after recording why it is skipped (its provider
+    async def _admit(self, candidate: RankedCandidate, run: Attempts) -> Ticket | None:
+        """A ticket to call ``candidate``, or None after recording why it is skipped (its provider
         refused this request earlier, it is cooling down, its trial gate is taken...)."""
-        if target.provider in run.refused:
-            run.add(target, "skipped", detail=run.refused[target.provider])
+        if candidate.provider in run.refused:
+            run.add(candidate, "skipped", detail=run.refused[candidate.provider])
             return None
-        admission = await self.state.admit(target.key, target.provider, forced=target.forced)
+        admission = await self.state.admit(candidate.key, candidate.provider, forced=candidate.forced)
         if isinstance(admission, TargetStatus):
-            run.add(target, "skipped", detail=admission.reason)
+            run.add(candidate, "skipped", detail=admission.reason)
             return None
         return admission
 
@@ -106,46 +108,60 @@ class Executor:
         return verdict.action
 
     async def _failed(
-        self, target: RankedCandidate, ticket: Ticket, exc: ProviderError, run: Attempts, started: float
+        self,
+        candidate: RankedCandidate,
+        ticket: Ticket,
+        raised: Exception,
+        run: Attempts,
+        started: float,
+        call: CallSignals,
     ) -> None:
-        """Record a failed target; re-raises ``exc`` when no other target would do better."""
+        """Record a failed candidate (whatever its provider raised: see :func:`contained`);
+        re-raises the typed error when no other candidate would do better."""
+        exc = contained(raised, candidate.provider, candidate.model)
+        call.failed(exc, self.config.rate_limit_cooldown)
         action = await self._learn(ticket, exc)
-        run.add(target, "failed", error=type(exc).__name__, detail=short(exc), duration_ms=_ms(started))
+        run.add(candidate, "failed", error=type(raised).__name__, detail=short(raised), duration_ms=_ms(started))
         run.last_error = exc
         if action == "stop":
             raise exc
         if action == "skip_provider":
-            run.refused[target.provider] = f"{target.provider} refused our request earlier ({type(exc).__name__})"
+            run.refused[candidate.provider] = (
+                f"{candidate.provider} refused our request earlier ({type(raised).__name__})"
+            )
 
     async def _call(
         self,
-        target: RankedCandidate,
+        candidate: RankedCandidate,
         messages: Sequence[MessageInput],
         providers: Mapping[str, LLMProvider],
         kwargs: Mapping[str, Any],
         run: Attempts,
     ) -> ChatCompletionResponse | None:
-        """One target: skipped (None), answered, or failed (None, or raises when the error
-        means no target will do)."""
-        ticket = await self._admit(target, run)
+        """One candidate: skipped (None), answered, or failed (None, or raises when the error
+        means no candidate will do)."""
+        ticket = await self._admit(candidate, run)
         if ticket is None:
             return None
         started = time.perf_counter()
-        call = CallSignals(self.state, target.key)
+        call = CallSignals(self.state, candidate.key)
+        provider = providers[candidate.provider]
         try:
-            response = await providers[target.provider].chat_completion(list(messages), target.model, **kwargs)
-        except ProviderError as exc:
-            call.failed(exc, self.config.rate_limit_cooldown)
-            await self._failed(target, ticket, exc, run, started)
+            response = await provider.chat_completion(list(messages), candidate.model, **kwargs)
+            if not isinstance(response, ChatCompletionResponse):
+                raise TypeError(f"chat_completion returned {type(response).__name__}, not a ChatCompletionResponse")
+        except Exception as exc:  # a provider's own exception is a failure of this candidate
+            await self._failed(candidate, ticket, exc, run, started, call)
             return None
         except BaseException:
             call.end(ok=None)
-            await _release_anyway(self.state, ticket)  # cancelled, or a bug: says nothing about the target
+            await _release_anyway(self.state, ticket)  # cancelled: says nothing about the candidate
             raise
         call.answered(response.router_metadata, response.usage)
         await self.state.record_success(ticket)
-        run.add(target, "ok", cost=response.router_metadata.estimated_cost, duration_ms=_ms(started))
-        return response
+        meta = priced(response.router_metadata, response.usage, provider, candidate.model)
+        run.add(candidate, "ok", cost=meta.estimated_cost, duration_ms=_ms(started))
+        return response if meta is response.router_metadata else response.model_copy(update={"router_metadata": meta})
 
     # ------------------------------------------------------------------ strategies
 
@@ -158,10 +174,10 @@ class Executor:
     ) -> ChatCompletionResponse:
         """Targets in order until one answers."""
         run = Attempts(list(plan.attempts))
-        for target in plan.targets:
-            response = await self._call(target, messages, providers, kwargs, run)
+        for candidate in plan.candidates:
+            response = await self._call(candidate, messages, providers, kwargs, run)
             if response is not None:
-                return _finish(response, target, plan.strategy, run.answered_reason(plan.reason, target), run)
+                return _finish(response, candidate, plan.strategy, run.answered_reason(plan.reason, candidate), run)
         raise await exhausted_error(plan, run, self.state)
 
     async def cascade(
@@ -178,19 +194,13 @@ class Executor:
         run = Attempts(list(plan.attempts))
         # What planning already spent (a semantic classifier's embedding) counts toward max_cost.
         spent = sum(a.cost or 0.0 for a in plan.attempts)
-        best: tuple[float, ChatCompletionResponse, RankedCandidate, RouteAttempt] | None = None
+        best: _Best | None = None
         stopped: str | None = None
-        for step in plan.targets:
-            if max_cost is not None:
-                # select_candidate already dropped steps priced unknown or over max_cost alone.
-                estimate = step.estimated_cost or 0.0
-                if spent + estimate > max_cost:
-                    stopped = (
-                        f"stopped before {step.key}: spent ${spent:.6f} + est. ${estimate:.6f}"
-                        f" > max_cost ${max_cost:.6f}"
-                    )
-                    run.add(step, "skipped", detail=stopped)
-                    break
+        for number, step in enumerate(plan.candidates, start=1):
+            stopped = _budget_stop(step, spent, max_cost)
+            if stopped is not None:
+                run.add(step, "skipped", detail=stopped)
+                break
             response = await self._call(step, messages, providers, kwargs, run)
             if response is None:
                 continue
@@ -199,20 +209,7 @@ class Executor:
             spent += actual if actual is not None else (step.estimated_cost or 0.0)
             verdict = await _score(scorer or self.quality_check, messages, response, plan.profile)
             attempt.quality_score = verdict.score
-            number = plan.targets.index(step) + 1
-            if verdict.model is not None:  # a judge model's call (judge.JudgeScorer) is an attempt too
-                spent += 0.0 if verdict.error else (verdict.cost or 0.0)
-                run.attempts.append(
-                    RouteAttempt(
-                        provider=verdict.provider or "judge",
-                        model=verdict.model,
-                        outcome="failed" if verdict.error else "judged",
-                        cost=None if verdict.error else verdict.cost,
-                        error=verdict.error,
-                        detail=verdict.reason,
-                        duration_ms=verdict.duration_ms,
-                    )
-                )
+            spent += _record_judge(verdict, run)
             if verdict.score >= threshold:
                 attempt.outcome = "accepted"
                 attempt.detail = f"quality {verdict.score:.2f} >= {threshold:.2f}: {verdict.reason}"
@@ -220,14 +217,19 @@ class Executor:
                 return _finish(response, step, plan.strategy, reason, run)
             attempt.outcome = "escalated"
             attempt.detail = f"quality {verdict.score:.2f} < {threshold:.2f}: {verdict.reason}"
-            if best is None or verdict.score >= best[0]:
-                best = (verdict.score, response, step, attempt)
+            if best is None or verdict.score >= best.score:
+                best = _Best(verdict.score, response, step, attempt)
+        return await self._cascade_end(plan, run, best, stopped)
+
+    async def _cascade_end(
+        self, plan: RoutePlan, run: Attempts, best: _Best | None, stopped: str | None
+    ) -> ChatCompletionResponse:
+        """No step passed: the best answer so far, else why there is none."""
         if best is not None:
-            score, response, step, best_attempt = best
-            best_attempt.detail = f"{best_attempt.detail}; returned as the best answer"
+            best.attempt.detail = f"{best.attempt.detail}; returned as the best answer"
             why = stopped or "no step passed the quality check"
-            reason = f"{plan.reason}; {why}; returning the best answer ({step.key}, quality {score:.2f})"
-            return _finish(response, step, plan.strategy, reason, run)
+            reason = f"{plan.reason}; {why}; returning the best answer ({best.step.key}, quality {best.score:.2f})"
+            return _finish(best.response, best.step, plan.strategy, reason, run)
         if stopped is not None and not any(a.outcome == "failed" for a in run.attempts):
             raise BudgetExceededError(f"cascade {plan.strategy!r}: {stopped}")
         raise await exhausted_error(plan, run, self.state)
@@ -246,99 +248,194 @@ class Executor:
         carries its metadata gets the routing fields, else a trailer chunk does, and ``out``
         records the typed results."""
         run = Attempts(list(plan.attempts))
-        for target in plan.targets:
-            ticket = await self._admit(target, run)
-            if ticket is None:
+        for candidate in plan.candidates:
+            opened = await self._open_stream(candidate, messages, providers, kwargs, run)
+            if opened is None:
                 continue
-            started = time.perf_counter()
-            call = CallSignals(self.state, target.key)
-            try:
-                # A host provider may raise on the call itself (the contract's method is a plain def).
-                opened = providers[target.provider].stream_chat_completion(list(messages), target.model, **kwargs)
-            except ProviderError as exc:
-                call.failed(exc, self.config.rate_limit_cooldown)
-                await self._failed(target, ticket, exc, run, started)
-                continue
-            except BaseException:
-                call.end(ok=None)
-                await _release_anyway(self.state, ticket)
-                raise
-            inner = ChatStream.wrap(opened)
-            try:
-                first: dict[str, Any] | None = await anext(inner)
-            except StopAsyncIteration:
-                first = None
-            except ProviderError as exc:
-                call.failed(exc, self.config.rate_limit_cooldown)
-                await _abandon(inner)
-                await self._failed(target, ticket, exc, run, started)
-                continue
-            except BaseException:
-                call.end(ok=None)
-                await _abandon(inner)
-                await _release_anyway(self.state, ticket)
-                raise
-            call.first_chunk(inner.metadata)
-            await self.state.record_success(ticket)  # it answered; a later error is reported on its own
-            attempt = run.add(target, "ok", duration_ms=_ms(started))
-            reason = run.answered_reason(plan.reason, target)
-            meta: RouterMetadata | None = None
-            try:
-                chunk = first
-                while chunk is not None:
-                    if meta is None and inner.metadata is not None:
-                        attempt.cost = inner.metadata.estimated_cost
-                        attempt.duration_ms = _ms(started)
-                        meta = routed_metadata(inner.metadata, target, plan.strategy, reason, run)
-                        chunk["router_metadata"] = meta.model_dump(mode="json")
-                        out.record(inner.usage, meta)
+            async with contextlib.aclosing(self._relay(plan, opened, run, out)) as relayed:
+                async for chunk in relayed:
                     yield chunk
-                    try:
-                        chunk = await anext(inner)
-                    except StopAsyncIteration:
-                        chunk = None
-                    except ProviderError as exc:
-                        call.failed(exc, self.config.rate_limit_cooldown)
-                        await self._learn(ticket, exc)  # too late to fall back: the caller has output
-                        raise
-            finally:
-                await inner.aclose()
-                call.answered(inner.metadata, inner.usage, chat=False)
-            if meta is not None:
-                out.record(inner.usage, meta)  # usage may come after the metadata
-                return
-            attempt.duration_ms = _ms(started)
-            base = RouterMetadata(
-                selected_provider=target.provider,
-                selected_model=target.model,
-                routing_reason=reason,
-                response_time_ms=_ms(started),
-                cost_source="unknown",
-            )
-            meta = routed_metadata(base, target, plan.strategy, reason, run)
-            out.record(inner.usage, meta)
-            yield {
-                "object": "chat.completion.chunk",
-                "created": int(time.time()),
-                "model": target.model,
-                "choices": [],
-                "router_metadata": meta.model_dump(mode="json"),
-            }
             return
         raise await exhausted_error(plan, run, self.state)
+
+    async def _open_stream(
+        self,
+        candidate: RankedCandidate,
+        messages: Sequence[MessageInput],
+        providers: Mapping[str, LLMProvider],
+        kwargs: Mapping[str, Any],
+        run: Attempts,
+    ) -> _OpenStream | None:
+        """Open ``candidate``'s stream and read its first chunk; None when it was skipped or failed
+        (recorded in ``run``: the route falls back), or raises when no candidate would do better."""
+        ticket = await self._admit(candidate, run)
+        if ticket is None:
+            return None
+        started = time.perf_counter()
+        call = CallSignals(self.state, candidate.key)
+        provider = providers[candidate.provider]
+        try:
+            # A host provider may raise on the call itself (the contract's method is a plain def).
+            opened = provider.stream_chat_completion(list(messages), candidate.model, **kwargs)
+        except Exception as exc:
+            await self._failed(candidate, ticket, exc, run, started, call)
+            return None
+        except BaseException:
+            call.end(ok=None)
+            await _release_anyway(self.state, ticket)
+            raise
+        inner = ChatStream.wrap(opened)
+        try:
+            first: dict[str, Any] | None = await anext(inner)
+        except StopAsyncIteration:
+            first = None
+        except Exception as exc:
+            await _abandon(inner)
+            await self._failed(candidate, ticket, exc, run, started, call)
+            return None
+        except BaseException:
+            call.end(ok=None)
+            await _abandon(inner)
+            await _release_anyway(self.state, ticket)
+            raise
+        call.first_chunk(inner.metadata)
+        return _OpenStream(candidate, provider, ticket, inner, first, started, call)
+
+    async def _relay(
+        self, plan: RoutePlan, opened: _OpenStream, run: Attempts, out: ChatStream
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """The answering candidate's chunks, the one carrying its metadata given the routing
+        fields (else a trailer chunk carries them); an error now is raised, not fallen back from."""
+        candidate, inner, started = opened.candidate, opened.inner, opened.started
+        await self.state.record_success(opened.ticket)  # it answered; a later error is reported on its own
+        attempt = run.add(candidate, "ok", duration_ms=_ms(started))
+        reason = run.answered_reason(plan.reason, candidate)
+        meta: RouterMetadata | None = None
+        try:
+            chunk = opened.first
+            while chunk is not None:
+                if meta is None and inner.metadata is not None:
+                    own = priced(inner.metadata, inner.usage, opened.provider, candidate.model)
+                    attempt.cost = own.estimated_cost
+                    attempt.duration_ms = _ms(started)
+                    meta = routed_metadata(own, candidate, plan.strategy, reason, run)
+                    chunk["router_metadata"] = meta.model_dump(mode="json")
+                    out.record(inner.usage, meta)
+                yield chunk
+                chunk = await self._next_chunk(opened)
+        finally:
+            await inner.aclose()
+            opened.call.answered(inner.metadata, inner.usage, chat=False)
+        if meta is not None:
+            # Usage may come after the metadata: price it now if its provider did not.
+            own = priced(meta, inner.usage, opened.provider, candidate.model)
+            if own is not meta:
+                attempt.cost = own.estimated_cost
+                meta = routed_metadata(own, candidate, plan.strategy, reason, run)
+            out.record(inner.usage, meta)
+            return
+        attempt.duration_ms = _ms(started)
+        base = RouterMetadata(
+            selected_provider=candidate.provider,
+            selected_model=candidate.model,
+            routing_reason=reason,
+            response_time_ms=_ms(started),
+            cost_source="unknown",
+        )
+        own = priced(base, inner.usage, opened.provider, candidate.model)
+        attempt.cost = own.estimated_cost
+        meta = routed_metadata(own, candidate, plan.strategy, reason, run)
+        out.record(inner.usage, meta)
+        yield {
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": candidate.model,
+            "choices": [],
+            "router_metadata": meta.model_dump(mode="json"),
+        }
+
+    async def _next_chunk(self, opened: _OpenStream) -> dict[str, Any] | None:
+        """The next chunk (None at the end). An error now is too late to fall back from (the
+        caller has output): reported to the state and raised as the contract's error."""
+        try:
+            return await anext(opened.inner)
+        except StopAsyncIteration:
+            return None
+        except Exception as raised:
+            exc = contained(raised, opened.candidate.provider, opened.candidate.model)
+            opened.call.failed(exc, self.config.rate_limit_cooldown)
+            await self._learn(opened.ticket, exc)
+            if exc is raised:
+                raise
+            raise exc from raised
+
+
+@dataclass(slots=True)
+class _Best:
+    """A cascade's best answer so far (returned when no step passes)."""
+
+    score: float
+    response: ChatCompletionResponse
+    step: RankedCandidate
+    attempt: RouteAttempt
+
+
+@dataclass(slots=True)
+class _OpenStream:
+    """A candidate's stream that produced its first chunk (or ended at once: ``first`` None)."""
+
+    candidate: RankedCandidate
+    provider: LLMProvider
+    ticket: Ticket
+    inner: ChatStream
+    first: dict[str, Any] | None
+    started: float
+    call: CallSignals
+
+
+def _budget_stop(step: RankedCandidate, spent: float, max_cost: float | None) -> str | None:
+    """Why a cascade stops before ``step``: what it spent plus the step's estimate exceeds
+    ``max_cost`` (select_candidate already dropped steps priced unknown or over it alone)."""
+    if max_cost is None:
+        return None
+    estimate = step.estimated_cost or 0.0
+    if spent + estimate <= max_cost:
+        return None
+    return (
+        f"stopped before {step.key}: spent {format_usd(spent)} + est. {format_usd(estimate)}"
+        f" > max_cost {format_usd(max_cost)}"
+    )
+
+
+def _record_judge(verdict: QualityVerdict, run: Attempts) -> float:
+    """A judge model's call (judge.JudgeScorer) is an attempt too; returns what it cost."""
+    if verdict.model is None:
+        return 0.0
+    run.attempts.append(
+        RouteAttempt(
+            provider=verdict.provider or "judge",
+            model=verdict.model,
+            outcome="failed" if verdict.error else "judged",
+            cost=None if verdict.error else verdict.cost,
+            error=verdict.error,
+            detail=verdict.reason,
+            duration_ms=verdict.duration_ms,
+        )
+    )
+    return 0.0 if verdict.error else (verdict.cost or 0.0)
 
 
 # ---------------------------------------------------------------------- results
 
 
 def routed_metadata(
-    meta: RouterMetadata, target: RankedCandidate, strategy: str, reason: str, run: Attempts
+    meta: RouterMetadata, candidate: RankedCandidate, strategy: str, reason: str, run: Attempts
 ) -> RouterMetadata:
     """``meta`` (the answering provider's) with the routing fields: who answered, why, every attempt, the total."""
     return meta.model_copy(
         update={
-            "selected_provider": target.provider,
-            "selected_model": target.model,
+            "selected_provider": candidate.provider,
+            "selected_model": candidate.model,
             "routing_reason": reason,
             "routing_strategy": strategy,
             "attempts": list(run.attempts),
@@ -347,38 +444,53 @@ def routed_metadata(
     )
 
 
+def priced(meta: RouterMetadata, usage: Usage | None, provider: LLMProvider, model: str) -> RouterMetadata:
+    """``meta`` priced from ``usage`` by the provider's ``calculate_cost`` (``cost_source``
+    ``catalog``) when the provider did not price the call itself; else ``meta`` unchanged."""
+    if meta.estimated_cost is not None or usage is None:
+        return meta
+    cost = safe_cost(provider, usage.prompt_tokens, usage.completion_tokens, model)
+    if cost is None:
+        return meta
+    return meta.model_copy(update={"estimated_cost": cost, "cost_source": "catalog"})
+
+
 def _finish(
-    response: ChatCompletionResponse, target: RankedCandidate, strategy: str, reason: str, run: Attempts
+    response: ChatCompletionResponse, candidate: RankedCandidate, strategy: str, reason: str, run: Attempts
 ) -> ChatCompletionResponse:
-    meta = routed_metadata(response.router_metadata, target, strategy, reason, run)
+    meta = routed_metadata(response.router_metadata, candidate, strategy, reason, run)
     return response.model_copy(update={"router_metadata": meta})
 
 
 async def exhausted_error(plan: RoutePlan, run: Attempts, state: RoutingStore) -> ProviderError:
-    """The error for a route where no target answered. ``retry_after`` is the shortest wait
-    until some target that could serve the request may be called again, counting those left
+    """The error for a route where no candidate answered. ``retry_after`` is the shortest wait
+    until some candidate that could serve the request may be called again, counting those left
     out at planning because they were unavailable; None while some of them is not blocked."""
-    could_serve = {t.key: t.provider for t in plan.targets}
+    could_serve = {t.key: t.provider for t in plan.candidates}
     if plan.decision is not None and plan.kind != "combo":
         # Eligible candidates the plan had no room for (max_attempts, cascade steps) could serve now.
         could_serve.update((a.key, a.provider) for a in plan.decision.top_alternatives(len(could_serve) + 1))
     could_serve.update(plan.waiting)
     wait = await state.shortest_wait(could_serve.items())
-    summary = "; ".join(
-        f"{a.provider}/{a.model}: {a.outcome}{f' ({a.error})' if a.error else ''}" for a in run.attempts
-    )
+    summary = "; ".join(_attempt_text(a) for a in run.attempts)
     if run.last_error is None:
         hint = f"; retry in {wait:.1f}s" if wait is not None else ""
         return NoRouteError(
-            f"{plan.strategy}: no target could be called ({summary}){hint}",
+            f"{plan.strategy}: no candidate could be called ({summary}){hint}",
             {f"{a.provider}/{a.model}": a.detail or a.outcome for a in run.attempts},
             retry_after=wait,
         )
     attempts = [a.model_dump(mode="json") for a in run.attempts]
-    error = FallbackExhaustedError(f"{plan.strategy}: every target failed ({summary})", attempts, run.last_error)
+    error = FallbackExhaustedError(f"{plan.strategy}: every candidate failed ({summary})", attempts, run.last_error)
     error.__cause__ = run.last_error
     error.retry_after = wait
     return error
+
+
+def _attempt_text(attempt: RouteAttempt) -> str:
+    """``provider/model: outcome (ErrorClass: message)``: the cause, not only its class."""
+    why = ": ".join(x for x in (attempt.error, attempt.detail) if x)
+    return f"{attempt.provider}/{attempt.model}: {attempt.outcome}{f' ({why})' if why else ''}"
 
 
 async def _release_anyway(state: RoutingStore, ticket: Ticket) -> None:

@@ -1,4 +1,4 @@
-"""Planning: which targets a request will call, in order, and why; nothing is called here.
+"""Planning: which candidates a request will call, in order, and why; nothing is called here.
 
 ``Planner.plan`` refreshes catalogs, classifies the prompt (with an exact token count near a
 context window), reads the routing state once (:meth:`RoutingStore.snapshot`, which also takes
@@ -18,7 +18,7 @@ from typing import Any, Literal
 from ..errors import NoRouteError, ProviderError, RoutingConfigError
 from ..host import LLMProvider, MessageInput, RouteAttempt, TokenCounter
 from .adaptive import AdaptiveRequest, latency_kind
-from .candidates import Candidate, CandidateCache, candidate_for
+from .candidates import Candidate, CandidateCache, missing_reason
 from .classify import PromptProfile, classify_prompt, estimate_prompt_tokens, json_text, text_tokens
 from .config import CandidateRef, CascadeConfig, ComboConfig, RoutingConfig, check_budget
 from .providers import count_prompt_tokens, refresh_catalogs
@@ -36,13 +36,13 @@ PlanKind = Literal["single", "combo", "cascade"]
 class RoutePlan:
     """What ``route_request`` will do, before it does it (the CLI's ``route`` shows this).
 
-    ``targets``: what it calls, in order. ``excluded``: why each other candidate is out.
+    ``candidates``: what it calls, in order. ``excluded``: why each other candidate is out.
     ``waiting``: the excluded candidates that are only unavailable now (``provider/model`` ->
     provider), so an exhausted route can say how soon one of them is free."""
 
     strategy: str
     kind: PlanKind
-    targets: tuple[RankedCandidate, ...]
+    candidates: tuple[RankedCandidate, ...]
     reason: str
     profile: PromptProfile
     excluded: Mapping[str, str] = field(default_factory=dict)
@@ -102,9 +102,11 @@ class Planner:
         strategy: SelectStrategy,
         max_cost: float | None,
         max_tokens: int | None,
+        label: str | None = None,
         adaptive: AdaptiveRequest | None = None,
     ) -> RoutingDecision:
-        """The one place a decision is made (select.py's rules over these candidates)."""
+        """The one place a decision is made (select.py's rules over these candidates);
+        ``label`` is the strategy its reason names, ``adaptive`` what it asks of live signals."""
         return select_candidate(
             candidates,
             providers,
@@ -114,6 +116,7 @@ class Planner:
             strategy=strategy,
             max_cost=max_cost,
             max_tokens=max_tokens,
+            label=label,
             adaptive=adaptive,
         )
 
@@ -158,6 +161,38 @@ class Planner:
         streaming: bool = False,
     ) -> RoutePlan:
         """The plan for this request; ``streaming`` plans for a stream (which cannot cascade)."""
+        name = self._strategy(strategy, providers, max_cost)
+        candidates = await self._refreshed_candidates(providers)
+        profile, pre = await self._profile(messages, providers, candidates, request)
+        max_tokens = requested_max_tokens(request)
+        rotating = name in self.config.combos and self.config.combos[name].strategy == "round_robin"
+        view = await self.state.snapshot(turn=name if rotating else None, advance=take_turn)
+        # ``fastest``: the heuristic's adequate candidates, fastest first (adaptive.py).
+        signals = AdaptiveRequest(name == "fastest", latency_kind(self.config.adaptive, streaming))
+        if name in self.config.combos:
+            combo = self.config.combos[name]
+            plan = self._plan_combo(name, combo, candidates, providers, profile, view, max_cost, max_tokens, signals)
+        elif name in self.config.cascades:
+            cascade = self.config.cascades[name]
+            plan = self._plan_steps(name, cascade, candidates, providers, profile, view, max_cost, max_tokens, signals)
+        else:
+            base: SelectStrategy = "cost_optimized" if name in ("cost_optimized", "cascade") else "heuristic"
+            decision = self.decide(
+                candidates,
+                providers,
+                profile,
+                view,
+                strategy=base,
+                max_cost=max_cost,
+                max_tokens=max_tokens,
+                label=name,
+                adaptive=signals,
+            )
+            plan = self._plan_builtin(name, decision, profile, streaming)
+        return replace(plan, attempts=pre)
+
+    def _strategy(self, strategy: str | None, providers: Mapping[str, LLMProvider], max_cost: float | None) -> str:
+        """The strategy's name, once the request's arguments are known to be usable."""
         check_budget(max_cost)
         if not providers:
             raise RoutingConfigError("providers is empty: register at least one provider")
@@ -168,45 +203,36 @@ class Planner:
             )
         if (name == "cascade" or name in self.config.cascades) and not self.config.cascade_enabled:
             raise RoutingConfigError(f"strategy {name!r} needs cascade routing enabled (CASCADE_ROUTING_ENABLED=true)")
+        return name
+
+    async def _refreshed_candidates(self, providers: Mapping[str, LLMProvider]) -> list[Candidate]:
+        """The candidates after refreshing stale catalogs; says why when a failed refresh left none."""
         refresh_failures = await refresh_catalogs(providers)
         candidates = self.candidates(providers)
         if not candidates and refresh_failures:
             # Say why the catalog is empty instead of "no chat model": usually the proxy is down.
             why = "; ".join(f"{name}: {error}" for name, error in refresh_failures.items())
             raise NoRouteError(f"no provider offers a chat model; catalog refresh failed ({why})", refresh_failures)
+        return candidates
+
+    async def _profile(
+        self,
+        messages: Sequence[MessageInput],
+        providers: Mapping[str, LLMProvider],
+        candidates: Sequence[Candidate],
+        request: Mapping[str, Any],
+    ) -> tuple[PromptProfile, tuple[RouteAttempt, ...]]:
+        """The prompt's profile, and the calls made to refine it. An opt-in semantic classifier
+        refines the profile; its embedding call opens the request's attempts. It falls back to
+        the default profile on a timeout or an error."""
         tokens = await self.prompt_tokens(messages, providers, candidates, request)
         profile = self.classify(messages, tokens, request)
-        # An opt-in semantic classifier refines the profile; its embedding call opens the
-        # request's attempts. It falls back to the default profile on a timeout or an error.
-        pre: tuple[RouteAttempt, ...] = ()
-        if self.semantic is not None:
-            profile, pre = await self.semantic.refine(messages, profile)
-        max_tokens = requested_max_tokens(request)
-        rotating = name in self.config.combos and self.config.combos[name].strategy == "round_robin"
-        view = await self.state.snapshot(turn=name if rotating else None, advance=take_turn)
-        # ``fastest``: the heuristic's adequate candidates, fastest first (adaptive.py).
-        signals = AdaptiveRequest(name == "fastest", latency_kind(self.config.adaptive, streaming))
+        if self.semantic is None:
+            return profile, ()
+        return await self.semantic.refine(messages, profile)
 
-        if name in self.config.combos:
-            combo = self.config.combos[name]
-            plan = self._plan_combo(name, combo, candidates, providers, profile, view, max_cost, max_tokens, signals)
-            return replace(plan, attempts=pre)
-        if name in self.config.cascades:
-            cascade = self.config.cascades[name]
-            plan = self._plan_steps(name, cascade, candidates, providers, profile, view, max_cost, max_tokens, signals)
-            return replace(plan, attempts=pre)
-
-        base: SelectStrategy = "cost_optimized" if name in ("cost_optimized", "cascade") else "heuristic"
-        decision = self.decide(
-            candidates,
-            providers,
-            profile,
-            view,
-            strategy=base,
-            max_cost=max_cost,
-            max_tokens=max_tokens,
-            adaptive=signals,
-        )
+    def _plan_builtin(self, name: str, decision: RoutingDecision, profile: PromptProfile, streaming: bool) -> RoutePlan:
+        """A built-in strategy's plan: the decision and its fallbacks, or an automatic cascade."""
         first = decision.chosen
         threshold = self.config.quality_threshold
         # An unsure classification (select.unsure_escalation) with unsure_action "cascade" makes the
@@ -219,7 +245,8 @@ class Planner:
             and not streaming
             and unsure_escalation(profile, self.config) is not None
         )
-        if name == "cascade" or (name == "hybrid" and self.config.cascade_enabled) or unsure:
+        hybrid_cascade = name == "hybrid" and self.config.cascade_enabled
+        if name == "cascade" or (hybrid_cascade and not streaming) or unsure:
             steps = _escalation((first, *decision.alternatives), self.config.cascade_max_steps)
             note = (
                 f"unsure ({profile.primary} {profile.confidence:.2f}, {profile.runner_up} "
@@ -229,42 +256,29 @@ class Planner:
             )
             reason = f"{decision.reason}; {note}cascade {' -> '.join(s.key for s in steps)}"
             return RoutePlan(
-                name, "cascade", steps, reason, profile, decision.excluded, decision, threshold, decision.waiting, pre
+                name, "cascade", steps, reason, profile, decision.excluded, decision, threshold, decision.waiting
             )
-        targets = (first, *decision.top_alternatives(self.config.max_attempts - 1))
+        ordered = (first, *decision.top_alternatives(self.config.max_attempts - 1))
+        reason = decision.reason
+        if hybrid_cascade:  # a stream: the heuristic pick, as a cascade's first step, without escalation
+            reason += "; streams take the heuristic pick without escalation (a streamed answer cannot be checked first)"
         return RoutePlan(
-            name,
-            "single",
-            targets,
-            decision.reason,
-            profile,
-            decision.excluded,
-            decision,
-            threshold,
-            decision.waiting,
-            pre,
+            name, "single", ordered, reason, profile, decision.excluded, decision, threshold, decision.waiting
         )
 
     def _refs_as_candidates(
         self, refs: Sequence[CandidateRef], candidates: Sequence[Candidate], providers: Mapping[str, LLMProvider]
     ) -> tuple[list[Candidate], dict[str, str]]:
+        """The candidates ``refs`` name, and why each other ref is not one (never called)."""
         known = {c.key: c for c in candidates}
         out: list[Candidate] = []
         missing: dict[str, str] = {}
         for ref in refs:
-            if ref.provider not in providers:
-                missing[ref.key] = f"provider {ref.provider!r} is not registered"
-                continue
             found = known.get(ref.key)
-            if found is None:
-                found = candidate_for(
-                    ref.provider,
-                    providers[ref.provider],
-                    ref.model,
-                    tiers=self.config.tiers,
-                    tier_price_thresholds=self.config.tier_price_thresholds,
-                )
-            out.append(found)
+            if found is not None:
+                out.append(found)
+                continue
+            missing[ref.key] = missing_reason(ref.provider, providers.get(ref.provider), ref.model, candidates) or ""
         return out, missing
 
     def _eligible(
@@ -281,7 +295,11 @@ class Planner:
     ) -> tuple[dict[str, RankedCandidate], dict[str, str], RoutingDecision]:
         own, missing = self._refs_as_candidates(refs, candidates, providers)
         if not own:
-            raise RoutingConfigError(f"{name}: {'; '.join(f'{k}: {v}' for k, v in missing.items())}")
+            what = f"{name}: none of its candidates can be called: {'; '.join(f'{k}: {v}' for k, v in missing.items())}"
+            offering = {c.provider for c in candidates}
+            if any(r.provider in providers and r.provider not in offering for r in refs):
+                raise NoRouteError(what, missing)  # a provider offers nothing right now: not the config's fault
+            raise RoutingConfigError(what)  # unregistered providers, or models they do not offer: fix the config
         try:
             decision = self.decide(
                 own,
@@ -382,8 +400,8 @@ def requested_max_tokens(request: Mapping[str, Any]) -> int | None:
     return None
 
 
-def _forced(targets: Sequence[RankedCandidate]) -> str:
-    forced = [t.key for t in targets if t.forced]
+def _forced(ordered: Sequence[RankedCandidate]) -> str:
+    forced = [c.key for c in ordered if c.forced]
     return f"; {', '.join(forced)}: {FORCED_NOTE}, so tried anyway" if forced else ""
 
 

@@ -5,8 +5,9 @@ Strategies (``route_request(strategy=...)``):
 - ``heuristic``: classify the prompt, keep the cheapest candidate of an adequate tier.
 - ``cost_optimized``: the cheapest candidate that can serve the prompt, whatever its tier.
 - ``cascade``: cheapest first; escalate to stronger tiers while the answer fails the check.
-- ``hybrid``: the heuristic pick, escalated like a cascade when cascades are enabled.
-- a combo name: the combo's targets in its order (priority, weighted, round_robin, cost).
+- ``hybrid``: the heuristic pick, escalated like a cascade when cascades are enabled (a stream
+  takes the pick without escalation).
+- a combo name: the combo's candidates in its order (priority, weighted, round_robin, cost).
 - a cascade name: that cascade's steps.
 
 Every strategy falls back by the error policy of ``policy.py`` and records the decision and
@@ -24,7 +25,7 @@ from typing import Any, Literal
 from .._stream import ChatStream
 from ..errors import BadRequestError, RoutingConfigError
 from ..host import ChatCompletionResponse, LLMProvider, MessageInput
-from .candidates import Candidate, CandidateCache
+from .candidates import Candidate, CandidateCache, missing_reason
 from .classify import PromptProfile
 from .config import RoutingConfig, check_budget, check_fraction
 from .execute import Executor
@@ -180,6 +181,28 @@ class HeuristicRouter:
         keeps the old catalog, so routing still works on what it knew. Returns why each
         failed refresh failed, by provider name."""
         return await refresh_catalogs(providers)
+
+    def check_config(self, providers: Mapping[str, LLMProvider]) -> dict[str, str]:
+        """The config's references to candidates (combo ``targets``, cascade ``steps``, ``tiers``
+        keys) that name no candidate of these providers, with why: ``{"combo 'fast': litellm/x":
+        "litellm does not offer 'x' (it offers ...)"}``. Empty when every one exists. Reads the
+        cached catalogs: call it after ``await router.refresh(providers)``. Plans exclude such
+        references on every request anyway (never calling them); this says so up front."""
+        candidates = self.candidates(providers)
+        refs: list[tuple[str, str, str]] = []
+        for name, combo in self.config.combos.items():
+            refs.extend((f"combo {name!r}", t.provider, t.model) for t in combo.targets)
+        for name, cascade in self.config.cascades.items():
+            refs.extend((f"cascade {name!r}", t.provider, t.model) for t in cascade.steps)
+        for key in self.config.tiers:
+            provider, model = key.split("/", 1)
+            refs.append(("tiers", provider, model))
+        problems: dict[str, str] = {}
+        for where, provider, model in refs:
+            why = missing_reason(provider, providers.get(provider), model, candidates)
+            if why is not None:
+                problems[f"{where}: {provider}/{model}"] = why
+        return problems
 
     async def check_health(self, providers: Mapping[str, LLMProvider]) -> dict[str, bool]:
         """Run every provider's cheap ``health_check()`` concurrently, each within

@@ -14,9 +14,9 @@ below a millisecond. Rules, in the order they are applied to each candidate:
    nothing is left and some candidate is only waiting, the error is a retryable NoRouteError
    with ``retry_after``, not a dead end. A candidate whose breaker is open (ejected for retryable
    failures) is left out too, unless open breakers are all that stands in the way: then the
-   ejected ones are the last targets this request could use, and they are kept, ``forced`` past
+   ejected ones are the last candidates this request could use, and they are kept, ``forced`` past
    their breakers (Envoy's panic threshold, LiteLLM's rule for single-deployment groups): a
-   breaker protects the other targets' traffic, it must not turn a transient burst into certain
+   breaker protects the other candidates' traffic, it must not turn a transient burst into certain
    failure. A 429's wait or a failed health check is the upstream's own word and is kept.
 5. *Rank*: known price before unknown price (always), sure before unsure, then (heuristic
    only) adequate tier before unknown tier before too-weak, then cheapest; ties go to the
@@ -28,22 +28,24 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, assert_never
 
-from .._utils import usd_for_tokens
+from .._utils import format_usd, usd_for_tokens
 from ..errors import BudgetExceededError, NoRouteError
 from ..host import LLMProvider
 from .adaptive import AdaptiveRequest, arrange, headroom_status
-from .candidates import CAPABILITIES, Candidate
+from .candidates import CAPABILITIES, Candidate, Capability, CapabilityNeed
 from .classify import PROMPT_CLASSES, PromptClass, PromptProfile
 from .config import RoutingConfig
 from .state.local import RoutingState, StateSnapshot, TargetStatus
+from .state.signals import SignalView
 
 __all__ = [
     "FORCED_NOTE",
     "RankedCandidate",
     "RoutingDecision",
     "expected_output_tokens",
+    "needed_capabilities",
     "required_tier",
     "select_candidate",
     "unsure_escalation",
@@ -110,7 +112,7 @@ class RoutingDecision:
 
     @property
     def chosen(self) -> RankedCandidate:
-        """The winner, ranked like its alternatives: the first target a route calls."""
+        """The winner, ranked like its alternatives: the first candidate a route calls."""
         assert self._best is not None, "a RoutingDecision is made by select_candidate"
         return _ranked(self._best)
 
@@ -183,7 +185,7 @@ class _Scored:
 
 @dataclass(slots=True)
 class _Forced(_Scored):
-    """Scored past an open breaker: the request's last targets (module rule 4)."""
+    """Scored past an open breaker: the request's last candidates (module rule 4)."""
 
     forced: ClassVar[bool] = True
 
@@ -204,8 +206,8 @@ def _rank(s: _Scored) -> tuple[int, bool, bool, int, int, float, int, int]:
     )
 
 
-#: The note on a target called past its open breaker (see the module's rule 4).
-FORCED_NOTE = "breaker open, but no other target can serve this request"
+#: The note on a candidate called past its open breaker (see the module's rule 4).
+FORCED_NOTE = "breaker open, but no other candidate can serve this request"
 
 
 def _ranked(s: _Scored) -> RankedCandidate:
@@ -213,18 +215,71 @@ def _ranked(s: _Scored) -> RankedCandidate:
     return RankedCandidate(s.candidate, s.cost, "; ".join(notes) if notes else None, s.forced)
 
 
-def _money(value: float | None) -> str:
-    return "unknown" if value is None else f"${value:.6f}"
+#: Why a candidate whose price nobody knows is left out under ``max_cost``.
+PRICE_UNKNOWN = "price unknown, so it cannot be shown to fit max_cost"
 
 
 def _excluded_text(excluded: Mapping[str, str]) -> str:
     """``key (reason)`` pairs, the telling ones first: unknown-price exclusions (often many,
     all alike) go last, so a capped list still shows why the priced models were left out."""
-    items = sorted(excluded.items(), key=lambda kv: kv[1].startswith("price unknown"))
+    items = sorted(excluded.items(), key=lambda kv: kv[1] == PRICE_UNKNOWN)
     texts = [f"{k} ({v})" for k, v in items]
     if len(texts) > _LIST_LIMIT:
         texts = [*texts[:_LIST_LIMIT], f"and {len(texts) - _LIST_LIMIT} more"]
     return "; ".join(texts)
+
+
+def needed_capabilities(profile: PromptProfile) -> tuple[Capability, ...]:
+    """The :data:`CAPABILITIES` this prompt needs (read from its profile's ``needs_*`` flags)."""
+    return tuple(c for c in CAPABILITIES if _needs(profile, c.need))
+
+
+def _needs(profile: PromptProfile, need: CapabilityNeed) -> bool:
+    match need:
+        case "vision":
+            return profile.needs_vision
+        case "tools":
+            return profile.needs_tools
+        case "json_schema":
+            return profile.needs_json_schema
+        case "reasoning":
+            return False  # a reasoning prompt asks for a tier (min_tier), not for the flag
+        case _:
+            assert_never(need)
+
+
+@dataclass(slots=True)
+class _Request:
+    """What one decision checks every candidate against."""
+
+    profile: PromptProfile
+    config: RoutingConfig
+    strategy: SelectStrategy
+    prompt: int
+    out: int
+    need: int
+    needy: tuple[str, ...]
+    needs: tuple[Capability, ...]
+    max_cost: float | None
+    max_tokens: int | None
+    #: The strategy the reason names (the one that ran, e.g. ``cascade`` over a cost ranking).
+    label: str
+
+
+@dataclass(slots=True)
+class _Sorted:
+    """Candidates sorted by the module's rules: eligible (``scored``), or out and why."""
+
+    scored: list[_Scored] = field(default_factory=list)
+    excluded: dict[str, str] = field(default_factory=dict)
+    budget_blocked: list[tuple[Candidate, float | None]] = field(default_factory=list)
+    unavailable: list[tuple[Candidate, TargetStatus]] = field(default_factory=list)
+    ejected: list[tuple[_Scored, TargetStatus]] = field(default_factory=list)
+    #: Headroom says they will run out before their limit resets (adaptive.py's rule 1).
+    short: list[tuple[_Scored, TargetStatus]] = field(default_factory=list)
+    #: What live signals decided, for the reason; ``fastest``: the ``fastest`` strategy ordered them.
+    note: str | None = None
+    fastest: bool = False
 
 
 def select_candidate(
@@ -238,52 +293,85 @@ def select_candidate(
     max_cost: float | None = None,
     max_tokens: int | None = None,
     restrict_to: Sequence[str] | None = None,
+    label: str | None = None,
     adaptive: AdaptiveRequest | None = None,
 ) -> RoutingDecision:
     """Apply the module's rules. ``state``: the decision's snapshot (a RoutingState is read
-    once); its live signals apply unless ``config.adaptive.enabled`` is off (``adaptive.py``,
-    ``adaptive`` says what this request asks of them). Raises BudgetExceededError when only the
-    budget stands in the way, NoRouteError otherwise (with ``excluded`` saying why for each candidate)."""
+    once); its live signals apply unless ``config.adaptive.enabled`` is off (``adaptive.py``;
+    ``adaptive`` says what this request asks of them). ``label``: the strategy the reason names
+    (default ``strategy``). Raises BudgetExceededError when only the budget stands in the way,
+    NoRouteError otherwise (with ``excluded`` saying why for each candidate)."""
     view = state.snapshot() if isinstance(state, RoutingState) else state
-    prompt = profile.prompt_tokens
-    out = expected_output_tokens(profile, max_tokens, config)
     need, needy = required_tier(profile, config) if strategy == "heuristic" else (1, ())
+    request = _Request(
+        profile,
+        config,
+        strategy,
+        profile.prompt_tokens,
+        expected_output_tokens(profile, max_tokens, config),
+        need,
+        needy,
+        needed_capabilities(profile),
+        max_cost,
+        max_tokens,
+        label or strategy,
+    )
     allowed = set(restrict_to) if restrict_to is not None else None
-    excluded: dict[str, str] = {}
-    budget_blocked: list[tuple[Candidate, float | None]] = []
-    unavailable: list[tuple[Candidate, TargetStatus]] = []
-    ejected: list[tuple[_Scored, TargetStatus]] = []
-    scored: list[_Scored] = []
-    short: list[tuple[_Scored, TargetStatus]] = []  # headroom says they will run out before their reset
-    check_state = not view.empty
     signals = view.signals if config.adaptive.enabled else None
-    needy_set = set(needy)
-    needs = [c for c in CAPABILITIES if getattr(profile, f"needs_{c.need}", False)]
+    found = _sort(candidates, providers, request, view, allowed)
+    _keep_forced(found)
+    if signals is not None:
+        _adapt(found, request, signals, adaptive or AdaptiveRequest())
+    if not found.scored:
+        cooling = [status.remaining for _, status in found.unavailable]
+        _raise_no_route(candidates, profile, found.excluded, found.budget_blocked, cooling, max_cost, allowed)
+    return _decision(found, request)
+
+
+def _adapt(found: _Sorted, request: _Request, signals: SignalView, adaptive: AdaptiveRequest) -> None:
+    """Live signals (``adaptive.py``): skip targets short of headroom until their reset (unless
+    they are all that is left: the upstream has the last word), then the latency objective and
+    the order among near-equal prices."""
+    config = request.config.adaptive
+    found.fastest = adaptive.fastest
+    for s in found.scored:
+        room = headroom_status(signals, s.candidate.key, request.prompt + request.out, config)
+        if room is not None:
+            found.short.append((s, room))
+    if found.short:
+        short = {id(s) for s, _ in found.short}
+        rest = [s for s in found.scored if id(s) not in short]
+        if rest:
+            found.scored = rest
+            for s, status in found.short:
+                found.unavailable.append((s.candidate, status))
+                found.excluded[s.candidate.key] = status.reason
+        else:
+            found.note = f"every other target is unavailable; calling despite low headroom ({found.short[0][1].reason})"
+    if found.scored:
+        found.scored, note = arrange(found.scored, _rank, signals, config, adaptive, found.excluded)
+        found.note = found.note or note
+
+
+def _sort(
+    candidates: Sequence[Candidate],
+    providers: Mapping[str, LLMProvider],
+    request: _Request,
+    view: StateSnapshot,
+    allowed: set[str] | None,
+) -> _Sorted:
+    """Rules 1-4 over every candidate, in one pass (the hot loop of a decision)."""
+    found = _Sorted()
+    check_state = not view.empty
+    needy_set = set(request.needy)
+    prompt, out, max_cost = request.prompt, request.out, request.max_cost
     for position, c in enumerate(candidates):
         if allowed is not None and c.key not in allowed:
             continue
-        if c.healthy is False:
-            excluded[c.key] = f"unhealthy: {c.health_error or 'deep health check failed'}"
-            continue
         unsure: list[str] = []
-        reason = None
-        for capability in needs:
-            has = c.capabilities.get(capability.field)
-            if has is False:
-                reason = f"no {capability.label}"
-                break
-            if has is None:
-                unsure.append(f"{capability.label} not stated")
-        if reason is None:
-            if c.context_window is not None:
-                if prompt > c.context_window:
-                    reason = f"prompt ~{prompt} tokens > context window {c.context_window}"
-            elif prompt > config.assumed_context_window:
-                unsure.append(f"context window not stated (prompt ~{prompt} tokens)")
-        if reason is None and max_tokens and c.max_output_tokens is not None and max_tokens > c.max_output_tokens:
-            reason = f"max_tokens {max_tokens} > model's output limit {c.max_output_tokens}"
+        reason = _cannot_serve(c, request, unsure)
         if reason is not None:
-            excluded[c.key] = reason
+            found.excluded[c.key] = reason
             continue
         # Candidate.estimate, unrolled for the hot loop: a carded candidate is priced from its fields.
         if c.card is not None:
@@ -291,76 +379,93 @@ def select_candidate(
         else:
             cost = c.estimate(providers.get(c.provider), prompt, out)
         if max_cost is not None and (cost is None or cost > max_cost):
-            excluded[c.key] = (
-                "price unknown, so it cannot be shown to fit max_cost"
-                if cost is None
-                else f"estimated {_money(cost)} > max_cost {_money(max_cost)}"
-            )
-            budget_blocked.append((c, cost))
+            found.excluded[c.key] = _over_budget(cost, max_cost)
+            found.budget_blocked.append((c, cost))
             continue
-        if need <= 1 or (needy_set and needy_set <= c.task_types) or (c.tier is not None and c.tier >= need):
-            group = 0
-        elif c.tier is None:
-            group = 1
-        else:
-            group = 2
+        group = _tier_group(c, request.need, needy_set)
         # Availability last: a cooling-down candidate that could otherwise serve the request
         # makes "nothing fits" a wait (retryable), not a budget or capability dead end.
         status = view.status(c.key, c.provider) if check_state else None
-        if status is None and signals is not None:
-            room = headroom_status(signals, c.key, prompt + out, config.adaptive)
-            if room is not None:
-                short.append((_Scored(c, position, cost, unsure, group), room))
-                continue
         if status is None:
-            scored.append(_Scored(c, position, cost, unsure, group))
+            found.scored.append(_Scored(c, position, cost, unsure, group))
         elif status.cause == "breaker":
-            ejected.append((_Forced(c, position, cost, unsure, group), status))
+            found.ejected.append((_Forced(c, position, cost, unsure, group), status))
         else:
-            unavailable.append((c, status))
+            found.unavailable.append((c, status))
+    return found
 
-    if ejected and not scored and not unavailable:
-        # Only open breakers stand in the way: these are the last targets this request could use.
-        scored = [s for s, _ in ejected]
-    else:
-        unavailable.extend((s.candidate, status) for s, status in ejected)
-    note = None
-    if short and not scored:
-        # Only predicted shortage stands in the way: the upstream has the last word, so call them.
-        scored = [s for s, _ in sorted(short, key=lambda pair: pair[1].remaining)]
-        note = f"every other target is unavailable; calling despite low headroom ({short[0][1].reason})"
-    else:
-        unavailable.extend((s.candidate, status) for s, status in short)
-    for c, status in unavailable:
-        excluded[c.key] = status.reason
-    if signals is not None and scored:
-        scored, tie_note = arrange(scored, _rank, signals, config.adaptive, adaptive or AdaptiveRequest(), excluded)
-        note = tie_note if note is None else note
-    if not scored:
-        cooling = [status.remaining for _, status in unavailable]
-        _raise_no_route(candidates, profile, excluded, budget_blocked, cooling, max_cost, allowed)
 
-    best = min(scored, key=_rank)
-    reason = _reason(best, scored, profile, strategy, need, needy, excluded, prompt, out, max_cost)
-    if adaptive is not None and adaptive.fastest:
-        reason = "fastest" + reason[len(strategy) :].replace("cheapest adequate", "fastest adequate", 1)
-    if note is not None:
-        reason += f"; {note}"
+def _cannot_serve(c: Candidate, request: _Request, unsure: list[str]) -> str | None:
+    """Why ``c`` cannot serve the request (rules 1 and 2), or None; appends to ``unsure``
+    what it is only assumed to do."""
+    if c.healthy is False:
+        return f"unhealthy: {c.health_error or 'deep health check failed'}"
+    for capability in request.needs:
+        has = c.capabilities.get(capability.field)
+        if has is False:
+            return f"no {capability.label}"
+        if has is None:
+            unsure.append(f"{capability.label} not stated")
+    prompt = request.prompt
+    if c.context_window is not None:
+        if prompt > c.context_window:
+            return f"prompt ~{prompt} tokens > context window {c.context_window}"
+    elif prompt > request.config.assumed_context_window:
+        unsure.append(f"context window not stated (prompt ~{prompt} tokens)")
+    max_tokens = request.max_tokens
+    if max_tokens and c.max_output_tokens is not None and max_tokens > c.max_output_tokens:
+        return f"max_tokens {max_tokens} > model's output limit {c.max_output_tokens}"
+    return None
+
+
+def _over_budget(cost: float | None, max_cost: float) -> str:
+    if cost is None:
+        return PRICE_UNKNOWN
+    return f"estimated {format_usd(cost)} > max_cost {format_usd(max_cost)}"
+
+
+def _tier_group(c: Candidate, need: int, needy: set[str]) -> int:
+    """0: adequate for the tier the prompt needs; 1: tier unknown; 2: too weak."""
+    if need <= 1 or (needy and needy <= c.task_types) or (c.tier is not None and c.tier >= need):
+        return 0
+    return 1 if c.tier is None else 2
+
+
+def _keep_forced(found: _Sorted) -> None:
+    """Rule 4's exception: when only open breakers stand in the way, the ejected candidates
+    are the last this request could use and stay eligible; otherwise they are unavailable."""
+    if found.ejected and not found.scored and not found.unavailable:
+        found.scored = [s for s, _ in found.ejected]
+    else:
+        found.unavailable.extend((s.candidate, status) for s, status in found.ejected)
+    for c, status in found.unavailable:
+        found.excluded[c.key] = status.reason
+
+
+def _decision(found: _Sorted, request: _Request) -> RoutingDecision:
+    """Rule 5: the best-ranked eligible candidate, with the reason and the others."""
+    best = min(found.scored, key=_rank)
     return RoutingDecision(
         provider=best.candidate.provider,
         model=best.candidate.model,
-        reason=reason,
+        reason=_signals_reason(_reason(best, found.scored, request, found.excluded), found),
         estimated_cost=best.cost,
         _best=best,
-        _others=tuple(s for s in scored if s is not best),
-        excluded=excluded,
-        waiting={c.key: c.provider for c, _ in unavailable},
-        strategy=strategy,
-        profile=profile,
-        prompt_tokens=prompt,
-        output_tokens=out,
+        _others=tuple(s for s in found.scored if s is not best),
+        excluded=found.excluded,
+        waiting={c.key: c.provider for c, _ in found.unavailable},
+        strategy=request.strategy,
+        profile=request.profile,
+        prompt_tokens=request.prompt,
+        output_tokens=request.out,
         tier=best.candidate.tier,
     )
+
+
+def _signals_reason(reason: str, found: _Sorted) -> str:
+    if found.fastest:
+        reason = reason.replace("cheapest adequate", "fastest adequate", 1)
+    return f"{reason}; {found.note}" if found.note else reason
 
 
 def _raise_no_route(
@@ -386,9 +491,9 @@ def _raise_no_route(
         )
     if budget_blocked:
         known = [cost for _, cost in budget_blocked if cost is not None]
-        cheapest = f"; the cheapest would cost about {_money(min(known))}" if known else ""
+        cheapest = f"; the cheapest would cost about {format_usd(min(known))}" if known else ""
         raise BudgetExceededError(
-            f"no candidate fits max_cost {_money(max_cost)} for ~{profile.prompt_tokens} prompt tokens{cheapest}. "
+            f"no candidate fits max_cost {format_usd(max_cost)} for ~{profile.prompt_tokens} prompt tokens{cheapest}. "
             f"Excluded: {_excluded_text(excluded)}"
         )
     raise NoRouteError(
@@ -396,20 +501,11 @@ def _raise_no_route(
     )
 
 
-def _reason(
-    best: _Scored,
-    scored: list[_Scored],
-    profile: PromptProfile,
-    strategy: SelectStrategy,
-    need: int,
-    needy: tuple[str, ...],
-    excluded: Mapping[str, str],
-    prompt: int,
-    out: int,
-    max_cost: float | None,
-) -> str:
+def _reason(best: _Scored, scored: list[_Scored], request: _Request, excluded: Mapping[str, str]) -> str:
+    profile, strategy, need, needy = request.profile, request.strategy, request.need, request.needy
+    prompt, out, max_cost = request.prompt, request.out, request.max_cost
     c = best.candidate
-    parts = [f"{strategy}: prompt is {profile.describe()}, ~{prompt} prompt + {out} output tokens"]
+    parts = [f"{request.label}: prompt is {profile.describe()}, ~{prompt} prompt + {out} output tokens"]
     tier = f"tier {c.tier}" if c.tier is not None else "tier unknown"
     if strategy == "heuristic" and need > 1:
         if needy and needy[0] not in profile.classes:  # unsure_escalation chose it
@@ -440,9 +536,9 @@ def _reason(
         why += f", assuming {', '.join(best.unsure)}"
     if best.forced:
         why += f" ({FORCED_NOTE}: tried anyway)"
-    parts.append(f"chose {c.key} ({tier}, est. {_money(best.cost)}): {why} of {len(scored)} eligible")
+    parts.append(f"chose {c.key} ({tier}, est. {format_usd(best.cost)}): {why} of {len(scored)} eligible")
     if max_cost is not None:
-        parts.append(f"max_cost {_money(max_cost)}")
+        parts.append(f"max_cost {format_usd(max_cost)}")
     if excluded:
         parts.append(f"excluded: {_excluded_text(excluded)}")
     return "; ".join(parts)

@@ -181,24 +181,30 @@ async def write_tables(mm: ModelMuxer, proxy: LiteLLMProxy, prices_merge: dict[s
 
 @pytest.fixture
 async def gateway_factory(modelmuxer: ModelMuxer, litellm_proxy: LiteLLMProxy) -> AsyncIterator[Any]:
-    """``await start(api_key=..., tables=True)``: ModelMuxer's app, started (lifespan) with a
-    fresh adapter installed; stopped (lifespan shutdown, which closes the adapter) at teardown."""
+    """``await start(api_key=..., tables=True)``: ModelMuxer's app, started (lifespan, which
+    loads the adapter's catalog) with a fresh adapter installed; stopped (lifespan shutdown,
+    which closes the adapter) at teardown. ``base_url`` points the adapter elsewhere than the
+    proxy; ``startup_wait`` is ``install``'s."""
     stack: list[Any] = []
 
     async def start(
-        api_key: str | None = None, tables: bool = True, prices_merge: dict[str, Any] | None = None
+        api_key: str | None = None,
+        tables: bool = True,
+        prices_merge: dict[str, Any] | None = None,
+        base_url: str | None = None,
+        startup_wait: float | None = None,
     ) -> Gateway:
         hosts = modelmuxer.hosts
-        adapter = hosts.LiteLLMAdapter(base_url=litellm_proxy.base_url, api_key=api_key or litellm_proxy.master_key)
-        if api_key is None:
-            await adapter.refresh_models()
+        adapter = hosts.LiteLLMAdapter(
+            base_url=base_url or litellm_proxy.base_url, api_key=api_key or litellm_proxy.master_key
+        )
         if tables:
             await write_tables(modelmuxer, litellm_proxy, prices_merge)
         else:
             modelmuxer.price_table.unlink(missing_ok=True)
             modelmuxer.routing_rules.unlink(missing_ok=True)
         stack.append(adapter)
-        hosts.install(adapter=adapter)
+        hosts.install(adapter=adapter, startup_wait=hosts.STARTUP_WAIT if startup_wait is None else startup_wait)
         app = modelmuxer.main.app
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -314,3 +315,78 @@ async def test_concurrent_calls_share_one_adapter(adapter: Any, proxy: respx.Moc
     proxy.post("/v1/chat/completions").mock(side_effect=reply)
     results = await asyncio.gather(*(adapter.invoke("cheap", [{"role": "user", "content": str(i)}]) for i in range(50)))
     assert [r.output_text for r in results] == [f"echo {i}" for i in range(50)]
+
+
+async def test_load_catalog_waits_for_the_catalog(adapter: Any, proxy: respx.MockRouter) -> None:
+    proxy.get("/model/info").respond(json=model_info(deployment("cheap", input_cost=1e-7, output_cost=1e-7)))
+    assert await adapter.load_catalog(wait=5) is True
+    assert adapter.get_supported_models() == ["cheap"]  # no background load needed: listed at once
+
+
+async def test_load_catalog_on_a_proxy_that_is_down_logs_once_and_keeps_loading(
+    modelmuxer: ModelMuxer,
+    adapter: Any,
+    proxy: respx.MockRouter,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(modelmuxer.hosts, "_RETRY_FIRST", 0.01)
+    outcomes: list[Exception | httpx.Response] = [httpx.ConnectError("refused")] * 3
+    outcomes.append(httpx.Response(200, json=model_info(deployment("cheap", input_cost=1e-7, output_cost=1e-7))))
+    route = proxy.get("/model/info").mock(side_effect=outcomes)
+    with caplog.at_level(logging.DEBUG, logger="muxer_litellm.hosts.modelmuxer"):
+        assert await adapter.load_catalog(wait=5) is False  # the first attempt failed: start-up goes on
+        assert adapter.get_supported_models() == []
+        for _ in range(200):
+            if adapter.provider.get_supported_models():
+                break
+            await asyncio.sleep(0.01)
+    assert adapter.get_supported_models() == ["cheap"]
+    assert route.call_count == 4
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+    assert "not loaded at start-up" in warnings[0].getMessage()
+    assert "keeps loading them in the background" in warnings[0].getMessage()
+
+
+async def test_load_catalog_waits_no_longer_than_asked(
+    adapter: Any, proxy: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    answered = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await answered.wait()
+        return httpx.Response(200, json=model_info(deployment("cheap", input_cost=1e-7, output_cost=1e-7)))
+
+    proxy.get("/model/info").mock(side_effect=slow)
+    assert await adapter.load_catalog(wait=0.05) is False
+    assert "no answer within 0.05 s" in caplog.text
+    answered.set()  # the proxy answers late: the load still in flight completes it
+    for _ in range(200):
+        if adapter.provider.get_supported_models():
+            break
+        await asyncio.sleep(0.01)
+    assert adapter.get_supported_models() == ["cheap"]
+
+
+async def test_aclose_stops_the_background_load(
+    modelmuxer: ModelMuxer, adapter: Any, proxy: respx.MockRouter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(modelmuxer.hosts, "_RETRY_FIRST", 0.01)
+    route = proxy.get("/model/info").mock(side_effect=httpx.ConnectError("refused"))
+    assert await adapter.load_catalog(wait=1) is False
+    await adapter.aclose()
+    calls = route.call_count
+    await asyncio.sleep(0.1)
+    assert route.call_count == calls  # no retry after close
+    assert await adapter.load_catalog(wait=1) is False  # a closed adapter loads nothing
+
+
+@pytest.mark.parametrize("wait", [-1.0, float("nan")])
+def test_install_refuses_a_startup_wait_that_is_no_duration(modelmuxer: ModelMuxer, wait: float) -> None:
+    providers = modelmuxer.registry.PROVIDERS
+    before = dict(providers)
+    with pytest.raises(ValueError, match="startup_wait must be a number of seconds >= 0"):
+        modelmuxer.hosts.install(adapter=None, startup_wait=wait)
+    assert providers == before
+    assert modelmuxer.hosts.installed() == {}

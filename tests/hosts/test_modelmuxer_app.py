@@ -247,13 +247,16 @@ async def test_the_registry_keeps_the_adapter_and_closes_it_on_cleanup(
 
 async def test_uninstall_restores_modelmuxers_registry(modelmuxer: ModelMuxer, gateway_factory: Any) -> None:
     registry = modelmuxer.registry
-    original = registry.build_registry
+    app = modelmuxer.main.app
+    original, original_lifespan = registry.build_registry, app.router.lifespan_context
     await gateway_factory(tables=False)
     assert registry.build_registry is not original
+    assert app.router.lifespan_context is not original_lifespan  # loads the catalog at start-up
     adapter = modelmuxer.hosts.uninstall()
     assert adapter is not None
     assert "litellm" not in registry.PROVIDERS
     assert registry.build_registry is original
+    assert app.router.lifespan_context is original_lifespan
     assert "litellm" not in registry.build_registry()
 
 
@@ -276,3 +279,84 @@ async def test_a_raw_provider_is_what_the_adapter_fixes(modelmuxer: ModelMuxer, 
         modelmuxer.registry.PROVIDERS["litellm"] = gateway.adapter
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "internal_server_error"
+
+
+# ------------------------------------------------ what ModelMuxer does (docs/modelmuxer.md, its limits)
+
+
+async def test_modelmuxer_redacts_the_prompt_before_it_classifies_and_sends_it(
+    gateway: Gateway, fake_upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    features = gateway.mm.main.app_settings.features
+    monkeypatch.setattr(features, "redact_pii", True)  # ModelMuxer's default
+    redacted = await gateway.chat("What is the capital of France?", model="auto")
+    assert redacted.status_code == 200, redacted.text
+    meta = redacted.json()["router_metadata"]
+    assert (meta["intent_label"], meta["selected_model"]) == ("chat_lite", "cheap-chat")
+    sent = upstream_body(fake_upstream, "redacted")["messages"][-1]["content"]
+    assert sent == "What is the <nationalid-redacted> of <nationalid-redacted>?"  # what the model gets
+
+    monkeypatch.setattr(features, "redact_pii", False)
+    verbatim = await gateway.chat("What is the capital of France?", model="auto")
+    meta = verbatim.json()["router_metadata"]
+    assert (meta["intent_label"], meta["selected_model"]) == ("code_gen", "smart-chat")
+
+
+@pytest.mark.parametrize("name", ["smart-chat", "gpt-5-nonexistent"])
+async def test_a_name_without_a_known_provider_is_answered_by_another_model(gateway: Gateway, name: str) -> None:
+    response = await gateway.chat("Hi, how are you today?", model=name)
+    assert response.status_code == 200, response.text
+    meta = response.json()["router_metadata"]
+    assert (meta["selected_provider"], meta["selected_model"]) == ("litellm", "cheap-chat")
+    assert "Explicit model" not in meta["routing_reason"]
+
+
+async def test_an_unknown_proxy_model_is_402_and_a_priced_one_the_proxy_lacks_is_502(gateway_factory: Any) -> None:
+    gateway = await gateway_factory()
+    # A row for a model the proxy does not serve (generating the table drops such rows; an
+    # operator's hand edit or a proxy that lost the model leaves one). Read on every request.
+    table = json.loads(gateway.mm.price_table.read_text())
+    table["litellm:ghost-chat"] = {"input_per_1k_usd": 0.001, "output_per_1k_usd": 0.002}
+    gateway.mm.price_table.write_text(json.dumps(table))
+    unknown = await gateway.chat("hello", model="litellm/no-such-model")
+    assert unknown.status_code == 402
+    assert unknown.json()["error"]["type"] == "budget_exceeded"
+    unknown_stream = await gateway.chat("hello", model="litellm/no-such-model", stream=True)
+    assert unknown_stream.status_code == 402  # refused before the stream starts
+
+    lacking = await gateway.chat("hello", model="litellm/ghost-chat")
+    assert lacking.status_code == 502
+    error = lacking.json()["error"]
+    assert error["type"] == "provider_error"
+    assert "ghost-chat" in error["message"]
+
+
+async def test_modelmuxer_logs_streams_at_zero_and_not_the_plain_calls(gateway: Gateway) -> None:
+    async def logged() -> tuple[int, float]:
+        costs = (await gateway.client.get("/v1/analytics/costs")).json()
+        return costs["total_requests"], costs["total_cost"]
+
+    before_count, before_cost = await logged()
+    plain = await gateway.chat("not logged", model="litellm/cheap-chat")
+    assert plain.status_code == 200, plain.text
+    assert await logged() == (before_count, before_cost)
+
+    streamed = await gateway.chat("logged", model="litellm/cheap-chat", stream=True)
+    frames = sse_frames(streamed.text)
+    billed = frames[-2]["router_metadata"]["estimated_cost"]
+    assert billed > 0
+    assert await logged() == (before_count + 1, before_cost)  # logged, at $0 instead of what was billed
+
+
+def test_without_api_keys_modelmuxer_accepts_its_built_in_test_keys(
+    modelmuxer: ModelMuxer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = modelmuxer.module("app.settings").settings
+    monkeypatch.setattr(settings.api, "api_keys", None)
+    auth = modelmuxer.module("app.auth").APIKeyAuth()
+    for key in ("test-api-key", "valid-api-key", "test-key"):
+        assert auth.validate_api_key(key)
+    monkeypatch.setattr(settings.api, "api_keys", "mm-own-key")
+    auth = modelmuxer.module("app.auth").APIKeyAuth()
+    assert auth.validate_api_key("mm-own-key")
+    assert not auth.validate_api_key("test-api-key")

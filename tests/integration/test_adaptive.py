@@ -108,6 +108,6 @@ async def test_a_slower_model_at_the_same_price_loses_traffic(
     assert upstream.answered["slow-same"] <= 4, answered
     assert answered[-4:] == ["fast-same"] * 4
     plan = await router.plan(MESSAGES, providers, "same-price")
-    assert [t.model for t in plan.targets] == ["fast-same", "slow-same"]
+    assert [t.model for t in plan.candidates] == ["fast-same", "slow-same"]
     assert plan.decision is not None
     assert "litellm/fast-same: p50 latency" in plan.decision.reason

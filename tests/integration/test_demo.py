@@ -30,7 +30,8 @@ import yaml
 
 from muxer_litellm.demo.native import DEMO_NATIVE_MODELS
 from muxer_litellm.demo.run import default_config
-from muxer_litellm.proxy.process import LiteLLMProxy, ProxyStartError, litellm_executable
+from muxer_litellm.errors import ProxyStartError
+from muxer_litellm.proxy.process import LiteLLMProxy, litellm_executable
 
 pytestmark = pytest.mark.integration
 

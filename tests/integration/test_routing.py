@@ -177,7 +177,7 @@ async def test_cascade_escalates_past_a_refusal_and_records_both_costs(providers
 async def test_max_cost_that_only_the_cheap_model_fits_is_respected(providers: dict[str, LLMProvider]) -> None:
     router = HeuristicRouter()
     plan = await router.plan(CODE, providers, strategy="cost_optimized")
-    priced = [t for t in plan.targets if t.estimated_cost is not None]
+    priced = [t for t in plan.candidates if t.estimated_cost is not None]
     assert priced[0].key == "litellm/cheap-chat"
     assert priced[0].estimated_cost is not None
     assert priced[1].estimated_cost is not None
@@ -191,7 +191,7 @@ async def test_max_cost_that_only_the_cheap_model_fits_is_respected(providers: d
     assert meta.estimated_cost <= max_cost
     assert "no candidate reaches tier 2; strongest available" in meta.routing_reason
     budgeted = await router.plan(CODE, providers, strategy="heuristic", max_cost=max_cost)
-    assert [t.key for t in budgeted.targets] == ["litellm/cheap-chat"]
+    assert [t.key for t in budgeted.candidates] == ["litellm/cheap-chat"]
     assert budgeted.excluded["litellm/smart-chat"].startswith("estimated $")
     assert budgeted.excluded["native/native-mini"].startswith("estimated $")
     assert budgeted.excluded["litellm/mystery-chat"].startswith("price unknown")  # unknown is never "within budget"
@@ -208,14 +208,14 @@ async def test_the_proxy_token_counter_decides_a_borderline_context_window(
     messages = [{"role": "user", "content": "hello " * 9000}]
     exact = await HeuristicRouter().plan(messages, providers, strategy="cost_optimized")
     assert exact.profile.prompt_tokens < 16000 < (len(messages[0]["content"]) / 3)
-    assert exact.targets[0].key == "litellm/cheap-chat"
+    assert exact.candidates[0].key == "litellm/cheap-chat"
 
     rough = await HeuristicRouter(RoutingConfig(token_counter=False)).plan(
         messages, providers, strategy="cost_optimized"
     )
     assert rough.profile.prompt_tokens > 16000
     assert "context window 16000" in rough.excluded["litellm/cheap-chat"]
-    assert rough.targets[0].key != "litellm/cheap-chat"
+    assert rough.candidates[0].key != "litellm/cheap-chat"
 
 
 async def test_streaming_through_a_combo_falls_back_before_the_first_chunk(

@@ -42,7 +42,7 @@ def test_it_implements_the_host_contract_and_every_routing_seam() -> None:
 
 def test_the_bare_variant_has_no_catalog_or_counter() -> None:
     bare = BareFakeProvider("b", {"m": (0.001, 0.002)})
-    assert isinstance(bare, FakeProvider)
+    assert not isinstance(bare, FakeProvider)
     assert not isinstance(bare, CatalogProvider)
     assert not isinstance(bare, TokenCounter)
     assert isinstance(bare, HealthReporter)
@@ -94,6 +94,7 @@ async def test_a_call_answers_with_usage_and_its_catalog_cost() -> None:
     meta = response.router_metadata
     assert (meta.selected_provider, meta.selected_model, meta.cost_source) == ("f", "m", "catalog")
     assert meta.estimated_cost == pytest.approx((prompt * 0.001 + completion * 0.002) / 1000)
+    assert meta.total_cost == meta.estimated_cost  # a direct call is the whole request
     assert fake.calls == [FakeCall("m", {"max_tokens": 50, "temperature": 0.2, "tools": []})]
     assert fake.calls[0].model == "m"
 
@@ -101,7 +102,7 @@ async def test_a_call_answers_with_usage_and_its_catalog_cost() -> None:
 async def test_an_unknown_price_is_an_unknown_cost_never_zero() -> None:
     fake = FakeProvider("f", {"m": None}, prompt_tokens=10, completion_tokens=20)
     meta = (await fake.chat_completion(MESSAGES, "m")).router_metadata
-    assert (meta.estimated_cost, meta.cost_source) == (None, "unknown")
+    assert (meta.estimated_cost, meta.total_cost, meta.cost_source) == (None, None, "unknown")
 
 
 async def test_the_script_is_followed_call_by_call_and_its_last_outcome_repeats() -> None:

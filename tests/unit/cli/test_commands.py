@@ -8,7 +8,6 @@ from __future__ import annotations
 import ast
 import json
 import logging
-import math
 from pathlib import Path
 from typing import Any
 
@@ -131,25 +130,6 @@ def catalog(proxy: respx.MockRouter) -> respx.Route:
 
 
 @pytest.mark.parametrize(
-    ("value", "text"),
-    [
-        (0.000123, "$0.000123"),
-        (0.015, "$0.015"),
-        (12.5, "$12.50"),
-        (1234.5, "$1234.50"),
-        (5.2e-06, "$0.0000052"),
-        (0.0001, "$0.0001"),
-        (0.00012345678, "$0.0001235"),
-        (0.0, "$0.00"),
-        (None, "unknown"),
-        (math.inf, "unknown"),
-    ],
-)
-def test_usd_is_fixed_point_with_four_significant_digits(value: float | None, text: str) -> None:
-    assert format_usd(value) == text
-
-
-@pytest.mark.parametrize(
     ("flags", "tags"),
     [
         ({"supports_function_calling": True, "supports_vision": False}, "tools json? reasoning?"),
@@ -219,7 +199,7 @@ def test_failure_line_names_cause_and_fix(exc: ProviderError, key_sent: bool, ex
 
 def test_failure_line_reads_through_fallback_exhausted() -> None:
     last = AuthenticationError("LiteLLM proxy returned 401: key rejected", 401)
-    exc = FallbackExhaustedError("heuristic: every target failed (...)", [], last)
+    exc = FallbackExhaustedError("heuristic: every candidate failed (...)", [], last)
     assert failure_line(exc, base_url=BASE_URL, key_sent=True) == KEY_REJECTED
 
 
@@ -686,6 +666,29 @@ def test_chat_404_for_a_model_the_catalog_has_is_not_called_unknown(
     assert catalog.call_count == 1  # read once, to check the claim
 
 
+def test_chat_with_an_embedding_model_says_so_from_the_catalogs_mode(
+    proxy: respx.MockRouter, catalog: respx.Route
+) -> None:
+    # What the proxy answers a chat call to an embedding model: an error that names no cause.
+    body = error_body('litellm.BadRequestError: can only concatenate str (not "list") to str', None, "400")
+    proxy.post("/v1/chat/completions").mock(return_value=httpx.Response(400, json=body))
+    failed_with(
+        invoke("chat", "hi", "-m", "embed"),
+        "error: embed is an embedding model (its mode in the proxy's catalog), not a chat model; "
+        "chat models: cheap-chat, mystery-chat, smart-chat",
+    )
+    assert catalog.call_count == 1
+
+
+def test_chat_that_fails_for_a_chat_model_keeps_its_own_error(proxy: respx.MockRouter, catalog: respx.Route) -> None:
+    body = error_body("litellm.BadRequestError: temperature must be <= 2", None, "400")
+    proxy.post("/v1/chat/completions").mock(return_value=httpx.Response(400, json=body))
+    result = invoke("chat", "hi", "-m", "cheap-chat")
+    assert result.exit_code == 1
+    assert "temperature must be <= 2" in result.stderr
+    assert "not a chat model" not in result.stderr
+
+
 def test_chat_404_for_a_model_the_catalog_lacks_lists_the_models(proxy: respx.MockRouter, catalog: respx.Route) -> None:
     body = error_body("litellm.NotFoundError: no deployment for gpt-9", None, "404")
     proxy.post("/v1/chat/completions").mock(return_value=httpx.Response(404, json=body))
@@ -791,7 +794,7 @@ def test_route_max_cost_shows_excluded_with_why(proxy: respx.MockRouter, catalog
         "litellm/smart-chat",
         "3",
         format_usd(smart),
-        f"excluded: estimated ${smart:.6f} > max_cost $0.001000",
+        f"excluded: estimated {format_usd(smart)} > max_cost $0.001",
     ]
     assert row(result.stdout, "litellm/mystery-chat")[3] == (
         "excluded: price unknown, so it cannot be shown to fit max_cost"

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from muxer_litellm.demo.run import DEMO_CONFIG_NAME, DemoError, default_config, demo_config
+from muxer_litellm.demo.run import DEMO_CONFIG_NAME, default_config, demo_config
+from muxer_litellm.errors import DemoError
 
 REPO = Path(__file__).resolve().parents[3]
 PACKAGED = "muxer_litellm/demo/" + DEMO_CONFIG_NAME

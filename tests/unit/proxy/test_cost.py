@@ -380,6 +380,56 @@ async def test_unpriced_stream_has_unknown_cost(proxy: respx.MockRouter, provide
     assert chunks[-1]["usage"] == {"prompt_tokens": 40, "completion_tokens": 10, "total_tokens": 50}
 
 
+# ------------------------------------------------------------------------- a direct call's total
+
+
+DIRECT = "direct call to the LiteLLM proxy"
+
+
+@pytest.mark.parametrize(
+    ("model", "header", "expected"),
+    [
+        ("priced", {"x-litellm-response-cost": "0.00042"}, 0.00042),
+        ("priced", None, price(PROMPT, COMPLETION, IN_PER_1K, OUT_PER_1K)),
+        ("unpriced", None, None),
+    ],
+    ids=["billed", "catalog", "unknown"],
+)
+async def test_a_direct_chat_call_totals_its_own_cost(
+    proxy: respx.MockRouter, provider: LiteLLMProvider, model: str, header: dict[str, str] | None, expected: Any
+) -> None:
+    mock_catalog(proxy)
+    mock_chat(proxy, header)
+    meta = await chat_meta(provider, model)
+    assert meta.total_cost == meta.estimated_cost
+    assert meta.total_cost == (pytest.approx(expected, rel=1e-12) if expected is not None else None)
+    assert meta.routing_reason == DIRECT
+    assert (meta.routing_strategy, meta.attempts) == (None, [])
+
+
+@pytest.mark.parametrize(
+    ("model", "cost", "expected"),
+    [("priced", 0.00021, 0.00021), ("priced", None, price(40, 10, IN_PER_1K, OUT_PER_1K)), ("unpriced", None, None)],
+    ids=["billed", "catalog", "unknown"],
+)
+async def test_a_direct_stream_totals_its_own_cost(
+    proxy: respx.MockRouter, provider: LiteLLMProvider, model: str, cost: float | None, expected: Any
+) -> None:
+    mock_catalog(proxy)
+    chunks = await stream_chunks(proxy, provider, model, chunk("Hi", finish_reason="stop"), final_chunk(40, 10, cost))
+    meta = chunks[-1]["router_metadata"]
+    assert meta["total_cost"] == meta["estimated_cost"]
+    assert meta["total_cost"] == (pytest.approx(expected, rel=1e-12) if expected is not None else None)
+    assert meta["routing_reason"] == DIRECT
+
+
+async def test_a_direct_embedding_call_totals_its_own_cost(proxy: respx.MockRouter, provider: LiteLLMProvider) -> None:
+    mock_catalog(proxy)
+    mock_embeddings(proxy, {"x-litellm-response-cost": "0.0000008"})
+    response = await provider.embeddings("hello", "embed")
+    assert response.router_metadata.total_cost == response.router_metadata.estimated_cost == 0.0000008
+
+
 # ---------------------------------------------------------------------------------------- cost.py
 
 

@@ -112,7 +112,7 @@ def called(provider: FakeProvider) -> list[str]:
 
 
 def order(plan: RoutePlan) -> list[str]:
-    return [t.key for t in plan.targets]
+    return [t.key for t in plan.candidates]
 
 
 def answered_cost(price: tuple[float, float]) -> float:

@@ -16,7 +16,6 @@ from muxer_litellm.errors import BadRequestError, NoRouteError
 from muxer_litellm.host import ChatCompletionResponse, Headroom, LLMProvider, RouterMetadata
 from muxer_litellm.routing import HeuristicRouter, RoutingConfig
 from muxer_litellm.routing.state.signals import SignalBook
-from muxer_litellm.testing import FakeProvider
 from tests.unit.routing.helpers import CHEAP, EXPENSIVE, MESSAGES, MID, Clock, bare, drain, order
 
 SAME = (0.001, 0.002)
@@ -342,7 +341,7 @@ async def test_failures_about_the_target_count_as_errors_and_bad_requests_do_not
 
 async def test_a_stream_records_its_time_to_first_chunk() -> None:
     r = router()
-    provider: FakeProvider = bare("p", {"a": SAME}, latency=0.01)
+    provider = bare("p", {"a": SAME}, latency=0.01)
     await drain(r.route_stream(MESSAGES, {"p": provider}))
     view = r.state.signals.view()
     assert view.samples("p/a", "ttft") == 1

@@ -114,10 +114,10 @@ def test_config_file_sets_the_unsure_knobs(tmp_path: Any) -> None:
 async def test_unsure_heuristic_plan_is_a_cascade_from_cheap_to_strong() -> None:
     p = providers()
     sure = await router_classifying_as(profile(confidence=0.9)).plan(user("x"), p, strategy="heuristic")
-    assert (sure.kind, [t.model for t in sure.targets]) == ("single", ["cheap", "strong"])
+    assert (sure.kind, [t.model for t in sure.candidates]) == ("single", ["cheap", "strong"])
     unsure = await router_classifying_as(profile()).plan(user("x"), p, strategy="heuristic")
     assert unsure.kind == "cascade"
-    assert [t.model for t in unsure.targets] == ["cheap", "strong"]
+    assert [t.model for t in unsure.candidates] == ["cheap", "strong"]
     assert "unsure (simple 0.45, reasoning 0.40): cascade p/cheap -> p/strong" in unsure.reason
 
 

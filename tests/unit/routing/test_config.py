@@ -617,3 +617,10 @@ async def test_a_redis_config_gives_the_router_a_redis_store_on_the_local_state(
         assert (store.timeout, store.retry_interval, store.trial_lease) == (0.3, 5, 90)
         assert store.url == "redis://cache.internal:6380/2"
         assert store.prefix == "muxer:routing"
+
+
+def test_a_combos_override_replaces_the_files_combos_whole(tmp_path: Path) -> None:
+    path = write(tmp_path / "routing.yaml", YAML)
+    config = load_routing_config(path, default_strategy="heuristic", combos={"mine": {"targets": ["a/m"]}})
+    assert list(config.combos) == ["mine"]  # the file's "fast" is gone, as docs/configuration.md says
+    assert list(config.cascades) == ["careful"]  # keys not overridden stay the file's

@@ -100,18 +100,6 @@ async def test_request_errors_are_raised_at_once_and_later_targets_never_called(
     assert called(b) == []
 
 
-@pytest.mark.parametrize("exc", [ValueError("bug in a provider"), KeyError("oops"), RuntimeError("boom")])
-async def test_non_provider_exceptions_propagate_without_fallback(exc: Exception) -> None:
-    _a, b, providers = two_providers(a_script={"m1": [exc]})
-    router = make_router(combo("a/m1", "b/m3"))
-
-    with pytest.raises(type(exc)) as info:
-        await router.route_request(MESSAGES, providers, "c")
-
-    assert info.value is exc
-    assert called(b) == []
-
-
 async def test_fallback_chain_goes_through_several_failures_in_order() -> None:
     _a, _b, providers = two_providers(
         a_script={"m1": [RateLimitError("429")], "m2": [ModelNotFoundError("gone", 404)]},

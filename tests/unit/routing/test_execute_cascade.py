@@ -186,7 +186,7 @@ async def test_automatic_steps_are_cheapest_then_best_of_each_stronger_tier(
 
     plan = await router.plan(user(QUESTION), {"p": p}, strategy="cascade")
     assert plan.kind == "cascade"
-    assert [t.model for t in plan.targets] == expected
+    assert [t.model for t in plan.candidates] == expected
 
     response = await router.route_request(user(QUESTION), {"p": p}, strategy="cascade")
     assert called(p) == expected
@@ -197,7 +197,7 @@ async def test_automatic_steps_are_cheapest_then_best_of_each_stronger_tier(
 async def test_cascade_starts_at_the_cheapest_even_when_the_prompt_needs_a_higher_tier() -> None:
     p = tiered()
     plan = await HeuristicRouter().plan(user(CODE_QUESTION), {"p": p}, strategy="cascade")
-    assert [t.model for t in plan.targets] == ["cheap", "mid", "strong"]
+    assert [t.model for t in plan.candidates] == ["cheap", "mid", "strong"]
 
 
 # ---------------------------------------------------------------------------- custom scorers and thresholds
@@ -489,7 +489,7 @@ async def test_hybrid_starts_at_the_heuristic_pick_and_escalates_to_stronger_tie
 
     plan = await router.plan(user(CODE_QUESTION), {"p": p}, strategy="hybrid")
     assert plan.kind == "cascade"
-    assert [t.model for t in plan.targets] == ["mid", "strong"]  # code needs tier 2: cheap is never tried
+    assert [t.model for t in plan.candidates] == ["mid", "strong"]  # code needs tier 2: cheap is never tried
 
     response = await router.route_request(user(CODE_QUESTION), {"p": p}, strategy="hybrid")
     assert called(p) == ["mid", "strong"]

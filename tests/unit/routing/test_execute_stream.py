@@ -108,12 +108,16 @@ async def test_stream_without_router_metadata_gets_a_trailer_chunk_with_the_rout
     assert trailer["model"] == "m1"
     meta = trailer["router_metadata"]
     assert (meta["selected_provider"], meta["selected_model"], meta["routing_strategy"]) == ("a", "m1", "solo")
-    assert meta["estimated_cost"] is None
+    # Priced like a chat call: the last chunk's usage times the provider's calculate_cost.
+    priced = a.calculate_cost(PROMPT_TOKENS, COMPLETION_TOKENS, "m1")
+    assert meta["estimated_cost"] == pytest.approx(priced)
     assert attempt_rows(meta["attempts"]) == [("a", "m1", "ok", None)]
+    assert meta["attempts"][0]["cost"] == pytest.approx(priced)
+    assert meta["total_cost"] == pytest.approx(priced)
     assert all("router_metadata" not in c for c in chunks[:-1])
     assert a.open_streams == 0
     RouterMetadata.model_validate(meta)  # the trailer's metadata is a valid host RouterMetadata
-    assert meta["cost_source"] == "unknown"
+    assert meta["cost_source"] == "catalog"
 
 
 async def test_stream_closes_the_underlying_generator_when_the_consumer_stops_early() -> None:
@@ -242,8 +246,8 @@ async def test_route_stream_trailer_metadata_is_typed_too() -> None:
 
     assert stream.metadata is not None
     assert stream.metadata == RouterMetadata.model_validate(chunks[-1]["router_metadata"])
-    assert (stream.metadata.selected_model, stream.metadata.cost_source) == ("m1", "unknown")
-    assert stream.cost is None  # unknown, never 0
+    assert (stream.metadata.selected_model, stream.metadata.cost_source) == ("m1", "catalog")
+    assert stream.cost == pytest.approx(a.calculate_cost(PROMPT_TOKENS, COMPLETION_TOKENS, "m1"))
     assert stream.usage is not None  # parsed from the provider's plain chunks
     assert (stream.usage.prompt_tokens, stream.usage.completion_tokens) == (PROMPT_TOKENS, COMPLETION_TOKENS)
 

@@ -168,7 +168,7 @@ async def test_cost_combo_orders_cheapest_estimate_first_and_unknown_price_last(
     plan = await router.plan(MESSAGES, providers, "c")
 
     assert order(plan) == ["a/cheap", "b/mid", "b/pricey", "a/mystery"]
-    costs = [t.estimated_cost for t in plan.targets]
+    costs = [t.estimated_cost for t in plan.candidates]
     assert costs[:3] == pytest.approx([planned_cost(CHEAP), planned_cost(MID), planned_cost(EXPENSIVE)])
     assert costs[3] is None
 
@@ -291,7 +291,7 @@ async def test_exact_count_excludes_a_model_the_estimate_said_fits() -> None:
     plan = await HeuristicRouter().plan(LONG, {"lp": p}, strategy="cost_optimized")
     assert p.token_counts == ["small"]
     assert plan.profile.prompt_tokens == window + 1
-    assert [t.model for t in plan.targets] == ["big"]
+    assert [t.model for t in plan.candidates] == ["big"]
     assert plan.excluded["lp/small"] == f"prompt ~{window + 1} tokens > context window {window}"
 
 
@@ -302,7 +302,7 @@ async def test_exact_count_admits_a_model_the_estimate_said_does_not_fit() -> No
     plan = await HeuristicRouter().plan(LONG, {"lp": p}, strategy="cost_optimized")
     assert p.token_counts == ["small"]
     assert plan.profile.prompt_tokens == window - 10
-    assert [t.model for t in plan.targets] == ["small", "big"]
+    assert [t.model for t in plan.candidates] == ["small", "big"]
 
 
 @pytest.mark.parametrize("window", [ESTIMATE * 10, ESTIMATE // 3])
@@ -330,7 +330,7 @@ async def test_token_counter_is_not_asked_when_disabled() -> None:
     plan = await HeuristicRouter(RoutingConfig(token_counter=False)).plan(LONG, {"lp": p}, strategy="cost_optimized")
     assert p.token_counts == []
     assert plan.profile.prompt_tokens == ESTIMATE
-    assert plan.targets[0].model == "small"
+    assert plan.candidates[0].model == "small"
 
 
 class FailingCounter(FakeProvider):
@@ -363,4 +363,4 @@ async def test_unavailable_token_counter_keeps_the_estimate(counter: type[FakePr
     plan = await HeuristicRouter(config).plan(LONG, {"lp": p}, strategy="cost_optimized")
     assert p.token_counts == ["small"]
     assert plan.profile.prompt_tokens == ESTIMATE
-    assert [t.model for t in plan.targets] == ["small", "big"]
+    assert [t.model for t in plan.candidates] == ["small", "big"]

@@ -11,7 +11,7 @@ from muxer_litellm import (
     RoutingConfigError,
 )
 from muxer_litellm.routing import RoutingConfig
-from muxer_litellm.testing import FakeProvider
+from muxer_litellm.testing import BareFakeProvider
 from tests.unit.routing.helpers import (
     MESSAGES,
     combo,
@@ -53,8 +53,8 @@ async def test_kwargs_are_passed_through_to_every_called_target() -> None:
     tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
     _, _, providers = two_providers(a_script={"m1": [ProviderUnavailableError("503", 503)]})
     a, b = providers["a"], providers["b"]
-    assert isinstance(a, FakeProvider)
-    assert isinstance(b, FakeProvider)
+    assert isinstance(a, BareFakeProvider)
+    assert isinstance(b, BareFakeProvider)
     router = make_router(combo("a/m1", "b/m3"))
 
     await router.route_request(MESSAGES, providers, "c", temperature=0.3, max_tokens=50, tools=tools)

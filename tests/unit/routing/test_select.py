@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from muxer_litellm._utils import format_usd
 from muxer_litellm.errors import BudgetExceededError, NoRouteError, RoutingConfigError
 from muxer_litellm.host import LLMProvider, MessageInput
 from muxer_litellm.routing import (
@@ -68,7 +69,7 @@ def cost(provider: FakeProvider, model: str, prompt: int, out: int) -> float:
 
 
 def money(value: float) -> str:
-    return f"${value:.6f}"
+    return format_usd(value)
 
 
 class BrokenListProvider(BareFakeProvider):
@@ -402,7 +403,7 @@ def test_max_cost_zero_allows_only_free_models() -> None:
     assert decision.estimated_cost == 0.0
     assert decision.excluded.keys() == {"n/paid"}
 
-    with pytest.raises(BudgetExceededError, match=r"max_cost \$0\.000000"):
+    with pytest.raises(BudgetExceededError, match=r"max_cost \$0\.00 "):
         router.select_model(SIMPLE, {"n": bare("n", {"paid": TIER1})}, max_cost=0.0)
 
 

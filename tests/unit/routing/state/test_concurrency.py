@@ -154,4 +154,4 @@ async def test_even_an_opened_breaker_on_the_last_healthy_target_does_not_fail_t
     assert all(isinstance(r, ChatCompletionResponse) for r in results)
     assert {r.router_metadata.selected_model for r in results} == {"healthy"}
     assert await router.store.breaker_state("b/healthy") == "closed"
-    assert "breaker open, but no other target can serve this request" in results[0].router_metadata.routing_reason
+    assert "breaker open, but no other candidate can serve this request" in results[0].router_metadata.routing_reason

@@ -454,8 +454,8 @@ async def test_when_open_breakers_are_all_that_stands_in_the_way_the_request_sti
 
     plan = await router.plan(MESSAGES, providers, "c")
     assert order(plan) == ["a/m1", "b/m3"]
-    assert all(t.forced for t in plan.targets)
-    assert plan.targets[0].note == "breaker open, but no other target can serve this request"
+    assert all(t.forced for t in plan.candidates)
+    assert plan.candidates[0].note == "breaker open, but no other candidate can serve this request"
 
     response = await router.route_request(MESSAGES, providers, "c")
     meta = response.router_metadata
@@ -477,7 +477,7 @@ async def test_a_429_wait_is_kept_even_beside_an_open_breaker(stores: Stores) ->
     assert exhausted.value.retry_after == 3.0
     assert exhausted.value.retryable is True
     assert str(exhausted.value) == (
-        "c: every target failed (a/m1: failed (ProviderUnavailableError); b/m3: failed (RateLimitError))"
+        "c: every candidate failed (a/m1: failed (ProviderUnavailableError: 503); b/m3: failed (RateLimitError: 429))"
     )
 
     clock.now = 1.0
