@@ -19,7 +19,8 @@ import yaml
 
 DATA = Path(__file__).resolve().parent / "data"
 LABELS = ("simple", "code", "reasoning", "json", "long_context")
-SPLITS = ("train", "heldout", "heldout2")
+SPLITS = ("train", "heldout", "heldout2", "heldout3")
+HELDOUT_SPLITS = SPLITS[1:]
 
 
 @dataclass(frozen=True)

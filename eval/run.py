@@ -11,7 +11,10 @@ path without an intent LLM; imported at run time, never copied here):
 - under-routing: prompts that need code or reasoning but would go to a tier-1 (cheap) model,
 - over-routing: simple prompts that would go to a tier-2+ (strong) model,
 - per-class precision and recall, a confusion matrix, accuracy on slices (tricky negatives,
-  typos, other languages, conversations, system prompts), the worst misses, and CPU per decision.
+  typos, other languages, conversations, system prompts), the worst misses, and CPU per decision,
+- on the held-out splits, invariance: each prompt bare and in each wrapping of
+  ``eval/invariance.py`` (a generic role prompt, greetings, thanks...), the share of wrapped
+  variants whose need changes (flip rate) and over/under-routing wrapped beside bare.
 
 "Would go to a strong model" is what routing does with the profile: ``required_tier`` with the
 default ``RoutingConfig`` (so the confidence escalation counts) for muxer-litellm, and intent
@@ -33,7 +36,8 @@ from muxer_litellm.routing import RoutingConfig, classify_prompt
 from muxer_litellm.routing.classify import PromptProfile
 from muxer_litellm.routing.select import required_tier
 
-from .dataset import LABELS, SPLITS, Item, load
+from .dataset import HELDOUT_SPLITS, LABELS, SPLITS, Item, load
+from .invariance import WRAPPINGS, wrapped
 
 ROOT = Path(__file__).resolve().parent.parent
 STRONG_NEEDS = ("code", "reasoning")  # under-routing is counted over these labels
@@ -213,6 +217,29 @@ def worst(report: Report, n: int) -> None:
         print(f"  ... and {len(misses) - n} more misses")
 
 
+def invariance(report: Report, classify: Classifier, n: int) -> None:
+    """Flip rate and over/under-routing of the wrapped variants beside the bare prompts."""
+    bare = {i.id: v for i, v in zip(report.items, report.verdicts, strict=True)}
+    pairs = wrapped(report.items)
+    variants = Report("wrapped", [item for _, item in pairs], [classify(item) for _, item in pairs], 0.0)
+    flips = [
+        (name, item, v)
+        for (name, item), v in zip(pairs, variants.verdicts, strict=True)
+        if v.label != bare[item.id.split("~")[0]].label
+    ]
+    print(f"  {len(WRAPPINGS)} wrappings x {len(report.items)} prompts: flip rate {len(flips) / len(pairs):.3f}")
+    for name, _ in WRAPPINGS:
+        total = sum(w == name for w, _ in pairs)
+        print(f"    {name:24} {sum(w == name for w, _, _ in flips) / total:.3f}")
+    print(f"  {'':12}accuracy  under-routing  over-routing")
+    for r in (report, variants):
+        acc, _ = r.accuracy()
+        print(f"  {r.name:12}   {_f(acc)}          {_f(r.under)}         {_f(r.over)}")
+    for name, item, v in flips[:n]:
+        was = bare[item.id.split("~")[0]].label
+        print(f"  FLIP {was:>9} -> {v.label:<9} {name:22} {item.preview[:60]}")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=[*SPLITS, "all"], default="all")
@@ -237,6 +264,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         confusion(reports[0])
         print("\n  worst misses (muxer-litellm):")
         worst(reports[0], args.worst)
+        if split in HELDOUT_SPLITS:
+            print("\n  invariance under wrappings that say nothing about the need (muxer-litellm):")
+            invariance(reports[0], muxer, args.worst)
 
 
 if __name__ == "__main__":

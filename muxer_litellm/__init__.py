@@ -19,6 +19,7 @@ from .errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
+    ReplyTooLargeError,
     RoutingConfigError,
 )
 from .host import (
@@ -77,6 +78,7 @@ __all__ = [
     "ProviderTimeoutError",
     "ProviderUnavailableError",
     "RateLimitError",
+    "ReplyTooLargeError",
     "RouteAttempt",
     "RouterMetadata",
     "RoutingConfigError",

@@ -5,12 +5,17 @@ working, and the last chunk keeps its ``router_metadata`` for hosts that only it
 is also an async context manager with ``aclose()``, and that exposes the typed ``usage``,
 ``metadata`` and ``cost`` once the stream has ended, like openai-python's ``AsyncStream``.
 Routing and observability read those typed values, never the chunk dicts.
+
+A consumer sees only that surface. The functions below it are for producers inside this
+package: :func:`producer_stream` makes a stream from an async generator that knows its
+results and records them with :func:`record_results` (nothing is parsed twice), and
+:func:`finish_stream` marks it ended.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self
 
@@ -18,28 +23,23 @@ from pydantic import ValidationError
 
 from .host import RouterMetadata, Usage
 
-__all__ = ["ChatStream"]
+__all__ = ["ChatStream", "finish_stream", "producer_stream", "record_results"]
 
 
 class ChatStream(AsyncIterator[dict[str, Any]]):
-    """Chunks as they arrive; typed results once known.
+    """Chunks as they arrive (``async for``); typed ``usage``, ``metadata`` and ``cost`` once
+    known; ``aclose()`` or ``async with`` frees the connection.
 
-    A producer that knows its results (the LiteLLM proxy client) records them with
-    :meth:`record` just before it yields the chunk that carries them, so nothing is parsed
-    twice. A foreign stream (a host's own async generator) is wrapped with :meth:`wrap`,
-    and its ``usage`` / ``router_metadata`` chunk fields are parsed as they pass.
-
-    ``marks_end=True`` (with ``parse=False``) is for an async-generator producer that also
-    calls :meth:`mark_ended` when it finishes: iteration then hands out the generator's own
-    awaitable, one coroutine per chunk fewer (a closed generator stops by itself).
+    ``ChatStream(chunks)`` wraps any async iterator of chunk dicts (a host's own stream):
+    its ``usage`` / ``router_metadata`` chunk fields are parsed as they pass.
     """
 
     __slots__ = ("_chunks", "_closed", "_direct", "_ended", "_metadata", "_parse", "_usage")
 
-    def __init__(self, chunks: AsyncIterator[dict[str, Any]], *, parse: bool = True, marks_end: bool = False) -> None:
+    def __init__(self, chunks: AsyncIterator[dict[str, Any]]) -> None:
         self._chunks = chunks
-        self._parse = parse
-        self._direct = marks_end and not parse and callable(getattr(chunks, "aclose", None))
+        self._parse = True
+        self._direct = False
         self._usage: Usage | None = None
         self._metadata: RouterMetadata | None = None
         self._ended = False
@@ -82,15 +82,6 @@ class ChatStream(AsyncIterator[dict[str, Any]]):
             with contextlib.suppress(ValidationError):
                 self._metadata = RouterMetadata.model_validate(meta)
 
-    def mark_ended(self) -> None:
-        """The producer finished (for producers made with ``marks_end=True``)."""
-        self._ended = True
-
-    def record(self, usage: Usage | None, metadata: RouterMetadata) -> None:
-        """Set the typed results (for producers; call before yielding the chunk carrying them)."""
-        self._usage = usage
-        self._metadata = metadata
-
     # ------------------------------------------------------------------ results
 
     @property
@@ -120,20 +111,17 @@ class ChatStream(AsyncIterator[dict[str, Any]]):
     # ------------------------------------------------------------------ closing
 
     async def aclose(self) -> None:
-        """Stop the stream and free its connection at once. Safe to call twice."""
+        """Stop the stream and free its connection at once. Safe to call twice.
+
+        Raises RuntimeError while another task is reading the stream (an async generator
+        cannot be closed then): cancel that task instead."""
         if self._closed:
             return
+        if getattr(self._chunks, "ag_running", False):
+            raise RuntimeError("this ChatStream is being read by another task: cancel that task to stop the stream")
         aclose = getattr(self._chunks, "aclose", None)  # a host's plain iterator may have none
         if callable(aclose):
-            try:
-                await aclose()
-            except RuntimeError as exc:
-                if "already running" not in str(exc):
-                    raise
-                # An async generator cannot be closed while another task is inside __anext__.
-                raise RuntimeError(
-                    "this ChatStream is being read by another task: cancel that task to stop the stream"
-                ) from None
+            await aclose()
         self._closed = True
 
     async def __aenter__(self) -> Self:
@@ -146,3 +134,35 @@ class ChatStream(AsyncIterator[dict[str, Any]]):
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+# ---------------------------------------------------------------------- for producers
+
+
+def producer_stream(
+    make: Callable[[ChatStream], AsyncGenerator[dict[str, Any], None]], *, marks_end: bool = True
+) -> ChatStream:
+    """A stream over the generator ``make(stream)`` returns, which records the typed results
+    itself (:func:`record_results`), so chunks are not parsed. With ``marks_end`` the generator
+    also calls :func:`finish_stream` when it finishes, and iteration hands out the generator's
+    own awaitable: one coroutine per chunk fewer (a closed generator stops by itself)."""
+    stream = ChatStream.__new__(ChatStream)
+    stream._usage = None
+    stream._metadata = None
+    stream._ended = False
+    stream._closed = False
+    stream._parse = False
+    stream._direct = marks_end
+    stream._chunks = make(stream)
+    return stream
+
+
+def record_results(stream: ChatStream, usage: Usage | None, metadata: RouterMetadata) -> None:
+    """Set a stream's typed results (call before yielding the chunk that carries them)."""
+    stream._usage = usage
+    stream._metadata = metadata
+
+
+def finish_stream(stream: ChatStream) -> None:
+    """The producer finished (for streams made with ``marks_end=True``)."""
+    stream._ended = True

@@ -28,6 +28,7 @@ __all__ = [
     "ProviderTimeoutError",
     "ProviderUnavailableError",
     "RateLimitError",
+    "ReplyTooLargeError",
     "RoutingConfigError",
 ]
 
@@ -126,9 +127,44 @@ class BudgetExceededError(ProviderError):
 
 
 class ProviderTimeoutError(ProviderError):
-    """The proxy or its upstream did not answer in time."""
+    """The proxy or its upstream did not answer in time. ``limit`` names the limit that
+    fired when it was one of ours (``deadline``, ``timeout``, ``stream_timeout``, a routed
+    ``deadline``); None for a per-phase timeout of the HTTP client."""
 
     default_retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = None,
+        provider: str | None = None,
+        *,
+        limit: str | None = None,
+        **fields: Any,
+    ) -> None:
+        super().__init__(message, status_code, provider, **fields)
+        self.limit = limit
+
+
+class ReplyTooLargeError(ProviderError):
+    """A reply (or one stream event) grew past a size limit while it was read, after
+    decoding: the connection was dropped. Not retryable on the same target (it would send
+    the same), but another target may answer: routing counts it as this target's failure.
+    ``limit`` is the setting's name, ``limit_bytes`` its value."""
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = None,
+        provider: str | None = None,
+        *,
+        limit: str,
+        limit_bytes: int,
+        **fields: Any,
+    ) -> None:
+        super().__init__(message, status_code, provider, **fields)
+        self.limit = limit
+        self.limit_bytes = limit_bytes
 
 
 class ProviderUnavailableError(ProviderError):

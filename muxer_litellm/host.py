@@ -215,6 +215,13 @@ class RouteAttempt(BaseModel):
     cost: float | None = None
     duration_ms: float | None = None
     quality_score: float | None = None
+    time_left_ms: float | None = Field(
+        None, description="Milliseconds left of the routed request's deadline when this attempt started."
+    )
+    retry_after: float | None = Field(None, description="A 429's wait in seconds (before max_cooldown caps it).")
+    retry_after_source: Literal["proxy", "default"] | None = Field(
+        None, description="proxy: the reply named the wait; default: it named none, so rate_limit_cooldown."
+    )
 
 
 class Headroom(BaseModel):
@@ -259,6 +266,7 @@ class RouterMetadata(BaseModel):
     # Set by muxer_litellm.routing (our addition):
     routing_strategy: str | None = None
     attempts: list[RouteAttempt] = Field(default_factory=list)
+    deadline_ms: float | None = Field(None, description="The routed request's whole deadline, when one was set.")
     total_cost: float | None = Field(
         None, description="Answered attempts' cost (failed ones count 0); None if an answered one is unknown."
     )

@@ -48,6 +48,24 @@ class LiteLLMSettings(BaseSettings):
     api_key: SecretStr | None = None
     timeout: float = Field(60.0, gt=0, description="Seconds to wait for a read, write or pool slot.")
     connect_timeout: float = Field(5.0, gt=0, description="Seconds to wait for a TCP connection.")
+    deadline: float | None = Field(
+        None, gt=0, description="Seconds a whole non-streamed call may take (default: timeout)."
+    )
+    stream_timeout: float | None = Field(None, gt=0, description="Seconds a whole stream may take (default: none).")
+    drain_timeout: float = Field(10.0, ge=0, description="Seconds aclose() lets calls in flight finish.")
+    max_chat_reply_bytes: int = Field(32 * 1024 * 1024, ge=1024, description="Decoded bytes of a chat reply.")
+    max_embeddings_reply_bytes: int = Field(
+        160 * 1024 * 1024, ge=1024, description="Decoded bytes of an embeddings reply."
+    )
+    max_catalog_reply_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Decoded bytes of /model/info and /v1/models."
+    )
+    max_health_reply_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Decoded bytes of health and token-count replies."
+    )
+    max_event_bytes: int = Field(
+        16 * 1024 * 1024, ge=1024, description="Bytes of one stream event, or buffered without completing one."
+    )
     health_timeout: float = Field(5.0, gt=0, description="Whole-probe limit for health_check().")
     deep_health_timeout: float = Field(120.0, gt=0, description="Limit for the proxy's slow /health.")
     catalog_ttl: float = Field(300.0, ge=0, description="Seconds a /model/info snapshot stays fresh.")

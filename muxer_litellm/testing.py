@@ -26,11 +26,11 @@ import asyncio
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from ._stream import ChatStream
+from ._stream import ChatStream, producer_stream, record_results
 from .errors import BadRequestError, ModelNotFoundError, ProviderClosedError, ProviderError
 from .host import (
     ChatCompletionResponse,
@@ -317,7 +317,7 @@ class BareFakeProvider(LLMProvider):
         model: str,
         outcome: Outcome,
         record: Callable[[Usage, RouterMetadata], None] | None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         started = time.perf_counter()
         self.open_streams += 1
         try:
@@ -392,12 +392,15 @@ class FakeProvider(BareFakeProvider):
         (as the proxy's last one), as a :class:`ChatStream` with the typed results. Errors are
         raised on the first read, as an HTTP stream's are."""
         outcome = self._open_stream(model)
-        # Typed results are recorded by the producer; without metadata the chunks are parsed.
-        stream = ChatStream(
-            self._chunks(messages, model, outcome, lambda usage, meta: stream.record(usage, meta)),
-            parse=not self.stream_metadata,
+        if not self.stream_metadata:  # no metadata to record: the chunks are parsed as they pass
+            return ChatStream(self._chunks(messages, model, outcome, None))
+        # Typed results are recorded by the producer, as the proxy client's are.
+        return producer_stream(
+            lambda stream: self._chunks(
+                messages, model, outcome, lambda usage, meta: record_results(stream, usage, meta)
+            ),
+            marks_end=False,
         )
-        return stream
 
     # ------------------------------------------------------------------ optional seams
 

@@ -12,7 +12,7 @@ import pytest
 
 from tests.fake_upstream import FakeUpstream
 from tests.integration.conftest import proxy_config
-from tests.litellm_proxy import LiteLLMProxy, litellm_executable
+from tests.litellm_proxy import LiteLLMProxy, litellm_executable, read_proxy_version
 from tests.redis_server import RedisServer, redis_server_executable
 
 NO_REDIS = (
@@ -70,3 +70,9 @@ def litellm_proxy(fake_upstream: FakeUpstream, tmp_path_factory: pytest.TempPath
     proxy.start()
     yield proxy
     proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def proxy_version(litellm_proxy: LiteLLMProxy) -> tuple[int, int, int]:
+    """The session proxy's LiteLLM version."""
+    return read_proxy_version(litellm_proxy)

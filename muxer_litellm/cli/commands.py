@@ -278,6 +278,8 @@ def health(
             )
             raise state.fail(line)
         how = "the API key was accepted" if key_sent else "no API key sent"
+        if provider.proxy_version is not None:
+            how = f"LiteLLM {provider.proxy_version}, {how}"
         state.out.print(f"OK: LiteLLM proxy at {url} is ready ({how})", markup=False, soft_wrap=True)
         if not deep:
             return 0
@@ -307,7 +309,6 @@ def chat(
     messages.append({"role": "user", "content": prompt})
 
     async def work(provider: LiteLLMProvider) -> int:
-        last: dict[str, Any] | None = None
         tail = "\n"
         stream = provider.stream_chat_completion(list(messages), model, max_tokens=max_tokens)
         status = state.status(f"Waiting for {model}…")
@@ -328,14 +329,13 @@ def chat(
                     status.stop()
                     _write(text)
                     tail = text
-                if "router_metadata" in chunk:
-                    last = chunk
         finally:
             status.stop()
             await stream.aclose()  # frees the connection at once if we stopped early
         if not tail.endswith("\n"):
             _write("\n")
-        state.err.print(usage_line(last, model), soft_wrap=True, markup=False, highlight=False)
+        line = usage_line(stream.usage, stream.metadata, model)
+        state.err.print(line, soft_wrap=True, markup=False, highlight=False)
         return 0
 
     _run(ctx, work)

@@ -29,8 +29,9 @@ from ..errors import (
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
+    ReplyTooLargeError,
 )
-from ..host import ModelCard, ModelHealth, RouteAttempt
+from ..host import ModelCard, ModelHealth, RouteAttempt, RouterMetadata, Usage
 from ..routing import Candidate, RoutePlan
 
 __all__ = [
@@ -86,19 +87,16 @@ def chunk_text(chunk: Mapping[str, Any]) -> str:
     return content if isinstance(content, str) else ""
 
 
-def usage_line(chunk: Mapping[str, Any] | None, model: str) -> str:
-    """``tokens: 12 in, 5 out | cost: $0.0000052 (proxy)`` from a stream's last chunk (the
-    one with ``usage`` and ``router_metadata``); an unpriced call says "cost: unknown", and
-    why: the proxy sent no usage to price, or the model has no price."""
-    usage = chunk.get("usage") if chunk else None
-    meta = chunk.get("router_metadata") if chunk else None
-    meta = meta if isinstance(meta, Mapping) else {}
+def usage_line(usage: Usage | None, metadata: RouterMetadata | None, model: str) -> str:
+    """``tokens: 12 in, 5 out | cost: $0.0000052 (proxy)`` from a stream's typed results
+    (``ChatStream.usage`` / ``.metadata``); an unpriced call says "cost: unknown", and why:
+    the proxy sent no usage to price, or the model has no price."""
     tokens = "tokens: unknown"
-    if isinstance(usage, Mapping) and usage.get("prompt_tokens") is not None:
-        tokens = f"tokens: {usage.get('prompt_tokens')} in, {usage.get('completion_tokens')} out"
-    cost = meta.get("estimated_cost")
-    if isinstance(cost, (int, float)) and not isinstance(cost, bool) and math.isfinite(cost):
-        return f"{tokens} | cost: {format_usd(float(cost))} ({meta.get('cost_source') or '?'})"
+    if usage is not None:
+        tokens = f"tokens: {usage.prompt_tokens} in, {usage.completion_tokens} out"
+    cost = metadata.estimated_cost if metadata is not None else None
+    if cost is not None and math.isfinite(cost):
+        return f"{tokens} | cost: {format_usd(cost)} ({metadata.cost_source if metadata else '?'})"
     if tokens == "tokens: unknown":
         return f"{tokens} | cost: unknown (the proxy reported no usage)"
     return f"{tokens} | cost: unknown (no price for {model!r} on the proxy)"
@@ -375,6 +373,24 @@ def _timeout(base_url: str, setting: str) -> str:
     )
 
 
+def _for_model(exc: ProviderError) -> str:
+    return f" for model {exc.model!r}" if exc.model else ""
+
+
+def _limit_fired(base_url: str, exc: ProviderTimeoutError) -> str:
+    """A deadline of ours fired: which one, and the setting that changes it."""
+    setting = f"LITELLM_{(exc.limit or 'timeout').upper()}"
+    what = {
+        "deadline": "did not finish the reply within its deadline",
+        "timeout": "sent no data within the timeout",
+        "stream_timeout": "streamed past the stream timeout",
+    }.get(exc.limit or "", "did not answer in time")
+    return (
+        f"error: the proxy at {strip_url_credentials(base_url)} {what}{_for_model(exc)}; "
+        f"the call was stopped — check the proxy and its upstream, or raise {setting}"
+    )
+
+
 def wrong_url(base_url: str, exc: ProviderError) -> str | None:
     """The no-API line when ``exc`` says the base URL serves no LiteLLM API (a wrong host, port
     or path that still reaches some HTTP server), else None."""
@@ -435,8 +451,17 @@ def failure_line(
         line = _key_rejected(base_url) if key_sent else _no_key(base_url)
     elif isinstance(cause, ProviderUnavailableError) and "set LITELLM_API_KEY" in text:
         line = _no_key(base_url)
+    elif isinstance(cause, ProviderTimeoutError) and cause.limit is not None:
+        line = _limit_fired(base_url, cause)
     elif isinstance(cause, ProviderTimeoutError) and cause.status_code is None:
         line = _timeout(base_url, "LITELLM_TIMEOUT")
+    elif isinstance(cause, ReplyTooLargeError):
+        setting = f"LITELLM_{cause.limit.upper()}"
+        line = (
+            f"error: the proxy at {strip_url_credentials(base_url)} sent a reply past {setting} "
+            f"({cause.limit_bytes:,} bytes decoded){_for_model(cause)}; the call was stopped — "
+            f"raise {setting} if such replies are expected"
+        )
     elif isinstance(cause, ModelNotFoundError) and cause.model and available is not None:
         line = f"error: model {cause.model!r} is not on the proxy"
         line += f"; available: {', '.join(available)}" if available else " (it lists no chat models)"

@@ -34,7 +34,7 @@ from rich.text import Text
 
 from .._utils import format_usd
 from .._version import __version__
-from ..errors import DemoError, ProxyStartError
+from ..errors import DemoError, ProviderTimeoutError, ProxyStartError, ReplyTooLargeError
 from ..host import LLMProvider, MessageInput
 from ..proxy.process import LiteLLMProxy
 from ..proxy.provider import DEFAULT_TIMEOUT, LiteLLMProvider
@@ -275,8 +275,6 @@ async def _streamed(
     _say(console, f"{_INDENT}reason: {plan.reason}")
     _say(console, f"{_INDENT}fallbacks: {_fallbacks(plan)}", "dim")
     _say(console, f"{_INDENT}answer (streamed): ", end="")
-    meta: dict[str, Any] = {}
-    usage: dict[str, Any] = {}
     chunks = 0
     stream = router.route_stream(messages, providers, STRATEGY, response_format=JSON_FORMAT)
     try:
@@ -286,33 +284,25 @@ async def _streamed(
                 if text:
                     chunks += 1
                     _say(console, text, end="")
-            if isinstance(chunk.get("usage"), dict):
-                usage = chunk["usage"]
-            if isinstance(chunk.get("router_metadata"), dict):
-                meta = chunk["router_metadata"]
     finally:
         await stream.aclose()  # at once, even on Ctrl-C
     _say(console, "")
     _say(console, f"{_INDENT}({chunks} chunks, printed as they arrived)", "dim")
-    provider, model = str(meta.get("selected_provider", first.provider)), str(meta.get("selected_model", first.model))
+    meta, usage = stream.metadata, stream.usage
+    provider, model = (meta.selected_provider, meta.selected_model) if meta else (first.provider, first.model)
     if (provider, model) != (first.provider, first.model):
         _say(console, f"{_INDENT}answered by {provider}/{model} after a fallback", "yellow")
-    cost = meta.get("estimated_cost")
     record = DemoCall(
         "streamed json",
         provider,
         model,
-        _int_or_none(usage.get("prompt_tokens")),
-        _int_or_none(usage.get("completion_tokens")),
-        float(cost) if isinstance(cost, (int, float)) else None,
-        str(meta.get("cost_source", "unknown")),
+        usage.prompt_tokens if usage else None,
+        usage.completion_tokens if usage else None,
+        stream.cost,
+        meta.cost_source if meta else "unknown",
     )
     _say(console, _cost_line(record))
     return record
-
-
-def _int_or_none(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _summary(console: Console, records: Sequence[DemoCall]) -> None:
@@ -383,6 +373,9 @@ def _error_line(exc: BaseException) -> str:
     if isinstance(exc, DemoError):
         return str(exc)
     message = " ".join(str(exc).split()) or "(no message)"
+    if isinstance(exc, (ReplyTooLargeError, ProviderTimeoutError)) and getattr(exc, "limit", None):
+        # A limit of ours stopped the call: say which setting it was.
+        return f"{message[:500]} (setting: LITELLM_{str(exc.limit).upper()})"
     return f"{type(exc).__name__}: {message[:500]}"
 
 

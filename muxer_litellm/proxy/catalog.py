@@ -18,6 +18,12 @@ __all__ = ["ModelCatalog", "cards_from_model_info"]
 
 
 def _num(value: Any) -> float | None:
+    if isinstance(value, str) and len(value) <= 32:
+        # Older proxies (1.74) pass model_info values through as YAML read them: `3e-06` is a string.
+        try:
+            value = float(value)
+        except ValueError:
+            return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     try:

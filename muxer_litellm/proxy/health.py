@@ -18,19 +18,22 @@ __all__ = ["probe", "read_model_health"]
 logger = logging.getLogger("muxer_litellm")
 
 
-async def probe(transport: ProxyTransport, limit: float) -> str | None:
-    """None when healthy, else why not (redacted): ``/health/readiness`` answers and an
-    authenticated ``/v1/models`` succeeds, so a wrong key reads unhealthy. No model calls."""
+async def probe(transport: ProxyTransport, limit: float) -> tuple[str | None, dict[str, Any] | None]:
+    """(None when healthy, else why not (redacted); the ``/health/readiness`` reply when it
+    was a JSON object). Healthy: readiness answers and an authenticated ``/v1/models``
+    succeeds, so a wrong key reads unhealthy. No model calls."""
+    readiness = None
     try:
         async with asyncio.timeout(limit):
             ready = await transport.request("GET", "/health/readiness", auth=False, timeout_seconds=limit)
-            status = transport.json_object(ready, None).get("status")
+            readiness = transport.json_object(ready, None)
+            status = readiness.get("status")
             if isinstance(status, str) and status.lower() == "unhealthy":
                 raise ProviderUnavailableError(f"LiteLLM proxy readiness says {status!r}", 200, PROVIDER)
             await transport.request("GET", "/v1/models", timeout_seconds=limit)
     except (ProviderError, TimeoutError) as exc:
-        return transport.redact(str(exc) or f"no answer within {limit:g}s")
-    return None
+        return transport.redact(str(exc) or f"no answer within {limit:g}s"), readiness
+    return None, readiness
 
 
 def _first_line(text: str | None, limit: int = 300) -> str | None:

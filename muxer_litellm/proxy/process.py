@@ -29,7 +29,7 @@ import httpx
 
 from ..errors import ProxyStartError
 
-__all__ = ["STARTUP_TIMEOUT", "LiteLLMProxy", "free_port", "litellm_executable"]
+__all__ = ["PROXY_CLI_ENV", "STARTUP_TIMEOUT", "LiteLLMProxy", "free_port", "litellm_executable"]
 
 #: The proxy usually answers within ~10-20 s; a cold machine importing litellm can take longer.
 STARTUP_TIMEOUT = 180.0
@@ -45,8 +45,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+#: Names the ``litellm`` CLI to run instead of this interpreter's: a proxy installed in another
+#: virtualenv (another LiteLLM version, or a newer one whose extra this venv cannot install).
+PROXY_CLI_ENV = "MUXER_LITELLM_PROXY_CLI"
+
+
 def litellm_executable() -> str | None:
-    """The ``litellm`` CLI beside this interpreter (the venv's), else on PATH."""
+    """The ``litellm`` CLI named by ``$MUXER_LITELLM_PROXY_CLI`` (a path, or a name on PATH),
+    else the one beside this interpreter (the venv's), else on PATH."""
+    chosen = os.environ.get(PROXY_CLI_ENV)
+    if chosen:
+        return shutil.which(chosen)
     beside = Path(sys.executable).parent / "litellm"
     if beside.exists():
         return str(beside)
@@ -132,6 +141,8 @@ class LiteLLMProxy:
             raise RuntimeError(f"{self!r} was already started")
         exe = litellm_executable()
         if exe is None:
+            if os.environ.get(PROXY_CLI_ENV):
+                raise ProxyStartError(f"{PROXY_CLI_ENV}={os.environ[PROXY_CLI_ENV]!r} is not an executable litellm CLI")
             raise ProxyStartError("the litellm CLI is not installed: pip install 'muxer-litellm[proxy]'")
         if isinstance(self.config, (str, Path)):
             if not self.config_path.is_file():

@@ -40,11 +40,13 @@ from ..settings import LiteLLMSettings, normalize_base_url
 from .catalog import ModelCatalog
 from .cost import call_metadata, parse_cost, proxy_headers, resolve_cost
 from .health import probe, read_model_health
+from .limits import ReplyLimits
 from .payload import chat_payload, embeddings_payload, message_dicts
 from .replies import PROVIDER
 from .sse import MAX_TOKENS
-from .stream import open_chat_stream
+from .stream import StreamLimits, open_chat_stream
 from .transport import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY, ProxyTransport, check_api_key
+from .versions import parse_version, version_warning
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Tracer
@@ -67,6 +69,9 @@ class _Options(BaseModel):
     health_timeout: float = Field(gt=0, allow_inf_nan=False)
     deep_health_timeout: float = Field(gt=0, allow_inf_nan=False)
     timeout: float | None = Field(None, gt=0, allow_inf_nan=False)
+    deadline: float | None = Field(None, gt=0, allow_inf_nan=False)
+    stream_timeout: float | None = Field(None, gt=0, allow_inf_nan=False)
+    drain_timeout: float = Field(ge=0, allow_inf_nan=False)
 
 
 class _TokenCounts(BaseModel):
@@ -97,13 +102,23 @@ class LiteLLMProvider(LLMProvider):
         tracer: Tracer | bool | None = None,
         metrics: MetricsHook | None = None,
         capture_content: bool = False,
+        deadline: float | None = None,
+        stream_timeout: float | None = None,
+        reply_limits: ReplyLimits | None = None,
+        drain_timeout: float = 10.0,
     ) -> None:
         """``tracer`` (an OpenTelemetry ``Tracer``, or True for the global provider's) opens a
         span per call; ``metrics`` is called with a ``CallRecord`` per call (e.g.
         ``PrometheusMetrics()``); ``capture_content`` puts prompt and answer text on spans.
         All off by default, and then free (see ``observability``). ``event_hooks`` go to the
         pooled client this provider builds (httpx's request/response hooks); with your own
-        ``http_client``, set them on that client instead."""
+        ``http_client``, set them on that client instead.
+
+        Limits (docs/limits.md): ``deadline`` bounds a whole non-streamed call, connect to last
+        byte (default: the read timeout); a stream's first data event and each gap between data
+        events are bounded by the read timeout, and the whole stream by ``stream_timeout``
+        (default: none); ``reply_limits`` bounds decoded reply sizes; ``aclose()`` lets calls in
+        flight finish for ``drain_timeout`` seconds."""
         if http_client is not None and event_hooks:
             raise ValueError("pass event_hooks or http_client, not both: set the hooks on your own client")
         try:
@@ -112,6 +127,9 @@ class LiteLLMProvider(LLMProvider):
                 health_timeout=health_timeout,
                 deep_health_timeout=deep_health_timeout,
                 timeout=None if isinstance(timeout, httpx.Timeout) else timeout,
+                deadline=deadline,
+                stream_timeout=stream_timeout,
+                drain_timeout=drain_timeout,
             )
         except ValidationError as exc:
             raise ValueError(f"invalid LiteLLMProvider option: {validation_problems(exc)}") from None
@@ -123,6 +141,14 @@ class LiteLLMProvider(LLMProvider):
         self.catalog_ttl = options.catalog_ttl
         self.health_timeout = options.health_timeout
         self.deep_health_timeout = options.deep_health_timeout
+        read_timeout = timeout.read if timeout.read is not None else DEFAULT_TIMEOUT.read
+        assert read_timeout is not None
+        #: Seconds a whole non-streamed call may take; a stream's first data event and each gap.
+        self.deadline: float = options.deadline if options.deadline is not None else read_timeout
+        self.stream_timeout = options.stream_timeout
+        self.drain_timeout = options.drain_timeout
+        self.reply_limits = reply_limits or ReplyLimits()
+        self._stream_limits = StreamLimits(gap=read_timeout, total=self.stream_timeout, event=self.reply_limits.event)
         self._api_key = check_api_key(api_key)
         parsed = {name: CustomModel.parse(name, raw) for name, raw in (custom_models or {}).items()}
         self._catalog = ModelCatalog(parsed)
@@ -131,6 +157,8 @@ class LiteLLMProvider(LLMProvider):
             self.base_url,
             self._api_key,
             timeout=timeout,
+            deadline=self.deadline,
+            reply_limits=self.reply_limits,
             http_client=http_client,
             limits=limits,
             event_hooks=event_hooks,
@@ -139,6 +167,10 @@ class LiteLLMProvider(LLMProvider):
         self._observer: Observer | None = Observer.create(
             tracer, metrics, capture_content=capture_content, base_url=self.base_url, secrets=self._transport.secrets
         )
+        #: The proxy's LiteLLM version, read by the first health_check() that reached the
+        #: proxy (see ``_read_version``); None until then, or when the proxy names none.
+        self.proxy_version: str | None = None
+        self._version_checked = False
         #: Why the last health_check() failed (redacted), for operators and CLIs.
         self.last_health_error: str | None = None
 
@@ -153,6 +185,16 @@ class LiteLLMProvider(LLMProvider):
             "catalog_ttl": s.catalog_ttl,
             "health_timeout": s.health_timeout,
             "deep_health_timeout": s.deep_health_timeout,
+            "deadline": s.deadline,
+            "stream_timeout": s.stream_timeout,
+            "drain_timeout": s.drain_timeout,
+            "reply_limits": ReplyLimits(
+                chat=s.max_chat_reply_bytes,
+                embeddings=s.max_embeddings_reply_bytes,
+                catalog=s.max_catalog_reply_bytes,
+                health=s.max_health_reply_bytes,
+                event=s.max_event_bytes,
+            ),
             "limits": httpx.Limits(
                 max_connections=s.max_connections,
                 max_keepalive_connections=s.max_keepalive_connections,
@@ -268,7 +310,10 @@ class LiteLLMProvider(LLMProvider):
             body["stream_options"] = {**options, "include_usage": True}
             return body
 
-        return open_chat_stream(self._transport, payload, model, self._cost, self._observer)
+        transport = self._transport
+        return open_chat_stream(
+            transport, payload, model, self._cost, self._observer, self._stream_limits, transport.guard
+        )
 
     # ------------------------------------------------------------------ embeddings
 
@@ -413,12 +458,39 @@ class LiteLLMProvider(LLMProvider):
 
     async def health_check(self) -> bool:
         """Cheap probe: ``/health/readiness`` answers and an authenticated ``/v1/models``
-        succeeds, so a wrong key reads unhealthy. Makes no model calls."""
-        self.last_health_error = await probe(self._transport, self.health_timeout)
+        succeeds, so a wrong key reads unhealthy. Makes no model calls. The first time, also
+        reads the proxy's version (``proxy_version``) and logs one warning when it is outside
+        the tested range."""
+        self.last_health_error, readiness = await probe(self._transport, self.health_timeout)
+        if readiness is not None and not self._version_checked:
+            await self._read_version(readiness)
         if self.last_health_error is not None:
             logger.warning("LiteLLM proxy unhealthy: %s", self.last_health_error)
             return False
         return True
+
+    async def _read_version(self, readiness: Mapping[str, Any]) -> None:
+        """Once per provider: the proxy's version from ``/health/readiness``, or from
+        ``/health/readiness/details`` (newer proxies show it only to a key); one warning when
+        it is outside the tested range."""
+        raw = readiness.get("litellm_version")
+        if raw is None and self.last_health_error is not None:
+            return  # the details need an accepted key: ask again once the proxy is healthy
+        self._version_checked = True
+        if raw is None:
+            try:
+                details = await self._transport.request(
+                    "GET", "/health/readiness/details", timeout_seconds=self.health_timeout
+                )
+                raw = self._transport.json_object(details, None).get("litellm_version")
+            except ProviderError as exc:
+                logger.debug("the LiteLLM proxy does not report its version: %s", exc)
+        printable = isinstance(raw, str) and raw.isascii() and raw.isprintable()
+        self.proxy_version = str(raw)[:64] if printable else None
+        version = parse_version(raw)
+        warning = None if version is None else version_warning(version)
+        if warning is not None:
+            logger.warning("%s", warning)
 
     async def model_health(self) -> list[ModelHealth]:
         """The proxy's deep ``/health``: one real call per deployment (slow, billable).
@@ -437,10 +509,12 @@ class LiteLLMProvider(LLMProvider):
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def aclose(self) -> None:
-        """Close the pooled client (only if we created it) and any catalog refresh.
-        Later calls raise :class:`ProviderClosedError`."""
+    async def aclose(self, *, drain_timeout: float | None = None) -> None:
+        """Refuse new calls at once (:class:`ProviderClosedError`), let calls in flight finish
+        for up to ``drain_timeout`` seconds (default: the constructor's), then stop them with
+        ProviderClosedError, and close the pooled client (only if we created it) and any
+        catalog refresh. A shutdown never waits on a stuck upstream longer than that."""
         task, self._refresh_task = self._refresh_task, None
         if task is not None and not task.done():
             task.cancel()
-        await self._transport.aclose()
+        await self._transport.aclose(self.drain_timeout if drain_timeout is None else drain_timeout)

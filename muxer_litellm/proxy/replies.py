@@ -162,7 +162,12 @@ def error_from_body(
         return RateLimitError(f"{prefix}: rate limited: {message}", status, PROVIDER, retry_after=retry_after, **common)
     if "contextwindowexceedederror" in lowered or code == "context_length_exceeded":
         return ContextWindowExceededError(f"{prefix}: context window exceeded: {message}", status, PROVIDER, **common)
-    if "contentpolicyviolationerror" in lowered or code == "content_policy_violation":
+    # Older proxies (1.74) answer a refusal as a plain 400 whose message carries the upstream's code.
+    if (
+        "contentpolicyviolationerror" in lowered
+        or "content_policy_violation" in lowered
+        or code == "content_policy_violation"
+    ):
         return ContentPolicyError(f"{prefix}: content policy: {message}", status, PROVIDER, **common)
     if status == 404 or "invalid model name" in lowered or code == "model_not_found":
         return ModelNotFoundError(f"{prefix}: model not found: {message}", status, PROVIDER, **common)

@@ -11,13 +11,15 @@ when a read splits a CRLF in two; a blank line ends an event; a line starting wi
 comment; ``data:`` lines join with ``\\n`` and lose one space after the colon; other fields
 (``event``, ``id``, ``retry``) are ignored, as the proxy sends none that matter; an event not
 ended by a blank line when the stream ends is dropped; a leading byte-order mark is skipped.
-On top: ``[DONE]``, error frames inside a 200 stream, and usage/cost accounting.
+On top: ``[DONE]``, error frames inside a 200 stream, size and time limits (:mod:`.limits`),
+and usage/cost accounting.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
+from asyncio import CancelledError, current_task
+from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
@@ -26,8 +28,9 @@ import orjson
 
 from .._utils import redact
 from ..errors import ProviderError
+from .limits import BodyDecoder, CallGuard, too_large
 
-__all__ = ["SKIP", "FrameReader", "SSEDecoder", "StreamUsage", "iter_chunks", "response_bytes"]
+__all__ = ["SKIP", "EventReader", "EventTooLargeError", "SSEDecoder", "StreamUsage"]
 
 ErrorFactory = Callable[[dict[str, Any]], ProviderError]
 
@@ -37,15 +40,24 @@ _DONE = b"[DONE]"
 SKIP: Final[dict[str, Any]] = {}
 
 
+class EventTooLargeError(Exception):
+    """An event (complete, or still buffering without an end) is longer than the limit."""
+
+
 class SSEDecoder:
-    """Incremental event-stream framing: bytes in, each complete event's data out."""
+    """Incremental event-stream framing: bytes in, each complete event's data out.
 
-    __slots__ = ("_buffer", "_cr", "_started")
+    ``limit`` bounds one event: an event longer than that, or that many bytes buffered
+    without completing an event (a ``data:`` line that never ends), raise EventTooLargeError.
+    """
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    __slots__ = ("_buffer", "_cr", "_limit", "_started")
+
+    def __init__(self, limit: int = 2**62) -> None:
+        self._buffer = bytearray()  # an unfinished event
         self._cr = False  # the last read ended in CR: a line end, or half of a CRLF
         self._started = False
+        self._limit = limit
 
     def feed(self, data: bytes) -> list[bytes]:
         """The data of every event that ``data`` completes, in order."""
@@ -57,6 +69,7 @@ class SSEDecoder:
             and self._started
             and b"\r" not in data
             and not self._cr
+            and len(data) <= self._limit
         ):
             return [data[6:-2]]  # the usual read: exactly one event of one data line
         if self._cr:
@@ -67,20 +80,41 @@ class SSEDecoder:
                 data = data[:-1]
                 self._cr = True
             data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        buffer = self._buffer + data if self._buffer else data
+        limit = self._limit
         if not self._started:
+            buffer = bytes(self._buffer) + data
             if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
-                self._buffer = buffer
+                self._buffer = bytearray(buffer)
                 return []
             if buffer.startswith(_BOM):
                 buffer = buffer[len(_BOM) :]
             self._started = True
+        elif self._buffer:
+            # Appended in place, and only the new bytes searched (from the held bytes' last one,
+            # where an event end may begin): a long unfinished event costs linear time.
+            held = self._buffer
+            start = len(held) - 1
+            held += data
+            if held.find(b"\n\n", start) < 0:
+                if len(held) > limit:
+                    raise EventTooLargeError
+                return []
+            buffer = bytes(held)
+        else:
+            buffer = data
         if b"\n\n" not in buffer:
-            self._buffer = buffer
+            if len(buffer) > limit:
+                raise EventTooLargeError
+            self._buffer = bytearray(buffer)
             return []
-        *events, self._buffer = buffer.split(b"\n\n")
+        *events, rest = buffer.split(b"\n\n")
+        if len(rest) > limit:
+            raise EventTooLargeError
+        self._buffer = bytearray(rest)
         out: list[bytes] = []
         for event in events:
+            if len(event) > limit:
+                raise EventTooLargeError
             if event[:6] == b"data: " and b"\n" not in event:  # the proxy's frames: one data line
                 out.append(event[6:])
             elif event:
@@ -109,29 +143,55 @@ def _event_data(event: bytes) -> bytes | None:
     return b"\n".join(data) if data else None
 
 
-class FrameReader:
-    """Turns each event's data into a chunk dict, with the proxy's rules.
+class EventReader:
+    """The reader of a streamed reply: network reads, decoded with a bound, framed into
+    events, each event's data turned into a chunk dict with the proxy's rules.
 
-    Refuses a reply that is not an event stream when created. ``chunk`` returns the JSON
-    object, ``SKIP`` for an empty frame, None at ``[DONE]``; an ``{"error": ...}`` frame raises
+    Refuses a reply that is not an event stream when created. :meth:`read` returns the data
+    of the events one network read completes (often none: a comment, half an event), None
+    once the body has ended; a transport failure is a typed error, an event longer than
+    ``event_limit`` (or that many bytes without completing one) a ReplyTooLargeError, and a
+    limit of ``guard`` that fires the error it names. ``chunk`` returns the JSON object,
+    ``SKIP`` for an empty frame, None at ``[DONE]``; an ``{"error": ...}`` frame raises
     ``on_error_frame(frame)``, and a frame that is not a JSON object a ProviderError quoting it.
     """
 
-    __slots__ = ("_call_id", "_encoding", "_model", "_on_error_frame", "_secrets", "_status", "_utf8")
+    __slots__ = (
+        "_body",
+        "_call_id",
+        "_done",
+        "_encoding",
+        "_events",
+        "_guard",
+        "_limit",
+        "_model",
+        "_on_error_frame",
+        "_on_transport_error",
+        "_pieces",
+        "_secrets",
+        "_status",
+        "_utf8",
+    )
 
     def __init__(
         self,
         response: httpx.Response,
         *,
         on_error_frame: ErrorFactory,
+        on_transport_error: Callable[[httpx.HTTPError], ProviderError],
         model: str,
         call_id: str | None,
+        guard: CallGuard,
+        event_limit: int,
         secrets: Sequence[str] = (),
     ) -> None:
         self._on_error_frame = on_error_frame
+        self._on_transport_error = on_transport_error
         self._secrets = secrets
         self._model = model
         self._call_id = call_id
+        self._guard = guard
+        self._limit = event_limit
         self._status = response.status_code
         content_type = response.headers.get("content-type", "").partition(";")[0]
         if "text/event-stream" not in content_type:
@@ -141,6 +201,67 @@ class FrameReader:
             )
         self._encoding = response.encoding or "utf-8"
         self._utf8 = self._encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+        self._events = SSEDecoder(event_limit)
+        self._done = False
+        if response.is_stream_consumed:  # a body already read (a mock transport's): from memory, decoded
+            self._body = None
+            self._pieces = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+        else:  # the raw bytes, and a bounded decoder when there is a Content-Encoding to undo
+            try:
+                self._body = BodyDecoder.for_response(response)
+            except ValueError as exc:
+                raise self._error(f"LiteLLM proxy sent a stream with an {exc}") from None
+            self._pieces = cast(AsyncGenerator[bytes, None], response.aiter_raw())
+
+    async def read(self) -> list[bytes] | None:
+        """The data of the events the next read completes; None after the end of the body."""
+        body = self._body
+        if body is not None:
+            piece = body.piece()  # a compressed read inflates a bounded piece at a time
+            if piece:
+                return self._frames(piece)
+        guard = self._guard
+        if guard.fired is not None:
+            raise guard.error()
+        failure: ProviderError | None = None
+        guard.task = current_task()
+        try:
+            raw = await anext(self._pieces)
+        except StopAsyncIteration:
+            if self._done:
+                return None
+            self._done = True
+            return self._events.flush()
+        except httpx.HTTPError as exc:  # a limit of ours that fired meanwhile wins
+            failure = guard.cancelled() or self._on_transport_error(exc)
+        except CancelledError:
+            failure = guard.cancelled()
+            if failure is None:
+                raise
+        finally:
+            guard.task = None
+        if failure is not None:  # raised outside the except block: no implicit __context__
+            raise failure
+        if body is not None:
+            body.feed(raw)
+            return self._frames(body.piece())
+        return self._frames(raw)
+
+    def _frames(self, data: bytes) -> list[bytes]:
+        try:
+            frames = self._events.feed(data)
+        except EventTooLargeError:
+            frames = None
+        if frames is None:
+            error = too_large("max_event_bytes", self._limit, "a stream event", self._model, self._status)
+            error.call_id = self._call_id
+            raise error
+        if frames:
+            self._guard.progress()
+        return frames
+
+    async def aclose(self) -> None:
+        await self._pieces.aclose()
 
     def _redact(self, text: str) -> str:
         """A broken frame is quoted in the error: never with a key the proxy echoed in it."""
@@ -187,49 +308,6 @@ class FrameReader:
         if "error" in value and not value.get("choices"):
             raise self._on_error_frame(value)
         return value
-
-
-def response_bytes(response: httpx.Response) -> AsyncGenerator[bytes, None]:
-    """The body as it arrives: the raw bytes when there is no Content-Encoding to undo (one
-    layer fewer per read), else decoded; a body already read (a mock transport's) from memory.
-    (Both are async generators in httpx.)"""
-    decoded = response.is_stream_consumed or "content-encoding" in response.headers
-    pieces = response.aiter_bytes() if decoded else response.aiter_raw()
-    return cast(AsyncGenerator[bytes, None], pieces)
-
-
-async def iter_chunks(
-    response: httpx.Response,
-    *,
-    on_error_frame: ErrorFactory,
-    model: str,
-    call_id: str | None,
-) -> AsyncIterator[dict[str, Any]]:
-    """Yield each JSON chunk as it arrives; stop at ``[DONE]``.
-
-    An ``{"error": ...}`` frame raises ``on_error_frame(frame)``; a frame that is not a JSON
-    object raises a ProviderError quoting it, so a broken proxy is never silent. (The provider's
-    stream loop inlines this, one generator fewer per chunk.)
-    """
-    reader = FrameReader(response, on_error_frame=on_error_frame, model=model, call_id=call_id)
-    decoder = SSEDecoder()
-    pieces = response_bytes(response)
-    try:
-        async for piece in pieces:
-            for data in decoder.feed(piece):
-                chunk = reader.chunk(data)
-                if chunk is None:
-                    return
-                if chunk is not SKIP:
-                    yield chunk
-        for data in decoder.flush():
-            chunk = reader.chunk(data)
-            if chunk is None:
-                return
-            if chunk is not SKIP:
-                yield chunk
-    finally:
-        await pieces.aclose()
 
 
 #: More tokens than any call can have: a count above it is garbage, not usage.

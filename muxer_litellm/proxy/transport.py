@@ -15,8 +15,12 @@ decoded with orjson (the stdlib decides only when orjson refuses, e.g. a non-UTF
 
 from __future__ import annotations
 
+import asyncio
+import json as jsonlib
 import logging
+from asyncio import CancelledError, current_task
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -26,10 +30,11 @@ from pydantic import SecretStr
 from .._utils import redact
 from .._version import __version__
 from ..errors import ProviderClosedError, ProviderError, ProviderTimeoutError, ProviderUnavailableError
+from .limits import ACCEPT_ENCODING, CallGuard, ReplyLimits, read_body
 from .payload import encode_body
 from .replies import PROVIDER, error_from_body
 
-__all__ = ["DEFAULT_TIMEOUT", "KEEPALIVE_EXPIRY", "ProxyTransport", "check_api_key"]
+__all__ = ["DEFAULT_TIMEOUT", "KEEPALIVE_EXPIRY", "ProxyTransport", "Reply", "check_api_key"]
 
 logger = logging.getLogger("muxer_litellm")
 
@@ -50,8 +55,16 @@ _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
+def _keyless_refusal(body: Any, headers: httpx.Headers) -> bool:
+    """The proxy's generic internal error for a request that reached no model (no call id)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    return (
+        isinstance(error, dict) and error.get("type") == "internal_server_error" and "x-litellm-call-id" not in headers
+    )
+
+
 class _ReplyCookies(httpx.Cookies):
-    """The client's cookie jar, which reads a reply's cookies only when it has any.
+    """A cookie jar that reads a reply's cookies only when it has any.
 
     httpx hands every reply to the jar through urllib's cookie machinery, which copies the
     request into a ``urllib.request.Request`` and the headers into an ``email.message`` first:
@@ -63,6 +76,55 @@ class _ReplyCookies(httpx.Cookies):
         headers = response.headers
         if "set-cookie" in headers or "set-cookie2" in headers:
             super().extract_cookies(response)
+
+
+class _PooledClient(httpx.AsyncClient):
+    """The client this transport builds: its public ``cookies`` is a :class:`_ReplyCookies`
+    (cookies a proxy or its load balancer sets are still kept and sent back)."""
+
+    _jar: _ReplyCookies | None = None
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        if self._jar is None:
+            self._jar = _ReplyCookies()
+        return self._jar
+
+    @cookies.setter
+    def cookies(self, cookies: Any) -> None:
+        self._jar = _ReplyCookies(cookies)
+
+
+@dataclass(slots=True)
+class Reply:
+    """A whole reply, read within its size limit and decoded."""
+
+    status_code: int
+    headers: httpx.Headers
+    content: bytes | bytearray
+    path: str
+    url: str
+    encoding: str | None = None
+
+    @classmethod
+    def of(cls, response: httpx.Response, content: bytes | bytearray) -> Reply:
+        url = response.request.url
+        return cls(
+            response.status_code,
+            response.headers,
+            content,
+            url.path,
+            str(url.copy_with(query=None, fragment=None)),
+            response.charset_encoding,
+        )
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.encoding or "utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The stdlib's reading (UTF-16/32, NaN, ints beyond 64 bits); ValueError if not JSON."""
+        return jsonlib.loads(self.content)
 
 
 def check_api_key(api_key: str | SecretStr | None) -> SecretStr | None:
@@ -99,12 +161,16 @@ class ProxyTransport:
         api_key: SecretStr | None,
         *,
         timeout: httpx.Timeout,
+        deadline: float = 60.0,
+        reply_limits: ReplyLimits | None = None,
         http_client: httpx.AsyncClient | None = None,
         limits: httpx.Limits | None = None,
         event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None = None,
     ) -> None:
         self.base_url = base_url
         self.timeout = timeout
+        self.deadline = deadline
+        self.reply_limits = reply_limits or ReplyLimits()
         self._api_key = api_key
         self._secrets: tuple[str, ...] = (api_key.get_secret_value(),) if api_key is not None else ()
         # Built once: every call sends the same auth header.
@@ -113,21 +179,21 @@ class ProxyTransport:
         )
         self.owns_client = http_client is None
         if http_client is None:
-            http_client = httpx.AsyncClient(
+            http_client = _PooledClient(
                 timeout=timeout,
                 limits=limits
                 or httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY),
-                headers={"User-Agent": f"muxer-litellm/{__version__}"},
+                # Only encodings limits.BodyDecoder inflates with a bound (never zstd, say).
+                headers={"User-Agent": f"muxer-litellm/{__version__}", "Accept-Encoding": ACCEPT_ENCODING},
                 event_hooks={k: list(v) for k, v in (event_hooks or {}).items()},
             )
-            # Set directly: the public setter would copy it into a plain Cookies.
-            if isinstance(getattr(http_client, "_cookies", None), httpx.Cookies):
-                http_client._cookies = _ReplyCookies()
         self.client = http_client
         self.closed = False
         self._urls: dict[str, httpx.URL] = {}
         self._templates: dict[tuple[str, bool, tuple[tuple[str, str], ...]], httpx.Headers] = {}
         self._timeouts = timeout.as_dict()
+        self._in_flight: set[CallGuard] = set()
+        self._drained: asyncio.Event | None = None
 
     @property
     def has_key(self) -> bool:
@@ -189,27 +255,34 @@ class ProxyTransport:
         error.__suppress_context__ = True
         return error
 
-    def status_error(self, response: httpx.Response, model: str | None) -> ProviderError:
-        text = response.text
+    def status_error(self, reply: Reply, model: str | None) -> ProviderError:
+        text = reply.text
         try:
-            body: Any = response.json()
+            body: Any = reply.json()
         except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python parses
             body = None
         retryable: bool | None = None
-        if self._api_key is None and response.status_code == 500 and body is None:
-            # A proxy with a master_key answers a keyless request with a bare 500 (litellm 1.106);
-            # retrying will not heal a missing key.
+        if (
+            self._api_key is None
+            and reply.status_code == 500
+            and (body is None or _keyless_refusal(body, reply.headers))
+        ):
+            # A proxy with a master_key answers a keyless request with a 500 before any model call:
+            # bare (litellm 1.106), or {"error": {"message": "Internal server error"}} without a
+            # call id (1.102). Retrying will not heal a missing key.
+            if body is not None:
+                text, body = str(body["error"].get("message") or ""), None
             text = f"{text.strip() or '(empty body)'} (no API key is set: set LITELLM_API_KEY)"
             retryable = False
         error = error_from_body(
-            response.status_code,
+            reply.status_code,
             body,
             text,
-            headers=response.headers,
+            headers=reply.headers,
             model=model,
-            call_id=response.headers.get("x-litellm-call-id"),
+            call_id=reply.headers.get("x-litellm-call-id"),
             secrets=self._secrets,
-            url=str(response.request.url.copy_with(query=None, fragment=None)),
+            url=reply.url,
         )
         if retryable is not None:
             error.retryable = retryable
@@ -276,8 +349,20 @@ class ProxyTransport:
             self._templates[key] = template
         return template
 
-    async def send(self, request: httpx.Request, *, model: str | None, stream: bool = False) -> httpx.Response:
-        """Send one request; transport failures and 4xx/5xx become typed errors.
+    def guard(self, *, gap: float | None, total: float | None, model: str | None) -> CallGuard:
+        """The time limits of one call, known to :meth:`aclose` while the call is in flight."""
+        guard = CallGuard(gap=gap, total=total, model=model, base_url=self.base_url, on_stop=self._landed)
+        self._in_flight.add(guard)
+        return guard
+
+    def _landed(self, guard: CallGuard) -> None:
+        self._in_flight.discard(guard)
+        if self._drained is not None and not self._in_flight:
+            self._drained.set()
+
+    async def send(self, request: httpx.Request, *, model: str | None, guard: CallGuard | None) -> httpx.Response:
+        """Send one request; the response is streaming (read it within a limit, then close it).
+        Transport failures and 4xx/5xx become typed errors. The caller watches ``guard``.
 
         A failure to open the connection is tried once more (the proxy never saw the
         request, so it cannot have been served twice); anything later is not.
@@ -289,11 +374,11 @@ class ProxyTransport:
         failure: tuple[ProviderError, BaseException] | None = None
         try:
             try:
-                response = await self.client.send(request, stream=stream)
+                response = await self.client.send(request, stream=True)
             except _NEVER_SENT:
                 if self.closed:
                     raise
-                response = await self.client.send(request, stream=stream)
+                response = await self.client.send(request, stream=True)
         except httpx.HTTPError as exc:
             failure = self.transport_error(exc, model), exc
         except RuntimeError as exc:  # httpx: "Cannot send a request, as the client has been closed."
@@ -306,15 +391,15 @@ class ProxyTransport:
         if response.status_code < 400:
             return response
         try:
-            if stream:
-                await response.aread()
+            name, limit = self.reply_limits.for_path(request.url.path)
+            body = await read_body(response, name, limit, model)
         except httpx.HTTPError as exc:
             failure = self.transport_error(exc, model), exc
         finally:
             await response.aclose()
         if failure is not None:
             raise self.chained(*failure)
-        raise self.status_error(response, model)
+        raise self.status_error(Reply.of(response, body), model)
 
     async def request(
         self,
@@ -325,33 +410,58 @@ class ProxyTransport:
         model: str | None = None,
         auth: bool = True,
         timeout_seconds: float | None = None,
-    ) -> httpx.Response:
+    ) -> Reply:
+        """One whole reply, read within the path's size limit and within the call's deadline
+        (``timeout_seconds`` when given, else ``deadline``)."""
         request = self.build(method, path, json=json, model=model, auth=auth, timeout_seconds=timeout_seconds)
-        return await self.send(request, model=model)
+        name, limit = self.reply_limits.for_path(path)
+        guard = self.guard(gap=None, total=timeout_seconds or self.deadline, model=model)
+        failure: ProviderError | None = None
+        guard.task = current_task()
+        try:
+            response = await self.send(request, model=model, guard=guard)
+            try:
+                body = await read_body(response, name, limit, model)
+            finally:
+                await response.aclose()  # unread (a limit fired): the connection is dropped, not pooled
+        except httpx.HTTPError as exc:  # from reading the body
+            failure = guard.cancelled() or self.chained(self.transport_error(exc, model), exc)
+        except ProviderError as exc:  # from send(); a limit of ours that fired meanwhile wins
+            failure = guard.cancelled() or exc
+        except CancelledError:
+            failure = guard.cancelled()
+            if failure is None:
+                raise
+        finally:
+            guard.task = None
+            guard.stop()
+        if failure is not None:  # raised outside the except block: no implicit __context__
+            raise failure
+        return Reply.of(response, body)
 
-    def json_object(self, response: httpx.Response, model: str | None) -> dict[str, Any]:
+    def json_object(self, reply: Reply, model: str | None) -> dict[str, Any]:
         """The reply's JSON object, or a ProviderError quoting what came instead."""
         try:
-            body = orjson.loads(response.content)
+            body = orjson.loads(reply.content)
         except orjson.JSONDecodeError:
             try:  # what orjson refuses and the stdlib reads: UTF-16/32, NaN, ints beyond 64 bits
-                body = response.json()
+                body = reply.json()
             except (ValueError, RecursionError):
                 body = None
         if not isinstance(body, dict):
-            kind = response.headers.get("content-type", "no content-type")
+            kind = reply.headers.get("content-type", "no content-type")
             raise ProviderError(
-                f"LiteLLM proxy returned {response.status_code} for {response.request.url.path} with a body "
-                f"that is not a JSON object ({kind}): {self.redact(response.text[:200])!r}",
-                response.status_code,
+                f"LiteLLM proxy returned {reply.status_code} for {reply.path} with a body "
+                f"that is not a JSON object ({kind}): {self.redact(reply.text[:200])!r}",
+                reply.status_code,
                 PROVIDER,
                 model=model,
-                call_id=response.headers.get("x-litellm-call-id"),
+                call_id=reply.headers.get("x-litellm-call-id"),
             )
         return body
 
     @staticmethod
-    def malformed(what: str, exc: Exception, response: httpx.Response, model: str) -> ProviderError:
+    def malformed(what: str, exc: Exception, response: Reply, model: str) -> ProviderError:
         return ProviderError(
             f"LiteLLM proxy returned a malformed {what}: {exc}".splitlines()[0],
             response.status_code,
@@ -360,8 +470,20 @@ class ProxyTransport:
             call_id=response.headers.get("x-litellm-call-id"),
         )
 
-    async def aclose(self) -> None:
-        """Close the pooled client (only if we created it). Later calls raise ProviderClosedError."""
+    async def aclose(self, drain_timeout: float = 0.0) -> None:
+        """Refuse new calls at once (ProviderClosedError); let calls in flight finish for up to
+        ``drain_timeout`` seconds, then stop them with ProviderClosedError; close the pooled
+        client (only if we created it)."""
         self.closed = True
+        if self._in_flight and drain_timeout > 0:
+            self._drained = asyncio.Event()
+            try:
+                async with asyncio.timeout(drain_timeout):
+                    await self._drained.wait()
+            except TimeoutError:
+                pass
+        for guard in list(self._in_flight):
+            guard.abort("closed")
+        await asyncio.sleep(0)  # let the stopped calls run their cleanup before the pool closes
         if self.owns_client:
             await self.client.aclose()

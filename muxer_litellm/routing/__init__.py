@@ -18,7 +18,7 @@ back), ``policy.py`` (what each error means), ``config.py`` (``routing.yaml``),
 from __future__ import annotations
 
 from .candidates import CAPABILITIES, Candidate, Capability, build_candidates, infer_tier
-from .classify import PromptProfile, classify_prompt, estimate_prompt_tokens
+from .classify import PromptProfile, SemanticClassifier, classify_prompt, estimate_prompt_tokens
 from .config import (
     BUILTIN_STRATEGIES,
     AdaptiveConfig,
@@ -36,7 +36,6 @@ from .policy import ErrorAction, ErrorVerdict, error_action, error_verdict
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .router import HeuristicRouter
 from .select import RankedCandidate, RoutingDecision
-from .semantic import SemanticClassifier
 from .state import (
     TRIAL_WAIT,
     Block,

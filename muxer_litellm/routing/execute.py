@@ -13,29 +13,53 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._stream import ChatStream
+from .._stream import ChatStream, record_results
 from .._utils import format_usd
-from ..errors import BudgetExceededError, FallbackExhaustedError, NoRouteError, ProviderError
+from ..errors import BudgetExceededError, FallbackExhaustedError, NoRouteError, ProviderError, ProviderTimeoutError
 from ..host import ChatCompletionResponse, LLMProvider, MessageInput, RouteAttempt, RouterMetadata, Usage
 from .candidates import safe_cost
 from .classify import PromptProfile
 from .config import RoutingConfig, check_fraction
 from .measure import CallSignals
 from .plan import RoutePlan
-from .policy import ErrorAction, contained, error_verdict
+from .policy import ErrorVerdict, contained, error_verdict
 from .providers import short
 from .quality import QualityScorer, QualityVerdict, default_quality_check
 from .select import RankedCandidate
 from .state.local import TargetStatus, Ticket
 from .state.store import RoutingStore
 
-__all__ = ["Attempts", "Executor", "exhausted_error", "priced", "routed_metadata"]
+__all__ = ["Attempts", "Deadline", "Executor", "exhausted_error", "priced", "routed_metadata"]
 
 logger = logging.getLogger("muxer_litellm.routing")
+
+
+#: An attempt is not started with less than this many seconds left of a routed deadline.
+MIN_ATTEMPT_SECONDS = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """A routed request's deadline: ``seconds`` in all, ending at ``ends`` (``time.monotonic``)."""
+
+    seconds: float
+    ends: float
+
+    @classmethod
+    def start(cls, seconds: float | None) -> Deadline | None:
+        return None if seconds is None else cls(seconds, time.monotonic() + seconds)
+
+    def left(self) -> float:
+        return self.ends - time.monotonic()
+
+    def error(self, model: str | None = None) -> ProviderTimeoutError:
+        return ProviderTimeoutError(
+            f"the routed request's deadline={self.seconds:g}s ran out", None, None, model=model, limit="deadline"
+        )
 
 
 @dataclass(slots=True)
@@ -45,8 +69,13 @@ class Attempts:
     attempts: list[RouteAttempt] = field(default_factory=list)
     last_error: ProviderError | None = None
     refused: dict[str, str] = field(default_factory=dict)
+    deadline: Deadline | None = None
+    #: Seconds of the deadline left when the current attempt started.
+    left_at_start: float | None = None
 
     def add(self, candidate: RankedCandidate, outcome: str, **fields: Any) -> RouteAttempt:
+        if self.left_at_start is not None and "time_left_ms" not in fields:
+            fields["time_left_ms"] = round(self.left_at_start * 1000, 3)
         attempt = RouteAttempt(provider=candidate.provider, model=candidate.model, outcome=outcome, **fields)
         self.attempts.append(attempt)
         return attempt
@@ -95,7 +124,7 @@ class Executor:
             return None
         return admission
 
-    async def _learn(self, ticket: Ticket, exc: ProviderError) -> ErrorAction:
+    async def _learn(self, ticket: Ticket, exc: ProviderError) -> ErrorVerdict:
         """Report a failure to the state; returns what it means for the rest of the route."""
         verdict = error_verdict(exc, rate_limit_cooldown=self.config.rate_limit_cooldown)
         if verdict.effect == "cool_down":
@@ -105,7 +134,7 @@ class Executor:
                 logger.warning("routing: breaker opened for %s after repeated failures", ticket.key)
         else:
             await self.state.release(ticket)
-        return verdict.action
+        return verdict
 
     async def _failed(
         self,
@@ -120,8 +149,13 @@ class Executor:
         re-raises the typed error when no other candidate would do better."""
         exc = contained(raised, candidate.provider, candidate.model)
         call.failed(exc, self.config.rate_limit_cooldown)
-        action = await self._learn(ticket, exc)
-        run.add(candidate, "failed", error=type(raised).__name__, detail=short(raised), duration_ms=_ms(started))
+        verdict = await self._learn(ticket, exc)
+        action = verdict.action
+        attempt = run.add(
+            candidate, "failed", error=type(raised).__name__, detail=short(raised), duration_ms=_ms(started)
+        )
+        if verdict.effect == "cool_down":
+            attempt.retry_after, attempt.retry_after_source = verdict.wait, verdict.wait_source
         run.last_error = exc
         if action == "stop":
             raise exc
@@ -129,6 +163,15 @@ class Executor:
             run.refused[candidate.provider] = (
                 f"{candidate.provider} refused our request earlier ({type(raised).__name__})"
             )
+
+    async def _out_of_time(self, candidate: RankedCandidate, ticket: Ticket, run: Attempts, started: float) -> None:
+        """The routed deadline ran out during this attempt: recorded as failed, but not held
+        against the candidate (it had only what earlier attempts left)."""
+        assert run.deadline is not None
+        exc = run.deadline.error(candidate.model)
+        await _release_anyway(self.state, ticket)
+        run.add(candidate, "failed", error=type(exc).__name__, detail=short(exc), duration_ms=_ms(started))
+        run.last_error = exc
 
     async def _call(
         self,
@@ -139,7 +182,11 @@ class Executor:
         run: Attempts,
     ) -> ChatCompletionResponse | None:
         """One candidate: skipped (None), answered, or failed (None, or raises when the error
-        means no candidate will do)."""
+        means no candidate will do). With a routed deadline, the call gets the time that is left
+        (and is cancelled when it runs out); with too little left it is not started."""
+        left = _time_left(candidate, run)
+        if left == 0.0:
+            return None
         ticket = await self._admit(candidate, run)
         if ticket is None:
             return None
@@ -147,9 +194,17 @@ class Executor:
         call = CallSignals(self.state, candidate.key)
         provider = providers[candidate.provider]
         try:
-            response = await provider.chat_completion(list(messages), candidate.model, **kwargs)
+            async with asyncio.timeout(left):
+                response = await provider.chat_completion(list(messages), candidate.model, **kwargs)
             if not isinstance(response, ChatCompletionResponse):
                 raise TypeError(f"chat_completion returned {type(response).__name__}, not a ChatCompletionResponse")
+        except TimeoutError as exc:
+            if run.deadline is not None and run.deadline.left() <= 0:
+                call.end(ok=None)  # not held against the candidate
+                await self._out_of_time(candidate, ticket, run, started)
+            else:  # not our deadline: the provider's own exception
+                await self._failed(candidate, ticket, exc, run, started, call)
+            return None
         except Exception as exc:  # a provider's own exception is a failure of this candidate
             await self._failed(candidate, ticket, exc, run, started, call)
             return None
@@ -171,9 +226,10 @@ class Executor:
         messages: Sequence[MessageInput],
         providers: Mapping[str, LLMProvider],
         kwargs: Mapping[str, Any],
+        deadline: Deadline | None = None,
     ) -> ChatCompletionResponse:
         """Targets in order until one answers."""
-        run = Attempts(list(plan.attempts))
+        run = Attempts(list(plan.attempts), deadline=deadline)
         for candidate in plan.candidates:
             response = await self._call(candidate, messages, providers, kwargs, run)
             if response is not None:
@@ -189,9 +245,10 @@ class Executor:
         scorer: QualityScorer | None,
         threshold: float,
         kwargs: Mapping[str, Any],
+        deadline: Deadline | None = None,
     ) -> ChatCompletionResponse:
         """Steps in order until an answer passes the quality check (or the budget ends)."""
-        run = Attempts(list(plan.attempts))
+        run = Attempts(list(plan.attempts), deadline=deadline)
         # What planning already spent (a semantic classifier's embedding) counts toward max_cost.
         spent = sum(a.cost or 0.0 for a in plan.attempts)
         best: _Best | None = None
@@ -241,13 +298,14 @@ class Executor:
         providers: Mapping[str, LLMProvider],
         kwargs: Mapping[str, Any],
         out: ChatStream,
+        deadline: Deadline | None = None,
     ) -> AsyncGenerator[dict[str, Any], None]:
         """Stream through the plan, falling back only until the first chunk arrives (after
         that the caller has seen output, so an error is raised, not hidden). Each provider's
         stream is read through :class:`ChatStream` (typed usage and metadata); the chunk that
         carries its metadata gets the routing fields, else a trailer chunk does, and ``out``
         records the typed results."""
-        run = Attempts(list(plan.attempts))
+        run = Attempts(list(plan.attempts), deadline=deadline)
         for candidate in plan.candidates:
             opened = await self._open_stream(candidate, messages, providers, kwargs, run)
             if opened is None:
@@ -268,6 +326,8 @@ class Executor:
     ) -> _OpenStream | None:
         """Open ``candidate``'s stream and read its first chunk; None when it was skipped or failed
         (recorded in ``run``: the route falls back), or raises when no candidate would do better."""
+        if _time_left(candidate, run) == 0.0:
+            return None
         ticket = await self._admit(candidate, run)
         if ticket is None:
             return None
@@ -286,9 +346,14 @@ class Executor:
             raise
         inner = ChatStream.wrap(opened)
         try:
-            first: dict[str, Any] | None = await anext(inner)
+            first: dict[str, Any] | None = await _within(anext(inner), run.deadline)
         except StopAsyncIteration:
             first = None
+        except _OutOfTimeError:
+            call.end(ok=None)  # not held against the candidate
+            await _abandon(inner)
+            await self._out_of_time(candidate, ticket, run, started)
+            return None
         except Exception as exc:
             await _abandon(inner)
             await self._failed(candidate, ticket, exc, run, started, call)
@@ -320,9 +385,9 @@ class Executor:
                     attempt.duration_ms = _ms(started)
                     meta = routed_metadata(own, candidate, plan.strategy, reason, run)
                     chunk["router_metadata"] = meta.model_dump(mode="json")
-                    out.record(inner.usage, meta)
+                    record_results(out, inner.usage, meta)
                 yield chunk
-                chunk = await self._next_chunk(opened)
+                chunk = await self._next_chunk(opened, run.deadline)
         finally:
             await inner.aclose()
             opened.call.answered(inner.metadata, inner.usage, chat=False)
@@ -332,7 +397,7 @@ class Executor:
             if own is not meta:
                 attempt.cost = own.estimated_cost
                 meta = routed_metadata(own, candidate, plan.strategy, reason, run)
-            out.record(inner.usage, meta)
+            record_results(out, inner.usage, meta)
             return
         attempt.duration_ms = _ms(started)
         base = RouterMetadata(
@@ -345,7 +410,7 @@ class Executor:
         own = priced(base, inner.usage, opened.provider, candidate.model)
         attempt.cost = own.estimated_cost
         meta = routed_metadata(own, candidate, plan.strategy, reason, run)
-        out.record(inner.usage, meta)
+        record_results(out, inner.usage, meta)
         yield {
             "object": "chat.completion.chunk",
             "created": int(time.time()),
@@ -354,13 +419,17 @@ class Executor:
             "router_metadata": meta.model_dump(mode="json"),
         }
 
-    async def _next_chunk(self, opened: _OpenStream) -> dict[str, Any] | None:
-        """The next chunk (None at the end). An error now is too late to fall back from (the
-        caller has output): reported to the state and raised as the contract's error."""
+    async def _next_chunk(self, opened: _OpenStream, deadline: Deadline | None) -> dict[str, Any] | None:
+        """The next chunk (None at the end), within the routed deadline. An error now is too
+        late to fall back from (the caller has output): reported to the state and raised as
+        the contract's error; the deadline running out is raised as its own."""
         try:
-            return await anext(opened.inner)
+            return await _within(anext(opened.inner), deadline)
         except StopAsyncIteration:
             return None
+        except _OutOfTimeError:
+            assert deadline is not None
+            raise deadline.error(opened.candidate.model) from None
         except Exception as raised:
             exc = contained(raised, opened.candidate.provider, opened.candidate.model)
             opened.call.failed(exc, self.config.rate_limit_cooldown)
@@ -440,6 +509,7 @@ def routed_metadata(
             "routing_strategy": strategy,
             "attempts": list(run.attempts),
             "total_cost": run.total_cost(),
+            "deadline_ms": None if run.deadline is None else run.deadline.seconds * 1000,
         }
     )
 
@@ -500,10 +570,41 @@ async def _release_anyway(state: RoutingStore, ticket: Ticket) -> None:
         await state.release(ticket)
 
 
+class _OutOfTimeError(Exception):
+    """The routed deadline ran out while waiting for a stream's chunk."""
+
+
+async def _within(next_chunk: Awaitable[dict[str, Any]], deadline: Deadline | None) -> dict[str, Any]:
+    """``next_chunk`` within what is left of the deadline (else raises _OutOfTimeError)."""
+    if deadline is None:
+        return await next_chunk
+    try:
+        async with asyncio.timeout(max(0.0, deadline.left())):
+            return await next_chunk
+    except TimeoutError:
+        if deadline.left() > 0:
+            raise  # not our deadline
+        raise _OutOfTimeError from None
+
+
 async def _abandon(stream: ChatStream) -> None:
     """Close a stream that already failed; an error while closing it adds nothing."""
     with contextlib.suppress(Exception):
         await stream.aclose()
+
+
+def _time_left(candidate: RankedCandidate, run: Attempts) -> float | None:
+    """Seconds of the routed deadline left for ``candidate``: None without a deadline, 0.0 (and
+    recorded as skipped) when too little is left to start it."""
+    if run.deadline is None:
+        return None
+    left = run.left_at_start = max(0.0, run.deadline.left())
+    if left >= MIN_ATTEMPT_SECONDS:
+        return left
+    run.add(candidate, "skipped", detail=f"the routed deadline={run.deadline.seconds:g}s left too little time")
+    if run.last_error is None:
+        run.last_error = run.deadline.error(candidate.model)
+    return 0.0
 
 
 def _ms(started: float) -> float:

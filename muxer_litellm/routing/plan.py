@@ -19,11 +19,10 @@ from ..errors import NoRouteError, ProviderError, RoutingConfigError
 from ..host import LLMProvider, MessageInput, RouteAttempt, TokenCounter
 from .adaptive import AdaptiveRequest, latency_kind
 from .candidates import Candidate, CandidateCache, missing_reason
-from .classify import PromptProfile, classify_prompt, estimate_prompt_tokens, json_text, text_tokens
+from .classify import ProfileRefiner, PromptProfile, classify_prompt, estimate_prompt_tokens, json_text, text_tokens
 from .config import CandidateRef, CascadeConfig, ComboConfig, RoutingConfig, check_budget
 from .providers import count_prompt_tokens, refresh_catalogs
 from .select import FORCED_NOTE, RankedCandidate, RoutingDecision, SelectStrategy, select_candidate, unsure_escalation
-from .semantic import ProfileRefiner
 from .state.local import StateSnapshot
 from .state.store import RoutingStore
 

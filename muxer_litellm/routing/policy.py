@@ -3,7 +3,7 @@
 One policy, read by every strategy (combos, heuristic fallbacks, cascade steps, streams):
 
 - ``RateLimitError`` (429): try the next candidate; the candidate waits ``retry_after`` seconds
-  (else ``rate_limit_cooldown``).
+  (else ``rate_limit_cooldown``; the attempt says which, see ``ErrorVerdict.wait_source``).
 - Any other retryable error (timeout, 5xx, connection failure): try the next candidate; the
   failure counts toward the candidate's breaker.
 - ``ModelNotFoundError``, ``ContextWindowExceededError``, ``ContentPolicyError``: about this
@@ -11,6 +11,8 @@ One policy, read by every strategy (combos, heuristic fallbacks, cascade steps, 
 - ``AuthenticationError``, ``BudgetExceededError``, ``NotAProxyError``, ``ProviderClosedError``:
   about the provider (its key, budget, URL, closed client), so skip its other candidates but try
   other providers; state unchanged.
+- ``ReplyTooLargeError``: this target sent a reply past a size limit; try the next target, and
+  the failure counts toward the target's breaker (it is not retryable on the same target).
 - ``BadRequestError``: the request itself is wrong; stop and raise it.
 - Any other non-retryable error (a malformed or non-JSON reply, a bare 500 to a provider with no
   key): the provider cannot serve as it is, but the request may be fine; skip its other candidates,
@@ -41,6 +43,7 @@ from ..errors import (
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
+    ReplyTooLargeError,
 )
 
 __all__ = [
@@ -50,12 +53,14 @@ __all__ = [
     "ErrorAction",
     "ErrorVerdict",
     "StateEffect",
+    "WaitSource",
     "error_action",
     "error_verdict",
 ]
 
 ErrorAction = Literal["next", "skip_provider", "stop"]
 StateEffect = Literal["cool_down", "failure", "none"]
+WaitSource = Literal["proxy", "default"]
 
 #: Errors about the provider (its key, budget, URL or client), not the model: skip its other candidates.
 PROVIDER_SCOPED: tuple[type[ProviderError], ...] = (
@@ -75,6 +80,9 @@ class ErrorVerdict:
     action: ErrorAction
     effect: StateEffect
     wait: float | None = None
+    #: Where ``wait`` came from: the proxy's reply (``retry-after``), or ``rate_limit_cooldown``
+    #: when the reply named no wait (older LiteLLM proxies pass none on an upstream's 429).
+    wait_source: WaitSource | None = None
 
 
 def error_action(exc: ProviderError) -> ErrorAction:
@@ -87,7 +95,7 @@ def error_action(exc: ProviderError) -> ErrorAction:
     """
     if isinstance(exc, PROVIDER_SCOPED):
         return "skip_provider"
-    if isinstance(exc, MODEL_SCOPED):
+    if isinstance(exc, (*MODEL_SCOPED, ReplyTooLargeError)):
         return "next"
     if isinstance(exc, BadRequestError):
         return "stop"
@@ -98,9 +106,10 @@ def error_verdict(exc: ProviderError, *, rate_limit_cooldown: float) -> ErrorVer
     """The route action and the state effect of ``exc`` (see the module's table)."""
     action = error_action(exc)
     if isinstance(exc, RateLimitError):
-        wait = exc.retry_after if exc.retry_after is not None else rate_limit_cooldown
-        return ErrorVerdict(action, "cool_down", wait)
-    if exc.retryable and not isinstance(exc, MODEL_SCOPED + PROVIDER_SCOPED):
+        if exc.retry_after is not None:
+            return ErrorVerdict(action, "cool_down", exc.retry_after, "proxy")
+        return ErrorVerdict(action, "cool_down", rate_limit_cooldown, "default")
+    if isinstance(exc, ReplyTooLargeError) or (exc.retryable and not isinstance(exc, MODEL_SCOPED + PROVIDER_SCOPED)):
         return ErrorVerdict(action, "failure")
     return ErrorVerdict(action, "none")
 

@@ -16,31 +16,59 @@ every attempt in ``router_metadata``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import math
 import random
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from .._stream import ChatStream
+from .._stream import ChatStream, producer_stream
 from ..errors import BadRequestError, RoutingConfigError
 from ..host import ChatCompletionResponse, LLMProvider, MessageInput
 from .candidates import Candidate, CandidateCache, missing_reason
-from .classify import PromptProfile
+from .classify import ProfileRefiner, PromptProfile
 from .config import RoutingConfig, check_budget, check_fraction
-from .execute import Executor
+from .execute import Deadline, Executor
+from .inflight import InFlight, RoutedCall, closed_error
 from .plan import Planner, RoutePlan, requested_max_tokens
 from .policy import ErrorAction, error_action
 from .providers import probe_health, refresh_catalogs
 from .quality import QualityScorer
 from .select import RoutingDecision
-from .semantic import ProfileRefiner
 from .state.local import RoutingState
 from .state.redis import RedisStore, StoreMetricsHook
 from .state.signals import SignalSettings
 from .state.store import LocalStore, RoutingStore
 
 __all__ = ["ErrorAction", "HeuristicRouter", "RoutePlan", "error_action"]
+
+
+async def _next_or_stop(routed: AsyncGenerator[dict[str, Any], None], call: RoutedCall) -> dict[str, Any] | None:
+    """The next chunk (None at the end); ProviderClosedError once the router's aclose() stopped it."""
+    if call.stopped:
+        raise closed_error()
+    call.task = asyncio.current_task()
+    try:
+        return await anext(routed)
+    except StopAsyncIteration:
+        return None
+    except asyncio.CancelledError:
+        if not call.stopped_us():
+            raise
+    finally:
+        call.task = None
+    raise closed_error()
+
+
+def check_deadline(deadline: float | None) -> float | None:
+    """A routed deadline: None, or a positive finite number of seconds."""
+    if deadline is not None and (
+        isinstance(deadline, bool) or not isinstance(deadline, (int, float)) or not 0 < deadline < math.inf
+    ):
+        raise ValueError(f"deadline must be a positive number of seconds, got {deadline!r}")
+    return None if deadline is None else float(deadline)
 
 
 class HeuristicRouter:
@@ -92,6 +120,7 @@ class HeuristicRouter:
         self._cache = CandidateCache(clock=clock)
         self.planner = Planner(self.config, self.store, self._cache, rng or random.Random(), semantic)
         self.executor = Executor(self.config, self.store, quality_check)
+        self._in_flight = InFlight()
 
     def _default_store(self, metrics: StoreMetricsHook | None) -> RoutingStore:
         config = self.config
@@ -110,8 +139,11 @@ class HeuristicRouter:
             shared_ttl=config.adaptive.shared_ttl,
         )
 
-    async def aclose(self) -> None:
-        """Release the store's connections (a Redis client); the router is not used after."""
+    async def aclose(self, *, drain_timeout: float = 10.0) -> None:
+        """Refuse new routes at once (ProviderClosedError), let routes in flight finish for up
+        to ``drain_timeout`` seconds, then stop them with ProviderClosedError; release the
+        store's connections (a Redis client). The router is not used after."""
+        await self._in_flight.drain(drain_timeout)
         await self.store.aclose()
 
     async def __aenter__(self) -> HeuristicRouter:
@@ -236,22 +268,40 @@ class HeuristicRouter:
         *,
         quality_check: QualityScorer | None = None,
         quality_threshold: float | None = None,
+        deadline: float | None = None,
         **kwargs: Any,
     ) -> ChatCompletionResponse:
         """Route, call, fall back; ``kwargs`` go to ``chat_completion`` (``max_tokens``,
         ``temperature``, ``tools``...). ``strategy`` defaults to the config's
         ``default_strategy``. ``max_cost`` (USD) bounds the estimate of each call, and of
         the whole cascade. Cascades score answers with ``quality_check`` (default: the
-        router's, else :func:`default_quality_check`) against ``quality_threshold``."""
+        router's, else :func:`default_quality_check`) against ``quality_threshold``.
+
+        ``deadline`` (seconds) bounds the whole request, all attempts and cascade steps
+        together: each attempt gets the time that is left and is cancelled when it runs out,
+        an attempt with too little left is not started, and ``router_metadata`` records the
+        time each attempt had (``attempts[].time_left_ms``)."""
         if kwargs.get("stream"):
             raise BadRequestError("route_request does not stream; use route_stream()")
         kwargs.pop("stream", None)
         check_fraction("quality_threshold", quality_threshold)
-        plan = await self.planner.plan(messages, providers, strategy, max_cost, kwargs, take_turn=True)
-        if plan.kind == "cascade":
-            threshold = plan.quality_threshold if quality_threshold is None else quality_threshold
-            return await self.executor.cascade(plan, messages, providers, max_cost, quality_check, threshold, kwargs)
-        return await self.executor.chain(plan, messages, providers, kwargs)
+        clock = Deadline.start(check_deadline(deadline))
+        call = self._in_flight.enter()
+        call.task = asyncio.current_task()
+        try:
+            plan = await self.planner.plan(messages, providers, strategy, max_cost, kwargs, take_turn=True)
+            if plan.kind == "cascade":
+                threshold = plan.quality_threshold if quality_threshold is None else quality_threshold
+                return await self.executor.cascade(
+                    plan, messages, providers, max_cost, quality_check, threshold, kwargs, clock
+                )
+            return await self.executor.chain(plan, messages, providers, kwargs, clock)
+        except asyncio.CancelledError:
+            if not call.stopped_us():
+                raise
+        finally:
+            self._in_flight.leave(call)
+        raise closed_error()  # aclose() stopped it after the drain
 
     def route_stream(
         self,
@@ -259,6 +309,8 @@ class HeuristicRouter:
         providers: Mapping[str, LLMProvider],
         strategy: str | None = None,
         max_cost: float | None = None,
+        *,
+        deadline: float | None = None,
         **kwargs: Any,
     ) -> ChatStream:
         """Stream through the route: fall back only until the first chunk arrives (after
@@ -269,18 +321,30 @@ class HeuristicRouter:
 
         Returns a :class:`ChatStream`: iterate it with ``async for``, close it early with
         ``aclose()`` or ``async with``, and read the typed ``metadata`` (with the routing
-        fields), ``usage`` and ``cost`` once it has ended. Planning starts on the first read."""
+        fields), ``usage`` and ``cost`` once it has ended. Planning starts on the first read.
+        ``deadline`` (seconds, from the first read) bounds the whole stream, attempts included."""
         kwargs.pop("stream", None)
+        check_deadline(deadline)
 
-        async def chunks() -> AsyncGenerator[dict[str, Any], None]:
-            plan = await self.planner.plan(
-                messages, providers, strategy, max_cost, kwargs, take_turn=True, streaming=True
-            )
-            if plan.kind == "cascade":
-                raise BadRequestError(f"strategy {plan.strategy!r} is a cascade; cascades cannot stream")
-            async with contextlib.aclosing(self.executor.stream(plan, messages, providers, kwargs, out)) as routed:
-                async for chunk in routed:
-                    yield chunk
+        async def chunks(out: ChatStream) -> AsyncGenerator[dict[str, Any], None]:
+            clock = Deadline.start(deadline)
+            call = self._in_flight.enter()
+            try:
+                call.task = asyncio.current_task()
+                try:
+                    plan = await self.planner.plan(
+                        messages, providers, strategy, max_cost, kwargs, take_turn=True, streaming=True
+                    )
+                finally:
+                    call.task = None
+                if plan.kind == "cascade":
+                    raise BadRequestError(f"strategy {plan.strategy!r} is a cascade; cascades cannot stream")
+                async with contextlib.aclosing(
+                    self.executor.stream(plan, messages, providers, kwargs, out, clock)
+                ) as routed:
+                    while (chunk := await _next_or_stop(routed, call)) is not None:
+                        yield chunk
+            finally:
+                self._in_flight.leave(call)
 
-        out = ChatStream(chunks(), parse=False)
-        return out
+        return producer_stream(chunks, marks_end=False)

@@ -32,6 +32,22 @@ TOOL_IN, TOOL_OUT = 1e-06, 2e-06
 EMBED_IN = 1e-07
 
 
+# What the proxy gives differs by LiteLLM version (docs/proxy-versions.md). Each constant is the
+# first version measured with the newer behaviour; `make test-compat` runs the suite against the
+# oldest and the newest supported proxy, so both sides of each are asserted.
+#: An upstream 429's wait reaches the client (``llm_provider-retry-after``).
+PASSES_RETRY_AFTER = (1, 105, 7)
+#: A stream's last chunk carries ``usage.cost`` (older: usage only; the client prices it from the catalog).
+STREAM_COST = (1, 102, 4)
+#: Error replies as the newer proxies word them: a keyless request is a 500 before any model call
+#: (older: 401 "No api key passed in"), a mid-stream failure's code is 500 (older: "503"), an
+#: upstream's non-JSON 200 is an "invalid response" (older: a Python AttributeError's text), and
+#: the deep /health names each deployment's model_id (older: none, so results carry no model name).
+NEWER_REPLIES = (1, 102, 4)
+#: ...and the "invalid response" error quotes the upstream's body.
+QUOTES_UPSTREAM_BODY = (1, 105, 7)
+
+
 def proxy_config(upstream: str, master_key: str) -> dict[str, Any]:
     def fake(name: str, upstream_model: str, **extra: Any) -> dict[str, Any]:
         params = {"model": f"openai/{upstream_model}", "api_base": upstream, "api_key": "fake"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
@@ -15,11 +16,24 @@ from muxer_litellm import (
     ContextWindowExceededError,
     LiteLLMProvider,
     ModelNotFoundError,
+    ProviderError,
     ProviderUnavailableError,
     RateLimitError,
 )
+from muxer_litellm.proxy.versions import parse_version
 from tests.fake_upstream import RETRY_AFTER_SECONDS, TINY_CONTEXT_WORDS, FakeUpstream
-from tests.integration.conftest import CHEAP_IN, CHEAP_OUT, EMBED_IN, SMART_IN, SMART_OUT, TOOL_IN, TOOL_OUT
+from tests.integration.conftest import (
+    CHEAP_IN,
+    CHEAP_OUT,
+    EMBED_IN,
+    NEWER_REPLIES,
+    PASSES_RETRY_AFTER,
+    SMART_IN,
+    SMART_OUT,
+    STREAM_COST,
+    TOOL_IN,
+    TOOL_OUT,
+)
 from tests.litellm_proxy import LiteLLMProxy, free_port
 
 pytestmark = pytest.mark.integration
@@ -102,7 +116,9 @@ async def test_tool_call_comes_back_intact(provider: LiteLLMProvider) -> None:
     assert follow_up.choices[0].message.content == "echo: weather in Paris?"
 
 
-async def test_stream_yields_chunks_then_usage_and_proxy_cost(provider: LiteLLMProvider) -> None:
+async def test_stream_yields_chunks_then_usage_and_proxy_cost(
+    provider: LiteLLMProvider, proxy_version: tuple[int, int, int]
+) -> None:
     messages = [{"role": "user", "content": "stream me please"}]
     chunks: list[dict[str, Any]] = [c async for c in provider.stream_chat_completion(messages, "cheap-chat")]
     text = "".join(
@@ -114,7 +130,8 @@ async def test_stream_yields_chunks_then_usage_and_proxy_cost(provider: LiteLLMP
     assert usage["prompt_tokens"] > 0
     assert usage["completion_tokens"] == 4
     meta = final["router_metadata"]
-    assert meta["cost_source"] == "proxy"
+    # An older proxy's last chunk has usage but no cost: priced from the catalog, and said so.
+    assert meta["cost_source"] == ("proxy" if proxy_version >= STREAM_COST else "catalog")
     expected = usage["prompt_tokens"] * CHEAP_IN + usage["completion_tokens"] * CHEAP_OUT
     assert meta["estimated_cost"] == pytest.approx(expected, rel=1e-9)
     assert meta["call_id"]
@@ -192,11 +209,13 @@ async def test_discovery_reads_prices_context_windows_and_capabilities(provider:
     assert {"cheap-chat", "smart-chat", "embed"} <= {m["id"] for m in available}
 
 
-async def test_rate_limit_carries_retry_after(provider: LiteLLMProvider) -> None:
+async def test_rate_limit_carries_retry_after(provider: LiteLLMProvider, proxy_version: tuple[int, int, int]) -> None:
+    # An older proxy drops the upstream's wait: None, never a made-up number.
+    wait = RETRY_AFTER_SECONDS if proxy_version >= PASSES_RETRY_AFTER else None
     with pytest.raises(RateLimitError) as caught:
         await provider.chat_completion(HELLO, "ratelimited-chat")
     err = caught.value
-    assert err.retry_after == RETRY_AFTER_SECONDS
+    assert err.retry_after == wait
     assert err.status_code == 429
     assert err.retryable is True
     assert err.model == "ratelimited-chat"
@@ -206,7 +225,7 @@ async def test_rate_limit_carries_retry_after(provider: LiteLLMProvider) -> None
     with pytest.raises(RateLimitError) as streamed:
         async for _ in provider.stream_chat_completion(HELLO, "ratelimited-chat"):
             pass
-    assert streamed.value.retry_after == RETRY_AFTER_SECONDS
+    assert streamed.value.retry_after == wait
 
 
 async def test_upstream_500_is_unavailable_and_retryable(provider: LiteLLMProvider) -> None:
@@ -302,8 +321,20 @@ async def test_unreachable_proxy_is_unavailable_and_unhealthy() -> None:
     assert caught.value.retryable is True
 
 
-async def test_deep_model_health_names_unhealthy_models(provider: LiteLLMProvider) -> None:
+async def test_deep_model_health_names_unhealthy_models(
+    provider: LiteLLMProvider, proxy_version: tuple[int, int, int]
+) -> None:
     results = await provider.model_health()
+    if proxy_version < NEWER_REPLIES:
+        # No model_id in an older proxy's /health: each result names its upstream model only,
+        # and no card is marked (an unnamed result is never pinned on the wrong model).
+        by_upstream = {r.upstream_model: r for r in results}
+        assert all(r.model_name is None and r.model_id is None for r in results)
+        assert by_upstream["openai/fake-chat-cheap"].healthy is True
+        assert by_upstream["openai/fake-broken"].healthy is False
+        assert by_upstream["openai/fake-ratelimit"].healthy is False
+        assert all(card.healthy is None for card in provider.model_cards())
+        return
     by_name = {r.model_name: r for r in results}
     assert by_name["cheap-chat"].healthy is True
     assert by_name["ratelimited-chat"].healthy is False
@@ -319,9 +350,25 @@ async def test_deep_model_health_names_unhealthy_models(provider: LiteLLMProvide
     assert healthy_card.healthy is True
 
 
-async def test_missing_key_says_to_set_it(litellm_proxy: LiteLLMProxy) -> None:
+async def test_missing_key_says_to_set_it(litellm_proxy: LiteLLMProxy, proxy_version: tuple[int, int, int]) -> None:
     async with LiteLLMProvider(litellm_proxy.base_url, None) as provider:
-        with pytest.raises(ProviderUnavailableError) as caught:
+        with pytest.raises(ProviderError) as caught:
             await provider.chat_completion(HELLO, "cheap-chat")
         assert await provider.health_check() is False
-    assert "LITELLM_API_KEY" in str(caught.value)
+    assert caught.value.retryable is False
+    if proxy_version >= NEWER_REPLIES:  # a bare 500: we add the hint
+        assert isinstance(caught.value, ProviderUnavailableError)
+        assert "LITELLM_API_KEY" in str(caught.value)
+    else:  # the proxy says so itself
+        assert isinstance(caught.value, AuthenticationError)
+        assert "No api key passed in" in str(caught.value)
+
+
+async def test_health_check_reads_the_proxys_version_and_finds_it_tested(
+    provider: LiteLLMProvider, proxy_version: tuple[int, int, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="muxer_litellm"):
+        assert await provider.health_check() is True
+    assert provider.proxy_version is not None
+    assert parse_version(provider.proxy_version) == proxy_version
+    assert [r.getMessage() for r in caplog.records if r.name == "muxer_litellm"] == []

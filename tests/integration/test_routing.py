@@ -19,9 +19,11 @@ from muxer_litellm.errors import BudgetExceededError, FallbackExhaustedError, No
 from muxer_litellm.host import LLMProvider
 from muxer_litellm.routing import HeuristicRouter, RoutingConfig
 from muxer_litellm.testing import BareFakeProvider
+from tests.fake_upstream import RETRY_AFTER_SECONDS
 from tests.integration.conftest import (
     CHEAP_IN,
     CHEAP_OUT,
+    PASSES_RETRY_AFTER,
     REFUSE_IN,
     REFUSE_OUT,
     SMART_IN,
@@ -109,7 +111,7 @@ async def test_long_prompt_routes_to_the_strong_proxy_model(providers: dict[str,
 
 
 async def test_combo_falls_back_from_a_429_to_native_and_back_to_the_proxy(
-    providers: dict[str, LLMProvider], native: BareFakeProvider
+    providers: dict[str, LLMProvider], native: BareFakeProvider, proxy_version: tuple[int, int, int]
 ) -> None:
     config = RoutingConfig(
         combos={"mixed": {"targets": ["litellm/ratelimited-chat", "native/native-broken", "litellm/cheap-chat"]}}
@@ -128,10 +130,17 @@ async def test_combo_falls_back_from_a_429_to_native_and_back_to_the_proxy(
     assert "after 2 failed attempt(s)" in meta.routing_reason
     assert meta.total_cost == pytest.approx(meta.estimated_cost)
 
-    # The upstream asked for 7 s (the proxy forwards it as llm_provider-retry-after): cooling down.
+    limited = meta.attempts[0]
     status = router.state.status("litellm/ratelimited-chat", "litellm")
     assert status is not None
-    assert 5 < status.remaining <= 7
+    if proxy_version >= PASSES_RETRY_AFTER:
+        # The upstream asked for 7 s (the proxy forwards it as llm_provider-retry-after): cooling down.
+        assert (limited.retry_after, limited.retry_after_source) == (RETRY_AFTER_SECONDS, "proxy")
+        assert 5 < status.remaining <= 7
+    else:
+        # An older proxy drops the wait: the router's default, and the attempt says so.
+        assert (limited.retry_after, limited.retry_after_source) == (config.rate_limit_cooldown, "default")
+        assert config.rate_limit_cooldown - 2 < status.remaining <= config.rate_limit_cooldown
 
     again = await router.route_request(SIMPLE, providers, strategy="mixed")
     assert "litellm/ratelimited-chat (rate limited (429)" in again.router_metadata.routing_reason

@@ -11,8 +11,8 @@ import pytest
 
 from muxer_litellm import LiteLLMProvider
 from muxer_litellm.routing import CascadeConfig, HeuristicRouter, RoutingConfig
+from muxer_litellm.routing.classify import SemanticClassifier
 from muxer_litellm.routing.judge import JudgeScorer
-from muxer_litellm.routing.semantic import SemanticClassifier
 
 pytestmark = pytest.mark.integration
 

@@ -15,6 +15,8 @@ import respx
 from pydantic import ValidationError
 
 from muxer_litellm import LiteLLMProvider, LiteLLMSettings
+from muxer_litellm.proxy import transport
+from muxer_litellm.proxy.limits import ReplyLimits
 from muxer_litellm.proxy.transport import DEFAULT_TIMEOUT, KEEPALIVE_EXPIRY
 from muxer_litellm.settings import normalize_base_url
 from tests.unit.replies import API_KEY, BASE_URL
@@ -30,15 +32,15 @@ def write_dotenv(path: Path, **values: str) -> None:
 
 @pytest.fixture
 def recorded_clients(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The keyword arguments of every httpx.AsyncClient built during the test."""
+    """The keyword arguments of every pooled client a provider built during the test."""
     built: list[dict[str, Any]] = []
 
-    class RecordingClient(httpx.AsyncClient):
+    class RecordingClient(transport._PooledClient):
         def __init__(self, **kwargs: Any) -> None:
             built.append(kwargs)
             super().__init__(**kwargs)
 
-    monkeypatch.setattr(httpx, "AsyncClient", RecordingClient)
+    monkeypatch.setattr(transport, "_PooledClient", RecordingClient)
     return built
 
 
@@ -225,10 +227,22 @@ async def test_from_settings_reads_env(
         "LITELLM_DEEP_HEALTH_TIMEOUT": "90",
         "LITELLM_MAX_CONNECTIONS": "7",
         "LITELLM_MAX_KEEPALIVE_CONNECTIONS": "3",
+        "LITELLM_DEADLINE": "50",
+        "LITELLM_STREAM_TIMEOUT": "600",
+        "LITELLM_DRAIN_TIMEOUT": "4",
+        "LITELLM_MAX_CHAT_REPLY_BYTES": "2048",
+        "LITELLM_MAX_EMBEDDINGS_REPLY_BYTES": "4096",
+        "LITELLM_MAX_CATALOG_REPLY_BYTES": "8192",
+        "LITELLM_MAX_HEALTH_REPLY_BYTES": "16384",
+        "LITELLM_MAX_EVENT_BYTES": "32768",
     }.items():
         monkeypatch.setenv(name, value)
     route = proxy.get("/v1/models").mock(return_value=httpx.Response(200, json=MODELS))
     async with LiteLLMProvider.from_settings() as provider:
+        assert provider.deadline == 50.0
+        assert provider.stream_timeout == 600.0
+        assert provider.drain_timeout == 4.0
+        assert provider.reply_limits == ReplyLimits(chat=2048, embeddings=4096, catalog=8192, health=16384, event=32768)
         assert provider.base_url == BASE_URL
         assert provider.timeout.read == 42.0
         assert provider.timeout.write == 42.0

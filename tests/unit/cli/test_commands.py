@@ -33,8 +33,9 @@ from muxer_litellm.errors import (
     ProviderError,
     ProviderTimeoutError,
     ProviderUnavailableError,
+    ReplyTooLargeError,
 )
-from muxer_litellm.host import ModelCard
+from muxer_litellm.host import ModelCard, RouterMetadata, Usage
 from muxer_litellm.routing import estimate_prompt_tokens
 from tests.cli_runner import CliRun, run_cli
 from tests.unit.replies import (
@@ -74,7 +75,7 @@ CATALOG = model_info(
     deployment("mystery-chat", upstream="openai/fake-mystery"),
     deployment("embed", upstream="openai/fake-embed", input_cost=CHEAP_IN, output_cost=0.0, mode="embedding"),
 )
-READY = {"status": "healthy", "db": "Not connected"}
+READY = {"status": "healthy", "db": "Not connected", "litellm_version": "1.106.2"}
 STREAM_HEADERS = {"content-type": "text/event-stream"}
 UNREACHABLE = (
     f"error: LiteLLM proxy not reachable at {BASE_URL} — start it (litellm --config config.yaml --port 4000) "
@@ -191,6 +192,24 @@ def test_one_line_collapses_newlines() -> None:
             "error: LiteLLM proxy returned 503: down now",
         ),
         (ProviderError(f"echoed {API_KEY}"), True, "error: echoed ***"),
+        (
+            ProviderTimeoutError("no data event within timeout=3s", model="m", limit="timeout"),
+            True,
+            f"error: the proxy at {BASE_URL} sent no data within the timeout for model 'm'; the call was stopped — "
+            "check the proxy and its upstream, or raise LITELLM_TIMEOUT",
+        ),
+        (
+            ProviderTimeoutError("the stream outlived stream_timeout=9s", limit="stream_timeout"),
+            True,
+            f"error: the proxy at {BASE_URL} streamed past the stream timeout; the call was stopped — "
+            "check the proxy and its upstream, or raise LITELLM_STREAM_TIMEOUT",
+        ),
+        (
+            ReplyTooLargeError("too big\nreally", 200, model="m", limit="max_chat_reply_bytes", limit_bytes=2048),
+            True,
+            f"error: the proxy at {BASE_URL} sent a reply past LITELLM_MAX_CHAT_REPLY_BYTES (2,048 bytes decoded) "
+            "for model 'm'; the call was stopped — raise LITELLM_MAX_CHAT_REPLY_BYTES if such replies are expected",
+        ),
     ],
 )
 def test_failure_line_names_cause_and_fix(exc: ProviderError, key_sent: bool, expected: str) -> None:
@@ -507,7 +526,7 @@ def test_health_ok(proxy: respx.MockRouter) -> None:
     proxy.get("/v1/models").mock(return_value=httpx.Response(200, json={"data": []}))
     result = invoke("health")
     assert result.exit_code == 0
-    assert result.stdout == f"OK: LiteLLM proxy at {BASE_URL} is ready (the API key was accepted)\n"
+    assert result.stdout == f"OK: LiteLLM proxy at {BASE_URL} is ready (LiteLLM 1.106.2, the API key was accepted)\n"
     assert result.stderr == ""
 
 
@@ -618,12 +637,15 @@ def test_chat_without_usage_says_the_proxy_sent_none(proxy: respx.MockRouter, ca
 
 
 def test_usage_line_tells_no_usage_from_no_price() -> None:
-    meta = {"estimated_cost": None, "cost_source": "unknown"}
-    no_usage = {"usage": None, "router_metadata": meta}
-    no_price = {"usage": {"prompt_tokens": 4, "completion_tokens": 1}, "router_metadata": meta}
-    assert usage_line(no_usage, "m") == "tokens: unknown | cost: unknown (the proxy reported no usage)"
-    assert usage_line(None, "m") == "tokens: unknown | cost: unknown (the proxy reported no usage)"
-    assert usage_line(no_price, "m") == "tokens: 4 in, 1 out | cost: unknown (no price for 'm' on the proxy)"
+    meta = RouterMetadata(
+        selected_provider="litellm", selected_model="m", routing_reason="", response_time_ms=1.0, cost_source="unknown"
+    )
+    priced = meta.model_copy(update={"estimated_cost": 0.0000052, "cost_source": "proxy"})
+    usage = Usage(prompt_tokens=4, completion_tokens=1, total_tokens=5)
+    assert usage_line(None, meta, "m") == "tokens: unknown | cost: unknown (the proxy reported no usage)"
+    assert usage_line(None, None, "m") == "tokens: unknown | cost: unknown (the proxy reported no usage)"
+    assert usage_line(usage, meta, "m") == "tokens: 4 in, 1 out | cost: unknown (no price for 'm' on the proxy)"
+    assert usage_line(usage, priced, "m") == "tokens: 4 in, 1 out | cost: $0.0000052 (proxy)"
 
 
 def test_chat_unknown_price_is_unknown_not_zero(proxy: respx.MockRouter, catalog: respx.Route) -> None:

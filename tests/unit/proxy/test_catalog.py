@@ -132,8 +132,8 @@ async def test_embedding_with_null_output_price_bills_input_only(
 
 @pytest.mark.parametrize(
     "bad",
-    [-1e-06, NAN, float("inf"), True, "0.000001"],
-    ids=["negative", "nan", "inf", "bool", "str"],
+    [-1e-06, NAN, float("inf"), True, "free", "-1e-06", "nan", "1e-06 USD"],
+    ids=["negative", "nan", "inf", "bool", "word", "negative-str", "nan-str", "str-with-unit"],
 )
 async def test_invalid_price_numbers_are_unknown(proxy: respx.MockRouter, provider: LiteLLMProvider, bad: Any) -> None:
     await load(proxy, provider, deployment("m", input_cost=bad, output_cost=bad))
@@ -143,13 +143,23 @@ async def test_invalid_price_numbers_are_unknown(proxy: respx.MockRouter, provid
     assert card.pricing_source == "unknown"
 
 
+async def test_prices_an_older_proxy_passes_as_strings_are_read_as_numbers(
+    proxy: respx.MockRouter, provider: LiteLLMProvider
+) -> None:
+    # LiteLLM 1.74 reports model_info as its YAML parser read it, and YAML 1.1 reads 3e-06 as a string.
+    await load(proxy, provider, deployment("m", input_cost="3e-06", output_cost=" 1.5e-05 "))
+    card = card_of(provider, "m")
+    assert (card.input_cost_per_1k, card.output_cost_per_1k) == (0.003, 0.015)
+    assert provider.calculate_cost(1000, 1000, "m") == pytest.approx(0.018)
+
+
 @pytest.mark.parametrize(
     ("input_cost", "output_cost"),
     [
         (-3e-06, OUT_PER_TOKEN),
         (NAN, OUT_PER_TOKEN),
         (True, OUT_PER_TOKEN),
-        ("3e-06", OUT_PER_TOKEN),
+        ("3e-06 USD", OUT_PER_TOKEN),
         (IN_PER_TOKEN, -1.5e-06),
         (None, OUT_PER_TOKEN),
         (IN_PER_TOKEN, None),

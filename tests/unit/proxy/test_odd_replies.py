@@ -55,22 +55,34 @@ def test_huge_token_counts_are_a_value_error(provider: LiteLLMProvider) -> None:
         provider.calculate_cost(10**400, 0, MODEL)
 
 
+#: A sound deployment; each case below spoils one field of it.
+SOUND = {"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6, "max_input_tokens": 128_000}
+
+
 @pytest.mark.parametrize(
-    "info",
+    ("info", "pricing_source", "context_window", "input_cost_per_1k"),
     [
-        {"input_cost_per_token": 0, "output_cost_per_token": 0, "pricing_overrides": [{"a": 1}]},
-        {"max_input_tokens": 10**400},
-        {"input_cost_per_token": 10**400, "output_cost_per_token": 1e-6},
+        ({"pricing_overrides": [{"a": 1}]}, "proxy", 128_000, 0.001),  # the override is ignored
+        ({"max_input_tokens": 10**400}, "proxy", None, 0.001),  # the window is unknown
+        ({"input_cost_per_token": 10**400}, "unknown", 128_000, None),  # the price is unknown
     ],
     ids=["unhashable-override", "huge-window", "huge-price"],
 )
 async def test_odd_model_info_values_are_unknown_not_a_crash(
-    proxy: respx.MockRouter, provider: LiteLLMProvider, info: dict[str, object]
+    proxy: respx.MockRouter,
+    provider: LiteLLMProvider,
+    info: dict[str, object],
+    pricing_source: str,
+    context_window: int | None,
+    input_cost_per_1k: float | None,
 ) -> None:
-    proxy.get("/model/info").mock(return_value=httpx.Response(200, json=model_info(deployment(MODEL, **info))))
+    reply = model_info(deployment(MODEL, **{**SOUND, **info}))
+    proxy.get("/model/info").mock(return_value=httpx.Response(200, json=reply))
     [card] = await provider.refresh_models()
     assert card.name == MODEL
-    assert card.pricing_source == "unknown" or card.context_window is None
+    assert card.pricing_source == pricing_source
+    assert card.context_window == context_window
+    assert card.input_cost_per_1k == (None if input_cost_per_1k is None else pytest.approx(input_cost_per_1k))
 
 
 @pytest.mark.parametrize("status", [200, 500])

@@ -34,7 +34,7 @@ from muxer_litellm import (
 )
 from muxer_litellm.host import MessageInput
 from muxer_litellm.proxy.replies import error_from_body, parse_retry_after
-from muxer_litellm.proxy.transport import DEFAULT_TIMEOUT, ProxyTransport
+from muxer_litellm.proxy.transport import DEFAULT_TIMEOUT, ProxyTransport, Reply
 from tests.unit.replies import API_KEY, BASE_URL, error_body
 
 MODEL = "gpt-test"
@@ -169,6 +169,18 @@ CASES: dict[str, Case] = {
         ContentPolicyError,
         ("flagged",),
     ),
+    # LiteLLM 1.74: the refusal is a plain 400, the upstream's code only inside the message.
+    "400-content-policy-1.74": Case(
+        400,
+        error_body(
+            "litellm.BadRequestError: OpenAIException - Your request was rejected as a result of our safety "
+            "system. content_policy_violation. Received Model Group=policy-chat",
+            None,
+            "400",
+        ),
+        ContentPolicyError,
+        ("safety system",),
+    ),
     "budget-type": Case(
         400, error_body("over budget for key", "budget_exceeded", "400"), BudgetExceededError, ("over budget",)
     ),
@@ -223,7 +235,7 @@ async def test_error_reply_maps_to_typed_error(case: Case) -> None:
     transport = ProxyTransport(BASE_URL, SecretStr(API_KEY), timeout=DEFAULT_TIMEOUT)
     response = reply(case)
     response.request = httpx.Request("POST", f"{BASE_URL}/v1/chat/completions")
-    err = transport.status_error(response, MODEL)
+    err = transport.status_error(Reply.of(response, response.content), MODEL)
     await transport.aclose()
     assert type(err) is case.error
     assert err.status_code == case.status
@@ -321,6 +333,33 @@ async def test_keyed_provider_plain_500_does_not_blame_the_key(
     with pytest.raises(ProviderUnavailableError) as caught:
         await call(provider, kind)
     assert "Internal Server Error" in str(caught.value)
+    assert "LITELLM_API_KEY" not in str(caught.value)
+    assert caught.value.retryable is True
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+async def test_keyless_provider_generic_json_500_without_a_call_hints_at_api_key(
+    proxy: respx.MockRouter, kind: str
+) -> None:
+    # LiteLLM 1.102: a keyless request to a proxy with a master_key, refused before any model call.
+    body = {"error": {"message": "Internal server error", "type": "internal_server_error"}}
+    route_for(proxy, kind).mock(return_value=httpx.Response(500, json=body))
+    async with LiteLLMProvider(BASE_URL) as keyless:
+        with pytest.raises(ProviderUnavailableError) as caught:
+            await call(keyless, kind)
+    assert str(caught.value).endswith("Internal server error (no API key is set: set LITELLM_API_KEY)")
+    assert caught.value.retryable is False
+
+
+async def test_keyless_provider_generic_json_500_of_a_model_call_does_not_blame_the_key(
+    proxy: respx.MockRouter,
+) -> None:
+    body = {"error": {"message": "Internal server error", "type": "internal_server_error"}}
+    reply = httpx.Response(500, json=body, headers={"x-litellm-call-id": "call-1"})
+    proxy.post("/v1/chat/completions").mock(return_value=reply)
+    async with LiteLLMProvider(BASE_URL) as keyless:
+        with pytest.raises(ProviderUnavailableError) as caught:
+            await keyless.chat_completion(HELLO, MODEL)
     assert "LITELLM_API_KEY" not in str(caught.value)
     assert caught.value.retryable is True
 

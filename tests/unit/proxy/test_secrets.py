@@ -30,7 +30,7 @@ from tests.unit.replies import API_KEY, BASE_URL, chunk, deployment, error_body,
 MODEL = "gpt-test"
 HELLO: list[MessageInput] = [{"role": "user", "content": "hello"}]
 BILLED = {"x-litellm-response-cost": "0.0001"}
-READY = {"status": "healthy", "db": "Not connected"}
+READY = {"status": "healthy", "db": "Not connected", "litellm_version": "1.106.2"}
 MODELS = {"object": "list", "data": [{"id": MODEL, "object": "model"}]}
 EMBEDDING = {
     "object": "list",

@@ -16,7 +16,9 @@ import pytest
 import respx
 
 from muxer_litellm import LiteLLMProvider, ProviderError
-from muxer_litellm.proxy.sse import SKIP, FrameReader, SSEDecoder, iter_chunks
+from muxer_litellm.errors import ReplyTooLargeError
+from muxer_litellm.proxy.limits import CallGuard
+from muxer_litellm.proxy.sse import SKIP, EventReader, SSEDecoder
 from tests.unit.replies import chunk, final_chunk, sse
 
 MODEL = "gpt-test"
@@ -100,17 +102,36 @@ def test_data_is_returned_undecoded() -> None:
 # ---------------------------------------------------------------------------- frames
 
 
-def reader(content_type: str = "text/event-stream", errors: list[dict[str, Any]] | None = None) -> FrameReader:
-    response = httpx.Response(200, headers={"content-type": content_type, "x-litellm-call-id": "call-1"})
+def reader(
+    content_type: str = "text/event-stream",
+    errors: list[dict[str, Any]] | None = None,
+    *,
+    body: bytes = b"",
+    event_limit: int = 1 << 20,
+) -> EventReader:
+    """The stream reader over a reply (must run inside an event loop: its guard has a timer)."""
+    response = httpx.Response(200, headers={"content-type": content_type, "x-litellm-call-id": "call-1"}, content=body)
 
     def on_error_frame(frame: dict[str, Any]) -> ProviderError:
         (errors if errors is not None else []).append(frame)
         return ProviderError("mid-stream boom", 500, "litellm")
 
-    return FrameReader(response, on_error_frame=on_error_frame, model=MODEL, call_id="call-1")
+    def on_transport_error(exc: httpx.HTTPError) -> ProviderError:
+        raise AssertionError(exc)
+
+    guard = CallGuard(gap=5.0, total=None, model=MODEL, base_url="http://test")
+    return EventReader(
+        response,
+        on_error_frame=on_error_frame,
+        on_transport_error=on_transport_error,
+        model=MODEL,
+        call_id="call-1",
+        guard=guard,
+        event_limit=event_limit,
+    )
 
 
-def test_json_object_frames_are_chunks_and_done_ends() -> None:
+async def test_json_object_frames_are_chunks_and_done_ends() -> None:
     frames = reader()
     assert frames.chunk(b'{"id": "c", "choices": []}') == {"id": "c", "choices": []}
     assert frames.chunk(b"[DONE]") is None
@@ -118,7 +139,7 @@ def test_json_object_frames_are_chunks_and_done_ends() -> None:
 
 
 @pytest.mark.parametrize("blank", [b"", b" ", b"\n", b" \t "])
-def test_blank_frames_are_skipped(blank: bytes) -> None:
+async def test_blank_frames_are_skipped(blank: bytes) -> None:
     assert reader().chunk(blank) is SKIP
 
 
@@ -132,7 +153,7 @@ def test_blank_frames_are_skipped(blank: bytes) -> None:
     ],
     ids=["null", "list", "string", "broken"],
 )
-def test_frames_that_are_not_json_objects_are_provider_errors(data: bytes, says: str) -> None:
+async def test_frames_that_are_not_json_objects_are_provider_errors(data: bytes, says: str) -> None:
     with pytest.raises(ProviderError) as caught:
         reader().chunk(data)
     assert says in str(caught.value)
@@ -141,7 +162,7 @@ def test_frames_that_are_not_json_objects_are_provider_errors(data: bytes, says:
     assert caught.value.status_code == 200
 
 
-def test_what_orjson_refuses_is_read_as_the_stdlib_reads_it() -> None:
+async def test_what_orjson_refuses_is_read_as_the_stdlib_reads_it() -> None:
     frames = reader()
     nan = frames.chunk(b'{"a": NaN}')
     assert nan is not None
@@ -153,12 +174,12 @@ def test_what_orjson_refuses_is_read_as_the_stdlib_reads_it() -> None:
     assert frames.chunk(json.dumps(big).encode()) == big
 
 
-def test_a_declared_charset_is_honoured() -> None:
+async def test_a_declared_charset_is_honoured() -> None:
     frames = reader("text/event-stream; charset=iso-8859-1")
     assert frames.chunk(b'{"t": "caf\xe9"}') == {"t": "café"}
 
 
-def test_error_frames_raise_what_on_error_frame_makes() -> None:
+async def test_error_frames_raise_what_on_error_frame_makes() -> None:
     seen: list[dict[str, Any]] = []
     frame = {"error": {"message": "boom", "code": "500"}}
     with pytest.raises(ProviderError, match="mid-stream boom"):
@@ -170,7 +191,7 @@ def test_error_frames_raise_what_on_error_frame_makes() -> None:
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/html; charset=utf-8", ""])
-def test_a_reply_that_is_not_an_event_stream_is_refused(content_type: str) -> None:
+async def test_a_reply_that_is_not_an_event_stream_is_refused(content_type: str) -> None:
     with pytest.raises(ProviderError) as caught:
         reader(content_type)
     message = str(caught.value)
@@ -178,15 +199,41 @@ def test_a_reply_that_is_not_an_event_stream_is_refused(content_type: str) -> No
     assert repr(content_type.partition(";")[0]) in message
 
 
-async def test_iter_chunks_reads_a_whole_response() -> None:
+async def read_all(frames: EventReader) -> list[dict[str, Any]]:
+    got: list[dict[str, Any]] = []
+    while (datas := await frames.read()) is not None:
+        for data in datas:
+            chunk = frames.chunk(data)
+            if chunk is None:
+                return got
+            if chunk is not SKIP:
+                got.append(chunk)
+    return got
+
+
+async def test_the_reader_reads_a_whole_response_and_stops_at_done() -> None:
     body = b'data: {"n": 1}\r\n\r\n: ping\r\n\r\ndata: {"n": 2}\n\ndata: [DONE]\n\ndata: {"n": 3}\n\n'
-    response = httpx.Response(200, headers=EVENT_STREAM, content=body)
+    assert await read_all(reader(body=body)) == [{"n": 1}, {"n": 2}]
 
-    def on_error_frame(frame: dict[str, Any]) -> ProviderError:
-        raise AssertionError(frame)
 
-    got = [c async for c in iter_chunks(response, on_error_frame=on_error_frame, model=MODEL, call_id=None)]
-    assert got == [{"n": 1}, {"n": 2}]
+async def test_an_event_exactly_at_the_limit_is_read() -> None:
+    data = b'{"t": "' + b"x" * 1000 + b'"}'
+    event = b"data: " + data + b"\n\n"
+    assert await read_all(reader(body=event, event_limit=len(event))) == [{"t": "x" * 1000}]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'data: {"t": "' + b"x" * 2000 + b'"}\n\n', b"data: " + b"x" * 5000, b": " + b"c" * 5000],
+    ids=["one-long-event", "a-line-that-never-ends", "a-comment-that-never-ends"],
+)
+async def test_an_event_past_the_limit_is_reply_too_large(body: bytes) -> None:
+    with pytest.raises(ReplyTooLargeError) as caught:
+        await read_all(reader(body=body, event_limit=1024))
+    assert caught.value.limit == "max_event_bytes"
+    assert caught.value.model == MODEL
+    assert caught.value.retryable is False
+    assert "max_event_bytes" in str(caught.value)
 
 
 # ---------------------------------------------------------------------------- through the provider

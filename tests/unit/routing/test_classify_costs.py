@@ -10,8 +10,8 @@ import pytest
 from muxer_litellm.errors import ProviderUnavailableError
 from muxer_litellm.host import EmbeddingResponse, RouterMetadata
 from muxer_litellm.routing import HeuristicRouter
+from muxer_litellm.routing.classify import SemanticClassifier
 from muxer_litellm.routing.judge import JudgeScorer
-from muxer_litellm.routing.semantic import SemanticClassifier
 from muxer_litellm.testing import FakeProvider
 
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]

@@ -70,6 +70,7 @@ async def test_stream_falls_back_when_the_first_target_fails_before_the_first_ch
     assert meta["routing_strategy"] == "c"
     assert "after 1 failed attempt(s)" in meta["routing_reason"]
     assert attempt_rows(meta["attempts"]) == [("a", "m1", "failed", "RateLimitError"), ("b", "m3", "ok", None)]
+    assert (meta["attempts"][0]["retry_after"], meta["attempts"][0]["retry_after_source"]) == (3, "proxy")
     stream_cost = answered_cost(MID)
     assert meta["attempts"][1]["cost"] == pytest.approx(stream_cost)
     assert meta["estimated_cost"] == pytest.approx(stream_cost)

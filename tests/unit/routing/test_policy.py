@@ -16,6 +16,7 @@ from muxer_litellm import (
     ProviderTimeoutError,
     ProviderUnavailableError,
     RateLimitError,
+    ReplyTooLargeError,
 )
 from muxer_litellm.routing import ErrorVerdict, error_action, error_verdict
 from muxer_litellm.routing.policy import PROVIDER_SCOPED
@@ -39,8 +40,10 @@ def test_error_action_table(exc: ProviderError, action: str) -> None:
 @pytest.mark.parametrize(
     ("exc", "verdict"),
     [
-        pytest.param(RateLimitError("429", retry_after=7), ErrorVerdict("next", "cool_down", 7), id="429-wait"),
-        pytest.param(RateLimitError("429"), ErrorVerdict("next", "cool_down", 5.0), id="429-default-wait"),
+        pytest.param(
+            RateLimitError("429", retry_after=7), ErrorVerdict("next", "cool_down", 7, "proxy"), id="429-wait"
+        ),
+        pytest.param(RateLimitError("429"), ErrorVerdict("next", "cool_down", 5.0, "default"), id="429-default-wait"),
         pytest.param(ProviderUnavailableError("502", 502), ErrorVerdict("next", "failure"), id="5xx-counts"),
         pytest.param(ProviderTimeoutError("slow"), ErrorVerdict("next", "failure"), id="timeout-counts"),
         pytest.param(ModelNotFoundError("gone", 404), ErrorVerdict("next", "none"), id="model-scoped"),
@@ -49,6 +52,11 @@ def test_error_action_table(exc: ProviderError, action: str) -> None:
         pytest.param(NotAProxyError("html", 404), ErrorVerdict("skip_provider", "none"), id="not-a-proxy"),
         pytest.param(ProviderClosedError("closed"), ErrorVerdict("skip_provider", "none"), id="closed"),
         pytest.param(BadRequestError("bad", 400), ErrorVerdict("stop", "none"), id="bad-request"),
+        pytest.param(
+            ReplyTooLargeError("huge", 200, limit="max_chat_reply_bytes", limit_bytes=1024),
+            ErrorVerdict("next", "failure"),
+            id="reply-too-large-counts",
+        ),
     ],
 )
 def test_error_verdict_says_what_the_route_and_the_targets_state_do(exc: ProviderError, verdict: ErrorVerdict) -> None:

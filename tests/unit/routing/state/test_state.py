@@ -296,6 +296,9 @@ async def test_429_with_retry_after_cools_the_target_down_for_that_long(stores: 
 
     first = await router.route_request(MESSAGES, providers, "c")
     assert first.router_metadata.selected_model == "m3"
+    limited, answered = first.router_metadata.attempts
+    assert (limited.outcome, limited.retry_after, limited.retry_after_source) == ("failed", 7, "proxy")
+    assert (answered.retry_after, answered.retry_after_source) == (None, None)
 
     # still cooling: the plan leaves it out and the next request does not call it
     plan = await router.plan(MESSAGES, providers, "c")
@@ -320,7 +323,9 @@ async def test_429_without_retry_after_uses_rate_limit_cooldown(stores: Stores) 
     _, _, providers = two_providers(a_script={"m1": [RateLimitError("429"), "back"]})
     router = stores.router(combo("a/m1", "b/m3", rate_limit_cooldown=11), clock)
 
-    await router.route_request(MESSAGES, providers, "c")
+    answer = await router.route_request(MESSAGES, providers, "c")
+    limited = answer.router_metadata.attempts[0]
+    assert (limited.outcome, limited.retry_after, limited.retry_after_source) == ("failed", 11, "default")
 
     clock.now = 10.9
     assert "a/m1" in (await router.plan(MESSAGES, providers, "c")).excluded

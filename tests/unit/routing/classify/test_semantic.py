@@ -1,4 +1,4 @@
-"""The opt-in semantic classifier (``routing.semantic``): embeddings through a respx-mocked
+"""The opt-in semantic classifier (``routing/classify/semantic.py``): embeddings through a respx-mocked
 ``/v1/embeddings``, nearest exemplars, blending with the default profile, the cost and attempt
 it adds to a routed request, and the fallbacks (timeout, proxy error, malformed reply)."""
 
@@ -15,7 +15,7 @@ import respx
 
 from muxer_litellm import LiteLLMProvider
 from muxer_litellm.routing import HeuristicRouter, PromptProfile, classify_prompt
-from muxer_litellm.routing.semantic import DEFAULT_EXEMPLARS, SemanticClassifier, blend
+from muxer_litellm.routing.classify.semantic import DEFAULT_EXEMPLARS, SemanticClassifier, blend
 from muxer_litellm.testing import FakeProvider
 from tests.unit.replies import embedding_body, error_body
 from tests.unit.routing.helpers import user

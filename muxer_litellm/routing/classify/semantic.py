@@ -1,7 +1,7 @@
 """Opt-in semantic classification: compare the prompt's embedding with labelled exemplars.
 
 For operators who accept a small extra cost per request: ``SemanticClassifier`` embeds the
-prompt's focus text (``classify.focus_text``) through the proxy's own ``/v1/embeddings``
+prompt's focus text (``focus.focus_text``) through the proxy's own ``/v1/embeddings``
 (``LiteLLMProvider.embeddings``), scores each class by its nearest exemplars (mean cosine of
 the ``k`` closest), blends that with the default classifier's scores and re-decides the
 profile. The exemplars are embedded once, on first use. Pass it to
@@ -23,10 +23,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-from ..errors import ProviderError
-from ..host import EmbeddingResponse, MessageInput, RouteAttempt
-from .classify import LEARNED_THRESHOLD, PromptClass, PromptProfile, focus_text, message_dict
-from .learned import MODEL_CLASSES
+from ...errors import ProviderError
+from ...host import EmbeddingResponse, MessageInput, RouteAttempt
+from .classifier import LEARNED_THRESHOLD
+from .focus import focus_text
+from .learned import MODEL_CLASSES, ModelClass
+from .messages import message_dict
+from .profile import PromptClass, PromptProfile
 
 __all__ = ["DEFAULT_EXEMPLARS", "Embedder", "ProfileRefiner", "SemanticClassifier"]
 
@@ -215,12 +218,15 @@ def blend(profile: PromptProfile, semantic: Mapping[str, float], weight: float) 
     is added when its blended probability reaches ``LEARNED_THRESHOLD`` (classes found by
     rules, vision, tools, long context and JSON requests are kept)."""
     base = dict(profile.scores) or {c: (1.0 if c == "simple" else 0.0) for c in MODEL_CLASSES}
-    mixed = {c: (1 - weight) * base.get(c, 0.0) + weight * semantic.get(c, 0.0) for c in MODEL_CLASSES}
+    mixed: dict[str, float] = {
+        c: (1 - weight) * base.get(c, 0.0) + weight * semantic.get(c, 0.0) for c in MODEL_CLASSES
+    }
     classes: set[PromptClass] = set(profile.classes)
     signals = list(profile.signals)
-    added: list[PromptClass] = []
+    added: list[ModelClass] = []
     if not classes & {"code", "reasoning"}:
-        for cls in ("code", "reasoning"):
+        learnable: tuple[ModelClass, ...] = ("code", "reasoning")
+        for cls in learnable:
             if mixed[cls] >= LEARNED_THRESHOLD:
                 classes.add(cls)
                 signals.append(f"semantic {cls} {mixed[cls]:.2f}")
@@ -242,7 +248,7 @@ def blend(profile: PromptProfile, semantic: Mapping[str, float], weight: float) 
         signals=tuple(signals),
         primary=primary,
         confidence=confidence,
-        runner_up=other,  # type: ignore[arg-type]
+        runner_up=other,
         runner_up_score=mixed[other],
         scores=tuple((c, mixed[c]) for c in MODEL_CLASSES),
     )

@@ -1,12 +1,15 @@
 """A small learned prompt scorer: multinomial logistic regression over sparse text features.
 
-Rules (``classify.py``) are precise but only see what someone thought to write down; this
+Rules (``classifier``) are precise but only see what someone thought to write down; this
 model scores what they miss ("Is 221 prime?", "pyhton scirpt", a word problem in Spanish).
 It is trained by ``eval/train_classifier.py`` on the repository's labelled set (train split
-only) and shipped as ``data/classifier.json``: per-feature weights, no runtime dependency,
-inference is a few hundred dict lookups in pure Python (tens of microseconds).
+only, each prompt also in wrappings that say nothing about its need) and shipped as
+``data/classifier.json``: per-feature weights, the softmax temperature and the calibrated
+``threshold`` and ``veto``; no runtime dependency, inference is a few hundred dict lookups in
+pure Python (tens of microseconds).
 
-Features of the *focus text* (see ``classify.focus_text``), lowercased, numbers written
+Features of the *focus text* (see ``focus.focus_text``; the classifier leaves out what says
+nothing about the need, see ``boilerplate``), lowercased, numbers written
 ``0``: words other than function words (``STOP_WORDS``), neighbouring word pairs but two
 function words, character 4-grams of words (inflections share most of them), the
 anagram key of words of five letters or more (a swapped-letter typo has the same one),
@@ -23,7 +26,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 from .vocabulary import anagram_key
 
@@ -31,6 +34,7 @@ __all__ = [
     "MODEL_CLASSES",
     "STOP_WORDS",
     "LearnedModel",
+    "ModelClass",
     "features",
     "load_model",
     "symbols",
@@ -45,7 +49,8 @@ def _words(text: str) -> frozenset[str]:
 
 
 #: The classes the model tells apart (long context, vision and tools are structural).
-MODEL_CLASSES = ("simple", "code", "reasoning", "json")
+ModelClass = Literal["simple", "code", "reasoning", "json"]
+MODEL_CLASSES: tuple[ModelClass, ...] = ("simple", "code", "reasoning", "json")
 
 #: Latin (with accents) and Cyrillic words, single letters of other scripts (CJK has no
 #: spaces: its letter pairs become the word pairs), and numbers (folded to "0").
@@ -53,7 +58,8 @@ _WORD = re.compile(r"[a-z\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u024f]+|[\u0400-\u04f
 _DIGITS = re.compile(r"\d+(?:[-/:.,]\d+)*")  # "555-123-4567", "2024-03-15", "9:15" are one each
 _SYMBOL = re.compile(r"[^\w\s]")
 #: Function words say little about a prompt's need and, learned from a few hundred prompts,
-#: mostly noise ("do" would mean code): they count only in pairs with other words.
+#: mostly noise ("do" would mean code, French "entre" reasoning): they count only in pairs with
+#: other words. English and the languages the eval set has most of.
 STOP_WORDS = _words(
     """
     a an the i me my you your he she it its we our they their them this that these those is are was were be
@@ -63,6 +69,15 @@ STOP_WORDS = _words(
     der die das und ist ich ein eine zu mit auf für von den dem es sie wie was le la les de des du un une
     et est en que qui pour dans sur au ce il je vous el los las del y por para con se lo di che per è o os
     do da um uma het een van ik je и в не на что как я с
+    without within between among during upon via
+    entre avec sans sur sous mais ou donc car par chez aussi très plus moins comme quand où ne pas se sa son
+    ses leur leurs nous ils elle elles y cette cet ces mon ma mes ton ta tes quel quelle quels quelles
+    sin sobre desde hasta muy más pero como cuando donde porque qué cuál cuáles cómo dónde es son unos unas
+    al su sus mi mis tu tus me te nos este esta estos estas ese esa
+    zwischen ohne über unter durch gegen bei nach aus auch sehr mehr oder aber nicht wer wo warum welche
+    welcher welches kann können im ins am zum zur einen einem einer dass mein meine dein deine
+    tra fra su con senza molto più ma come quando dove perché qual quale sono il lo gli i una nel nella della
+    delle dei mio mia sem muito mais mas onde qual são no na nos nas ao aos meu minha
     """  # noqa: RUF001 (Russian)
 )
 
@@ -133,9 +148,16 @@ class LearnedModel:
     #: that probabilities mean what they say (a model trained on a few hundred prompts is
     #: otherwise sure of everything).
     temperature: float = 1.0
+    #: The probability at which the scorer adds code or reasoning on its own, and below which it
+    #: vetoes an everyday-word rule: calibrated on out-of-fold predictions of the train split.
+    threshold: float = 0.6
+    veto: float = 0.25
     # word -> the summed weights of its own features (None: none has a weight). Filled as
     # words are seen; a dict is safe to share between threads and requests.
     _words: dict[str, tuple[float, ...] | None] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # text -> its likeliest need's probability read alone (``need_alone``), for parts that
+    # recur (system prompts, greetings).
+    _parts: dict[str, float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def logits(self, feats: Iterable[str]) -> list[float]:
         get = self.weights.get
@@ -159,8 +181,8 @@ class LearnedModel:
         self._words[word] = vector
         return vector
 
-    def logits_of(self, toks: Sequence[str], marks: Iterable[str]) -> list[float]:
-        """``logits(features(toks, marks))``, faster: one cached vector per distinct word."""
+    def _text_rows(self, toks: Sequence[str], marks: Iterable[str]) -> list[tuple[float, ...]]:
+        """The weights of the symbols, word pairs and words (not the counts)."""
         get = self.weights.get
         stop = STOP_WORDS
         rows = [w for f in set(marks) if (w := get(f)) is not None]
@@ -168,6 +190,12 @@ class LearnedModel:
         rows.extend([w for f in pairs if (w := get(f)) is not None])
         word = self._word
         rows.extend([v for t in {t for t in toks if t not in stop} if (v := word(t)) is not None])
+        return rows
+
+    def logits_of(self, toks: Sequence[str], marks: Iterable[str]) -> list[float]:
+        """``logits(features(toks, marks))``, faster: one cached vector per distinct word."""
+        get = self.weights.get
+        rows = self._text_rows(toks, marks)
         rows.extend([w for f in _counts(toks) if (w := get(f)) is not None])
         return self._sum(rows)
 
@@ -184,6 +212,20 @@ class LearnedModel:
     def probabilities_of(self, toks: Sequence[str], marks: Iterable[str]) -> dict[str, float]:
         """``probabilities(features(toks, marks))`` by the fast path."""
         return self.softmax(self.logits_of(toks, marks))
+
+    def need_alone(self, lower: str) -> float:
+        """The probability of the likeliest class other than "simple" of a lowercased text
+        read on its own (cached): how surely it points at a need."""
+        try:
+            return self._parts[lower]
+        except KeyError:
+            pass
+        probs = self.probabilities_of(tokens(lower), symbols(lower))
+        p = max(v for c, v in probs.items() if c != "simple")
+        if len(self._parts) >= _WORD_CACHE_LIMIT:
+            self._parts.clear()
+        self._parts[lower] = p
+        return p
 
     def evidence(self, feats: Iterable[str], cls: str, n: int = 3) -> list[str]:
         """The words that pushed hardest towards ``cls`` (for the routing reason)."""
@@ -208,13 +250,19 @@ class LearnedModel:
         temperature = float(data.get("temperature", 1.0))
         if not temperature > 0:
             raise ValueError("classifier temperature must be positive")
-        return cls(classes, tuple(float(b) for b in data["bias"]), weights, temperature)
+        threshold = float(data.get("threshold", 0.6))
+        veto = float(data.get("veto", 0.25))
+        if not 0 <= veto < threshold <= 1:
+            raise ValueError("classifier thresholds must satisfy 0 <= veto < threshold <= 1")
+        return cls(classes, tuple(float(b) for b in data["bias"]), weights, temperature, threshold, veto)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "classes": list(self.classes),
             "bias": [round(b, 4) for b in self.bias],
             "temperature": round(self.temperature, 3),
+            "threshold": round(self.threshold, 3),
+            "veto": round(self.veto, 3),
             "weights": {f: [round(x, 3) for x in w] for f, w in sorted(self.weights.items())},
         }
 

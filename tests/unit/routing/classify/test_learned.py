@@ -17,18 +17,17 @@ import pytest
 
 from muxer_litellm.host import MessageInput
 from muxer_litellm.routing import PromptProfile, classify_prompt
-from muxer_litellm.routing import classify as classify_module
-from muxer_litellm.routing.classify import (
+from muxer_litellm.routing.classify import LEARNED_THRESHOLD, RULE_CONFIDENCE, classifier
+from muxer_litellm.routing.classify.boilerplate import needful_context, request_core
+from muxer_litellm.routing.classify.focus import (
     FOCUS_HEAD,
     FOCUS_PREVIOUS,
     FOCUS_SYSTEM,
     FOCUS_TAIL,
-    LEARNED_THRESHOLD,
-    RULE_CONFIDENCE,
     focus_parts,
     focus_text,
 )
-from muxer_litellm.routing.learned import (
+from muxer_litellm.routing.classify.learned import (
     MODEL_CLASSES,
     LearnedModel,
     features,
@@ -37,7 +36,7 @@ from muxer_litellm.routing.learned import (
     text_features,
     tokens,
 )
-from muxer_litellm.routing.vocabulary import CODE_TERMS, NO_ANAGRAM, anagram_key, with_anagrams
+from muxer_litellm.routing.classify.vocabulary import CODE_TERMS, NO_ANAGRAM, anagram_key, with_anagrams
 
 NO_LONG = 10**9
 
@@ -50,7 +49,7 @@ def classify(text: str | list[MessageInput], **kwargs: Any) -> PromptProfile:
 
 @pytest.fixture
 def rules_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(classify_module, "load_model", lambda: None)
+    monkeypatch.setattr(classifier, "load_model", lambda: None)
 
 
 # ----------------------------------------------------------------------------- the shipped model
@@ -78,7 +77,9 @@ def test_fast_scoring_path_equals_scoring_the_feature_list() -> None:
         assert math.isclose(sum(fast.values()), 1.0)
 
 
-def test_profile_scores_are_the_models_probabilities_of_the_focus_text() -> None:
+def test_profile_scores_are_the_models_probabilities_of_what_says_something() -> None:
+    """The scorer reads the focus text without the parts that point at no need on their own
+    (``boilerplate``): here the system prompt joins only if it points at a need."""
     model = load_model()
     assert model is not None
     messages: list[MessageInput] = [
@@ -87,26 +88,48 @@ def test_profile_scores_are_the_models_probabilities_of_the_focus_text() -> None
         {"role": "assistant", "content": "Go ahead."},
         {"role": "user", "content": "How many ways can 4 people sit in a row?"},
     ]
+    system, previous, last = (part.lower() for part in focus_parts(messages))
+    context = [p for p in (needful_context(model, system), needful_context(model, previous)) if p]
+    read = "\n".join([*context, request_core(model, last)])
     profile = classify_prompt(messages)
-    expected = model.probabilities(text_features(focus_text(messages).lower()))
-    assert dict(profile.scores) == pytest.approx(expected)
+    assert dict(profile.scores) == pytest.approx(model.probabilities(text_features(read)))
+    whole = model.probabilities(text_features(focus_text(messages).lower()))
+    assert dict(profile.scores) != pytest.approx(whole) or len(context) == 2
 
 
 def test_model_json_round_trips_and_rejects_bad_shapes() -> None:
-    model = LearnedModel(("simple", "code"), (0.1, -0.1), {"bug": (0.0, 1.5)}, temperature=2.0)
+    model = LearnedModel(("simple", "code"), (0.1, -0.1), {"bug": (0.0, 1.5)}, 2.0, threshold=0.45, veto=0.15)
     again = LearnedModel.from_json(json.loads(json.dumps(model.to_json())))
     assert again.weights == model.weights
-    assert again.temperature == 2.0
+    assert (again.temperature, again.threshold, again.veto) == (2.0, 0.45, 0.15)
     # logits: simple 0.1, code -0.1 + 1.5 = 1.4; softmax at temperature 2.
     assert again.probabilities(["bug"])["code"] == pytest.approx(1 / (1 + math.exp(-(1.4 - 0.1) / 2.0)))
     with pytest.raises(ValueError, match="do not match"):
         LearnedModel.from_json({"classes": ["a", "b"], "bias": [0, 0], "weights": {"x": [1.0]}})
     with pytest.raises(ValueError, match="temperature"):
         LearnedModel.from_json({"classes": ["a"], "bias": [0], "weights": {}, "temperature": 0})
+    for threshold, veto in ((0.5, 0.5), (1.2, 0.1), (0.6, -0.1)):
+        with pytest.raises(ValueError, match="thresholds"):
+            LearnedModel.from_json({"classes": ["a"], "bias": [0], "weights": {}, "threshold": threshold, "veto": veto})
+    defaults = LearnedModel.from_json({"classes": ["a"], "bias": [0], "weights": {}})
+    assert (defaults.threshold, defaults.veto) == (0.6, 0.25)
+
+
+def test_the_shipped_threshold_decides_when_the_scorer_adds_a_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = load_model()
+    assert shipped is not None
+    text = "What comes after Tuesday if today is Sunday?"
+    p = classify(text).scores
+    reasoning = dict(p)["reasoning"]
+    assert 0.05 < reasoning < 0.95  # neither certain: the threshold matters
+    for threshold, added in ((reasoning - 0.01, True), (min(reasoning + 0.01, 0.99), False)):
+        model = LearnedModel(shipped.classes, shipped.bias, shipped.weights, shipped.temperature, threshold, 0.0)
+        monkeypatch.setattr(classifier, "load_model", lambda m=model: m)
+        assert ("reasoning" in classify(text).classes) is added
 
 
 def test_a_missing_model_file_leaves_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(classify_module, "load_model", lambda: None)
+    monkeypatch.setattr(classifier, "load_model", lambda: None)
     plain = classify("What is the capital of France?")
     assert plain.classes == frozenset({"simple"})
     assert (plain.confidence, plain.runner_up, plain.scores) == (1.0, None, ())
@@ -116,7 +139,7 @@ def test_a_missing_model_file_leaves_the_rules(monkeypatch: pytest.MonkeyPatch) 
 
 
 def test_load_model_returns_none_for_an_unreadable_file() -> None:
-    from muxer_litellm.routing import learned
+    from muxer_litellm.routing.classify import learned
 
     class Broken:
         def joinpath(self, *parts: str) -> Broken:
@@ -394,7 +417,7 @@ def tiny_model(**weights: tuple[float, float, float, float]) -> LearnedModel:
 
 
 def test_the_scorer_alone_adds_a_class_and_names_its_words(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(classify_module, "load_model", lambda: tiny_model(zorblax=(0.0, 6.0, 0.0, 0.0)))
+    monkeypatch.setattr(classifier, "load_model", lambda: tiny_model(zorblax=(0.0, 6.0, 0.0, 0.0)))
     profile = classify("please zorblax the thing")
     assert profile.classes == frozenset({"code"})
     assert profile.signals == (f"learned code {profile.confidence:.2f} ('zorblax')",)
@@ -403,7 +426,7 @@ def test_the_scorer_alone_adds_a_class_and_names_its_words(monkeypatch: pytest.M
 
 
 def test_below_the_threshold_the_scorer_adds_nothing_but_lowers_confidence(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(classify_module, "load_model", lambda: tiny_model(zorblax=(0.0, 2.0, 0.0, 0.0)))
+    monkeypatch.setattr(classifier, "load_model", lambda: tiny_model(zorblax=(0.0, 2.0, 0.0, 0.0)))
     profile = classify("please zorblax the thing")
     assert profile.classes == frozenset({"simple"})
     assert profile.confidence < 0.7
@@ -415,9 +438,9 @@ def test_an_everyday_name_rule_is_vetoed_when_the_scorer_is_sure_it_is_not_code(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     text = "I spent a week in Java"
-    monkeypatch.setattr(classify_module, "load_model", lambda: tiny_model(week=(8.0, -4.0, 0.0, 0.0)))
+    monkeypatch.setattr(classifier, "load_model", lambda: tiny_model(week=(8.0, -4.0, 0.0, 0.0)))
     assert classify(text).classes == frozenset({"simple"})
-    monkeypatch.setattr(classify_module, "load_model", lambda: tiny_model(week=(0.0, 2.0, 0.0, 0.0)))
+    monkeypatch.setattr(classifier, "load_model", lambda: tiny_model(week=(0.0, 2.0, 0.0, 0.0)))
     assert "programming words 'in Java'" in classify(text).signals  # p(code) ~0.4: not sure, the rule counts
 
 

@@ -1,0 +1,138 @@
+"""Training copies of each prompt in wrappings that say nothing about its need (same label).
+
+A scorer learned from a few hundred prompts picks up whatever co-occurs with a label: if the
+only prompts with a system prompt are code prompts, "helpful" means code. Each training prompt
+is therefore also learned in a few random wrappings: a generic role prompt, a greeting or
+polite opener, thanks or a sign-off, a small-talk exchange first. These templates are
+deliberately different from ``eval/invariance.py``'s, which measure whether this generalised.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from .dataset import Item
+
+ROLE_PROMPTS = (
+    "You are an AI assistant. Answer the user's questions.",
+    "You're a friendly, knowledgeable assistant.",
+    "Assistant is a large language model. Be polite and accurate.",
+    "You are a kind and useful chatbot that helps people.",
+    "You are Aria, a virtual assistant. Keep a warm tone.",
+    "The following is a conversation with an AI assistant.",
+    "Tu es un assistant utile.",
+    "Eres un asistente amable.",
+    "Du bist ein hilfreicher Assistent.",
+    "You are a smart, reliable and respectful assistant. Always do your best.",
+    "You are an intelligent assistant created to help users with their requests.",
+    "Act as a supportive personal assistant.",
+    "You are a trustworthy AI. Be clear, kind and factual.",
+    "System: you are a chat assistant. Follow the user's instructions carefully.",
+    "You are Max, a cheerful assistant who loves helping.",
+    "Sei un assistente disponibile.",
+    "Você é um assistente prestativo.",
+)
+OPENERS = (
+    "Hello! ",
+    "Hey, quick question. ",
+    "Good morning, I hope you're well. ",
+    "Hi there, can you help me? ",
+    "Please help me with this: ",
+    "Hi assistant,\n",
+    "I have a question. ",
+    "Dear assistant, ",
+    "Bonjour ! ",
+    "Hola, ",
+    "Hallo, ",
+    "yo ",
+    "Hope you're doing great! ",
+    "Sorry for the trouble, ",
+    "Quick one: ",
+    "Greetings. ",
+    "Hey hey :) ",
+    "Hi, me again. ",
+    "Excuse me, ",
+    "Morning! Hope all is well. ",
+    "Hello friend, I need a hand. ",
+    "Can I ask you something? ",
+    "Hi! Wondering if you could assist. ",
+    "Ciao! ",
+    "Olá! ",
+)
+CLOSERS = (
+    " Thanks!",
+    " Thanks a lot.",
+    " Much appreciated!",
+    "\nBest regards",
+    " Thank you in advance :)",
+    " thx",
+    "\n\nKind regards,\nAlex",
+    " Merci !",
+    " Gracias.",
+    " Danke!",
+    " Please and thank you.",
+    " Have a nice day!",
+    " Appreciate it :)",
+    " Thanks so much for your time!",
+    "\n\nBest,\nJo",
+    " Thank you kindly.",
+    " You're the best!",
+    " Grateful for any help.",
+    "\n-- Maria",
+    " Take care!",
+    " Thanks heaps, enjoy your evening.",
+    " Looking forward to your answer.",
+    " Obrigado!",
+    " Grazie mille.",
+)
+SMALL_TALK = (
+    ("Hi!", "Hello! What can I do for you?"),
+    ("How are you today?", "I'm doing well, thanks for asking! How can I help?"),
+    ("hello", "Hi there! What would you like to know?"),
+    ("Good evening", "Good evening! How may I assist you?"),
+    ("Are you there?", "Yes, I'm here. What do you need?"),
+    ("good afternoon :)", "Good afternoon! How can I help?"),
+    ("Hi, hope your day is going well", "Thank you, it is! What can I do for you?"),
+    ("Thanks for your help earlier!", "You're welcome! Anything else?"),
+    ("Bonjour", "Bonjour ! Comment puis-je vous aider ?"),
+)
+
+
+def _wrap(messages: list[dict[str, Any]], rng: random.Random) -> list[dict[str, Any]]:
+    out = [dict(m) for m in messages]
+    last = max(i for i, m in enumerate(out) if m["role"] == "user")
+    text = out[last]["content"]
+    kinds = rng.sample(("role", "opener", "closer", "turn"), rng.randint(1, 3))
+    if "opener" in kinds:
+        text = rng.choice(OPENERS) + text
+    if "closer" in kinds:
+        text = text + rng.choice(CLOSERS)
+    out[last]["content"] = text
+    if "turn" in kinds:
+        at = next((i for i, m in enumerate(out) if m["role"] not in ("system", "developer")), len(out))
+        user, assistant = rng.choice(SMALL_TALK)
+        out[at:at] = [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
+    if "role" in kinds and not any(m["role"] in ("system", "developer") for m in out):
+        out.insert(0, {"role": "system", "content": rng.choice(ROLE_PROMPTS)})
+    return out
+
+
+def augmented(items: Sequence[Item], copies: int, seed: int = 3) -> list[Item]:
+    """``copies`` wrapped copies of each item (ids ``<id>+<n>``), after the items themselves;
+    long documents are not copied (they are told apart by size, not words)."""
+    rng = random.Random(seed)
+    out = list(items)
+    for item in items:
+        if item.generated:
+            continue
+        for n in range(copies):
+            out.append(replace(item, id=f"{item.id}+{n}", messages=_wrap(item.messages, rng)))
+    return out
+
+
+def group(item_id: str) -> str:
+    """The original prompt an item (or a wrapped copy of it) comes from: copies stay in one fold."""
+    return item_id.split("+")[0]

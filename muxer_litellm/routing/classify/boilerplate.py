@@ -1,0 +1,91 @@
+"""What the learned scorer should not read: text that says nothing about the need.
+
+A generic role prompt ("You are a helpful assistant."), a greeting turn before the request,
+a polite opener ("Hi! Could you please help me with something?") or thanks and a sign-off
+say nothing about what a prompt needs, yet a scorer learned from a few hundred prompts gives
+their words weight. The scorer itself decides what to leave out, so no word list is kept:
+
+- the system prompt and the previous user turn are read only when, on their own, they point
+  at a need: some class other than simple reaches the scorer's own ``threshold``, the
+  probability at which it would add that class to a request. "You are a senior Python
+  reviewer" and "Answer in JSON" count, "You are a helpful assistant." does not;
+- up to ``EDGE_SENTENCES`` short sentences (``EDGE_WORDS`` words, no numbers) at the start and
+  end of the last user turn are dropped when, on their own, no need reaches that threshold,
+  as long as what stays keeps more words than all that is dropped. A sentence that points at
+  a need is never dropped; a simple request may be, which leaves it simple.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .learned import LearnedModel
+
+__all__ = ["EDGE_SENTENCES", "EDGE_WORDS", "core_span", "needful_context", "request_core"]
+
+EDGE_WORDS = 8
+EDGE_SENTENCES = 2
+#: How far into each end of the turn an edge sentence is looked for (bounded work).
+_EDGE_CHARS = 160
+#: What ends a sentence: punctuation and a space, a line break, CJK full stops.
+_BREAKS = (". ", "? ", "! ", "\n", "\u3002", "\uff01", "\uff1f")
+_DIGIT = re.compile(r"\d")
+
+
+def needful_context(model: LearnedModel, lower: str) -> str:
+    """``lower`` (a system prompt or earlier turn, lowercased) when it points at a need, else ""."""
+    return lower if lower.strip() and model.need_alone(lower) >= model.threshold else ""
+
+
+def _droppable(model: LearnedModel, sentence: str, dropped: int, total: int) -> bool:
+    """Short, no numbers, pointing at no need alone, and what stays of the turn keeps more
+    words than all that is dropped (so a request is not dropped for its pleasantries)."""
+    words = len(sentence.split())
+    return (
+        0 < words <= EDGE_WORDS
+        and total - dropped - words > dropped + words
+        and not _DIGIT.search(sentence)
+        and model.need_alone(sentence) < model.threshold
+    )
+
+
+def _first_break(lower: str, lo: int, hi: int) -> int:
+    """The end of the first sentence break in ``lower[lo:hi]`` (-1: none)."""
+    ends = [at + len(p) for p in _BREAKS if (at := lower.find(p, lo, hi)) >= 0]
+    return min(ends) if ends else -1
+
+
+def _last_break(lower: str, lo: int, hi: int) -> int:
+    """The end of the last sentence break in ``lower[lo:hi]`` before ``hi`` (-1: none)."""
+    ends = [at + len(p) for p in _BREAKS if (at := lower.rfind(p, lo, hi - 1)) >= 0]
+    return max(ends) if ends else -1
+
+
+def core_span(model: LearnedModel, lower: str) -> tuple[int, int]:
+    """Where the last user turn (lowercased) starts and ends without the short sentences at
+    its edges that point at no need (see the module docstring): ``lower[start:end]``."""
+    start, end = 0, len(lower.rstrip())
+    if _last_break(lower, start, end) < 0:
+        return 0, len(lower)  # one sentence: nothing at its edges to drop
+    total = len(lower.split())
+    dropped = 0
+    for _ in range(EDGE_SENTENCES):
+        cut = _first_break(lower, start, min(end, start + _EDGE_CHARS))
+        if cut < 0 or cut >= end or not _droppable(model, lower[start:cut], dropped, total):
+            break
+        dropped += len(lower[start:cut].split())
+        start = cut
+    for _ in range(EDGE_SENTENCES):
+        cut = _last_break(lower, max(start, end - _EDGE_CHARS), end)
+        if cut < 0 or not _droppable(model, lower[cut:end], dropped, total):
+            break
+        dropped += len(lower[cut:end].split())
+        end = len(lower[:cut].rstrip())
+    return start, end if end < len(lower.rstrip()) else len(lower)
+
+
+def request_core(model: LearnedModel, lower: str) -> str:
+    """The last user turn (lowercased) without the short sentences at its edges that point at
+    no need (see :func:`core_span`)."""
+    start, end = core_span(model, lower)
+    return lower[start:end]

@@ -1,0 +1,78 @@
+"""Is JSON asked for? An instruction to answer in JSON, not a question about JSON."""
+
+from __future__ import annotations
+
+import re
+
+from .rules import Rule
+
+__all__ = ["JSON_ASKED", "asks_about_json", "json_loosely_asked"]
+
+JSON_ASKED = Rule(
+    "JSON requested",
+    re.compile(
+        # An instruction, not a question about JSON: the verb opens a sentence or follows "please",
+        # "always", "only", "and", "then", "just" ("Respond in JSON", "Always return json with keys
+        # a and b"; not "How do I return JSON from Flask?"). Output verbs may name JSON directly,
+        # general verbs need "in/as JSON" ("Give me the list as JSON"; not "Write an essay about JSON").
+        r"(?:^|[.!?:;\n]\s*|\b(?:please|always|only|and|then|just)\s+)(?:"
+        r"(?:respond|reply|answer|return|output|format|emit)\b[^.?!\n]{0,40}\bjson\b"
+        r"|(?:give|provide|produce|generate|write|list|print|send)\b[^.?!\n]{0,40}"
+        r"\b(?:in|as) (?:valid |a |an |the |strict |pure )?json\b)"
+        r"|\bjson only\b|\bonly (?:valid )?json\b|\b(?:must|should|shall) be (?:in |a |an |valid |strict )*json\b",
+        re.MULTILINE,
+    ),
+    (("json",),),
+)
+
+
+#: Asking for JSON without an output verb first: "in json format pls", "could you kindly format
+#: this as JSON", "als JSON", "en formato JSON", "JSON形式で", "json only", "JSON: ...". Read
+#: around each "json" (``json_loosely_asked``), only when the prompt is not about code ("How
+#: do I return JSON in Flask" asks for code) and not in a question about JSON ("What is the
+#: difference between null in JSON and undefined?").
+_JSON_BEFORE = re.compile(
+    r"(?:\b(?:in|as|into|to|im|als|en|em|como|no|nel|au|na|w)|\u0432)\s+(?:(?:a|an|the|valid|proper|strict|pure|plain|un|"
+    r"una|le|el|o)\s+)?(?:(?:formato|format|\u0444\u043e\u0440\u043c\u0430\u0442\u0435)\s+)?$"
+    r"|\b(?:answer|response|reply|output|result|format)\b[^.?!\n]{0,30}\b(?:be|as|is|in)\s+(?:(?:a|an|valid)\s+)?$"
+    r"|(?:^|\n)\s*$|(?:\u4ee5|\u7528)\s*$"
+)
+_JSON_NOT_AFTER = re.compile(
+    r"\s*(?:files?|and|or|vs\.?|versus|is|are|was|has|have|schemas?|objects? (?:and|or|vs))\b|-?(?:like|ish)\b"
+)
+_JSON_AFTER = re.compile(
+    r"[ -]?(?:format|formato|fromat)\b(?!\s+(?:is|are|was|vs|and|or)\b)|\s*(?:only|please|pls|plz|back)\b"
+    r"|\s*(?:\u5f62\u5f0f|\u683c\u5f0f)|\s+(?:with|containing) (?:the )?(?:keys?|fields?|properties)\b"
+)
+_ASKS_ABOUT = re.compile(
+    r"(?:what|how|why|when|where|which|who|is|are|does|do|did|should|explain|describe|tell me about|wie|was|"
+    r"comment|qu|c\u00f3mo|qu\u00e9|come|cosa|\u0447\u0442\u043e|\u043a\u0430\u043a)\b"
+)
+
+
+def json_loosely_asked(lower: str) -> bool:
+    """Around some "json": a request shape (``_JSON_BEFORE`` / ``_JSON_AFTER``) in a sentence
+    that is not a question about JSON."""
+    at = lower.find("json")
+    while at >= 0:
+        before = lower[max(0, at - 40) : at]
+        after = lower[at + 4 : at + 44]
+        if (_JSON_BEFORE.search(before) and not _JSON_NOT_AFTER.match(after)) or _JSON_AFTER.match(after):
+            start = max(lower.rfind(end, 0, at) for end in (".", "?", "!", "\n", "\u3002")) + 1
+            sentence = lower[start:at].lstrip()
+            if not _ASKS_ABOUT.match(sentence):
+                return True
+        at = lower.find("json", at + 4)
+    return False
+
+
+def asks_about_json(lower: str) -> bool:
+    """No "json" is in a sentence that could ask for it: each is in a question about JSON
+    ("What is JSON?") or a statement about it ("JSON is a text format", "my JSON files")."""
+    at = lower.find("json")
+    while at >= 0:
+        start = max(lower.rfind(end, 0, at) for end in (".", "?", "!", "\n", "\u3002")) + 1
+        if not _ASKS_ABOUT.match(lower[start:at].lstrip()) and not _JSON_NOT_AFTER.match(lower, at + 4):
+            return False
+        at = lower.find("json", at + 4)
+    return True

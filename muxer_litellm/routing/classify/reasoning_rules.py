@@ -1,0 +1,273 @@
+"""The reasoning rules: maths words and formulas, and problems told in words (probability,
+counting, logic, calendar and clock puzzles, multi-step word problems)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .rules import Rule
+
+__all__ = [
+    "PROBLEM_RULES",
+    "REASONING_RULES",
+    "SMALL_COMPUTATION_WORDS",
+    "WANTS_A_PUZZLE",
+    "WORD_PROBLEM_NUMBERS",
+    "small_computation",
+    "word_problem",
+]
+
+#: Numbers a question needs to count as a word problem.
+WORD_PROBLEM_NUMBERS = 3
+#: The most words a request that is only a small computation has ("What is 9 times 8?").
+SMALL_COMPUTATION_WORDS = 16
+
+_REAL_OPERATOR = re.compile(r"[+*^\u00d7\u00f7]|\s[-/]\s")
+
+
+_OPERATOR = re.compile(r"[-+*/^\u00d7\u00f7]")
+#: A sum: numbers joined only by + and - ("12 + 7 + 3", "250 - 75 + 30").
+_SUM = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)?(?:\s*[-+]\s*\d+(?:[.,]\d+)?)+(?![\w.,]\d)")
+
+
+def _drop_sum(match: re.Match[str]) -> str:
+    """A sum's numbers are not counted as a word problem's (a date or phone number's are)."""
+    return " " if _REAL_OPERATOR.search(match.group(0)) else match.group(0)
+
+
+def _without_sums(lower: str) -> str:
+    return _SUM.sub(_drop_sum, lower) if "+" in lower or " - " in lower else lower
+
+
+def _beyond_a_sum(expression: str) -> bool:
+    """Arithmetic a cheap model may get wrong: a power, two multiplications or divisions, or
+    one beside an addition (operator precedence). Additions and subtractions alone are simple;
+    dates and phone numbers (2024-03-15, 555-123-4567) have no real operator at all."""
+    if _REAL_OPERATOR.search(expression) is None:
+        return False
+    ops = _OPERATOR.findall(expression)
+    multiplicative = sum(op not in "+-" for op in ops)
+    return "^" in ops or multiplicative >= 2 or 0 < multiplicative < len(ops)
+
+
+REASONING_RULES: tuple[Rule, ...] = (
+    Rule(
+        "math words",
+        re.compile(
+            r"\b(?:prove|proof(?!-?read)(?! of (?:address|identity|id|purchase|income|residence|concept|insurance|age|"
+            r"delivery|payment|employment|vaccination|ownership|funds|life)\b)|theorem|lemma|derive|derivation|integral|"
+            r"derivative|equations?|solve for|"
+            r"conditional probability|expected value|optimi[sz]ation problem|logic puzzle|riddle)\b"
+        ),
+        (
+            (
+                "prove",
+                "proof",
+                "theorem",
+                "lemma",
+                "deriv",
+                "integral",
+                "equation",
+                "solve for",
+                "conditional probability",
+                "expected value",
+                "optimi",
+                "logic puzzle",
+                "riddle",
+            ),
+        ),
+        quote=True,
+    ),
+    Rule(
+        "formula",
+        re.compile(r"\\frac|\\int|\\sum|[\u222b\u2211\u221a\u2202]"),
+        (("\\frac", "\\int", "\\sum", "\u222b", "\u2211", "\u221a", "\u2202"),),
+    ),
+    Rule(
+        "formula",
+        re.compile(r"\b(?:sin|cos|tan|log|ln|exp)\s*\(|\b[a-z]\s*\^\s*\d"),
+        (("sin", "cos", "tan", "log", "ln", "exp", "^"), ("(", "^")),
+    ),
+    # Dates (2024-03-15, 12/25/2024) and phone numbers (555-123-4567) look like arithmetic; an
+    # expression counts only with a +, *, ^, x, / or an operator set off by spaces (_REAL_OPERATOR).
+    Rule(
+        "arithmetic",
+        re.compile(r"\d+(?:\s*[-+*/\u00d7\u00f7^]\s*\d+){2,}"),
+        (("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), ("+", "*", "^", "\u00d7", "\u00f7", " - ", " / ")),
+        accept=_beyond_a_sum,
+    ),
+)
+
+# Maths, logic and probability problems that use no maths words.
+PROBLEM_RULES: tuple[Rule, ...] = (
+    Rule(
+        "maths problem",
+        re.compile(
+            # "Is 221 prime?", "is 51 prime or not", "Is 323 a prime number?"
+            r"\b\d+ (?:an? )?prime\b|\bprime (?:number |factori[sz]ation )?(?:of )?\d{2,}"
+            r"|\bn[u\u00fa]mero primo\b|\bnombre premier\b|\u043f\u0440\u043e\u0441\u0442\w* \u0447\u0438\u0441\u043b"
+        ),
+        (("\u043f\u0440\u043e\u0441\u0442",),),
+        quote=True,
+        words=frozenset(["premier", "prime", "primes", "primo"]),
+    ),
+    Rule(
+        "probability problem",
+        re.compile(
+            # Dice, coins and cards, or numbers: not "the probability of rain".
+            r"\b(?:probab(?!l[ey]\b)\w*|odds|chances?|likelihood)\b[^.?!\n]{0,80}?"
+            r"\b(?:dice|die|coins?|cards?|deck|roll(?:s|ing|ed)?|draw(?:s|ing|n)?|flip(?:s|ping|ped)?|toss(?:es|ing)?|"
+            r"heads|tails|aces?|poker|full house|lottery|birthdays?|marbles?|urn)\b"
+            r"|\b(?:probab(?!l[ey]\b)\w*|odds)\b[^.?!\n]{0,80}?(?:\b(?:at least|exactly|at most|in a row)\b|\d)"
+            r"|(?:probabilit[\u00e9\u00e0]|probabilidad|wahrscheinlichkeit|\u0432\u0435\u0440\u043e\u044f\u0442\u043d\u043e\u0441\u0442|\u6982\u7387|\u78ba\u7387)[^.?!\n\u3002]{0,60}?\d"
+            r"|\d[^.?!\n\u3002]{0,60}?(?:\u6982\u7387|\u78ba\u7387)"
+        ),
+        (("probab", "\u0432\u0435\u0440\u043e\u044f\u0442", "\u6982\u7387", "\u78ba\u7387"),),
+        quote=True,
+        words=frozenset(["chance", "chances", "likelihood", "odds", "wahrscheinlichkeit"]),
+    ),
+    Rule(
+        "counting problem",
+        re.compile(
+            r"\bhow many (?:different |distinct |possible |unique )?(?:ways|combinations|permutations|arrangements|"
+            r"handshakes|outfits|pins|passwords|squares|triangles|rectangles|paths|subsets|orderings|diagonals)\b"
+            r"|\bin how many (?:different )?ways\b"
+            r"|\bnumber of (?:ways|combinations|permutations|arrangements|subsets)\b"
+            r"|\bways (?:to|of|can \w+) (?:pick|choose|arrange|select|seat|order|split|divide|distribute|pair|"
+            r"colou?r)\b"
+            r"|\b(?:pick|choose|select) \d+ (?:\w+ )?(?:out )?of \d+\b"
+            r"|\b\d+ choose \d+\b|\bwie viele m\u00f6glichkeiten\b|\bde cu\u00e1ntas (?:maneras|formas)\b"
+            r"|\bcombien de (?:fa\u00e7ons|mani\u00e8res)\b"
+            # "how many ways" in Russian
+            r"|\b\u0441\u043a\u043e\u043b\u044c\u043a\u043e \u0441\u043f\u043e\u0441\u043e\u0431\u043e\u0432\b"
+        ),
+        words=frozenset(
+            ["choose", "combien", "cuántas", "many", "möglichkeiten", "number", "pick", "select", "ways", "сколько"]
+        ),
+        quote=True,
+    ),
+    # Logic and calendar puzzles, each pattern behind its own literal hints (a regex scan is
+    # ~50x dearer than a substring test).
+    Rule(
+        "logic puzzle",
+        re.compile(r"\bdoes it (?:necessarily |logically )?follow\b"),
+        words=frozenset({"follow"}),
+        quote=True,
+    ),
+    Rule(
+        "logic puzzle",
+        re.compile(r"\bwhat can (?:we|you|i|one) (?:conclude|infer|deduce)\b"),
+        words=frozenset({"conclude", "infer", "deduce"}),
+        quote=True,
+    ),
+    Rule(
+        "logic puzzle",
+        re.compile(r"\balways (?:tells? the truth|lies?)\b|\bknights? and knaves?\b|\btruth[- ]tellers?\b"),
+        words=frozenset(["always", "knave", "knaves", "knight", "knights", "truth"]),
+        quote=True,
+    ),
+    Rule(
+        "logic puzzle",
+        re.compile(r"\bif (?:all|every|no|some) \w+ (?:are|is)\b"),
+        (("if all ", "if every ", "if no ", "if some "),),
+        quote=True,
+    ),
+    Rule(
+        "logic puzzle",
+        re.compile(
+            r"\bbrain ?teasers?\b|(?<!jigsaw )(?<!crossword )\bpuzzles?\b(?! (?:games?|box|pieces|apps?|books?))"
+        ),
+        words=frozenset(["brainteaser", "brainteasers", "puzzle", "puzzles", "teaser", "teasers"]),
+        quote=True,
+    ),
+    Rule(
+        "number sequence",
+        re.compile(
+            r"\bwhat comes next\b|\bnext (?:number|term) in\b|\b(?:continue|complete) the (?:sequence|series)\b"
+        ),
+        words=frozenset({"next", "sequence", "series"}),
+        quote=True,
+    ),
+    Rule(
+        "calendar puzzle",
+        re.compile(
+            r"\bwhat day (?:of the week )?will it be\b|\bday (?:before yesterday|after tomorrow)\b[^.?!\n]*\bwhat day\b"
+        ),
+        (("what day",),),
+        quote=True,
+    ),
+    Rule(
+        "clock puzzle",
+        re.compile(r"\bangle between the (?:hour|minute|clock|hands)\b"),
+        words=frozenset({"angle"}),
+        quote=True,
+    ),
+    Rule(
+        "arithmetic",
+        # Multiplying or dividing numbers of two digits or more: "17 times 23", "144 / 0.12".
+        re.compile(
+            r"\b\d{2,}(?:[.,]\d+)? ?(?:[*\u00d7\u00f7]| / |times|multiplied by|divided by|mal|fois|por|per) ?"
+            r"(?:\d{2,}|\d+[.,]\d+)\b"
+        ),
+        (("*", "\u00d7", "\u00f7", " / "),),
+        words=frozenset(["divided", "fois", "mal", "multiplied", "per", "por", "times"]),
+    ),
+    Rule(
+        "estimation problem",
+        re.compile(
+            r"\b(?:estimate|guesstimate)\b[^.?!\n]{0,50}\bhow many\b"
+            r"|\b(?:roughly|approximately) how many\b[^.?!\n]{0,60}\b(?:fit|are there|would|could)\b|\bfermi\b"
+        ),
+        words=frozenset(["approximately", "estimate", "fermi", "guesstimate", "roughly"]),
+        quote=True,
+    ),
+)
+
+#: Standalone numbers (not parts of dates, phone numbers, times, versions or names like "m1").
+_NUMBER = re.compile(r"(?<![\w.,/:-])\d+(?:[.,]\d+)?(?![\w/:-]|[.,]\d)")
+_QUESTION = re.compile(
+    r"\?|\b(?:how (?:many|much|long|far|fast|old)|what time|when (?:does|do|will|should)|which|find|calculate|"
+    r"compute|work out|solve|plan)\b"
+)
+
+#: Asking for a riddle or puzzle to enjoy, not to solve: "Give me a riddle for my kids' party".
+WANTS_A_PUZZLE = re.compile(
+    r"\b(?:give|tell|write|make up|create|suggest|share|know|recommend|like|love|need|want|invent)\b(?: me| us)?"
+    r"[^.?!\n]{0,25}\b(?:riddles?|puzzles?|brain ?teasers?)\b"
+)
+
+
+def word_problem(user_lower: str, user_words: Sequence[str]) -> str | None:
+    """Three or more numbers and a question about them: a word problem (numbers that are only
+    added or subtracted, "What's 12 + 7 + 3?", are a sum a cheap model does, not a problem)."""
+    if user_words.count("0") < WORD_PROBLEM_NUMBERS:  # numbers are "0" in the word list
+        return None
+    numbers = _NUMBER.findall(
+        _SUM.sub(_drop_sum, user_lower) if "+" in user_lower or " - " in user_lower else user_lower
+    )
+    if len(numbers) >= WORD_PROBLEM_NUMBERS and _QUESTION.search(user_lower):
+        return f"word problem ({len(numbers)} numbers)"
+    return None
+
+
+#: A factor that makes a product easy: one digit, a power of ten, or a round percentage.
+_EASY_FACTOR = re.compile(r"\d|10+|(?:[1-9]?[05]|100)%")
+
+
+def small_computation(user_lower: str, user_words: Sequence[str]) -> bool:
+    """A request that is only arithmetic a cheap model does reliably: at most
+    ``SMALL_COMPUTATION_WORDS`` words holding either a sum and no other number ("What's 12 + 7
+    + 3?") or two numbers, one of them easy (``_EASY_FACTOR``: "9 times 8", "15% of 80", "3
+    apples at 2 euros each"). The learned scorer does not call such a request reasoning (the
+    rules still may: "17 x 23" multiplies two numbers of two digits)."""
+    if "0" not in user_words or len(user_words) > SMALL_COMPUTATION_WORDS:
+        return False
+    rest = _without_sums(user_lower)
+    numbers = _PLAIN_NUMBER.findall(rest)
+    if rest != user_lower:
+        return not numbers
+    return len(numbers) == 2 and any(_EASY_FACTOR.fullmatch(n) for n in numbers)
+
+
+_PLAIN_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)?%?")

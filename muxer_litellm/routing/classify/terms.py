@@ -1,0 +1,101 @@
+"""Word-list rules over the user's own words: programming and maths vocabulary, word pairs,
+and swapped-letter typos of both (see ``vocabulary``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+
+from .learned import STOP_WORDS, word_features
+from .vocabulary import (
+    AMBIGUOUS_CODE_NAMES,
+    CJK_CODE_WORDS,
+    CODE_NOUNS,
+    CODE_PHRASES,
+    CODE_TERMS,
+    REASONING_PHRASES,
+    REASONING_TERMS,
+    with_anagrams,
+)
+
+__all__ = ["code_terms", "reasoning_terms"]
+
+_CODE_TERM_KEYS = with_anagrams(CODE_TERMS)
+_CODE_TERM_FEATURES = frozenset(_CODE_TERM_KEYS)
+_LONG_CODE_TERM_FEATURES = frozenset(k for k, w in _CODE_TERM_KEYS.items() if len(w) > 3)
+_REASONING_TERM_KEYS = with_anagrams(REASONING_TERMS)
+_REASONING_TERM_FEATURES = frozenset(_REASONING_TERM_KEYS)
+
+
+def _terms(user_words: AbstractSet[str], wanted: frozenset[str], keys: Mapping[str, str], label: str) -> str | None:
+    """A listed word, or its swapped-letter typo, that the user wrote (not the system prompt:
+    "You are a backend service" is a persona, not a programming question)."""
+    hits = wanted.intersection(user_words)
+    if not hits:
+        hits = wanted.intersection(_typo_keys(user_words))
+    return f"{label} {min(keys[h] for h in hits)!r}" if hits else None
+
+
+def _typo_keys(user_words: AbstractSet[str]) -> set[str]:
+    """Anagram keys of the user's longer words, to match swapped-letter typos."""
+    return {word_features(w)[1] for w in user_words if len(w) >= 6 and w not in STOP_WORDS}
+
+
+def code_terms(
+    user_words: AbstractSet[str], user_lower: str, *, allow_ambiguous: bool, allow_short: bool
+) -> str | None:
+    """A word only programmers use, or an everyday name beside a code word ("pandas" +
+    "dataframe"), written by the user; typos with swapped letters count ("pyhton scirpt")."""
+    # A term of three letters or fewer ("api", "cli", "css") is also an abbreviation or a typo
+    # of an everyday word: it counts unless the scorer is sure the prompt is simple.
+    wanted = _CODE_TERM_FEATURES if allow_short else _LONG_CODE_TERM_FEATURES
+    hit = _terms(user_words, wanted, _CODE_TERM_KEYS, "programming words")
+    if hit is not None:
+        return hit
+    hit = _phrase(user_words, user_lower, _CODE_PHRASES, "programming words")
+    if hit is not None or not allow_ambiguous:
+        return hit
+    typos = _typo_keys(user_words)
+    names = AMBIGUOUS_CODE_NAMES.intersection(user_words) | {_NAME_KEYS[k] for k in typos & _NAME_KEYS.keys()}
+    if not names:
+        return None
+    nouns = sorted(CODE_NOUNS.intersection(user_words) | {_NOUN_KEYS[k] for k in typos & _NOUN_KEYS.keys()})
+    nouns += [w for w in CJK_CODE_WORDS if w in user_lower]
+    pair = next(((n, m) for n in sorted(names) for m in nouns if n != m), None)
+    return None if pair is None else f"programming words {pair[0]!r} + {pair[1]!r}"
+
+
+_NAME_KEYS = {k: w for k, w in with_anagrams(AMBIGUOUS_CODE_NAMES).items() if k.startswith("%")}
+_NOUN_KEYS = {k: w for k, w in with_anagrams(CODE_NOUNS).items() if k.startswith("%")}
+
+
+def _phrase(
+    user_words: AbstractSet[str], user_lower: str, phrases: Mapping[str, tuple[str, ...]], label: str
+) -> str | None:
+    """A listed word pair the user wrote ("linked list", "lazy-load"); ``phrases`` is keyed by
+    the pair's first word, so only pairs whose first word occurs are looked for."""
+    hits = [
+        p
+        for w in user_words & phrases.keys()
+        for p in phrases[w]
+        if p in user_lower or p.replace(" ", "-") in user_lower
+    ]
+    return f"{label} {min(hits)!r}" if hits else None
+
+
+def _by_first_word(phrases: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    out: dict[str, list[str]] = {}
+    for phrase in sorted(phrases):
+        out.setdefault(phrase.split()[0], []).append(phrase)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+_CODE_PHRASES = _by_first_word(CODE_PHRASES)
+_REASONING_PHRASES = _by_first_word(REASONING_PHRASES)
+
+
+def reasoning_terms(user_words: AbstractSet[str], user_lower: str) -> str | None:
+    """A word or word pair only maths and logic problems use, written by the user."""
+    return _terms(user_words, _REASONING_TERM_FEATURES, _REASONING_TERM_KEYS, "math words") or _phrase(
+        user_words, user_lower, _REASONING_PHRASES, "math words"
+    )

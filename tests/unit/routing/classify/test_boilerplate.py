@@ -1,0 +1,182 @@
+"""Content that says nothing about the need does not change the decision
+(``routing.classify.boilerplate``), the line between arithmetic a cheap model does and
+quantitative reasoning, and short tech-looking words in everyday text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from muxer_litellm.routing import PromptProfile, classify_prompt
+from muxer_litellm.routing.classify import load_model
+from muxer_litellm.routing.classify.boilerplate import needful_context, request_core
+from muxer_litellm.routing.classify.learned import tokens
+from muxer_litellm.routing.classify.reasoning_rules import small_computation
+
+NO_LONG = 10**9
+Messages = list[dict[str, Any]]
+
+
+def classify(messages: Messages, **kwargs: Any) -> PromptProfile:
+    return classify_prompt(messages, long_context_tokens=NO_LONG, **kwargs)
+
+
+def user(text: str) -> Messages:
+    return [{"role": "user", "content": text}]
+
+
+def _system(text: str) -> Callable[[Messages], Messages]:
+    return lambda m: [{"role": "system", "content": text}, *m]
+
+
+def _around(before: str, after: str) -> Callable[[Messages], Messages]:
+    return lambda m: [*m[:-1], {"role": "user", "content": f"{before}{m[-1]['content']}{after}"}]
+
+
+def _turn_first(said: str, answer: str) -> Callable[[Messages], Messages]:
+    return lambda m: [{"role": "user", "content": said}, {"role": "assistant", "content": answer}, *m]
+
+
+WRAPPINGS = {
+    "role prompt": _system("You are a helpful assistant."),
+    "long role prompt": _system("You are an AI assistant. Be friendly, polite and accurate in every answer."),
+    "polite opener": _around("Hi! Could you please help me with something? ", ""),
+    "greeting": _around("Hello there. ", ""),
+    "thanks": _around("", " Thanks a lot!"),
+    "sign-off": _around("", "\n\nBest wishes,\nRobin"),
+    "small talk first": _turn_first("Hi, how are you?", "I'm well, thank you! What can I do for you?"),
+}
+
+PROMPTS = {
+    "simple": [
+        "Give me a simple recipe for a lemon cake.",
+        "Write a short out-of-office reply for the next two weeks.",
+        "What is the tallest mountain in Africa?",
+        "Quelle est la différence entre un lac et un étang ?",
+    ],
+    "code": [
+        "Write a Python function that merges two sorted lists.",
+        "How do I undo the last git commit but keep the changes?",
+        "My React component re-renders forever after setState, why?",
+    ],
+    "reasoning": [
+        "Is 391 a prime number?",
+        "How many ways can 6 people sit around a round table?",
+        "A tank fills in 6 hours and drains in 9. Both open, how long until it is full?",
+    ],
+    "json": ["Return the three largest oceans as a JSON array of objects with name and area."],
+}
+
+
+@pytest.mark.parametrize("wrapping", WRAPPINGS)
+@pytest.mark.parametrize(("need", "text"), [(n, t) for n, texts in PROMPTS.items() for t in texts])
+def test_a_wrapping_that_says_nothing_keeps_the_class(wrapping: str, need: str, text: str) -> None:
+    bare = classify(user(text))
+    wrapped = classify(WRAPPINGS[wrapping](user(text)))
+    assert bare.primary == need
+    assert wrapped.primary == need
+
+
+def test_a_system_prompt_that_says_something_still_counts() -> None:
+    question = "Is this fine - def add(item, bucket=[]): bucket.append(item)"
+    text = "What are the three primary colours?"
+    assert classify([{"role": "system", "content": "You are a senior Python reviewer."}, *user(question)]).primary == (
+        "code"
+    )
+    answered = classify([{"role": "system", "content": "Answer in JSON."}, *user(text)])
+    assert answered.json_requested
+    assert answered.primary == "json"
+    generic = classify([{"role": "system", "content": "You are a helpful assistant."}, *user(text)])
+    assert generic.primary == classify(user(text)).primary == "simple"
+
+
+def test_the_scorer_reads_a_system_prompt_only_when_it_points_at_a_need() -> None:
+    model = load_model()
+    assert model is not None
+    assert needful_context(model, "you are a senior python reviewer.") != ""
+    assert needful_context(model, "answer in json.") != ""
+    assert needful_context(model, "you are a helpful assistant.") == ""
+    assert needful_context(model, "hi, how are you?") == ""
+
+
+def test_polite_edges_are_dropped_but_never_the_request() -> None:
+    model = load_model()
+    assert model is not None
+    core = request_core(model, "hi! could you please help me with something? what is the capital of peru? thanks!")
+    assert "capital of peru" in core
+    assert "thanks" not in core
+    assert not core.startswith("hi!")
+    assert request_core(model, "what is the capital of peru?") == "what is the capital of peru?"
+    # A sentence that points at a need is never dropped, however short.
+    needful = "thanks a lot for earlier! write a python function. have a wonderful evening with your family."
+    assert "python function" in request_core(model, needful)
+    # What stays keeps more words than what is dropped.
+    core = request_core(model, "hello! thanks! hi there. good morning!")
+    assert len(core.split()) > 6 - len(core.split())
+
+
+# ----------------------------------------------------------------------------- the arithmetic line
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What's 12 + 7 + 3?",
+        "What is 9 times 8?",
+        "how much is 15% of 80",
+        "If one pear costs 2 dollars, how much do 4 pears cost?",
+        "Calculate 250 - 75 + 30.",
+        "What is 100 divided by 4?",
+    ],
+)
+def test_arithmetic_a_cheap_model_does_reliably_stays_simple(text: str) -> None:
+    profile = classify(user(text))
+    assert profile.primary == "simple", profile.describe()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What is 37 times 43?",
+        "Compute 12 + 8 * 7 - 3.",
+        "What is 2^10 + 3^5?",
+        "I buy 3 shirts at 18 euros, get 15% off the total and pay with 50 euros. What change do I get?",
+        "A train leaves at 9:00 at 80 km/h and another at 10:00 at 120 km/h. When does the second catch up?",
+        "If a car loses 15% of its value each year, after how many years is it worth less than half?",
+    ],
+)
+def test_multi_step_quantitative_problems_stay_reasoning(text: str) -> None:
+    profile = classify(user(text))
+    assert profile.primary == "reasoning", profile.describe()
+
+
+@pytest.mark.parametrize(
+    ("text", "small"),
+    [
+        ("what's 12 + 7 + 3?", True),
+        ("what is 9 times 8?", True),
+        ("what is 15% of 80?", True),
+        ("what is 37 times 43?", False),  # two factors of two digits: beyond the times table
+        ("what is 23% of 347?", False),
+        ("add 4, 9 and 11 then multiply by 6", False),  # three numbers outside a written sum
+        ("if a car loses 15% of its value each year, after how many years is it worth less than half?", False),
+    ],
+)
+def test_small_computation_is_the_documented_line(text: str, small: bool) -> None:
+    assert small_computation(text, tokens(text)) is small
+
+
+# ----------------------------------------------------------------------------- short tech words
+
+
+def test_a_mistyped_word_that_looks_like_an_acronym_is_not_code() -> None:
+    text = "Proofread my poem please, I typed SDK for SKY twice: 'the SDK turned pink as the SDK grew dark'."
+    profile = classify(user(text))
+    assert profile.primary == "simple", profile.describe()
+
+
+def test_a_short_programming_term_still_counts_in_a_programming_question() -> None:
+    profile = classify(user("How do I call a REST API with an API key from my app?"))
+    assert profile.primary == "code", profile.describe()
