@@ -51,13 +51,31 @@ def _ping(port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def _cluster_port() -> int:
+    """A free port a cluster node can use: its bus listens 10000 above it, so at most 55535."""
+    for _ in range(200):
+        port = free_port()
+        if port <= 55535 and _free(port + 10000):
+            return port
+    raise RedisServerError("no free loopback port at or below 55535 for a cluster node")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 class RedisServer:
     """``start()``, ``kill()`` (SIGKILL, as a crash), ``start()`` again on the same port, ``stop()``."""
 
     def __init__(self, executable: str, workdir: Path, port: int | None = None, *, cluster: bool = False) -> None:
         self.executable = executable
         self.workdir = workdir
-        self.port = port or free_port()
+        self.port = port or (_cluster_port() if cluster else free_port())
         #: A single-node Redis Cluster (``cluster-enabled yes``) that owns every slot once started.
         self.cluster = cluster
         self.process: subprocess.Popen[bytes] | None = None
