@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import socket
 import sys
@@ -230,6 +231,11 @@ def serve_paced(port: int, chunks: int, pace: float) -> None:
     print(f"READY {listener.getsockname()[1]}", flush=True)
 
     def handle(conn: socket.socket) -> None:
+        # A client that leaves a stream early closes its connection: that ends this thread.
+        with contextlib.suppress(ConnectionError):
+            serve_connection(conn)
+
+    def serve_connection(conn: socket.socket) -> None:
         buffer = b""
         with conn:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

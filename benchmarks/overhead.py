@@ -1,4 +1,4 @@
-"""Client CPU per call: LiteLLMProvider against the raw httpx floor and the openai and litellm SDKs.
+"""Client CPU per call: LiteLLMProvider against a raw aiohttp client (the floor), raw httpx and the SDKs.
 
 Run: ``make bench`` or ``.venv/bin/python benchmarks/overhead.py [--rounds 3] [--json PATH]
 [--via-proxy] [--soak] [--quick]``. A benchmark, not a test: it asserts nothing.
@@ -13,12 +13,19 @@ which is what stays meaningful on a busy shared machine where absolute timings d
 
 Clients, all against the same URL with the same prompt:
 
-- ``raw``: the floor, a hand-written client. ``httpx.AsyncClient.post`` + ``response.json()``;
-  streams: ``aiter_lines`` + ``json.loads`` per ``data:`` line. No error mapping, no usage, no cost.
+- ``aiohttp``: the floor, a hand-written client. ``aiohttp.ClientSession.post`` +
+  ``response.json()``; streams: line by line + ``json.loads`` per ``data:`` line. No error
+  mapping, no usage, no cost.
+- ``httpx``: the same by hand with ``httpx.AsyncClient`` (``aiter_lines`` for streams).
 - ``provider``: ``LiteLLMProvider.chat_completion`` / ``stream_chat_completion`` (typed errors,
-  validated input, typed reply, usage, cost and call metadata).
+  validated input, typed reply, usage, cost and call metadata) on its default transport
+  (aiohttp's pool under httpx's API); ``provider-httpx``: the same on httpx's own pool.
+- ``routed``: ``HeuristicRouter.route_request`` over that provider (chat only): routing's own
+  cost per request is its row minus the provider's.
 - ``openai``: ``openai.AsyncOpenAI(...).chat.completions.create`` (``max_retries=0``).
 - ``litellm``: ``litellm.acompletion(model="openai/...", api_base=...)``.
+- with ``--httpx-aiohttp``: ``openai-aiohttp`` (``AsyncOpenAI(http_client=DefaultAioHttpClient())``)
+  and ``provider-httpx-aiohttp`` (the provider given an ``httpx_aiohttp.HttpxAiohttpClient``).
 
 Scenarios: chat at concurrency 1 and 64; a stream of ``--chunks`` events (the last with usage)
 sent in one write, so the client reads many events per read; and the same stream from a second
@@ -56,7 +63,11 @@ MESSAGES = [
 ]
 MAX_TOKENS = 256
 TEMPERATURE = 0.2
-CLIENTS = ("raw", "provider", "openai", "litellm")
+CLIENTS = ("aiohttp", "httpx", "provider", "provider-httpx", "routed", "openai", "litellm")
+#: With --httpx-aiohttp (needs the httpx-aiohttp package, not a dependency): the openai SDK's
+#: aiohttp client, and the provider given an httpx-aiohttp client (http_client=).
+HTTPX_AIOHTTP_CLIENTS = ("openai-aiohttp", "provider-httpx-aiohttp")
+FLOOR = "aiohttp"
 #: The paced server's gap between stream events: longer than a client needs per chunk, so each
 #: event is a read of its own, as in a real stream (LLM tokens come tens of ms apart).
 PACE_US = 100.0
@@ -86,8 +97,50 @@ class Client:
         return None
 
 
+class RawAiohttpClient(Client):
+    """The floor: what a developer writes by hand with aiohttp, and nothing more."""
+
+    def __init__(self, url: str, key: str) -> None:
+        self.key = key
+        self.session: Any = None  # opened in the worker's loop
+        self.url = f"{url}/v1/chat/completions"
+        self.body = {"model": MODEL, "messages": MESSAGES, "max_tokens": MAX_TOKENS, "temperature": TEMPERATURE}
+        self.stream_body = {**self.body, "stream": True, "stream_options": {"include_usage": True}}
+
+    def _session(self) -> Any:
+        if self.session is None:
+            import aiohttp
+
+            self.session = aiohttp.ClientSession(headers={"Authorization": f"Bearer {self.key}"})
+        return self.session
+
+    async def chat(self) -> None:
+        async with self._session().post(self.url, json=self.body) as response:
+            await response.json()
+
+    async def stream(self) -> tuple[int, float]:
+        started = time.perf_counter()
+        first = 0.0
+        chunks = 0
+        async with self._session().post(self.url, json=self.stream_body) as response:
+            async for raw in response.content:
+                if raw.startswith(b"data: "):
+                    data = raw[6:].strip()
+                    if data == b"[DONE]":
+                        break
+                    json.loads(data)
+                    if not chunks:
+                        first = time.perf_counter() - started
+                    chunks += 1
+        return chunks, first
+
+    async def aclose(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+
 class RawClient(Client):
-    """The floor: what a developer writes by hand with httpx, and nothing more."""
+    """What a developer writes by hand with httpx, and nothing more."""
 
     def __init__(self, url: str, key: str) -> None:
         import httpx
@@ -122,10 +175,12 @@ class RawClient(Client):
 
 
 class ProviderClient(Client):
+    transport = "aiohttp"
+
     def __init__(self, url: str, key: str) -> None:
         from muxer_litellm import LiteLLMProvider
 
-        self.provider = LiteLLMProvider(url, key)
+        self.provider = LiteLLMProvider(url, key, http_transport=self.transport)  # type: ignore[arg-type]
 
     async def chat(self) -> None:
         await self.provider.chat_completion(MESSAGES, MODEL, max_tokens=MAX_TOKENS, temperature=TEMPERATURE)
@@ -145,6 +200,30 @@ class ProviderClient(Client):
 
     async def aclose(self) -> None:
         await self.provider.aclose()
+
+
+class HttpxProviderClient(ProviderClient):
+    transport = "httpx"
+
+
+class RoutedClient(ProviderClient):
+    """``route_request`` over the provider: planning, the call, recording the outcome."""
+
+    def __init__(self, url: str, key: str) -> None:
+        from muxer_litellm.routing import HeuristicRouter
+
+        super().__init__(url, key)
+        self.router = HeuristicRouter()
+        self.providers = {"litellm": self.provider}
+
+    async def chat(self) -> None:
+        await self.router.route_request(
+            MESSAGES, self.providers, "cost_optimized", max_tokens=MAX_TOKENS, temperature=TEMPERATURE
+        )
+
+    async def aclose(self) -> None:
+        await self.router.aclose()
+        await super().aclose()
 
 
 class OpenAIClient(Client):
@@ -184,6 +263,27 @@ class OpenAIClient(Client):
         await self.client.close()
 
 
+class OpenAIAiohttpClient(OpenAIClient):
+    def __init__(self, url: str, key: str) -> None:
+        from openai import AsyncOpenAI, DefaultAioHttpClient
+
+        self.client = AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, http_client=DefaultAioHttpClient())
+
+
+class HttpxAiohttpProviderClient(ProviderClient):
+    def __init__(self, url: str, key: str) -> None:
+        from httpx_aiohttp import HttpxAiohttpClient
+
+        from muxer_litellm import LiteLLMProvider
+
+        self.http_client = HttpxAiohttpClient(timeout=60.0)
+        self.provider = LiteLLMProvider(url, key, http_client=self.http_client)
+
+    async def aclose(self) -> None:
+        await super().aclose()
+        await self.http_client.aclose()
+
+
 class LiteLLMClient(Client):
     def __init__(self, url: str, key: str) -> None:
         import litellm
@@ -216,10 +316,15 @@ class LiteLLMClient(Client):
 
 
 FACTORIES: dict[str, Callable[[str, str], Client]] = {
-    "raw": RawClient,
+    "aiohttp": RawAiohttpClient,
+    "httpx": RawClient,
     "provider": ProviderClient,
+    "provider-httpx": HttpxProviderClient,
+    "routed": RoutedClient,
     "openai": OpenAIClient,
     "litellm": LiteLLMClient,
+    "openai-aiohttp": OpenAIAiohttpClient,
+    "provider-httpx-aiohttp": HttpxAiohttpProviderClient,
 }
 
 
@@ -332,7 +437,7 @@ def worker(name: str, url: str, key: str, paced_url: str | None) -> None:
         reply.flush()
     for each in targets.values():
         loop.run_until_complete(each.aclose())
-    gc.collect()  # finalize generators a client left suspended (the raw floor breaks out at [DONE])
+    gc.collect()  # finalize generators a client left suspended (the raw clients break out at [DONE])
     loop.run_until_complete(asyncio.sleep(0.01))
     loop.run_until_complete(loop.shutdown_asyncgens())
     loop.close()
@@ -420,24 +525,38 @@ def proxy_config(upstream: str) -> dict[str, Any]:
 
 def scenarios(scale: float, chunks: int, paced: bool) -> list[Scenario]:
     """Calls per client per round: enough for a stable median, few enough that ``make bench``
-    stays under two minutes on a busy 2-core machine (the SDKs cost more per call, and are far
-    from the floor). At concurrency 64 most of the CPU is httpcore's connection pool, whose
-    state (how many connections it must open again) varies from run to run: the floor and
-    the provider get more calls there, in more slices."""
+    stays within a few minutes on a busy 2-core machine (the SDKs and httpx's pool cost more
+    per call, and are far from the floor, so they get fewer calls). A client missing from a
+    scenario's counts sits it out (``routed`` does not stream)."""
 
     def n(counts: dict[str, int]) -> dict[str, int]:
-        return {c: max(2, int(counts[c] * scale)) for c in CLIENTS}
+        return {c: max(2, int(k * scale)) for c, k in counts.items()}
 
+    fast = {"aiohttp": 1, "provider": 1, "routed": 1}
+    chat1 = {"httpx": 240, "provider-httpx": 240, "openai": 160, "litellm": 60}
+    chat1 |= {"openai-aiohttp": 240, "provider-httpx-aiohttp": 480}
+    chat64 = {"httpx": 512, "provider-httpx": 512, "openai": 192, "litellm": 64}
+    chat64 |= {"openai-aiohttp": 512, "provider-httpx-aiohttp": 1024}
+    stream = {"httpx": 24, "provider-httpx": 24, "openai": 6, "litellm": 3}
+    stream |= {"openai-aiohttp": 12, "provider-httpx-aiohttp": 48}
     return [
-        Scenario("chat, concurrency 1", "chat", 1, n({"raw": 240, "provider": 240, "openai": 160, "litellm": 60}), 4),
-        Scenario(
-            "chat, concurrency 64", "chat", 64, n({"raw": 1024, "provider": 1024, "openai": 192, "litellm": 64}), 4
-        ),
+        Scenario("chat, concurrency 1", "chat", 1, n({**chat1, **{c: 480 * k for c, k in fast.items()}}), 4),
+        Scenario("chat, concurrency 64", "chat", 64, n({**chat64, **{c: 2048 * k for c, k in fast.items()}}), 4),
         Scenario(
             f"stream of {chunks} chunks, conc. 1",
             "stream",
             1,
-            n({"raw": 24, "provider": 24, "openai": 6, "litellm": 3}),
+            n({**stream, "aiohttp": 48, "provider": 48}),
+            3,
+        ),
+        Scenario(
+            f"stream of {chunks} chunks, conc. 32",
+            "stream",
+            32,
+            n(
+                {"aiohttp": 192, "httpx": 96, "provider": 192, "provider-httpx": 96, "openai": 32, "litellm": 8}
+                | {"openai-aiohttp": 64, "provider-httpx-aiohttp": 192}
+            ),
             3,
         ),
     ] + (
@@ -446,7 +565,10 @@ def scenarios(scale: float, chunks: int, paced: bool) -> list[Scenario]:
                 "paced stream, 1 read per chunk",
                 "stream",
                 1,
-                n({"raw": 8, "provider": 8, "openai": 2, "litellm": 2}),
+                n(
+                    {"aiohttp": 8, "httpx": 8, "provider": 8, "provider-httpx": 8, "openai": 2, "litellm": 2}
+                    | {"openai-aiohttp": 4, "provider-httpx-aiohttp": 8}
+                ),
                 2,
                 "paced",
             )
@@ -457,9 +579,9 @@ def scenarios(scale: float, chunks: int, paced: bool) -> list[Scenario]:
 
 
 def summarize(scenario: Scenario, wire_chunks: float | None) -> list[dict[str, Any]]:
-    floor = scenario.rounds["raw"]
+    floor = scenario.rounds[FLOOR]
     rows = []
-    for client in CLIENTS:
+    for client in scenario.rounds:
         results = scenario.rounds[client]
         per_call = [r["cpu_s"] / r["calls"] for r in results]
         ratios = [r["cpu_s"] / r["calls"] / (f["cpu_s"] / f["calls"]) for r, f in zip(results, floor, strict=True)]
@@ -483,7 +605,7 @@ def summarize(scenario: Scenario, wire_chunks: float | None) -> list[dict[str, A
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     head = (
-        f"{'scenario':<32} {'client':<9} {'CPU us/call':>11} {'x floor':>8} {'calls/s':>8} "
+        f"{'scenario':<32} {'client':<22} {'CPU us/call':>11} {'x floor':>8} {'calls/s':>8} "
         f"{'p50 ms':>7} {'p99 ms':>7} {'us/chunk':>8} {'TTFC ms':>7}"
     )
     print(head)
@@ -495,9 +617,34 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         chunk = f"{row['cpu_us_per_chunk']:8.1f}" if "cpu_us_per_chunk" in row else f"{'':>8}"
         ttfc = f"{row['ttfc_ms']:7.2f}" if "ttfc_ms" in row else f"{'':>7}"
         print(
-            f"{name:<32} {row['client']:<9} {row['cpu_us_per_call']:11.1f} {row['ratio_to_floor']:7.2f}x "
+            f"{name:<32} {row['client']:<22} {row['cpu_us_per_call']:11.1f} {row['ratio_to_floor']:7.2f}x "
             f"{row['calls_per_s']:8.0f} {row['p50_ms']:7.2f} {row['p99_ms']:7.2f} {chunk} {ttfc}"
         )
+
+
+def print_targets(rows: list[dict[str, Any]]) -> None:
+    """The provider against its targets: ratios to the floor (and to httpx's pool) in this run."""
+    by = {(r["scenario"], r["client"]): r for r in rows}
+    print("\ntargets (ratios within this run):")
+    for (scenario, client), row in by.items():
+        if client != "provider":
+            continue
+        floor = by[(scenario, FLOOR)]
+        line = f"  {scenario:<32} provider CPU {row['ratio_to_floor']:.2f}x {FLOOR}"
+        line += " (<= 1.5x per chunk)" if "stream" in scenario else " (<= 2.0x)"
+        if scenario == "chat, concurrency 64":
+            slow = by.get((scenario, "provider-httpx"))
+            if slow is not None:
+                line += f"; calls/s {row['calls_per_s'] / slow['calls_per_s']:.1f}x provider-httpx (>= 8x)"
+            line += f"; p99 {row['p99_ms'] / floor['p99_ms']:.2f}x {FLOOR} (<= 3x)"
+        print(line)
+        routed = by.get((scenario, "routed"))
+        if routed is not None:
+            extra = routed["cpu_us_per_call"] - row["cpu_us_per_call"]
+            print(
+                f"  {'':<32} route_request {routed['cpu_us_per_call']:.0f} us/call = provider + {extra:.0f} us "
+                f"({routed['cpu_us_per_call'] / row['cpu_us_per_call']:.2f}x a direct call)"
+            )
 
 
 def machine() -> str:
@@ -527,7 +674,7 @@ def coordinate(args: argparse.Namespace) -> None:
             print("starting a LiteLLM proxy in front of the fast server ...", file=sys.stderr, flush=True)
             proxy = LiteLLMProxy(proxy_config(url)).start()
             url, key = proxy.base_url, proxy.master_key
-        clients = ("provider",) if args.soak else CLIENTS
+        clients = ("provider",) if args.soak else CLIENTS + (HTTPX_AIOHTTP_CLIENTS if args.httpx_aiohttp else ())
         workers = {name: Worker(name, url, key, paced_url) for name in clients}
         for w in workers.values():
             w.read()  # ready
@@ -550,6 +697,8 @@ def coordinate(args: argparse.Namespace) -> None:
         print(f"warming up {', '.join(workers)} ...", file=sys.stderr, flush=True)
         for scenario in plan:
             for name, w in workers.items():
+                if name not in scenario.calls:
+                    continue
                 w.ask(
                     op=scenario.op,
                     calls=max(2, scenario.calls[name] // 8),
@@ -558,8 +707,9 @@ def coordinate(args: argparse.Namespace) -> None:
                 )
         for r in range(args.rounds):
             print(f"round {r + 1}/{args.rounds} ({time.monotonic() - began:.0f} s) ...", file=sys.stderr, flush=True)
-            order = list(CLIENTS[r % len(CLIENTS) :] + CLIENTS[: r % len(CLIENTS)])
+            rotated = list(clients[r % len(clients) :] + clients[: r % len(clients)])
             for scenario in plan:
+                order = [name for name in rotated if name in scenario.calls and name in workers]
                 parts: dict[str, list[dict[str, Any]]] = {name: [] for name in order}
                 for part in range(scenario.slices):
                     for name in order:
@@ -579,7 +729,7 @@ def coordinate(args: argparse.Namespace) -> None:
         for scenario in plan:
             wire = None
             if scenario.op == "stream":
-                wire = statistics.median(r["chunks_per_call"] for r in scenario.rounds["raw"])
+                wire = statistics.median(r["chunks_per_call"] for r in scenario.rounds[FLOOR])
             rows += summarize(scenario, wire)
         memory = {name: w.ask(op="rss") for name, w in workers.items()}
         where = "a real LiteLLM proxy in front of the fast server" if args.via_proxy else "the fast local server"
@@ -588,6 +738,7 @@ def coordinate(args: argparse.Namespace) -> None:
         print(f"\nmachine: {machine()}")
         print(f"against {where}; median of {args.rounds} interleaved rounds; CPU = client process time / calls\n")
         print_table(rows)
+        print_targets(rows)
         print()
         for name, m in memory.items():
             print(f"RSS of the {name} worker after {m['calls']:,} calls: {m['rss_kib'] / 1024:.1f} MiB")
@@ -613,7 +764,10 @@ def main() -> None:
     parser.add_argument("--via-proxy", action="store_true", help="through a real LiteLLM proxy (for context)")
     parser.add_argument("--soak", action="store_true", help="RSS of the provider after 10,000 and 100,000 calls")
     parser.add_argument("--quick", action="store_true", help="a quarter of the calls (a smoke run)")
-    parser.add_argument("--worker", choices=CLIENTS, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--httpx-aiohttp", action="store_true", help="also the httpx-aiohttp clients (needs that package)"
+    )
+    parser.add_argument("--worker", choices=CLIENTS + HTTPX_AIOHTTP_CLIENTS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
     parser.add_argument("--paced-url", help=argparse.SUPPRESS)

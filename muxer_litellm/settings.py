@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["LiteLLMSettings", "normalize_base_url"]
+__all__ = ["HttpTransport", "LiteLLMSettings", "normalize_base_url"]
+
+#: What the provider's own HTTP client sends over: aiohttp's connection pool (the default) or
+#: httpx's own. Either way the provider speaks httpx's API; see docs/performance.md.
+HttpTransport = Literal["aiohttp", "httpx"]
 
 
 def normalize_base_url(url: str) -> str:
@@ -70,7 +75,10 @@ class LiteLLMSettings(BaseSettings):
     deep_health_timeout: float = Field(120.0, gt=0, description="Limit for the proxy's slow /health.")
     catalog_ttl: float = Field(300.0, ge=0, description="Seconds a /model/info snapshot stays fresh.")
     max_connections: int = Field(100, ge=1)
-    max_keepalive_connections: int = Field(20, ge=0)
+    max_keepalive_connections: int = Field(100, ge=0, description="Idle connections kept for reuse.")
+    http_transport: HttpTransport = Field(
+        "aiohttp", description="aiohttp (default) or httpx: what the client sends over."
+    )
     tracing: bool = Field(False, description="An OpenTelemetry span per call (needs the [otel] extra).")
     metrics: bool = Field(False, description="Prometheus metrics on the global registry (needs [prometheus]).")
 

@@ -36,7 +36,7 @@ from ..host import (
     RouterMetadata,
 )
 from ..observability import MetricsHook, Observer, PrometheusMetrics
-from ..settings import LiteLLMSettings, normalize_base_url
+from ..settings import HttpTransport, LiteLLMSettings, normalize_base_url
 from .catalog import ModelCatalog
 from .cost import call_metadata, parse_cost, proxy_headers, resolve_cost
 from .health import probe, read_model_health
@@ -106,13 +106,16 @@ class LiteLLMProvider(LLMProvider):
         stream_timeout: float | None = None,
         reply_limits: ReplyLimits | None = None,
         drain_timeout: float = 10.0,
+        http_transport: HttpTransport | None = None,
     ) -> None:
         """``tracer`` (an OpenTelemetry ``Tracer``, or True for the global provider's) opens a
         span per call; ``metrics`` is called with a ``CallRecord`` per call (e.g.
         ``PrometheusMetrics()``); ``capture_content`` puts prompt and answer text on spans.
         All off by default, and then free (see ``observability``). ``event_hooks`` go to the
         pooled client this provider builds (httpx's request/response hooks); with your own
-        ``http_client``, set them on that client instead.
+        ``http_client``, set them on that client instead. ``http_transport`` is what that
+        client sends over: ``"aiohttp"`` (the default: aiohttp's connection pool under httpx's
+        API) or ``"httpx"`` (httpx's own pool); ``limits`` and ``timeout`` apply to either.
 
         Limits (docs/limits.md): ``deadline`` bounds a whole non-streamed call, connect to last
         byte (default: the read timeout); a stream's first data event and each gap between data
@@ -121,6 +124,10 @@ class LiteLLMProvider(LLMProvider):
         flight finish for ``drain_timeout`` seconds."""
         if http_client is not None and event_hooks:
             raise ValueError("pass event_hooks or http_client, not both: set the hooks on your own client")
+        if http_client is not None and http_transport is not None:
+            raise ValueError("pass http_transport or http_client, not both: your own client sends as it is built")
+        if http_transport not in (None, "aiohttp", "httpx"):
+            raise ValueError(f"http_transport must be 'aiohttp' or 'httpx', got {http_transport!r}")
         try:
             options = _Options(
                 catalog_ttl=catalog_ttl,
@@ -162,6 +169,7 @@ class LiteLLMProvider(LLMProvider):
             http_client=http_client,
             limits=limits,
             event_hooks=event_hooks,
+            http_transport=http_transport or "aiohttp",
         )
         # None unless tracing or metrics is on: then each call pays one `is None` check, nothing more.
         self._observer: Observer | None = Observer.create(
@@ -201,6 +209,8 @@ class LiteLLMProvider(LLMProvider):
                 keepalive_expiry=KEEPALIVE_EXPIRY,  # see transport.KEEPALIVE_EXPIRY
             ),
         }
+        if "http_client" not in overrides:
+            kwargs["http_transport"] = s.http_transport
         if s.tracing:
             kwargs["tracer"] = True
         if s.metrics and "metrics" not in overrides:

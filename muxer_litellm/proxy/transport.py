@@ -30,11 +30,13 @@ from pydantic import SecretStr
 from .._utils import redact
 from .._version import __version__
 from ..errors import ProviderClosedError, ProviderError, ProviderTimeoutError, ProviderUnavailableError
+from ..settings import HttpTransport
+from .aiohttp_transport import AiohttpTransport
 from .limits import ACCEPT_ENCODING, CallGuard, ReplyLimits, read_body
 from .payload import encode_body
 from .replies import PROVIDER, error_from_body
 
-__all__ = ["DEFAULT_TIMEOUT", "KEEPALIVE_EXPIRY", "ProxyTransport", "Reply", "check_api_key"]
+__all__ = ["DEFAULT_LIMITS", "DEFAULT_TIMEOUT", "KEEPALIVE_EXPIRY", "ProxyTransport", "Reply", "check_api_key"]
 
 logger = logging.getLogger("muxer_litellm")
 
@@ -47,6 +49,11 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=5.0)
 #: close a connection under a request we just wrote: a ReadError for a request nobody served
 #: (tests/integration/test_faults.py reproduces it by pausing the proxy).
 KEEPALIVE_EXPIRY = 1.0
+
+#: Every connection may stay open between calls: a gateway's load comes in bursts, and a pool
+#: that keeps fewer idle connections than it opens closes and reopens them all the time (with
+#: 20 of 100 kept, ~480 new connections per 500 calls at concurrency 100; docs/performance.md).
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=KEEPALIVE_EXPIRY)
 
 #: Failures raised before a single byte of the request left this process: safe to try again.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -153,7 +160,10 @@ def check_api_key(api_key: str | SecretStr | None) -> SecretStr | None:
 
 
 class ProxyTransport:
-    """One ``httpx.AsyncClient`` (pooled, shared by every call) plus the error rules."""
+    """One ``httpx.AsyncClient`` (pooled, shared by every call) plus the error rules.
+
+    The client this class builds sends over aiohttp (:mod:`.aiohttp_transport`) unless
+    ``http_transport="httpx"``; a client passed in is used as it is."""
 
     def __init__(
         self,
@@ -166,6 +176,7 @@ class ProxyTransport:
         http_client: httpx.AsyncClient | None = None,
         limits: httpx.Limits | None = None,
         event_hooks: Mapping[str, Sequence[Callable[..., Any]]] | None = None,
+        http_transport: HttpTransport = "aiohttp",
     ) -> None:
         self.base_url = base_url
         self.timeout = timeout
@@ -179,10 +190,11 @@ class ProxyTransport:
         )
         self.owns_client = http_client is None
         if http_client is None:
+            limits = limits or DEFAULT_LIMITS
             http_client = _PooledClient(
                 timeout=timeout,
-                limits=limits
-                or httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY),
+                limits=limits,
+                transport=AiohttpTransport(limits) if http_transport == "aiohttp" else None,
                 # Only encodings limits.BodyDecoder inflates with a bound (never zstd, say).
                 headers={"User-Agent": f"muxer-litellm/{__version__}", "Accept-Encoding": ACCEPT_ENCODING},
                 event_hooks={k: list(v) for k, v in (event_hooks or {}).items()},
@@ -219,6 +231,14 @@ class ProxyTransport:
 
     def transport_error(self, exc: httpx.HTTPError, model: str | None) -> ProviderError:
         detail = self.redact(str(exc) or type(exc).__name__)
+        if isinstance(exc, httpx.PoolTimeout):
+            return ProviderTimeoutError(
+                f"no free connection to the LiteLLM proxy at {self.base_url} in time: every pooled connection "
+                f"was busy (PoolTimeout: {detail}); raise max_connections or the timeout",
+                None,
+                PROVIDER,
+                model=model,
+            )
         if isinstance(exc, httpx.TimeoutException):
             return ProviderTimeoutError(
                 f"LiteLLM proxy at {self.base_url} did not answer in time ({type(exc).__name__}: {detail}); check "
@@ -250,10 +270,26 @@ class ProxyTransport:
         """``error`` with ``cause`` as its ``__cause__`` only when the cause's text carries no
         secret: a traceback prints the whole chain. Raise the result outside an ``except``
         block, or Python also chains the cause as ``__context__``."""
-        text = f"{cause!s} {cause!r}"
-        error.__cause__ = None if any(s in text for s in self._secrets) else cause
+        error.__cause__ = cause if self._shows_no_secret(cause) else None
         error.__suppress_context__ = True
         return error
+
+    def _shows_no_secret(self, exc: BaseException) -> bool:
+        """True when no exception in ``exc``'s chain (causes and contexts) quotes a secret."""
+        if not self._secrets:
+            return True
+        seen: set[int] = set()
+        pending: list[BaseException] = [exc]
+        while pending:
+            current = pending.pop()
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            text = f"{current!s} {current!r}"
+            if any(s in text for s in self._secrets):
+                return False
+            pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+        return True
 
     def status_error(self, reply: Reply, model: str | None) -> ProviderError:
         text = reply.text

@@ -22,7 +22,7 @@ from tests.unit.replies import API_KEY, BASE_URL, chat_body, chunk, deployment, 
 
 @pytest.fixture
 def proxy() -> Any:
-    with respx.mock(base_url=BASE_URL, assert_all_called=False, assert_all_mocked=True) as router:
+    with respx.mock(base_url=BASE_URL, assert_all_called=False, assert_all_mocked=True, using="httpx") as router:
         router.get("/model/info").respond(json=model_info())  # pricing a call without a cost header reads it
         yield router
 

@@ -6,6 +6,7 @@ by ``tests/conftest.py``, so the ModelMuxer tests in ``tests/hosts`` share it.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import os
 import socket
@@ -18,7 +19,9 @@ import httpx
 import pytest
 
 from muxer_litellm import LiteLLMProvider
-from muxer_litellm.proxy.transport import KEEPALIVE_EXPIRY
+from muxer_litellm.proxy.aiohttp_transport import AiohttpTransport
+from muxer_litellm.proxy.transport import DEFAULT_LIMITS
+from muxer_litellm.settings import HttpTransport
 from tests.fake_upstream import FakeUpstream
 from tests.litellm_proxy import LiteLLMProxy
 
@@ -110,10 +113,34 @@ def proxy_config(upstream: str, master_key: str) -> dict[str, Any]:
     }
 
 
+#: What the provider's client sends over; the suites that use the fixtures below run on each.
+#: Against another proxy version (make test-compat) only on the default: the transport's
+#: behaviour does not depend on the proxy's, and `make test` runs both.
+TRANSPORTS: tuple[HttpTransport, ...] = (
+    ("aiohttp",) if os.environ.get("MUXER_TEST_PROXY_VERSION") else ("aiohttp", "httpx")
+)
+
+
+@pytest.fixture(params=TRANSPORTS)
+def http_transport(request: pytest.FixtureRequest) -> HttpTransport:
+    transport: HttpTransport = request.param
+    return transport
+
+
+def lent_out(transport: httpx.AsyncBaseTransport) -> int:
+    """Connections the pool under an httpx client has lent out (in flight or not yet closed),
+    read from the pool itself: aiohttp's slots, or httpcore's pending requests."""
+    if isinstance(transport, AiohttpTransport):
+        return transport.in_use
+    assert isinstance(transport, httpx.AsyncHTTPTransport)
+    return len(transport._pool._requests)
+
+
 @pytest.fixture
-async def provider(litellm_proxy: LiteLLMProxy) -> AsyncIterator[LiteLLMProvider]:
-    async with LiteLLMProvider(litellm_proxy.base_url, litellm_proxy.master_key) as p:
+async def provider(litellm_proxy: LiteLLMProxy, http_transport: HttpTransport) -> AsyncIterator[LiteLLMProvider]:
+    async with LiteLLMProvider(litellm_proxy.base_url, litellm_proxy.master_key, http_transport=http_transport) as p:
         yield p
+        assert lent_out(p._transport.client._transport) == 0, "a connection is still lent out of the pool"
 
 
 # ---------------------------------------------------------------------- fault and load suites
@@ -192,16 +219,21 @@ class _Released(httpx.AsyncByteStream):
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
-    """httpx's own transport, counting requests sent (``sent``) and connections lent out of
-    the pool (``in_use``: a request in flight, or a response not yet closed). ``in_use`` is 0
-    again once every call has finished, failed or been cancelled, unless one leaked."""
+    """The provider's transport (``kind``), counting requests sent (``sent``) and connections
+    lent out of the pool (``in_use``: a request in flight, or a response not yet closed).
+    ``in_use`` is 0 again once every call has finished, failed or been cancelled, unless one
+    leaked; ``pool_in_use`` is the same count read from the pool itself."""
 
-    def __init__(self, limits: httpx.Limits | None = None, local_address: str | None = None) -> None:
+    def __init__(
+        self, kind: HttpTransport, limits: httpx.Limits | None = None, local_address: str | None = None
+    ) -> None:
         # The provider's own defaults (LiteLLMProvider builds the same pool without http_client=).
-        self.limits = limits or httpx.Limits(
-            max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY
+        self.limits = limits or DEFAULT_LIMITS
+        self._inner: httpx.AsyncBaseTransport = (
+            AiohttpTransport(self.limits, local_address=local_address)
+            if kind == "aiohttp"
+            else httpx.AsyncHTTPTransport(limits=self.limits, local_address=local_address)
         )
-        self._inner = httpx.AsyncHTTPTransport(limits=self.limits, local_address=local_address)
         self.sent = 0
         self.in_use = 0
 
@@ -217,6 +249,10 @@ class CountingTransport(httpx.AsyncBaseTransport):
         response.stream = _Released(response.stream, self)
         return response
 
+    @property
+    def pool_in_use(self) -> int:
+        return lent_out(self._inner)
+
     async def aclose(self) -> None:
         await self._inner.aclose()
 
@@ -227,12 +263,14 @@ class WatchedProvider:
     ``async with`` closes the provider and its client, then checks that no socket to the
     proxy's port is left open."""
 
-    def __init__(self, base_url: str, api_key: str | None, **options: Any) -> None:
+    def __init__(
+        self, base_url: str, api_key: str | None, *, http_transport: HttpTransport = "aiohttp", **options: Any
+    ) -> None:
         port = httpx.URL(base_url).port
         assert port is not None
         self.port = port
         self.source = f"127.0.0.{2 + next(_SOURCES) % 250}"
-        self.transport = CountingTransport(options.pop("limits", None), local_address=self.source)
+        self.transport = CountingTransport(http_transport, options.pop("limits", None), local_address=self.source)
         self.client = httpx.AsyncClient(transport=self.transport)
         self.provider = LiteLLMProvider(base_url, api_key, http_client=self.client, **options)
 
@@ -240,11 +278,19 @@ class WatchedProvider:
         """States of this provider's own sockets to the proxy."""
         return open_sockets(self.port, self.source)
 
-    def assert_released(self) -> None:
+    async def assert_released(self) -> None:
         """Nothing lent out of the pool, and what is still open is an idle keep-alive
-        connection (ESTABLISHED, within the keep-alive limit), never a half-closed one."""
+        connection (ESTABLISHED, within the keep-alive limit), never a half-closed one.
+
+        A socket the pool has just closed is closed by asyncio on one of the loop's next turns
+        (aiohttp closes a connection the server ended that way), so a few turns are allowed."""
         assert self.transport.in_use == 0, f"{self.transport.in_use} connection(s) still lent out of the pool"
-        states = self.sockets()
+        assert self.transport.pool_in_use == 0, f"the pool lends out {self.transport.pool_in_use} connection(s)"
+        for _ in range(10):
+            states = self.sockets()
+            if all(s == "ESTABLISHED" for s in states):
+                break
+            await asyncio.sleep(0)
         assert all(s == "ESTABLISHED" for s in states), states
         limit = self.transport.limits.max_keepalive_connections
         assert limit is None or len(states) <= limit, states
@@ -259,15 +305,19 @@ class WatchedProvider:
         await self.client.aclose()
         if exc_type is None:
             assert self.transport.in_use == 0
+            assert self.transport.pool_in_use == 0
             assert self.sockets() == [], "sockets to the proxy still open after closing the client"
 
 
 @pytest.fixture
-async def watched(litellm_proxy: LiteLLMProxy) -> AsyncIterator[WatchedProvider]:
-    """A provider on the session proxy with an inspectable pool; closed and checked after."""
+async def watched(litellm_proxy: LiteLLMProxy, http_transport: HttpTransport) -> AsyncIterator[WatchedProvider]:
+    """A provider on the session proxy with an inspectable pool, on each transport; closed and
+    checked after."""
     if not HAS_PROC:
         pytest.skip("counting open sockets needs Linux /proc")
-    async with WatchedProvider(litellm_proxy.base_url, litellm_proxy.master_key) as watched:
+    async with WatchedProvider(
+        litellm_proxy.base_url, litellm_proxy.master_key, http_transport=http_transport
+    ) as watched:
         yield watched
 
 

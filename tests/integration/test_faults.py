@@ -41,6 +41,7 @@ from muxer_litellm import (
 )
 from muxer_litellm._stream import ChatStream
 from muxer_litellm.proxy.transport import KEEPALIVE_EXPIRY
+from muxer_litellm.settings import HttpTransport
 from tests.fake_upstream import RETRY_AFTER_SECONDS, FakeUpstream
 from tests.integration.conftest import (
     HAS_PROC,
@@ -110,10 +111,10 @@ async def raised(call: Coroutine[Any, Any, Any]) -> BaseException:
 # ---------------------------------------------------------------------- the proxy itself
 
 
-async def test_proxy_not_running_is_unavailable_after_exactly_one_retry() -> None:
+async def test_proxy_not_running_is_unavailable_after_exactly_one_retry(http_transport: HttpTransport) -> None:
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    async with WatchedProvider(base_url, "sk-anything") as watched:
+    async with WatchedProvider(base_url, "sk-anything", http_transport=http_transport) as watched:
         provider = watched.provider
         err = await raised(provider.chat_completion(HELLO, "cheap-chat"))
         assert type(err) is ProviderUnavailableError
@@ -132,7 +133,7 @@ async def test_proxy_not_running_is_unavailable_after_exactly_one_retry() -> Non
 
         assert await provider.health_check() is False
         assert "not reachable" in (provider.last_health_error or "")
-        watched.assert_released()
+        await watched.assert_released()
         assert watched.sockets() == []
 
 
@@ -143,7 +144,10 @@ def _kill_group(proxy: LiteLLMProxy) -> None:
 
 
 async def test_proxy_killed_with_calls_and_streams_in_flight_then_restarted_the_same_provider_recovers(
-    holding_upstream: FakeUpstream, tmp_path: Path, proxy_version: tuple[int, int, int]
+    holding_upstream: FakeUpstream,
+    tmp_path: Path,
+    proxy_version: tuple[int, int, int],
+    http_transport: HttpTransport,
 ) -> None:
     """Two providers on one proxy: ``busy`` has calls and streams in flight when the proxy is
     killed, ``idle`` only keep-alive connections in its pool. Both recover after the restart,
@@ -161,7 +165,10 @@ async def test_proxy_killed_with_calls_and_streams_in_flight_then_restarted_the_
     second = LiteLLMProxy(config, tmp_path / "second", key, port=first.port)
     try:
         await asyncio.to_thread(first.start)
-        async with WatchedProvider(first.base_url, key) as busy, WatchedProvider(first.base_url, key) as idle:
+        async with (
+            WatchedProvider(first.base_url, key, http_transport=http_transport) as busy,
+            WatchedProvider(first.base_url, key, http_transport=http_transport) as idle,
+        ):
             # Fill idle's pool with 20 keep-alive connections (held at the upstream until all 20
             # are open, so none is reused).
             warm = secrets.token_hex(6)
@@ -218,18 +225,20 @@ async def test_proxy_killed_with_calls_and_streams_in_flight_then_restarted_the_
             assert seen_by_upstream(upstream, tag) == 9
             first.stop()  # reap the killed group
             upstream.release_held()
-            busy.assert_released()
+            await busy.assert_released()
             assert busy.sockets() == []
 
-            # idle's pooled connections were closed by the dead proxy and wait in its pool.
-            await wait_until(lambda: idle.sockets() == ["CLOSE_WAIT"] * 20, "idle's 20 connections are half-closed")
+            # idle's pooled connections were closed by the dead proxy: httpx's wait half-closed in
+            # its pool, aiohttp closes each one as soon as its peer has.
+            gone = [] if http_transport == "aiohttp" else ["CLOSE_WAIT"] * 20
+            await wait_until(lambda: idle.sockets() == gone, "idle's 20 connections are closed by the proxy")
 
             await asyncio.to_thread(second.start)
             back = secrets.token_hex(6)
             response = await idle.provider.chat_completion(prompt(f"{back} idle"), MODEL, **RETRIES)
             assert response.choices[0].message.content == f"echo: {back} idle"
-            # No error and no retry: httpx checks a pooled connection before reusing it and
-            # drops one whose peer has closed, so a stale keep-alive connection costs nothing.
+            # No error and no retry: both pools check a pooled connection before reusing it and
+            # drop one whose peer has closed, so a stale keep-alive connection costs nothing.
             assert idle.transport.sent == 21
             assert idle.sockets() == ["ESTABLISHED"]  # the 20 stale ones are gone
 
@@ -242,8 +251,8 @@ async def test_proxy_killed_with_calls_and_streams_in_flight_then_restarted_the_
                 "proxy" if proxy_version >= STREAM_COST else "catalog"
             )
             assert await provider.health_check() is True
-            busy.assert_released()
-            idle.assert_released()
+            await busy.assert_released()
+            await idle.assert_released()
     finally:
         upstream.release_held()
         first.stop()
@@ -251,7 +260,7 @@ async def test_proxy_killed_with_calls_and_streams_in_flight_then_restarted_the_
 
 
 async def test_a_pooled_connection_is_retired_before_a_busy_proxy_closes_it(
-    litellm_proxy: LiteLLMProxy, fake_upstream: FakeUpstream
+    litellm_proxy: LiteLLMProxy, fake_upstream: FakeUpstream, http_transport: HttpTransport
 ) -> None:
     """The proxy (uvicorn) closes a connection idle for 5 s. A proxy too busy to read in time
     can close one under a request we just wrote: a ReadError, for a request nobody served.
@@ -263,7 +272,10 @@ async def test_a_pooled_connection_is_retired_before_a_busy_proxy_closes_it(
     assert pid is not None
     base_url, key = litellm_proxy.base_url, litellm_proxy.master_key
     before = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # keepalive_expiry=5.0
-    async with LiteLLMProvider(base_url, key) as fixed, LiteLLMProvider(base_url, key, limits=before) as old:
+    async with (
+        LiteLLMProvider(base_url, key, http_transport=http_transport) as fixed,
+        LiteLLMProvider(base_url, key, limits=before, http_transport=http_transport) as old,
+    ):
         await asyncio.gather(*(p.chat_completion(HELLO, MODEL, **RETRIES) for p in (fixed, old)))
         idle_since = time.monotonic()
         tag = secrets.token_hex(6)
@@ -285,7 +297,9 @@ async def test_a_pooled_connection_is_retired_before_a_busy_proxy_closes_it(
         resume.cancel()
     assert served.choices[0].message.content == f"echo: {tag} fixed"
     assert type(failed) is ProviderUnavailableError
-    assert "dropped the connection (ReadError" in str(failed)
+    # httpx reads a reset; aiohttp a reset or the proxy closing the connection without an answer.
+    causes = ["ReadError"] if http_transport == "httpx" else ["RemoteProtocolError: ServerDisconnected", "ReadError"]
+    assert any(f"dropped the connection ({cause}" in str(failed) for cause in causes), str(failed)
     assert seen_by_upstream(fake_upstream, f"{tag} old") == 0  # the proxy never read it
     assert seen_by_upstream(fake_upstream, f"{tag} fixed") == 1
 
@@ -294,10 +308,13 @@ async def test_a_pooled_connection_is_retired_before_a_busy_proxy_closes_it(
 
 
 async def test_upstream_slower_than_the_read_timeout_times_out_and_frees_the_connection(
-    litellm_proxy: LiteLLMProxy, holding_upstream: FakeUpstream
+    litellm_proxy: LiteLLMProxy, holding_upstream: FakeUpstream, http_transport: HttpTransport
 ) -> None:
     async with WatchedProvider(
-        litellm_proxy.base_url, litellm_proxy.master_key, timeout=httpx.Timeout(4.0, connect=5.0)
+        litellm_proxy.base_url,
+        litellm_proxy.master_key,
+        timeout=httpx.Timeout(4.0, connect=5.0),
+        http_transport=http_transport,
     ) as watched:
         provider = watched.provider
         midway_chunks: list[dict[str, Any]] = []
@@ -322,12 +339,12 @@ async def test_upstream_slower_than_the_read_timeout_times_out_and_frees_the_con
         assert [getattr(err, "limit", None) for err in errors] == ["deadline", "timeout", "timeout"]
         assert text_of(midway_chunks) == "echo:"
         assert watched.transport.sent == 3  # a request that may have been served is never retried
-        watched.assert_released()
+        await watched.assert_released()
 
         holding_upstream.release_held()
         response = await provider.chat_completion(HELLO, "cheap-chat", **RETRIES)
         assert response.choices[0].message.content == "echo: hello there friend"
-        watched.assert_released()
+        await watched.assert_released()
 
 
 async def test_429_is_a_rate_limit_with_the_upstreams_retry_after(
@@ -350,7 +367,7 @@ async def test_429_is_a_rate_limit_with_the_upstreams_retry_after(
         assert "LiteLLM proxy returned 429: rate limited" in str(err)
         assert "upstream says slow down" in str(err)
     assert watched.transport.sent == 2
-    watched.assert_released()
+    await watched.assert_released()
 
 
 async def test_upstream_500_is_unavailable_and_retryable(watched: WatchedProvider) -> None:
@@ -367,7 +384,7 @@ async def test_upstream_500_is_unavailable_and_retryable(watched: WatchedProvide
         assert "LiteLLM proxy returned 500" in str(err)
         assert "upstream exploded" in str(err)
     assert watched.transport.sent == 2
-    watched.assert_released()
+    await watched.assert_released()
 
 
 async def test_mid_stream_error_frame_raises_after_the_first_chunk(
@@ -387,11 +404,11 @@ async def test_mid_stream_error_frame_raises_after_the_first_chunk(
     assert "mid-stream error from LiteLLM proxy" in str(err)
     assert "upstream died mid-stream" in str(err)
     assert text_of(received) == "echo:"
-    watched.assert_released()
+    await watched.assert_released()
 
     response = await watched.provider.chat_completion(HELLO, "cheap-chat", **RETRIES)
     assert response.choices[0].message.content == "echo: hello there friend"
-    watched.assert_released()
+    await watched.assert_released()
 
 
 async def test_non_json_200_from_the_upstream(watched: WatchedProvider, proxy_version: tuple[int, int, int]) -> None:
@@ -420,7 +437,7 @@ async def test_non_json_200_from_the_upstream(watched: WatchedProvider, proxy_ve
     assert stream.cost is None
     assert stream.metadata is not None
     assert stream.metadata.cost_source == "unknown"
-    watched.assert_released()
+    await watched.assert_released()
 
 
 # ---------------------------------------------------------------------- wrong URL, wrong key
@@ -451,10 +468,12 @@ class _QuietStaticFiles(SimpleHTTPRequestHandler):
         return
 
 
-async def test_a_static_file_server_at_base_url_is_not_a_proxy(serve: Callable[..., str], tmp_path: Path) -> None:
+async def test_a_static_file_server_at_base_url_is_not_a_proxy(
+    serve: Callable[..., str], tmp_path: Path, http_transport: HttpTransport
+) -> None:
     (tmp_path / "index.html").write_text("<html><body>my home page</body></html>")
     base_url = serve(functools.partial(_QuietStaticFiles, directory=str(tmp_path)))
-    async with WatchedProvider(base_url, "sk-anything") as watched:
+    async with WatchedProvider(base_url, "sk-anything", http_transport=http_transport) as watched:
         provider = watched.provider
         cases = [
             ("/v1/chat/completions", 501, provider.chat_completion(HELLO, "cheap-chat")),
@@ -472,7 +491,7 @@ async def test_a_static_file_server_at_base_url_is_not_a_proxy(serve: Callable[.
         assert watched.transport.sent == len(cases)  # a wrong URL is not worth a second try
         assert await provider.health_check() is False
         assert "no LiteLLM API at" in (provider.last_health_error or "")
-        watched.assert_released()
+        await watched.assert_released()
 
 
 class _HtmlForEverything(BaseHTTPRequestHandler):
@@ -500,9 +519,11 @@ class _HtmlForEverything(BaseHTTPRequestHandler):
         self._page()
 
 
-async def test_non_json_200_at_base_url_is_a_provider_error_quoting_it(serve: Callable[..., str]) -> None:
+async def test_non_json_200_at_base_url_is_a_provider_error_quoting_it(
+    serve: Callable[..., str], http_transport: HttpTransport
+) -> None:
     base_url = serve(_HtmlForEverything)
-    async with WatchedProvider(base_url, "sk-anything") as watched:
+    async with WatchedProvider(base_url, "sk-anything", http_transport=http_transport) as watched:
         provider = watched.provider
         err = await raised(provider.chat_completion(HELLO, "cheap-chat"))
         assert type(err) is ProviderError
@@ -519,7 +540,7 @@ async def test_non_json_200_at_base_url_is_a_provider_error_quoting_it(serve: Ca
         refreshed = await raised(provider.refresh_models())
         assert type(refreshed) is ProviderError
         assert "/model/info with a body that is not a JSON object" in str(refreshed)
-        watched.assert_released()
+        await watched.assert_released()
 
 
 async def test_wrong_key_is_an_authentication_error_naming_the_fix(litellm_proxy: LiteLLMProxy) -> None:
@@ -541,7 +562,7 @@ async def test_wrong_key_is_an_authentication_error_naming_the_fix(litellm_proxy
         assert watched.transport.sent == 2
         assert await provider.health_check() is False
         assert wrong not in (provider.last_health_error or "")
-        watched.assert_released()
+        await watched.assert_released()
 
 
 # ---------------------------------------------------------------------- cancellation
@@ -595,7 +616,7 @@ async def test_cancelling_100_calls_and_streams_in_flight_leaves_nothing_behind(
 
         assert reported == [], [c.get("message") for c in reported]
         assert [f"{w.category.__name__}: {w.message}" for w in recwarn.list] == []
-        watched.assert_released()
+        await watched.assert_released()
         assert watched.sockets().count("ESTABLISHED") <= 20
     finally:
         loop.set_exception_handler(previous)
@@ -603,4 +624,4 @@ async def test_cancelling_100_calls_and_streams_in_flight_leaves_nothing_behind(
     holding_upstream.release_held()
     response = await provider.chat_completion(HELLO, "cheap-chat", **RETRIES)
     assert response.choices[0].message.content == "echo: hello there friend"
-    watched.assert_released()
+    await watched.assert_released()

@@ -150,7 +150,7 @@ async def test_2000_calls_and_200_streams_each_get_their_own_answer_and_nothing_
     warm, _ = await run(provider, 100, 20, f"w{secrets.token_hex(3)}")
     assert warm.errors == []
     await asyncio.sleep(0)  # let the finished tasks' done-callbacks run (they hold the tasks)
-    watched.assert_released()
+    await watched.assert_released()
     sockets_warm, rss_warm, live_warm = len(watched.sockets()), rss_mb(), live_objects()
 
     tag = f"l{secrets.token_hex(3)}"
@@ -172,7 +172,7 @@ async def test_2000_calls_and_200_streams_each_get_their_own_answer_and_nothing_
     assert len(tally.nonces) == CALLS + STREAMS
     assert nonces_seen(fake_upstream, tag) == tally.nonces  # every answer came from its own request
 
-    watched.assert_released()  # nothing lent out; at most the keep-alive connections stay open
+    await watched.assert_released()  # nothing lent out; at most the keep-alive connections stay open
     # Every call's requests, responses, streams and tasks are gone (one per call would be 2,200).
     assert sum(live_after.values()) <= sum(live_warm.values()) + 5, (live_warm, live_after)
     assert rss_after - rss_warm <= RSS_SLACK_MB, (rss_warm, rss_after)

@@ -24,8 +24,11 @@ def _no_litellm_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture
 def proxy() -> Iterator[respx.MockRouter]:
-    """A mocked proxy at BASE_URL; any request without a route fails the test."""
-    with respx.mock(base_url=BASE_URL, assert_all_called=False, assert_all_mocked=True) as router:
+    """A mocked proxy at BASE_URL; any request without a route fails the test.
+
+    ``using="httpx"`` mocks at the httpx client, above any transport: respx's default mocks
+    httpcore, which the provider's default (aiohttp) transport never calls."""
+    with respx.mock(base_url=BASE_URL, assert_all_called=False, assert_all_mocked=True, using="httpx") as router:
         yield router
 
 

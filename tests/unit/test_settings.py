@@ -54,7 +54,8 @@ def test_defaults_without_env() -> None:
     assert (settings.timeout, settings.connect_timeout, settings.health_timeout) == (60.0, 5.0, 5.0)
     assert settings.deep_health_timeout == 120.0
     assert settings.catalog_ttl == 300.0
-    assert (settings.max_connections, settings.max_keepalive_connections) == (100, 20)
+    assert (settings.max_connections, settings.max_keepalive_connections) == (100, 100)
+    assert settings.http_transport == "aiohttp"
 
 
 def test_reads_every_field_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -414,7 +415,7 @@ async def test_event_hooks_reach_the_providers_own_client() -> None:
     async def record(response: httpx.Response) -> None:
         seen.append(response.request.url.path)
 
-    with respx.mock(base_url="http://proxy.test:4000") as mock:
+    with respx.mock(base_url="http://proxy.test:4000", using="httpx") as mock:
         mock.get("/v1/models").mock(return_value=httpx.Response(200, json={"data": [{"id": "m"}]}))
         async with LiteLLMProvider("http://proxy.test:4000", event_hooks={"response": [record]}) as provider:
             await provider.get_available_models()

@@ -249,7 +249,7 @@ def test_cli_failure_is_one_line_without_the_key(proxy: respx.MockRouter, tmp_pa
 
 
 def test_cli_unreachable_proxy(tmp_path: Path) -> None:
-    with respx.mock(assert_all_mocked=True) as mock:
+    with respx.mock(assert_all_mocked=True, using="httpx") as mock:
         mock.get(url__startswith=BASE_URL).mock(side_effect=httpx.ConnectError("refused"))
         result = runner.invoke(
             cli_app, ["--base-url", BASE_URL, "modelmuxer", "rules", "--out", str(tmp_path / "r.json")]

@@ -35,7 +35,7 @@ def litellm_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def key_of(provider: LiteLLMProvider) -> str | None:
     """The key the provider sends (its public behaviour, not its private state)."""
-    with respx.mock(assert_all_mocked=True) as mock:
+    with respx.mock(assert_all_mocked=True, using="httpx") as mock:
         route = mock.get(f"{provider.base_url}/v1/models").mock(
             return_value=httpx.Response(200, json={"data": [{"id": "m"}]})
         )

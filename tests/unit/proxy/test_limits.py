@@ -22,6 +22,7 @@ import pytest
 
 from muxer_litellm import LiteLLMProvider, ProviderClosedError, ProviderError, ProviderTimeoutError, ReplyTooLargeError
 from muxer_litellm.proxy.limits import BodyDecoder, ReplyLimits
+from muxer_litellm.settings import HttpTransport
 from tests.unit.proxy.misbehaving import MisbehavingServer, gzip_bomb
 
 KEY = "sk-limits-test-0123456789"
@@ -112,12 +113,17 @@ ROWS = {
 }
 
 
+@pytest.mark.parametrize("http_transport", ["aiohttp", "httpx"])
 @pytest.mark.parametrize("row", list(ROWS.values()), ids=list(ROWS))
-async def test_a_misbehaving_upstream_is_stopped_in_bounded_time_and_memory(row: Row) -> None:
+async def test_a_misbehaving_upstream_is_stopped_in_bounded_time_and_memory(
+    row: Row, http_transport: HttpTransport
+) -> None:
     async with MisbehavingServer() as server:
         if row.model == "gzip-bomb":
             server.bomb()  # built before measuring: the server's memory is not the client's
-        async with LiteLLMProvider(server.url, KEY, timeout=TIMEOUT, **row.options) as provider:
+        async with LiteLLMProvider(
+            server.url, KEY, timeout=TIMEOUT, http_transport=http_transport, **row.options
+        ) as provider:
             neighbour = Neighbour(provider)
             stop = asyncio.Event()
             during = asyncio.ensure_future(neighbour.run(stop))
