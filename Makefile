@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install lint typecheck docs test test-compat compat-envs unit integration bench eval train-classifier demo clean
+.PHONY: install lint typecheck docs test test-compat compat-envs unit integration bench bench-adaptive eval train-classifier demo clean
 
 # ModelMuxer's own import-time dependencies, for tests/hosts (its real app, from MODELMUXER_SRC).
 MODELMUXER_REQS := tests/hosts/requirements-modelmuxer.txt
@@ -83,6 +83,12 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/routing_decision.py
 	$(BIN)/python benchmarks/overhead.py
+
+# Adaptive routing before/after (docs/adaptive-routing.md): a real LiteLLM proxy in front of a
+# rate-limited, latency-shaped fake upstream; headroom, latency, cost first, then three replica
+# processes on a real redis-server (~4 min, heavy: three replicas and the proxy share the CPU).
+bench-adaptive: $(STAMP)
+	$(BIN)/python benchmarks/adaptive.py
 
 # Routing quality on the labelled prompts in eval/data (a benchmark, not a test): accuracy,
 # under/over-routing, per-class precision and recall, confusion matrix, worst misses, and on the

@@ -37,6 +37,7 @@ __all__ = [
     "EmbeddingResponse",
     "EmbeddingUsage",
     "HealthReporter",
+    "Headroom",
     "KeyInfo",
     "LLMProvider",
     "MessageInput",
@@ -251,6 +252,23 @@ class KeyInfo(BaseModel):
     headroom: dict[str, int] = Field(default_factory=dict)
 
 
+class Headroom(BaseModel):
+    """Our addition: what the upstream deployment that answered said about its own rate limits
+    (the ``x-ratelimit-{remaining|limit|reset}-{requests|tokens}`` headers the proxy relays). None
+    where it said nothing: an absent header is *unknown*, never zero. ``reset_*`` are seconds until
+    that limit is back to full; ``deployment`` names the deployment (``x-litellm-model-id``)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    remaining_requests: int | None = Field(None, ge=0)
+    remaining_tokens: int | None = Field(None, ge=0)
+    limit_requests: int | None = Field(None, ge=0)
+    limit_tokens: int | None = Field(None, ge=0)
+    reset_requests: float | None = Field(None, ge=0, allow_inf_nan=False)
+    reset_tokens: float | None = Field(None, ge=0, allow_inf_nan=False)
+    deployment: str | None = None
+
+
 class RouterMetadata(BaseModel):
     """How the answer was produced and what it cost.
 
@@ -274,6 +292,7 @@ class RouterMetadata(BaseModel):
     attempted_fallbacks: int | None = None
     key: KeyInfo | None = Field(None, description="What the proxy said about the key the call used.")
     request_id: str | None = Field(None, description="The request id sent with the call (every attempt).")
+    headroom: Headroom | None = Field(None, description="The upstream deployment's rate-limit headroom, as it said.")
     # Set by muxer_litellm.routing (our addition):
     routing_strategy: str | None = None
     attempts: list[RouteAttempt] = Field(default_factory=list)

@@ -51,13 +51,33 @@ def _ping(port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def _cluster_port() -> int:
+    """A free port a cluster node can use: its bus listens 10000 above it, so at most 55535."""
+    for _ in range(200):
+        port = free_port()
+        if port <= 55535 and _free(port + 10000):
+            return port
+    raise RedisServerError("no free loopback port at or below 55535 for a cluster node")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 class RedisServer:
     """``start()``, ``kill()`` (SIGKILL, as a crash), ``start()`` again on the same port, ``stop()``."""
 
-    def __init__(self, executable: str, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, executable: str, workdir: Path, port: int | None = None, *, cluster: bool = False) -> None:
         self.executable = executable
         self.workdir = workdir
-        self.port = port or free_port()
+        self.port = port or (_cluster_port() if cluster else free_port())
+        #: A single-node Redis Cluster (``cluster-enabled yes``) that owns every slot once started.
+        self.cluster = cluster
         self.process: subprocess.Popen[bytes] | None = None
         self.log = workdir / f"redis-{self.port}.log"
 
@@ -83,6 +103,10 @@ class RedisServer:
             "--daemonize", "no",
             "--loglevel", "warning",
         ]  # fmt: skip
+        if self.cluster:
+            config = self.workdir / f"nodes-{self.port}.conf"
+            config.unlink(missing_ok=True)
+            args += ["--cluster-enabled", "yes", "--cluster-config-file", str(config)]
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + START_TIMEOUT
@@ -90,10 +114,27 @@ class RedisServer:
             if self.process.poll() is not None:
                 raise RedisServerError(f"redis-server exited with {self.process.returncode}: {self.log.read_text()}")
             if _ping(self.port):
+                if self.cluster:
+                    self._own_every_slot(deadline)
                 return self
             time.sleep(0.02)
         self.stop()
         raise RedisServerError(f"redis-server did not answer on port {self.port} within {START_TIMEOUT}s")
+
+    def _own_every_slot(self, deadline: float) -> None:
+        """Assign all 16384 slots to this node and wait for ``cluster_state:ok``."""
+        slots = [str(n) for n in range(16384)]
+        command = ["CLUSTER", "ADDSLOTS", *slots]
+        payload = f"*{len(command)}\r\n" + "".join(f"${len(c)}\r\n{c}\r\n" for c in command)
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(payload.encode())
+            sock.recv(64)
+            while time.monotonic() < deadline:
+                sock.sendall(b"*2\r\n$7\r\nCLUSTER\r\n$4\r\nINFO\r\n")
+                if b"cluster_state:ok" in sock.recv(4096):
+                    return
+                time.sleep(0.05)
+        raise RedisServerError(f"the single-node cluster on port {self.port} did not reach cluster_state:ok")
 
     def kill(self) -> None:
         """Gone at once, as a crash: connections reset, nothing saved."""

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..host import CostSource, ModelCard, RouterMetadata
 from .headers import header_int, key_info
+from .ratelimits import upstream_headroom
 from .replies import PROVIDER
 
 __all__ = ["call_metadata", "parse_cost", "resolve_cost"]
@@ -73,4 +74,5 @@ def call_metadata(
         attempted_fallbacks=header_int(headers, "x-litellm-attempted-fallbacks"),
         key=key_info(headers),
         request_id=request_id,
+        headroom=upstream_headroom(headers),
     )

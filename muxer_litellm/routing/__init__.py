@@ -10,8 +10,9 @@ Layout: ``router.py`` (the :class:`HeuristicRouter` facade), ``candidates.py``
 ``plan.py`` (strategies into a :class:`RoutePlan`), ``execute.py`` (calling a plan, falling
 back), ``policy.py`` (what each error means), ``config.py`` (``routing.yaml``),
 ``providers.py`` (catalog refresh, health probes, token counts), ``quality.py`` and
-``judge.py`` (checking a cascade step's answer), ``classify/`` (what a prompt needs), and
-``state/`` (cooldowns, breakers and turns, in one process or shared on Redis).
+``judge.py`` (checking a cascade step's answer), ``classify/`` (what a prompt needs),
+``adaptive.py`` and ``measure.py`` (decisions on live signals, and measuring calls for them), and
+``state/`` (cooldowns, breakers, turns and live signals, in one process or shared on Redis).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .candidates import CAPABILITIES, Candidate, Capability, build_candidates, i
 from .classify import PromptProfile, SemanticClassifier, classify_prompt, estimate_prompt_tokens
 from .config import (
     BUILTIN_STRATEGIES,
+    AdaptiveConfig,
     CandidateRef,
     CascadeConfig,
     ComboConfig,
@@ -38,10 +40,13 @@ from .state import (
     TRIAL_WAIT,
     Block,
     LocalStore,
+    PrometheusSignalMetrics,
     PrometheusStoreMetrics,
     RedisStore,
     RoutingState,
     RoutingStore,
+    SignalBook,
+    SignalView,
     StateSnapshot,
     StoreEvent,
     StoreMetricsHook,
@@ -54,6 +59,7 @@ __all__ = [
     "BUILTIN_STRATEGIES",
     "CAPABILITIES",
     "TRIAL_WAIT",
+    "AdaptiveConfig",
     "Block",
     "Candidate",
     "CandidateRef",
@@ -67,6 +73,7 @@ __all__ = [
     "JudgeScorer",
     "LocalStore",
     "Planner",
+    "PrometheusSignalMetrics",
     "PrometheusStoreMetrics",
     "PromptProfile",
     "QualityScorer",
@@ -80,6 +87,8 @@ __all__ = [
     "RoutingState",
     "RoutingStore",
     "SemanticClassifier",
+    "SignalBook",
+    "SignalView",
     "StateSnapshot",
     "StoreEvent",
     "StoreMetricsHook",

@@ -31,6 +31,7 @@ from .classify import PROMPT_CLASSES
 
 __all__ = [
     "BUILTIN_STRATEGIES",
+    "AdaptiveConfig",
     "USD",
     "CandidateRef",
     "CascadeConfig",
@@ -48,7 +49,7 @@ __all__ = [
 ]
 
 #: Strategies every router knows; combos and cascades add their own names.
-BUILTIN_STRATEGIES = ("heuristic", "cost_optimized", "cascade", "hybrid")
+BUILTIN_STRATEGIES = ("heuristic", "cost_optimized", "cascade", "hybrid", "fastest")
 ComboStrategy = Literal["priority", "weighted", "round_robin", "cost"]
 #: Where routing state lives: this process (``local``) or Redis, shared by gateway replicas.
 StateBackend = Literal["local", "redis"]
@@ -145,6 +146,49 @@ class CascadeConfig(BaseModel):
     quality_threshold: Fraction | None = Field(None, description="None: RoutingConfig's.")
 
 
+class AdaptiveConfig(BaseModel):
+    """Routing on live signals (latency, load, errors, rate-limit headroom): docs/adaptive-routing.md."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = Field(True, description="Off: signals are still measured, decisions ignore them.")
+    latency_metric: Literal["auto", "ttft", "total", "per_token"] = Field(
+        "auto", description="What compares targets; auto: time to first chunk for streams, total for chat."
+    )
+    alpha: Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)] = Field(
+        0.2, description="Weight of each new sample in the decaying latency histogram, mean and error rate."
+    )
+    baseline_alpha: Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)] = Field(
+        0.02, description="Weight of each sample in the slow baseline a slowdown is measured against."
+    )
+    min_samples: PositiveInt = Field(3, description="Samples before a latency or error rate counts.")
+    stale_after: Seconds = Field(60.0, description="A target unmeasured this long counts as untried again.")
+    cost_tolerance: Fraction = Field(0.05, description="Estimated costs within this share of the cheapest tie.")
+    latency_tolerance: Fraction = Field(0.1, description="Latencies within this share of the fastest tie.")
+    max_latency_ms: Annotated[float, Field(strict=True, gt=0, allow_inf_nan=False)] | None = Field(
+        None, description="Latency objective: exclude targets measured slower (at latency_percentile)."
+    )
+    latency_percentile: Annotated[float, Field(strict=True, gt=0, le=1, allow_inf_nan=False)] = 0.9
+    probe_interval: Seconds = Field(
+        0.2, description="Per replica and untried target: at most one probe this often, and one at a time."
+    )
+    max_error_rate: Fraction = Field(0.5, description="Tied targets failing more often than this go last.")
+    slow_factor: Annotated[float, Field(strict=True, ge=1, allow_inf_nan=False)] = Field(
+        1.5, description="A target whose recent mean latency exceeds its baseline by this factor is slowing."
+    )
+    slow_share: Fraction = Field(0.5, description="Share of tied in-flight calls a slowing target may hold.")
+    headroom_reserve: Annotated[int, Field(strict=True, ge=0)] = Field(
+        0, description="Skip a target when at most this many requests are left before its reset."
+    )
+    headroom_ttl: Seconds = Field(1.0, description="How long a headroom reading without a reset time holds.")
+    publish_interval: Seconds = Field(
+        0.1, description="Shared store: a replica publishes its signals at most this often."
+    )
+    shared_ttl: Seconds = Field(
+        10.0, description="Shared store: another replica's signals older than this are ignored."
+    )
+
+
 class RoutingConfig(BaseModel):
     """Everything a :class:`~muxer_litellm.routing.HeuristicRouter` can be told. Defaults are
     what docs/routing.md documents; every number is in the unit its name says."""
@@ -200,6 +244,9 @@ class RoutingConfig(BaseModel):
     token_counter_timeout: Seconds = 0.5
     token_counter_band: Fraction = Field(0.25, description="Ask when the estimate is this close to a window.")
 
+    # Live signals: latency, load, errors, headroom (docs/adaptive-routing.md)
+    adaptive: AdaptiveConfig = Field(default_factory=AdaptiveConfig)
+
     # Routing state shared by several gateway replicas (docs/replicas.md)
     state_backend: StateBackend = "local"
     redis_url: SecretStr | None = Field(None, description="redis://[:password@]host:port/db; never printed.")
@@ -209,6 +256,7 @@ class RoutingConfig(BaseModel):
     redis_timeout: Seconds = Field(0.2, description="Limit for each trip to Redis before routing falls back.")
     redis_retry_interval: Seconds = Field(2.0, description="Seconds between tries while Redis is out of reach.")
     redis_trial_lease: Seconds = Field(60.0, description="Longest a half-open trial holds the gate for all replicas.")
+    redis_cluster: bool = Field(False, description="redis_url names a node of a Redis Cluster.")
 
     # Several tenants (docs/tenants.md)
     tenant_hash_key: SecretStr | None = Field(

@@ -24,6 +24,7 @@ from ..host import ChatCompletionResponse, LLMProvider, MessageInput, RouteAttem
 from .candidates import safe_cost
 from .classify import PromptProfile
 from .config import RoutingConfig, check_fraction
+from .measure import CallSignals
 from .plan import RoutePlan
 from .policy import ErrorVerdict, contained, error_verdict
 from .providers import short
@@ -159,11 +160,18 @@ class Executor:
         return verdict
 
     async def _failed(
-        self, candidate: RankedCandidate, ticket: Ticket, raised: Exception, run: Attempts, started: float
+        self,
+        candidate: RankedCandidate,
+        ticket: Ticket,
+        raised: Exception,
+        run: Attempts,
+        started: float,
+        call: CallSignals,
     ) -> None:
         """Record a failed candidate (whatever its provider raised: see :func:`contained`);
         re-raises the typed error when no other candidate would do better."""
         exc = contained(raised, candidate.provider, candidate.model)
+        call.failed(exc, self.config.rate_limit_cooldown)
         verdict = await self._learn(candidate, ticket, exc, run)
         action = verdict.action
         attempt = run.add(
@@ -206,6 +214,7 @@ class Executor:
         if ticket is None:
             return None
         started = time.perf_counter()
+        call = CallSignals(self.state, candidate.key)
         provider = providers[candidate.provider]
         try:
             async with asyncio.timeout(left):
@@ -216,16 +225,19 @@ class Executor:
                 raise TypeError(f"chat_completion returned {type(response).__name__}, not a ChatCompletionResponse")
         except TimeoutError as exc:
             if run.deadline is not None and run.deadline.left() <= 0:
+                call.end(ok=None)  # not held against the candidate
                 await self._out_of_time(candidate, ticket, run, started)
             else:  # not our deadline: the provider's own exception
-                await self._failed(candidate, ticket, exc, run, started)
+                await self._failed(candidate, ticket, exc, run, started, call)
             return None
         except Exception as exc:  # a provider's own exception is a failure of this candidate
-            await self._failed(candidate, ticket, exc, run, started)
+            await self._failed(candidate, ticket, exc, run, started, call)
             return None
         except BaseException:
+            call.end(ok=None)
             await _release_anyway(self.state, ticket)  # cancelled: says nothing about the candidate
             raise
+        call.answered(response.router_metadata, response.usage)
         await self.state.record_success(ticket)
         meta = priced(response.router_metadata, response.usage, provider, candidate.model)
         run.add(candidate, "ok", cost=meta.estimated_cost, duration_ms=_ms(started))
@@ -345,6 +357,7 @@ class Executor:
         if ticket is None:
             return None
         started = time.perf_counter()
+        call = CallSignals(self.state, candidate.key)
         provider = providers[candidate.provider]
         try:
             # A host provider may raise on the call itself (the contract's method is a plain def).
@@ -352,9 +365,10 @@ class Executor:
                 list(messages), candidate.model, **run.kwargs_for(provider, kwargs)
             )
         except Exception as exc:
-            await self._failed(candidate, ticket, exc, run, started)
+            await self._failed(candidate, ticket, exc, run, started, call)
             return None
         except BaseException:
+            call.end(ok=None)
             await _release_anyway(self.state, ticket)
             raise
         inner = ChatStream.wrap(opened)
@@ -363,18 +377,21 @@ class Executor:
         except StopAsyncIteration:
             first = None
         except _OutOfTimeError:
+            call.end(ok=None)  # not held against the candidate
             await _abandon(inner)
             await self._out_of_time(candidate, ticket, run, started)
             return None
         except Exception as exc:
             await _abandon(inner)
-            await self._failed(candidate, ticket, exc, run, started)
+            await self._failed(candidate, ticket, exc, run, started, call)
             return None
         except BaseException:
+            call.end(ok=None)
             await _abandon(inner)
             await _release_anyway(self.state, ticket)
             raise
-        return _OpenStream(candidate, provider, ticket, inner, first, started)
+        call.first_chunk(inner.metadata)
+        return _OpenStream(candidate, provider, ticket, inner, first, started, call)
 
     async def _relay(
         self, plan: RoutePlan, opened: _OpenStream, run: Attempts, out: ChatStream
@@ -400,6 +417,7 @@ class Executor:
                 chunk = await self._next_chunk(opened, run)
         finally:
             await inner.aclose()
+            opened.call.answered(inner.metadata, inner.usage, chat=False)
         if meta is not None:
             # Usage may come after the metadata: price it now if its provider did not.
             own = priced(meta, inner.usage, opened.provider, candidate.model)
@@ -442,6 +460,7 @@ class Executor:
             raise deadline.error(opened.candidate.model) from None
         except Exception as raised:
             exc = contained(raised, opened.candidate.provider, opened.candidate.model)
+            opened.call.failed(exc, self.config.rate_limit_cooldown)
             await self._learn(opened.candidate, opened.ticket, exc, run)
             if exc is raised:
                 raise
@@ -468,6 +487,7 @@ class _OpenStream:
     inner: ChatStream
     first: dict[str, Any] | None
     started: float
+    call: CallSignals
 
 
 def _budget_stop(step: RankedCandidate, spent: float, max_cost: float | None) -> str | None:

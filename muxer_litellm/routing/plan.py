@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from ..errors import NoRouteError, ProviderError, RoutingConfigError
 from ..host import LLMProvider, MessageInput, RouteAttempt, TokenCounter
+from .adaptive import AdaptiveRequest, latency_kind
 from .candidates import Candidate, CandidateCache, missing_reason
 from .classify import ProfileRefiner, PromptProfile, classify_prompt, estimate_prompt_tokens, json_text, text_tokens
 from .config import CandidateRef, CascadeConfig, ComboConfig, RoutingConfig, check_budget
@@ -104,9 +105,10 @@ class Planner:
         max_cost: float | None,
         max_tokens: int | None,
         label: str | None = None,
+        adaptive: AdaptiveRequest | None = None,
     ) -> RoutingDecision:
         """The one place a decision is made (select.py's rules over these candidates);
-        ``label`` is the strategy its reason names."""
+        ``label`` is the strategy its reason names, ``adaptive`` what it asks of live signals."""
         return select_candidate(
             candidates,
             providers,
@@ -117,6 +119,7 @@ class Planner:
             max_cost=max_cost,
             max_tokens=max_tokens,
             label=label,
+            adaptive=adaptive,
         )
 
     async def prompt_tokens(
@@ -174,12 +177,14 @@ class Planner:
         view = await self.state.snapshot(turn=name if rotating else None, advance=take_turn)
         if tenant is not None:
             view = view.for_tenant(tenant.tenant)
+        # ``fastest``: the heuristic's adequate candidates, fastest first (adaptive.py).
+        signals = AdaptiveRequest(name == "fastest", latency_kind(self.config.adaptive, streaming))
         if name in self.config.combos:
             combo = self.config.combos[name]
-            plan = self._plan_combo(name, combo, candidates, providers, profile, view, max_cost, max_tokens)
+            plan = self._plan_combo(name, combo, candidates, providers, profile, view, max_cost, max_tokens, signals)
         elif name in self.config.cascades:
             cascade = self.config.cascades[name]
-            plan = self._plan_steps(name, cascade, candidates, providers, profile, view, max_cost, max_tokens)
+            plan = self._plan_steps(name, cascade, candidates, providers, profile, view, max_cost, max_tokens, signals)
         else:
             base: SelectStrategy = "cost_optimized" if name in ("cost_optimized", "cascade") else "heuristic"
             decision = self.decide(
@@ -191,6 +196,7 @@ class Planner:
                 max_cost=max_cost,
                 max_tokens=max_tokens,
                 label=name,
+                adaptive=signals,
             )
             plan = self._plan_builtin(name, decision, profile, streaming)
         return _keep_allowed(replace(plan, attempts=pre, tenant=tenant), allowed)
@@ -295,6 +301,7 @@ class Planner:
         view: StateSnapshot,
         max_cost: float | None,
         max_tokens: int | None,
+        signals: AdaptiveRequest,
     ) -> tuple[dict[str, RankedCandidate], dict[str, str], RoutingDecision]:
         own, missing = self._refs_as_candidates(refs, candidates, providers)
         if not own:
@@ -305,7 +312,14 @@ class Planner:
             raise RoutingConfigError(what)  # unregistered providers, or models they do not offer: fix the config
         try:
             decision = self.decide(
-                own, providers, profile, view, strategy="cost_optimized", max_cost=max_cost, max_tokens=max_tokens
+                own,
+                providers,
+                profile,
+                view,
+                strategy="cost_optimized",
+                max_cost=max_cost,
+                max_tokens=max_tokens,
+                adaptive=signals,
             )
         except ProviderError as exc:
             if isinstance(exc, NoRouteError):
@@ -324,9 +338,10 @@ class Planner:
         view: StateSnapshot,
         max_cost: float | None,
         max_tokens: int | None,
+        signals: AdaptiveRequest,
     ) -> RoutePlan:
         eligible, excluded, decision = self._eligible(
-            name, combo.targets, candidates, providers, profile, view, max_cost, max_tokens
+            name, combo.targets, candidates, providers, profile, view, max_cost, max_tokens, signals
         )
         listed = [t for t in combo.targets if t.key in eligible]
         if combo.strategy == "cost":
@@ -370,9 +385,10 @@ class Planner:
         view: StateSnapshot,
         max_cost: float | None,
         max_tokens: int | None,
+        signals: AdaptiveRequest,
     ) -> RoutePlan:
         eligible, excluded, decision = self._eligible(
-            name, cascade.steps, candidates, providers, profile, view, max_cost, max_tokens
+            name, cascade.steps, candidates, providers, profile, view, max_cost, max_tokens, signals
         )
         steps = tuple(eligible[t.key] for t in cascade.steps if t.key in eligible)
         threshold = (

@@ -40,6 +40,7 @@ from .quality import QualityScorer
 from .select import RoutingDecision
 from .state.local import RoutingState
 from .state.redis import RedisStore, StoreMetricsHook
+from .state.signals import SignalSettings
 from .state.store import LocalStore, RoutingStore
 from .tenants import tenant_call
 
@@ -108,6 +109,15 @@ class HeuristicRouter:
                 max_cooldown=self.config.max_cooldown,
             )
         )
+        adaptive = self.config.adaptive
+        # The config's say on how signals are kept, also for a state (or store) passed in.
+        self.state.signals.settings = SignalSettings(
+            alpha=adaptive.alpha,
+            baseline_alpha=adaptive.baseline_alpha,
+            min_samples=adaptive.min_samples,
+            headroom_ttl=adaptive.headroom_ttl,
+            stale_after=adaptive.stale_after,
+        )
         self.store = store or self._default_store(store_metrics)
         self._cache = CandidateCache(clock=clock)
         self.planner = Planner(self.config, self.store, self._cache, rng or random.Random(), semantic)
@@ -128,6 +138,9 @@ class HeuristicRouter:
             retry_interval=config.redis_retry_interval,
             trial_lease=config.redis_trial_lease,
             metrics=metrics,
+            cluster=config.redis_cluster,
+            publish_interval=config.adaptive.publish_interval,
+            shared_ttl=config.adaptive.shared_ttl,
         )
 
     async def aclose(self, *, drain_timeout: float = 10.0) -> None:

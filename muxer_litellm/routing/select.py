@@ -33,10 +33,12 @@ from typing import ClassVar, Literal, assert_never
 from .._utils import format_usd, usd_for_tokens
 from ..errors import BudgetExceededError, NoRouteError
 from ..host import LLMProvider
+from .adaptive import AdaptiveRequest, arrange, headroom_status
 from .candidates import CAPABILITIES, Candidate, Capability, CapabilityNeed
 from .classify import PROMPT_CLASSES, PromptClass, PromptProfile
 from .config import RoutingConfig
 from .state.local import RoutingState, StateSnapshot, TargetStatus
+from .state.signals import SignalView
 
 __all__ = [
     "FORCED_NOTE",
@@ -177,6 +179,7 @@ class _Scored:
     cost: float | None
     unsure: list[str]
     group: int  # 0 adequate, 1 tier unknown, 2 tier too low
+    lead: int = 0  # < 0: placed ahead of the rest by live signals (adaptive.py)
     forced: ClassVar[bool] = False  # a class constant, not a field: the hot loop builds many
 
 
@@ -187,11 +190,20 @@ class _Forced(_Scored):
     forced: ClassVar[bool] = True
 
 
-def _rank(s: _Scored) -> tuple[bool, bool, int, int, float, int, int]:
+def _rank(s: _Scored) -> tuple[int, bool, bool, int, int, float, int, int]:
     """Known price first (always), then sure before unsure, adequate tier, cheapest; ties go to
-    the stronger tier, then registration order."""
+    the stronger tier, then registration order. Live signals may lead among near-equals (``lead``)."""
     tier = s.candidate.tier or 0
-    return (s.cost is None, bool(s.unsure), s.group, -tier if s.group == 2 else 0, s.cost or 0.0, -tier, s.position)
+    return (
+        s.lead,
+        s.cost is None,
+        bool(s.unsure),
+        s.group,
+        -tier if s.group == 2 else 0,
+        s.cost or 0.0,
+        -tier,
+        s.position,
+    )
 
 
 #: The note on a candidate called past its open breaker (see the module's rule 4).
@@ -263,6 +275,11 @@ class _Sorted:
     budget_blocked: list[tuple[Candidate, float | None]] = field(default_factory=list)
     unavailable: list[tuple[Candidate, TargetStatus]] = field(default_factory=list)
     ejected: list[tuple[_Scored, TargetStatus]] = field(default_factory=list)
+    #: Headroom says they will run out before their limit resets (adaptive.py's rule 1).
+    short: list[tuple[_Scored, TargetStatus]] = field(default_factory=list)
+    #: What live signals decided, for the reason; ``fastest``: the ``fastest`` strategy ordered them.
+    note: str | None = None
+    fastest: bool = False
 
 
 def select_candidate(
@@ -277,11 +294,13 @@ def select_candidate(
     max_tokens: int | None = None,
     restrict_to: Sequence[str] | None = None,
     label: str | None = None,
+    adaptive: AdaptiveRequest | None = None,
 ) -> RoutingDecision:
     """Apply the module's rules. ``state``: the decision's snapshot (a RoutingState is read
-    once). ``label``: the strategy the reason names (default ``strategy``). Raises
-    BudgetExceededError when only the budget stands in the way, NoRouteError otherwise (with
-    ``excluded`` saying why for each candidate)."""
+    once); its live signals apply unless ``config.adaptive.enabled`` is off (``adaptive.py``;
+    ``adaptive`` says what this request asks of them). ``label``: the strategy the reason names
+    (default ``strategy``). Raises BudgetExceededError when only the budget stands in the way,
+    NoRouteError otherwise (with ``excluded`` saying why for each candidate)."""
     view = state.snapshot() if isinstance(state, RoutingState) else state
     need, needy = required_tier(profile, config) if strategy == "heuristic" else (1, ())
     request = _Request(
@@ -298,12 +317,40 @@ def select_candidate(
         label or strategy,
     )
     allowed = set(restrict_to) if restrict_to is not None else None
+    signals = view.signals if config.adaptive.enabled else None
     found = _sort(candidates, providers, request, view, allowed)
     _keep_forced(found)
+    if signals is not None:
+        _adapt(found, request, signals, adaptive or AdaptiveRequest())
     if not found.scored:
         cooling = [status.remaining for _, status in found.unavailable]
         _raise_no_route(candidates, profile, found.excluded, found.budget_blocked, cooling, max_cost, allowed)
     return _decision(found, request)
+
+
+def _adapt(found: _Sorted, request: _Request, signals: SignalView, adaptive: AdaptiveRequest) -> None:
+    """Live signals (``adaptive.py``): skip targets short of headroom until their reset (unless
+    they are all that is left: the upstream has the last word), then the latency objective and
+    the order among near-equal prices."""
+    config = request.config.adaptive
+    found.fastest = adaptive.fastest
+    for s in found.scored:
+        room = headroom_status(signals, s.candidate.key, request.prompt + request.out, config)
+        if room is not None:
+            found.short.append((s, room))
+    if found.short:
+        short = {id(s) for s, _ in found.short}
+        rest = [s for s in found.scored if id(s) not in short]
+        if rest:
+            found.scored = rest
+            for s, status in found.short:
+                found.unavailable.append((s.candidate, status))
+                found.excluded[s.candidate.key] = status.reason
+        else:
+            found.note = f"every other target is unavailable; calling despite low headroom ({found.short[0][1].reason})"
+    if found.scored:
+        found.scored, note = arrange(found.scored, _rank, signals, config, adaptive, found.excluded)
+        found.note = found.note or note
 
 
 def _sort(
@@ -401,7 +448,7 @@ def _decision(found: _Sorted, request: _Request) -> RoutingDecision:
     return RoutingDecision(
         provider=best.candidate.provider,
         model=best.candidate.model,
-        reason=_reason(best, found.scored, request, found.excluded),
+        reason=_signals_reason(_reason(best, found.scored, request, found.excluded), found),
         estimated_cost=best.cost,
         _best=best,
         _others=tuple(s for s in found.scored if s is not best),
@@ -413,6 +460,12 @@ def _decision(found: _Sorted, request: _Request) -> RoutingDecision:
         output_tokens=request.out,
         tier=best.candidate.tier,
     )
+
+
+def _signals_reason(reason: str, found: _Sorted) -> str:
+    if found.fastest:
+        reason = reason.replace("cheapest adequate", "fastest adequate", 1)
+    return f"{reason}; {found.note}" if found.note else reason
 
 
 def _raise_no_route(

@@ -9,19 +9,26 @@ series).
 from __future__ import annotations
 
 from .local import TRIAL_WAIT, Block, BlockCause, RoutingState, StateSnapshot, TargetStatus, Ticket
-from .metrics import PrometheusStoreMetrics
+from .metrics import PrometheusSignalMetrics, PrometheusStoreMetrics
 from .redis import RedisStore, StoreEvent, StoreMetricsHook, StoreStats
+from .signals import HeadroomBlock, LatencyKind, SignalBook, SignalSettings, SignalView
 from .store import LocalStore, RoutingStore
 
 __all__ = [
     "TRIAL_WAIT",
     "Block",
     "BlockCause",
+    "HeadroomBlock",
+    "LatencyKind",
     "LocalStore",
+    "PrometheusSignalMetrics",
     "PrometheusStoreMetrics",
     "RedisStore",
     "RoutingState",
     "RoutingStore",
+    "SignalBook",
+    "SignalSettings",
+    "SignalView",
     "StateSnapshot",
     "StoreEvent",
     "StoreMetricsHook",

@@ -36,6 +36,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
+from .signals import SignalBook, SignalView
+
 __all__ = [
     "DEFAULT_TENANT",
     "TRIAL_WAIT",
@@ -142,9 +144,10 @@ class StateSnapshot:
     ``turn``: the round-robin turn read (or taken) with it, when planning asked for one.
     ``tenant``: whose request it is read for: a target is also blocked for it when that tenant
     is cooling on the target or its whole provider (:func:`scoped_key` records, read with the
-    rest: still one read)."""
+    rest: still one read). ``signals``: the live signals read with it (latency, load, errors,
+    headroom: ``signals.py``)."""
 
-    __slots__ = ("_providers", "_targets", "now", "tenant", "turn")
+    __slots__ = ("_providers", "_targets", "now", "signals", "tenant", "turn")
 
     def __init__(
         self,
@@ -153,16 +156,20 @@ class StateSnapshot:
         providers: Mapping[str, TargetStatus],
         turn: int | None = None,
         tenant: str = DEFAULT_TENANT,
+        signals: SignalView | None = None,
     ) -> None:
         self.now = now
         self._targets = targets
         self._providers = providers
         self.turn = turn
         self.tenant = tenant
+        self.signals = signals
 
     def for_tenant(self, tenant: str | None) -> StateSnapshot:
         """The same read, for ``tenant``'s request (None: the providers' own keys)."""
-        return StateSnapshot(self.now, self._targets, self._providers, self.turn, tenant or DEFAULT_TENANT)
+        return StateSnapshot(
+            self.now, self._targets, self._providers, self.turn, tenant or DEFAULT_TENANT, self.signals
+        )
 
     @property
     def empty(self) -> bool:
@@ -188,8 +195,11 @@ class RoutingState:
         breaker_cooldown: float = 30.0,
         health_ttl: float = 60.0,
         max_cooldown: float = 300.0,
+        signals: SignalBook | None = None,
     ) -> None:
         self._clock = clock
+        #: This process's live signals (``signals.py``): execution writes them, snapshots carry them.
+        self.signals = signals or SignalBook(clock=clock)
         self.breaker_threshold = breaker_threshold
         self.breaker_cooldown = breaker_cooldown
         self.health_ttl = health_ttl
@@ -218,7 +228,7 @@ class RoutingState:
         for key in ended:
             del self._records[key]
         providers = {p: status for p in list(self._provider_down) if (status := self._down(p, now)) is not None}
-        return StateSnapshot(now, targets, providers)
+        return StateSnapshot(now, targets, providers, signals=self.signals.view())
 
     # ------------------------------------------------------------------ execution
 

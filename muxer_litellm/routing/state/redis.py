@@ -11,6 +11,13 @@ admitted from that read without another trip, and its success writes nothing unl
 had something to forget. State changes (a failure, a 429, a trial gate taken or freed, a health
 mark) cost one script each. See ``redis_lua.py`` for the data model and the scripts.
 
+Live signals (``signals.py``: latency, in flight, errors, headroom) ride on the same read: each
+replica's snapshot script also publishes this replica's aggregate when ``publish_interval`` has
+passed since its last publish and it changed, and returns the other replicas' aggregates. A
+replica that routes nothing for a while publishes what its ending calls changed with one
+script after ``publish_interval`` (never more often). All keys share one hash tag and every key
+a script touches is passed to it, so the store works on Redis Cluster (``redis_cluster``).
+
 Redis trouble never fails a request: every trip has a short timeout; when one fails, the store
 logs once, counts it (:attr:`RedisStore.stats`, and the metrics hook), keeps what it last read
 as this process's local state and routes on that (:class:`~.local.RoutingState`), retrying
@@ -21,9 +28,12 @@ learned meanwhile (cooldowns and open breakers, with the time they have left) an
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import math
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -42,7 +52,8 @@ from .local import (
     health_status,
     scoped_key,
 )
-from .redis_lua import ADMIT, COOL_DOWN, FAILURE, HEALTH, PUBLISH, RELEASE, SNAPSHOT, SUCCESS
+from .redis_lua import ADMIT, COOL_DOWN, FAILURE, HEALTH, PUBLISH, PUBLISH_SIGNALS, RELEASE, SNAPSHOT, SUCCESS
+from .signals import SignalView
 from .store import RoutingStore
 
 if TYPE_CHECKING:
@@ -81,12 +92,16 @@ class StoreEvent:
 class StoreStats:
     """What a shared store did: ``outages`` (times Redis went out of reach), ``recoveries``,
     ``fallbacks`` per operation served locally, ``published`` blocks handed back to Redis,
-    ``shared``: whether it shares right now."""
+    ``shared``: whether it shares right now; ``reads``: snapshot round trips; ``signal_publishes``:
+    publishes of this replica's signals (``signals_on_reads`` of them rode on a snapshot read)."""
 
     shared: bool = True
     outages: int = 0
     recoveries: int = 0
     published: int = 0
+    reads: int = 0
+    signal_publishes: int = 0
+    signals_on_reads: int = 0
     fallbacks: dict[str, int] = field(default_factory=dict)
 
 
@@ -112,6 +127,8 @@ class _View:
     seq: int
     targets: dict[str, _Rec]
     providers: dict[str, tuple[int, str]]
+    #: Other replicas' signals: (aggregate, age in seconds when read).
+    signals: tuple[tuple[dict[str, Any], float], ...] = ()
 
 
 def safe_url(url: str) -> str:
@@ -160,6 +177,8 @@ class RedisStore(RoutingStore):
     probes when it is due). ``trial_lease``: the longest a half-open trial holds the gate for
     every replica (so a replica that dies mid-trial does not keep it shut). ``clock``: for tests
     only, a fake clock (seconds) shared by every store in the test instead of Redis's TIME.
+    ``publish_interval``: the least time between two publishes of this replica's live signals;
+    ``shared_ttl``: how long a replica's signals count after it last published.
     """
 
     backend = "redis"
@@ -176,6 +195,8 @@ class RedisStore(RoutingStore):
         metrics: StoreMetricsHook | None = None,
         url: str = "redis",
         clock: Callable[[], float] | None = None,
+        publish_interval: float = 0.1,
+        shared_ttl: float = 10.0,
     ) -> None:
         self.client = client
         self.local = local
@@ -206,11 +227,26 @@ class RedisStore(RoutingStore):
         self._release = client.register_script(RELEASE)
         self._health = client.register_script(HEALTH)
         self._publish = client.register_script(PUBLISH)
+        self._publish_signals = client.register_script(PUBLISH_SIGNALS)
+        self.publish_interval = publish_interval
+        self.shared_ttl = shared_ttl
+        self.replica = uuid.uuid4().hex[:16]
+        self._sig_key = f"{self._base}:sig"
+        self._sigt_key = f"{self._base}:sigt"
+        self._published_at = -math.inf  # monotonic time of the last publish of this replica's signals
+        self._published_version = 0  # the book's version then (0: an empty book, nothing to say)
+        self._flush: asyncio.Task[None] | None = None
+        self._decoded: dict[str, tuple[str, dict[str, Any]]] = {}  # replica -> (raw, decoded)
 
     @classmethod
-    def from_url(cls, url: str, *, local: RoutingState, timeout: float = 0.2, **options: Any) -> RedisStore:
+    def from_url(
+        cls, url: str, *, local: RoutingState, timeout: float = 0.2, cluster: bool = False, **options: Any
+    ) -> RedisStore:
         """A store on a new ``redis.asyncio`` client for ``url`` (``redis://``, ``rediss://``,
-        ``unix://``), which never retries on its own: the store decides what a failed trip means."""
+        ``unix://``), which never retries on its own: the store decides what a failed trip means.
+        ``cluster``: ``url`` names a node of a Redis Cluster (redis-py's cluster client)."""
+        if cluster:
+            return cls(_cluster_client(url, timeout), local=local, timeout=timeout, url=url, **options)
         try:
             from redis.asyncio import Redis
             from redis.asyncio.retry import Retry
@@ -230,6 +266,11 @@ class RedisStore(RoutingStore):
         return cls(client, local=local, timeout=timeout, url=url, **options)
 
     async def aclose(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._flush
+            self._flush = None
         await self.client.aclose()
 
     # ------------------------------------------------------------------ keys and time
@@ -375,12 +416,16 @@ class RedisStore(RoutingStore):
     # ------------------------------------------------------------------ reading
 
     async def _read(self, turn: str | None, advance: bool) -> tuple[_View, int | None]:
-        keys = [self._seq_key, self._idx_key]
+        keys = [self._seq_key, self._idx_key, self._sig_key, self._sigt_key]
         if turn is not None:
             keys.append(f"{self._base}:turn:{turn}")
-        reply = await self._snapshot(
-            keys=keys, args=[self._now_arg(), self._base, "1" if advance else "0", TURN_TTL_MS]
-        )
+        payload, version = self._due_signals()
+        args = [self._now_arg(), self._base, "1" if advance else "0", TURN_TTL_MS]
+        ttl = max(1, round(self.shared_ttl * 1000))
+        reply = await self._snapshot(keys=keys, args=[*args, self.replica, payload, ttl])
+        self.stats.reads += 1
+        if payload:
+            self._published(version, on_read=True)
         targets: dict[str, _Rec] = {}
         providers: dict[str, tuple[int, str]] = {}
         records = json.loads(reply[3]) or ()  # an empty Lua table encodes as {}
@@ -390,10 +435,87 @@ class RedisStore(RoutingStore):
                 targets[member[2:]] = _rec_from_fields(fields)
             elif member.startswith("p:"):
                 providers[member[2:]] = (int(fields[0]), _text(fields[1] or "unhealthy"))
-        view = _View(time.monotonic(), int(reply[0]), int(reply[1]), targets, providers)
+        view = _View(time.monotonic(), int(reply[0]), int(reply[1]), targets, providers, self._heard(reply))
         self._view = view
         number = int(reply[2])
         return view, (number if turn is not None and number >= 0 else None)
+
+    # ------------------------------------------------------------------ live signals
+
+    def _due_signals(self) -> tuple[str, int]:
+        """This replica's signals to publish now ('' when not due: published within
+        ``publish_interval``, or unchanged since), with the book's version."""
+        book = self.local.signals
+        version = book.version
+        if version == self._published_version or time.monotonic() - self._published_at < self.publish_interval:
+            return "", version
+        return json.dumps(book.aggregate(), separators=(",", ":")), version
+
+    def _published(self, version: int, *, on_read: bool) -> None:
+        self._published_at = time.monotonic()
+        self._published_version = version
+        self.stats.signal_publishes += 1
+        self.stats.signals_on_reads += on_read
+
+    def _heard(self, reply: list[Any]) -> tuple[tuple[dict[str, Any], float], ...]:
+        """Other replicas' signals from a snapshot reply, decoded once per publish."""
+        raw = reply[4] if len(reply) > 4 else []
+        now = int(reply[0])
+        heard: list[tuple[dict[str, Any], float]] = []
+        decoded: dict[str, tuple[str, dict[str, Any]]] = {}
+        for i in range(0, len(raw) - 2, 3):
+            replica, stamp, payload = _text(raw[i]), raw[i + 1], _text(raw[i + 2])
+            cached = self._decoded.get(replica)
+            if cached is not None and cached[0] == payload:
+                aggregate = cached[1]
+            else:
+                try:
+                    loaded = json.loads(payload)
+                except ValueError:
+                    continue
+                if not isinstance(loaded, dict):
+                    continue
+                aggregate = loaded
+            decoded[replica] = (payload, aggregate)
+            heard.append((aggregate, max(0.0, (now - float(stamp)) / 1000)))
+        self._decoded = decoded
+        return tuple(heard)
+
+    def _signals_of(self, view: _View) -> SignalView:
+        since = 0.0 if self._clock is not None else time.monotonic() - view.read_at
+        return self.local.signals.view([a for a, _ in view.signals], age=[age + since for _, age in view.signals])
+
+    def signals_changed(self) -> None:
+        if self._flush is not None or self._down:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._flush = loop.create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        """Publish what changed since the last publish, once ``publish_interval`` has passed
+        (a snapshot read in the meantime may have carried it already)."""
+        try:
+            # At least one interval from the change: a snapshot read meanwhile usually carries it.
+            wait = max(self.publish_interval, self._published_at + self.publish_interval - time.monotonic())
+            await asyncio.sleep(wait)
+            payload, version = self._due_signals()
+            if payload:
+                ttl = max(1, round(self.shared_ttl * 1000))
+                done = await self._run(
+                    "publish_signals",
+                    lambda: self._publish_signals(
+                        keys=[self._sig_key, self._sigt_key], args=[self._now_arg(), self.replica, payload, ttl]
+                    ),
+                )
+                if done is not None:
+                    self._published(version, on_read=False)
+        finally:
+            self._flush = None
+        if self.local.signals.version != self._published_version and not self._down:
+            self.signals_changed()
 
     def _snapshot_of(self, view: _View, turn: int | None) -> StateSnapshot:
         now = self._view_now(view)
@@ -406,7 +528,7 @@ class RedisStore(RoutingStore):
             for p, (until, error) in view.providers.items()
             if until > now
         }
-        return StateSnapshot(self.local.now(), targets, providers, turn)
+        return StateSnapshot(self.local.now(), targets, providers, turn, signals=self._signals_of(view))
 
     @staticmethod
     def _rec_status(rec: _Rec, now: int) -> TargetStatus | None:
@@ -609,6 +731,14 @@ class RedisStore(RoutingStore):
                 self._view.providers.pop(provider, None)
             else:
                 self._view.providers[provider] = (self._view_now(self._view) + ttl, error or "unhealthy")
+
+
+def _cluster_client(url: str, timeout: float) -> Any:
+    try:
+        from redis.asyncio.cluster import RedisCluster
+    except ImportError as exc:  # pragma: no cover - the [redis] extra is missing
+        raise ImportError("redis_cluster needs the redis client: pip install 'muxer-litellm[redis]'") from exc
+    return RedisCluster.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout, decode_responses=True)
 
 
 def _is_redis_trouble(exc: BaseException) -> bool:

@@ -19,6 +19,10 @@ Keys, all under the hash tag ``{prefix}`` (one Redis Cluster slot, so scripts ma
   expire, so one script can read every record a decision needs without SCAN; trimmed on every
   write and expiring with its last member.
 - ``{prefix}:turn:<combo>``: a round-robin counter (INCR), kept for a day after its last turn.
+- ``{prefix}:sig``: a hash of every replica's live signals (``signals.py``): replica id -> its
+  published aggregate (JSON, opaque here); ``{prefix}:sigt``: a sorted set of the same replica
+  ids scored by when each last published. A replica silent for ``shared ttl`` is dropped on the
+  next publish; both keys expire ``shared ttl`` after the last publish.
 
 Every record a decision needs is a member of ``idx`` under one hash tag, so :data:`SNAPSHOT` reads
 them all in one script: tenants' waits ride along with the targets' blocks, and further per-target
@@ -32,7 +36,7 @@ clock), when it is not empty.
 
 from __future__ import annotations
 
-__all__ = ["ADMIT", "COOL_DOWN", "FAILURE", "HEALTH", "PUBLISH", "RELEASE", "SNAPSHOT", "SUCCESS"]
+__all__ = ["ADMIT", "COOL_DOWN", "FAILURE", "HEALTH", "PUBLISH", "PUBLISH_SIGNALS", "RELEASE", "SNAPSHOT", "SUCCESS"]
 
 _PRELUDE = r"""
 local function now_ms()
@@ -99,6 +103,19 @@ local function block(seqkey, r, now, kind, ms, why, reset)
   end
 end
 
+-- Store this replica's signals (KEYS sig, sigt) and drop replicas silent for longer than ttl.
+local function publish_signals(sig, sigt, now, replica, payload, ttl)
+  redis.call('HSET', sig, replica, payload)
+  redis.call('ZADD', sigt, num(now), replica)
+  local stale = redis.call('ZRANGEBYSCORE', sigt, '-inf', '(' .. num(now - ttl))
+  if #stale > 0 then
+    redis.call('HDEL', sig, unpack(stale))
+    redis.call('ZREM', sigt, unpack(stale))
+  end
+  redis.call('PEXPIRE', sig, ttl)
+  redis.call('PEXPIRE', sigt, ttl)
+end
+
 -- What a client needs to mirror the record: {found, kind, until, reason, trial, lease, streak}.
 local function view(r, found)
   if not found then return {0, '', 0, '', 0, 0, 0} end
@@ -106,21 +123,37 @@ local function view(r, found)
 end
 """
 
-#: KEYS: seq, idx[, turn]. ARGV: now, key base, advance ('1'/'0'), turn ttl ms.
-#: Returns {now, seq, turn (-1: none), json}: json is [member, fields, member, fields, ...] (one
-#: string, so a client decodes one value, not six per record); a target's fields are
+#: KEYS: seq, idx, sig, sigt[, turn]. ARGV: now, key base, advance ('1'/'0'), turn ttl ms,
+#: replica id, its signals to publish ('' = none this time), signals ttl ms.
+#: Returns {now, seq, turn (-1: none), json, signals}: json is [member, fields, member, fields, ...]
+#: (one string, so a client decodes one value, not six per record); a target's fields are
 #: [kind, until, reason, trial, lease, streak], a provider's [until, error], all strings.
+#: signals: {replica, published at, aggregate, ...} of the other replicas heard from within the ttl.
 SNAPSHOT = (
     _PRELUDE
     + r"""
 local now = now_ms()
 local out = {num(now), num(seq_get(KEYS[1])), -1}
-if KEYS[3] then
+if KEYS[5] then
   if ARGV[3] == '1' then
-    out[3] = redis.call('INCR', KEYS[3]) - 1
-    redis.call('PEXPIRE', KEYS[3], ARGV[4])
+    out[3] = redis.call('INCR', KEYS[5]) - 1
+    redis.call('PEXPIRE', KEYS[5], ARGV[4])
   else
-    out[3] = tonumber(redis.call('GET', KEYS[3]) or '0')
+    out[3] = tonumber(redis.call('GET', KEYS[5]) or '0')
+  end
+end
+local ttl = tonumber(ARGV[7])
+if ARGV[6] ~= '' then publish_signals(KEYS[3], KEYS[4], now, ARGV[5], ARGV[6], ttl) end
+local heard = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. num(now - ttl), '+inf', 'WITHSCORES')
+local signals = {}
+for i = 1, #heard, 2 do
+  if heard[i] ~= ARGV[5] then
+    local payload = redis.call('HGET', KEYS[3], heard[i])
+    if payload then
+      table.insert(signals, heard[i])
+      table.insert(signals, heard[i + 1])
+      table.insert(signals, payload)
+    end
   end
 end
 local members = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. num(now), '+inf')
@@ -138,7 +171,19 @@ for _, m in ipairs(members) do
   end
 end
 table.insert(out, cjson.encode(records))
+table.insert(out, signals)
 return out
+"""
+)
+
+#: KEYS: sig, sigt. ARGV: now, replica id, its signals (aggregate JSON), signals ttl ms.
+#: This replica's signals when no snapshot carried them within the publish interval.
+PUBLISH_SIGNALS = (
+    _PRELUDE
+    + r"""
+local now = now_ms()
+publish_signals(KEYS[1], KEYS[2], now, ARGV[2], ARGV[3], tonumber(ARGV[4]))
+return 1
 """
 )
 

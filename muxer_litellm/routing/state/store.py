@@ -97,6 +97,11 @@ class RoutingStore(ABC):
         """Release connections (a local store has none)."""
         return None
 
+    def signals_changed(self) -> None:
+        """This process's live signals (``local.signals``) changed: a shared store publishes
+        them (at most every ``publish_interval``); the local store has nothing to do."""
+        return None
+
 
 class LocalStore(RoutingStore):
     """This process's :class:`RoutingState`, as a store: each coroutine calls the state's method

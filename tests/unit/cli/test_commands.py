@@ -866,8 +866,8 @@ def test_route_wrong_key(proxy: respx.MockRouter) -> None:
 
 def test_route_bad_input_is_one_line(catalog: respx.Route, tmp_path: Path) -> None:
     failed_with(
-        invoke("route", PROMPT, "--strategy", "fastest"),
-        "error: unknown routing strategy 'fastest'; use one of heuristic, cost_optimized, cascade, hybrid",
+        invoke("route", PROMPT, "--strategy", "quickest"),
+        "error: unknown routing strategy 'quickest'; use one of heuristic, cost_optimized, cascade, hybrid, fastest",
     )
     assert catalog.call_count == 0  # checked before any request
     bad = tmp_path / "routing.yaml"

@@ -135,9 +135,9 @@ def test_default_strategy_may_name_a_combo_or_a_cascade() -> None:
 
 def test_unknown_default_strategy_is_rejected_listing_the_known_ones() -> None:
     with pytest.raises(ValidationError) as caught:
-        RoutingConfig.model_validate({"default_strategy": "fastest", "combos": {"fast": {"targets": ["p/a"]}}})
+        RoutingConfig.model_validate({"default_strategy": "quickest", "combos": {"fast": {"targets": ["p/a"]}}})
     message = str(caught.value)
-    assert "'fastest' is not a strategy" in message
+    assert "'quickest' is not a strategy" in message
     assert "fast" in message
     assert "cost_optimized" in message
 
@@ -455,11 +455,11 @@ def test_blank_default_routing_strategy_is_ignored(tmp_path: Path, monkeypatch: 
 
 
 def test_env_default_strategy_is_validated_and_named_in_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DEFAULT_ROUTING_STRATEGY", "fastest")
+    monkeypatch.setenv("DEFAULT_ROUTING_STRATEGY", "quickest")
     with pytest.raises(RoutingConfigError) as caught:
         load_routing_config()
     assert "DEFAULT_ROUTING_STRATEGY" in str(caught.value)
-    assert "'fastest' is not a strategy" in str(caught.value)
+    assert "'quickest' is not a strategy" in str(caught.value)
 
 
 def test_env_disabling_cascades_under_a_cascade_default_is_named_in_the_error(

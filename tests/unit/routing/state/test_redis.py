@@ -183,7 +183,8 @@ async def test_a_routed_request_costs_one_round_trip_and_a_failure_one_more(
     replicas: Replicas, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     many = {f"p{i}": bare(f"p{i}", {f"m{j}": CHEAP for j in range(50)}) for i in range(4)}  # 200 candidates
-    store = replicas.store()
+    # Live signals are published on a timer of their own (test_signals_redis.py): not in this count.
+    store = replicas.store(publish_interval=3600.0)
     router = replicas.router(RoutingConfig(), store)
     trips = Trips(store, monkeypatch)
 
@@ -191,7 +192,7 @@ async def test_a_routed_request_costs_one_round_trip_and_a_failure_one_more(
     assert trips.take() == 1  # the snapshot: never one per candidate; admit and success write nothing
 
     rr = RoutingConfig(combos={"rr": {"targets": ["a/m1", "b/m3"], "strategy": "round_robin"}})
-    rr_store = replicas.store()
+    rr_store = replicas.store(publish_interval=3600.0)
     rr_router = replicas.router(rr, rr_store)
     rr_trips = Trips(rr_store, monkeypatch)
     answered = [(await rr_router.route_request(MESSAGES, providers_ab(), "rr")).router_metadata.selected_model]
