@@ -152,9 +152,10 @@ class BudgetExceededError(ProviderError):
 
 
 class ProviderTimeoutError(ProviderError):
-    """The proxy or its upstream did not answer in time. ``limit`` names the limit that
-    fired when it was one of ours (``deadline``, ``timeout``, ``stream_timeout``, a routed
-    ``deadline``); None for a per-phase timeout of the HTTP client."""
+    """The proxy or its upstream did not answer in time. ``limit`` names the setting whose
+    limit fired: ``deadline``, ``timeout`` (the read timeout: a stream's wait for its next data
+    event, or the HTTP client's own read timer), ``stream_timeout``, a routed ``deadline``; None
+    for the HTTP client's connect, write or pool timeouts."""
 
     default_retryable = True
 

@@ -328,12 +328,15 @@ class ProxyTransport:
                 model=model,
             )
         if isinstance(exc, httpx.TimeoutException):
+            # A read timer is the ``timeout`` setting, whether the client's (which restarts as bytes
+            # arrive, so it can fire a moment before ours) or the stream's gap timer fired.
             return ProviderTimeoutError(
                 f"LiteLLM proxy at {self.base_url} did not answer in time ({type(exc).__name__}: {detail}); check "
                 "the proxy's load and its upstream, or raise the timeout (LITELLM_TIMEOUT)",
                 None,
                 PROVIDER,
                 model=model,
+                limit="timeout" if isinstance(exc, httpx.ReadTimeout) else None,
             )
         if isinstance(exc, _DROPPED):
             # Fault suite (tests/integration/test_faults.py): a proxy killed mid-call surfaces as

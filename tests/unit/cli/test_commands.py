@@ -731,8 +731,8 @@ def test_chat_404_for_a_model_the_catalog_lacks_lists_the_models(proxy: respx.Mo
         (
             httpx.ReadTimeout("read timed out"),
             API_KEY,
-            f"error: the proxy at {BASE_URL} did not answer in time — check it is up, or raise LITELLM_TIMEOUT "
-            "(--timeout)",
+            f"error: the proxy at {BASE_URL} sent no data within the timeout for model 'cheap-chat'; the call was "
+            "stopped — check the proxy and its upstream, or raise LITELLM_TIMEOUT",
         ),
         (
             httpx.Response(429, json=error_body("slow\ndown", "throttling_error", "429")),
