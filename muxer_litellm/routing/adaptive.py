@@ -65,7 +65,7 @@ def headroom_status(signals: SignalView, key: str, tokens: int, config: Adaptive
     block = signals.headroom(key, tokens=tokens, reserve=config.headroom_reserve)
     if block is None:
         return None
-    return TargetStatus(f"{block.left} {block.kind} left until reset in {block.reset:.1f} s", block.reset, "rate_limit")
+    return TargetStatus(block.detail(), block.reset, "rate_limit")
 
 
 def arrange(

@@ -187,6 +187,9 @@ class AdaptiveConfig(BaseModel):
     shared_ttl: Seconds = Field(
         10.0, description="Shared store: another replica's signals older than this are ignored."
     )
+    publish_below: Annotated[int, Field(strict=True, ge=0)] = Field(
+        20, description="Shared store: calls on a target with at most this many requests left publish at once."
+    )
 
 
 class RoutingConfig(BaseModel):

@@ -3,7 +3,8 @@ and ended (in flight, error rate), how long it took (total and per output token 
 time to the first chunk for a stream) and what the upstream said of its rate limits
 (:class:`~muxer_litellm.host.Headroom`, typed by the provider: routing reads no reply headers).
 
-No I/O: a shared store publishes the book on its own schedule (``RoutingStore.signals_changed``).
+No I/O: a shared store publishes the book on its own schedule (``RoutingStore.signals_changed``:
+off the call's path, at once when the target is near its rate limit).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class CallSignals:
         self.key = key
         self.number = store.local.signals.started(key)
         self._at = store.local.signals.clock()
+        store.signals_changed(key)
         self._started = time.perf_counter()
         self._first = False
         self._ended = False
@@ -61,7 +63,7 @@ class CallSignals:
             return
         self._ended = True
         self.store.local.signals.ended(self.key, ok=ok)
-        self.store.signals_changed()
+        self.store.signals_changed(self.key)
 
     def failed(self, exc: ProviderError, rate_limit_cooldown: float) -> None:
         """The call failed: an error about the target (a 429, a retryable failure) counts in its

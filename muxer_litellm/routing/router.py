@@ -141,6 +141,7 @@ class HeuristicRouter:
             cluster=config.redis_cluster,
             publish_interval=config.adaptive.publish_interval,
             shared_ttl=config.adaptive.shared_ttl,
+            publish_below=config.adaptive.publish_below,
         )
 
     async def aclose(self, *, drain_timeout: float = 10.0) -> None:

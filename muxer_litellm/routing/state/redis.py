@@ -93,7 +93,8 @@ class StoreStats:
     """What a shared store did: ``outages`` (times Redis went out of reach), ``recoveries``,
     ``fallbacks`` per operation served locally, ``published`` blocks handed back to Redis,
     ``shared``: whether it shares right now; ``reads``: snapshot round trips; ``signal_publishes``:
-    publishes of this replica's signals (``signals_on_reads`` of them rode on a snapshot read)."""
+    publishes of this replica's signals (``signals_on_reads`` of them rode on a snapshot read,
+    ``signals_at_once`` were sent at once for a target near its limit)."""
 
     shared: bool = True
     outages: int = 0
@@ -102,6 +103,7 @@ class StoreStats:
     reads: int = 0
     signal_publishes: int = 0
     signals_on_reads: int = 0
+    signals_at_once: int = 0
     fallbacks: dict[str, int] = field(default_factory=dict)
 
 
@@ -127,8 +129,8 @@ class _View:
     seq: int
     targets: dict[str, _Rec]
     providers: dict[str, tuple[int, str]]
-    #: Other replicas' signals: (aggregate, age in seconds when read).
-    signals: tuple[tuple[dict[str, Any], float], ...] = ()
+    #: Other replicas' signals: (replica id, aggregate, age in seconds when read).
+    signals: tuple[tuple[str, dict[str, Any], float], ...] = ()
 
 
 def safe_url(url: str) -> str:
@@ -178,7 +180,9 @@ class RedisStore(RoutingStore):
     every replica (so a replica that dies mid-trial does not keep it shut). ``clock``: for tests
     only, a fake clock (seconds) shared by every store in the test instead of Redis's TIME.
     ``publish_interval``: the least time between two publishes of this replica's live signals;
-    ``shared_ttl``: how long a replica's signals count after it last published.
+    ``shared_ttl``: how long a replica's signals count after it last published;
+    ``publish_below``: while a target has at most this many requests left, a call starting on it
+    or a reading from it is published at once (off the request's path), not after the interval.
     """
 
     backend = "redis"
@@ -197,6 +201,7 @@ class RedisStore(RoutingStore):
         clock: Callable[[], float] | None = None,
         publish_interval: float = 0.1,
         shared_ttl: float = 10.0,
+        publish_below: int = 20,
     ) -> None:
         self.client = client
         self.local = local
@@ -230,12 +235,15 @@ class RedisStore(RoutingStore):
         self._publish_signals = client.register_script(PUBLISH_SIGNALS)
         self.publish_interval = publish_interval
         self.shared_ttl = shared_ttl
+        self.publish_below = publish_below
         self.replica = uuid.uuid4().hex[:16]
         self._sig_key = f"{self._base}:sig"
         self._sigt_key = f"{self._base}:sigt"
         self._published_at = -math.inf  # monotonic time of the last publish of this replica's signals
         self._published_version = 0  # the book's version then (0: an empty book, nothing to say)
         self._flush: asyncio.Task[None] | None = None
+        self._at_once: asyncio.Task[None] | None = None  # a publish for a target near its limit
+        self._again = False  # something else near its limit changed while it was on its way
         self._decoded: dict[str, tuple[str, dict[str, Any]]] = {}  # replica -> (raw, decoded)
 
     @classmethod
@@ -266,11 +274,12 @@ class RedisStore(RoutingStore):
         return cls(client, local=local, timeout=timeout, url=url, **options)
 
     async def aclose(self) -> None:
-        if self._flush is not None:
-            self._flush.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._flush
-            self._flush = None
+        for task in (self._flush, self._at_once):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._flush = self._at_once = None
         await self.client.aclose()
 
     # ------------------------------------------------------------------ keys and time
@@ -422,7 +431,7 @@ class RedisStore(RoutingStore):
         payload, version = self._due_signals()
         args = [self._now_arg(), self._base, "1" if advance else "0", TURN_TTL_MS]
         ttl = max(1, round(self.shared_ttl * 1000))
-        reply = await self._snapshot(keys=keys, args=[*args, self.replica, payload, ttl])
+        reply = await self._snapshot(keys=keys, args=[*args, self.replica, payload, ttl, version])
         self.stats.reads += 1
         if payload:
             self._published(version, on_read=True)
@@ -453,15 +462,15 @@ class RedisStore(RoutingStore):
 
     def _published(self, version: int, *, on_read: bool) -> None:
         self._published_at = time.monotonic()
-        self._published_version = version
+        self._published_version = max(self._published_version, version)
         self.stats.signal_publishes += 1
         self.stats.signals_on_reads += on_read
 
-    def _heard(self, reply: list[Any]) -> tuple[tuple[dict[str, Any], float], ...]:
+    def _heard(self, reply: list[Any]) -> tuple[tuple[str, dict[str, Any], float], ...]:
         """Other replicas' signals from a snapshot reply, decoded once per publish."""
         raw = reply[4] if len(reply) > 4 else []
         now = int(reply[0])
-        heard: list[tuple[dict[str, Any], float]] = []
+        heard: list[tuple[str, dict[str, Any], float]] = []
         decoded: dict[str, tuple[str, dict[str, Any]]] = {}
         for i in range(0, len(raw) - 2, 3):
             replica, stamp, payload = _text(raw[i]), raw[i + 1], _text(raw[i + 2])
@@ -477,22 +486,72 @@ class RedisStore(RoutingStore):
                     continue
                 aggregate = loaded
             decoded[replica] = (payload, aggregate)
-            heard.append((aggregate, max(0.0, (now - float(stamp)) / 1000)))
+            heard.append((replica, aggregate, max(0.0, (now - float(stamp)) / 1000)))
         self._decoded = decoded
         return tuple(heard)
 
     def _signals_of(self, view: _View) -> SignalView:
         since = 0.0 if self._clock is not None else time.monotonic() - view.read_at
-        return self.local.signals.view([a for a, _ in view.signals], age=[age + since for _, age in view.signals])
+        return self.local.signals.view(
+            [a for _, a, _ in view.signals],
+            age=[age + since for _, _, age in view.signals],
+            ids=[replica for replica, _, _ in view.signals],
+            me=self.replica,
+        )
 
-    def signals_changed(self) -> None:
-        if self._flush is not None or self._down:
+    def signals_changed(self, key: str | None = None) -> None:
+        if self._down:
             return
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return
-        self._flush = loop.create_task(self._flush_later())
+        if key is not None and self._near_limit(key):
+            if self._at_once is not None:
+                self._again = True
+            else:
+                self._at_once = loop.create_task(self._publish_at_once())
+            return
+        if self._flush is None:
+            self._flush = loop.create_task(self._flush_later())
+
+    def _near_limit(self, key: str) -> bool:
+        """``key`` has a known count of requests left, at most ``publish_below`` (as this
+        replica sees it: its own readings and the others' from the last read)."""
+        view = self._view
+        if view is None:
+            return False
+        left = self._signals_of(view).remaining(key)[0]
+        return left is not None and left <= self.publish_below
+
+    async def _publish_at_once(self) -> None:
+        """Publish this replica's signals now (a call started on, or a reading came from, a
+        target near its limit), and again while more such changes came meanwhile."""
+        try:
+            while True:
+                self._again = False
+                version = self.local.signals.version
+                payload = json.dumps(self.local.signals.aggregate(), separators=(",", ":"))
+                if not await self._send_signals(payload, version):
+                    return
+                self.stats.signals_at_once += 1
+                if not self._again:
+                    return
+        finally:
+            self._at_once = None
+
+    async def _send_signals(self, payload: str, version: int) -> bool:
+        ttl = max(1, round(self.shared_ttl * 1000))
+        done = await self._run(
+            "publish_signals",
+            lambda: self._publish_signals(
+                keys=[self._sig_key, self._sigt_key], args=[self._now_arg(), self.replica, payload, ttl, version]
+            ),
+        )
+        if done is None:
+            return False
+        self._published(version, on_read=False)
+        return True
 
     async def _flush_later(self) -> None:
         """Publish what changed since the last publish, once ``publish_interval`` has passed
@@ -503,15 +562,7 @@ class RedisStore(RoutingStore):
             await asyncio.sleep(wait)
             payload, version = self._due_signals()
             if payload:
-                ttl = max(1, round(self.shared_ttl * 1000))
-                done = await self._run(
-                    "publish_signals",
-                    lambda: self._publish_signals(
-                        keys=[self._sig_key, self._sigt_key], args=[self._now_arg(), self.replica, payload, ttl]
-                    ),
-                )
-                if done is not None:
-                    self._published(version, on_read=False)
+                await self._send_signals(payload, version)
         finally:
             self._flush = None
         if self.local.signals.version != self._published_version and not self._down:

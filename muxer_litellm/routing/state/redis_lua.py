@@ -20,7 +20,8 @@ Keys, all under the hash tag ``{prefix}`` (one Redis Cluster slot, so scripts ma
   write and expiring with its last member.
 - ``{prefix}:turn:<combo>``: a round-robin counter (INCR), kept for a day after its last turn.
 - ``{prefix}:sig``: a hash of every replica's live signals (``signals.py``): replica id -> its
-  published aggregate (JSON, opaque here); ``{prefix}:sigt``: a sorted set of the same replica
+  published aggregate (JSON, opaque here), and ``<replica id>#v`` -> that aggregate's version
+  (an older one arriving late is ignored); ``{prefix}:sigt``: a sorted set of the same replica
   ids scored by when each last published. A replica silent for ``shared ttl`` is dropped on the
   next publish; both keys expire ``shared ttl`` after the last publish.
 
@@ -103,15 +104,19 @@ local function block(seqkey, r, now, kind, ms, why, reset)
   end
 end
 
--- Store this replica's signals (KEYS sig, sigt) and drop replicas silent for longer than ttl.
-local function publish_signals(sig, sigt, now, replica, payload, ttl)
-  redis.call('HSET', sig, replica, payload)
-  redis.call('ZADD', sigt, num(now), replica)
-  local stale = redis.call('ZRANGEBYSCORE', sigt, '-inf', '(' .. num(now - ttl))
-  if #stale > 0 then
-    redis.call('HDEL', sig, unpack(stale))
-    redis.call('ZREM', sigt, unpack(stale))
+-- Store this replica's signals (KEYS sig, sigt) unless a later version of them is there already
+-- (two publishes of one replica may arrive out of order), and drop replicas silent for longer than ttl.
+local function publish_signals(sig, sigt, now, replica, payload, ttl, version)
+  local stored = tonumber(redis.call('HGET', sig, replica .. '#v') or '-1')
+  if version >= stored then
+    redis.call('HSET', sig, replica, payload, replica .. '#v', num(version))
+    redis.call('ZADD', sigt, num(now), replica)
   end
+  local stale = redis.call('ZRANGEBYSCORE', sigt, '-inf', '(' .. num(now - ttl))
+  for _, gone in ipairs(stale) do
+    redis.call('HDEL', sig, gone, gone .. '#v')
+  end
+  if #stale > 0 then redis.call('ZREM', sigt, unpack(stale)) end
   redis.call('PEXPIRE', sig, ttl)
   redis.call('PEXPIRE', sigt, ttl)
 end
@@ -124,7 +129,7 @@ end
 """
 
 #: KEYS: seq, idx, sig, sigt[, turn]. ARGV: now, key base, advance ('1'/'0'), turn ttl ms,
-#: replica id, its signals to publish ('' = none this time), signals ttl ms.
+#: replica id, its signals to publish ('' = none this time), signals ttl ms, their version.
 #: Returns {now, seq, turn (-1: none), json, signals}: json is [member, fields, member, fields, ...]
 #: (one string, so a client decodes one value, not six per record); a target's fields are
 #: [kind, until, reason, trial, lease, streak], a provider's [until, error], all strings.
@@ -143,7 +148,7 @@ if KEYS[5] then
   end
 end
 local ttl = tonumber(ARGV[7])
-if ARGV[6] ~= '' then publish_signals(KEYS[3], KEYS[4], now, ARGV[5], ARGV[6], ttl) end
+if ARGV[6] ~= '' then publish_signals(KEYS[3], KEYS[4], now, ARGV[5], ARGV[6], ttl, tonumber(ARGV[8])) end
 local heard = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. num(now - ttl), '+inf', 'WITHSCORES')
 local signals = {}
 for i = 1, #heard, 2 do
@@ -176,13 +181,14 @@ return out
 """
 )
 
-#: KEYS: sig, sigt. ARGV: now, replica id, its signals (aggregate JSON), signals ttl ms.
-#: This replica's signals when no snapshot carried them within the publish interval.
+#: KEYS: sig, sigt. ARGV: now, replica id, its signals (aggregate JSON), signals ttl ms, their
+#: version. This replica's signals when no snapshot carried them within the publish interval, or
+#: at once for a target near its limit.
 PUBLISH_SIGNALS = (
     _PRELUDE
     + r"""
 local now = now_ms()
-publish_signals(KEYS[1], KEYS[2], now, ARGV[2], ARGV[3], tonumber(ARGV[4]))
+publish_signals(KEYS[1], KEYS[2], now, ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]))
 return 1
 """
 )

@@ -17,6 +17,12 @@ synchronous state on one event loop.
   reset time (:class:`~muxer_litellm.host.Headroom`), per deployment. An observation is valid
   until its reset (or ``headroom_ttl`` when it gave none); calls started after the observed
   call count against it. Absent numbers are unknown and never block.
+- *Share* (several replicas): each replica publishes how many calls it started on each target
+  lately (a count decaying over ``SHARE_SECONDS``). The requests left under a shared reading are
+  split among the replicas calling that target by those shares (largest remainders, ties by
+  replica id, so every replica computes the same split): a replica calls only while its own share
+  of what is left, minus its calls the others have not seen yet, is at least one. Replicas that
+  decide at the same instant therefore never together exceed what is left.
 
 Times are seconds on the book's clock (monotonic); a shared store translates them.
 """
@@ -51,6 +57,10 @@ _BASE = 0.1
 _LOG_RATIO = math.log(_RATIO)
 _BUCKETS = 400
 _PRUNE = 1e-4
+#: A replica's share of a target's calls counts its starts over about this many seconds.
+SHARE_SECONDS = 10.0
+#: The share weight of a replica that has not published a start on the target yet.
+_NEWCOMER = 1e-6
 
 
 def bucket_of(ms: float) -> int:
@@ -133,6 +143,15 @@ class _Target:
     outcomes: int = 0
     headroom: dict[str, _Observation] = field(default_factory=dict)
     last_probe: float = -math.inf
+    #: Recent starts (decaying over SHARE_SECONDS) and when last updated.
+    recent: float = 0.0
+    recent_at: float = 0.0
+    #: At the last aggregate (what the other replicas know): starts, and recent starts as published.
+    shared_starts: int = 0
+    shared_recent: float = 0.0
+
+    def recent_now(self, now: float) -> float:
+        return self.recent * math.exp(-(now - self.recent_at) / SHARE_SECONDS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +162,17 @@ class HeadroomBlock:
     kind: Literal["requests", "tokens"]
     left: int
     reset: float
+    #: Set when the requests left are shared: (replicas calling the target, this one's share).
+    share: tuple[int, int] | None = None
+
+    def detail(self) -> str:
+        text = f"{self.left} {self.kind} left until reset in {self.reset:.1f} s"
+        if self.share is not None:
+            text += f", this replica's share {self.share[1]} ({self.share[0]} replicas calling it)"
+        return text
 
     def reason(self, key: str) -> str:
-        return f"skipped {key}: {self.left} {self.kind} left until reset in {self.reset:.1f} s"
+        return f"skipped {key}: {self.detail()}"
 
 
 class SignalBook:
@@ -171,6 +198,9 @@ class SignalBook:
         target = self._target(key)
         target.in_flight += 1
         target.starts += 1
+        now = self.clock()
+        target.recent = target.recent_now(now) + 1.0
+        target.recent_at = now
         self.version += 1
         return target.starts
 
@@ -252,16 +282,29 @@ class SignalBook:
             ]
             if rooms:
                 entry["h"] = rooms
+            # Coarse, so that replicas calling at one rate tie exactly (then the replica id decides).
+            recent = round(t.recent_now(now), 1)
+            if recent > 0:
+                entry["w"] = recent
+            t.shared_starts, t.shared_recent = t.starts, recent
             if entry:
                 out[key] = entry
         return out
 
     # ------------------------------------------------------------------ reading
 
-    def view(self, remote: Iterable[Mapping[str, Any]] = (), *, age: Iterable[float] = ()) -> SignalView:
+    def view(
+        self,
+        remote: Iterable[Mapping[str, Any]] = (),
+        *,
+        age: Iterable[float] = (),
+        ids: Iterable[str] = (),
+        me: str = "",
+    ) -> SignalView:
         """What a decision reads: this book, plus ``remote`` aggregates of other replicas
-        (``age``: seconds since each was published)."""
-        return SignalView(self, tuple(remote), tuple(age))
+        (``age``: seconds since each was published; ``ids``: their replica ids, ``me``: this
+        one's, which order the split of shared headroom)."""
+        return SignalView(self, tuple(remote), tuple(age), tuple(ids), me)
 
 
 def _left(count: int | None, since: int) -> int | None:
@@ -272,12 +315,21 @@ class SignalView:
     """One decision's read of the signals (this process's book live, other replicas' as last
     published). Every number is None when unknown."""
 
-    __slots__ = ("_ages", "_book", "_remote", "now")
+    __slots__ = ("_ages", "_book", "_ids", "_me", "_remote", "now")
 
-    def __init__(self, book: SignalBook, remote: tuple[Mapping[str, Any], ...], ages: tuple[float, ...]) -> None:
+    def __init__(
+        self,
+        book: SignalBook,
+        remote: tuple[Mapping[str, Any], ...],
+        ages: tuple[float, ...],
+        ids: tuple[str, ...] = (),
+        me: str = "",
+    ) -> None:
         self._book = book
         self._remote = remote
         self._ages = ages if len(ages) == len(remote) else tuple(0.0 for _ in remote)
+        self._ids = ids if len(ids) == len(remote) else tuple(f"{i:08d}" for i in range(len(remote)))
+        self._me = me
         self.now = book.clock()
 
     @property
@@ -289,11 +341,12 @@ class SignalView:
         """How many other replicas' signals this view holds."""
         return len(self._remote)
 
-    def _remote_entries(self, key: str) -> Iterable[tuple[Mapping[str, Any], float]]:
-        for aggregate, age in zip(self._remote, self._ages, strict=True):
+    def _remote_entries(self, key: str) -> Iterable[tuple[Mapping[str, Any], float, str]]:
+        """Each other replica's entry for ``key``: (entry, seconds since published, replica id)."""
+        for aggregate, age, replica in zip(self._remote, self._ages, self._ids, strict=True):
             entry = aggregate.get(key)
             if isinstance(entry, Mapping):
-                yield entry, age
+                yield entry, age, replica
 
     # ------------------------------------------------------------------ latency
 
@@ -303,7 +356,7 @@ class SignalView:
         local = self._book._targets.get(key)
         lat = local.latency.get(kind) if local is not None else None
         n = lat.count if lat is not None and self.now - lat.last <= self.settings.stale_after else 0
-        for entry, age in self._remote_entries(key):
+        for entry, age, _ in self._remote_entries(key):
             dump = _dump(entry, kind)
             if dump is not None and age <= self.settings.stale_after:
                 n += int(dump[0])
@@ -331,7 +384,7 @@ class SignalView:
         lat = local.latency.get(kind) if local is not None else None
         if lat is not None:
             merged.update(lat.weights)
-        for entry, _ in self._remote_entries(key):
+        for entry, _, _ in self._remote_entries(key):
             dump = _dump(entry, kind)
             if dump is None or not isinstance(dump[3], Mapping):
                 continue
@@ -352,7 +405,7 @@ class SignalView:
         lat = local.latency.get(kind) if local is not None else None
         if lat is not None and lat.count:
             baselines.append((lat.baseline, lat.count))
-        for entry, _ in self._remote_entries(key):
+        for entry, _, _ in self._remote_entries(key):
             dump = _dump(entry, kind)
             if dump is not None and int(dump[0]) > 0:
                 baselines.append((float(dump[2]), int(dump[0])))
@@ -377,7 +430,7 @@ class SignalView:
     def in_flight(self, key: str) -> int:
         local = self._book._targets.get(key)
         n = local.in_flight if local is not None else 0
-        for entry, _ in self._remote_entries(key):
+        for entry, _, _ in self._remote_entries(key):
             n += _int(entry.get("f"))
         return n
 
@@ -387,7 +440,7 @@ class SignalView:
         local = self._book._targets.get(key)
         if local is not None and local.outcomes:
             rates.append((local.errors, local.outcomes))
-        for entry, _ in self._remote_entries(key):
+        for entry, _, _ in self._remote_entries(key):
             e = entry.get("e")
             if isinstance(e, list) and len(e) == 2:
                 try:
@@ -411,55 +464,109 @@ class SignalView:
     def remaining(self, key: str) -> tuple[int | None, int | None]:
         """Requests and tokens left before the reset, summed over the deployments still in
         their window (None: unknown); requests net of calls started since they were reported."""
-        seen, flight = self._readings(key)
-        requests = [r for r, reset, _, _ in seen.values() if r is not None and reset > 0]
-        tokens = [t for _, _, t, reset in seen.values() if t is not None and reset > 0]
-        return (max(0, sum(requests) - flight) if requests else None, sum(tokens) if tokens else None)
+        rooms = self._rooms(key).values()
+        requests = [r.requests for r in rooms if r.requests is not None and r.requests_reset > 0]
+        tokens = [r.tokens for r in rooms if r.tokens is not None and r.tokens_reset > 0]
+        return (max(0, sum(requests)) if requests else None, sum(tokens) if tokens else None)
 
     def headroom(self, key: str, *, tokens: int = 0, reserve: int = 0) -> HeadroomBlock | None:
         """Why ``key`` should be skipped until its limit resets, or None. Every deployment the
-        target was seen on must be short: it has at most ``reserve`` requests left (minus calls
-        started since it said so, here and in flight on other replicas), or fewer tokens left
-        than ``tokens``. Unknown counts never block."""
-        seen, remote_flight = self._readings(key)
+        target was seen on must be short: it has at most ``reserve`` requests left (net of calls
+        started since it said so, here and in flight on other replicas), or this replica's share
+        of the requests above ``reserve`` is used up, or it has fewer tokens left than
+        ``tokens``. Unknown counts never block."""
         blocks: list[HeadroomBlock] = []
-        for requests, requests_reset, left_tokens, tokens_reset in seen.values():
-            if requests is not None and requests_reset > 0 and requests - remote_flight <= reserve:
-                blocks.append(HeadroomBlock("requests", max(0, requests - remote_flight), requests_reset))
-            elif left_tokens is not None and tokens > 0 and tokens_reset > 0 and left_tokens < tokens:
-                blocks.append(HeadroomBlock("tokens", left_tokens, tokens_reset))
-            else:
-                return None  # this deployment can take the call (or says nothing we can use)
+        for room in self._rooms(key).values():
+            if room.requests is not None and room.requests_reset > 0:
+                left = max(0, room.requests)
+                if left <= reserve:
+                    blocks.append(HeadroomBlock("requests", left, room.requests_reset))
+                    continue
+                share = self._share(key, left - reserve)
+                if share is not None and share[1] < 1:
+                    blocks.append(HeadroomBlock("requests", left, room.requests_reset, share))
+                    continue
+            if room.tokens is not None and tokens > 0 and room.tokens_reset > 0 and room.tokens < tokens:
+                blocks.append(HeadroomBlock("tokens", room.tokens, room.tokens_reset))
+                continue
+            return None  # this deployment can take the call (or says nothing we can use)
         return min(blocks, key=lambda b: b.reset) if blocks else None
 
-    def _readings(self, key: str) -> tuple[dict[str, tuple[int | None, float, int | None, float]], int]:
-        """Per deployment: (requests left, seconds to their reset, tokens left, seconds to
-        theirs), the lowest reading of every replica; and calls in flight on other replicas."""
-        seen: dict[str, tuple[int | None, float, int | None, float]] = {}
+    def _share(self, key: str, left: int) -> tuple[int, int] | None:
+        """(replicas calling ``key``, the calls this one may still start) when other replicas
+        call it too: ``left`` plus this replica's starts the others have not seen yet, split by
+        the shares of recent calls as published, this replica's included (largest remainders,
+        ties by replica id), minus those starts: every replica computes the same split from the
+        same published numbers. None when no other replica called it lately."""
+        weights: dict[str, float] = {}
+        for entry, _, replica in self._remote_entries(key):
+            w = _num(entry.get("w"))
+            if w is not None and w > 0:
+                weights[replica] = w
+        if not weights:
+            return None
+        local = self._book._targets.get(key)
+        unseen = 0
+        mine = _NEWCOMER
+        if local is not None:
+            unseen = local.starts - local.shared_starts
+            mine = max(_NEWCOMER, local.shared_recent)
+        weights[self._me] = mine
+        return len(weights), _apportion(left + unseen, weights, self._me) - unseen
+
+    def _rooms(self, key: str) -> dict[str, _Room]:
+        """Per deployment, the lowest reading of every replica: requests left net of the calls
+        started since it was taken (by the replica that took it) and of the calls in flight on
+        every other replica, with the seconds to their reset; tokens likewise, as reported."""
         local = self._book._targets.get(key)
         now = self.now
+        own_flight = local.in_flight if local is not None else 0
+        flights: list[int] = []
+        readings: list[tuple[int, str, _Room]] = []  # (source: -1 this replica, else index), deployment
         if local is not None:
             for dep, o in local.headroom.items():
-                seen[dep] = (
-                    _left(o.requests, local.starts - o.started),
-                    o.requests_reset - now,
-                    o.tokens,
-                    o.tokens_reset - now,
+                room = _Room(
+                    _left(o.requests, local.starts - o.started), o.requests_reset - now, o.tokens, o.tokens_reset - now
                 )
-        remote_flight = 0
-        for entry, age in self._remote_entries(key):
-            remote_flight += _int(entry.get("f"))
+                readings.append((-1, dep, room))
+        for i, (entry, age, _) in enumerate(self._remote_entries(key)):
+            flights.append(_int(entry.get("f")))
             rooms = entry.get("h")
             if not isinstance(rooms, list):
                 continue
-            for room in rooms:
-                parsed = _room(room, age)
-                if parsed is None:
-                    continue
-                dep, reading = parsed
-                mine = seen.get(dep)
-                seen[dep] = reading if mine is None else _lower(mine, reading)
-        return seen, remote_flight
+            for raw in rooms:
+                parsed = _room(raw, age)
+                if parsed is not None:
+                    readings.append((i, parsed[0], parsed[1]))
+        total = own_flight + sum(flights)
+        lowest: dict[str, _Room] = {}
+        for source, dep, room in readings:
+            if room.requests is not None:
+                # The reading's own replica counted its starts since; every other one's calls in flight count too.
+                others = total - (own_flight if source < 0 else flights[source])
+                room = _Room(room.requests - others, room.requests_reset, room.tokens, room.tokens_reset)
+            seen = lowest.get(dep)
+            lowest[dep] = room if seen is None else _lower(seen, room)
+        return lowest
+
+
+@dataclass(frozen=True, slots=True)
+class _Room:
+    requests: int | None
+    requests_reset: float
+    tokens: int | None
+    tokens_reset: float
+
+
+def _apportion(total: int, weights: Mapping[str, float], me: str) -> int:
+    """``me``'s part of ``total`` split by ``weights`` (largest remainders, ties by id): every
+    replica computing this from the same weights gets parts that add up to ``total``."""
+    whole = sum(weights.values())
+    exact = {replica: total * w / whole for replica, w in weights.items()}
+    floors = {replica: math.floor(q + 1e-9) for replica, q in exact.items()}
+    rest = total - sum(floors.values())
+    order = sorted(exact, key=lambda r: (-(exact[r] - floors[r]), r))
+    return floors[me] + (1 if me in order[: max(0, rest)] else 0)
 
 
 def _dump(entry: Mapping[str, Any], kind: str) -> list[Any] | None:
@@ -492,7 +599,7 @@ def _num(value: Any) -> float | None:
     )
 
 
-def _room(room: Any, age: float) -> tuple[str, tuple[int | None, float, int | None, float]] | None:
+def _room(room: Any, age: float) -> tuple[str, _Room] | None:
     """A published headroom reading ``[deployment, requests, requests reset, tokens, tokens reset]``,
     its resets counted from now (``age`` seconds after it was published)."""
     if not isinstance(room, list) or len(room) != 5 or not isinstance(room[0], str):
@@ -500,16 +607,22 @@ def _room(room: Any, age: float) -> tuple[str, tuple[int | None, float, int | No
     requests_reset, tokens_reset = _num(room[2]), _num(room[4])
     if requests_reset is None or tokens_reset is None:
         return None
-    return room[0], (_opt_int(room[1]), requests_reset - age, _opt_int(room[3]), tokens_reset - age)
+    return room[0], _Room(_opt_int(room[1]), requests_reset - age, _opt_int(room[3]), tokens_reset - age)
 
 
-def _lower(
-    a: tuple[int | None, float, int | None, float], b: tuple[int | None, float, int | None, float]
-) -> tuple[int | None, float, int | None, float]:
+def _lower(a: _Room, b: _Room) -> _Room:
     """Two readings of one deployment: within one window counts only go down, so the lower
     count is the later one (a reading whose reset has passed is of an older window)."""
-    requests = (
-        a if b[0] is None or b[1] <= 0 else b if a[0] is None or a[1] <= 0 else min(a, b, key=lambda r: r[0] or 0)
-    )
-    tokens = a if b[2] is None or b[3] <= 0 else b if a[2] is None or a[3] <= 0 else min(a, b, key=lambda r: r[2] or 0)
-    return requests[0], requests[1], tokens[2], tokens[3]
+    if b.requests is None or b.requests_reset <= 0:
+        requests = a
+    elif a.requests is None or a.requests_reset <= 0:
+        requests = b
+    else:
+        requests = a if a.requests <= b.requests else b
+    if b.tokens is None or b.tokens_reset <= 0:
+        tokens = a
+    elif a.tokens is None or a.tokens_reset <= 0:
+        tokens = b
+    else:
+        tokens = a if a.tokens <= b.tokens else b
+    return _Room(requests.requests, requests.requests_reset, tokens.tokens, tokens.tokens_reset)

@@ -97,9 +97,10 @@ class RoutingStore(ABC):
         """Release connections (a local store has none)."""
         return None
 
-    def signals_changed(self) -> None:
-        """This process's live signals (``local.signals``) changed: a shared store publishes
-        them (at most every ``publish_interval``); the local store has nothing to do."""
+    def signals_changed(self, key: str | None = None) -> None:
+        """This process's live signals (``local.signals``) changed (a call on ``key`` started or
+        ended): a shared store publishes them, at most every ``publish_interval``, or at once
+        when ``key`` is near its rate limit; the local store has nothing to do."""
         return None
 
 

@@ -326,3 +326,79 @@ def test_prometheus_gauges_show_the_signals_at_each_scrape() -> None:
     signals.ended(KEY, ok=True)
     assert value("routing_headroom_remaining", target=KEY, limit="requests") is None
     assert value("routing_in_flight", target=KEY) == 0
+
+
+def callers(*starts: int, left: int) -> list[tuple[str, SignalBook]]:
+    """Replicas ``r0, r1, ...`` that started ``starts[i]`` calls each, the last of them
+    reporting ``left`` requests until a reset 5 s away; each has published its aggregate."""
+    made = []
+    for i, n in enumerate(starts):
+        b = book()
+        for _ in range(n):
+            number = b.started(KEY)
+            b.observe_headroom(KEY, Headroom(remaining_requests=left, reset_requests=5.0), number)
+            b.ended(KEY, ok=True)
+        made.append((f"r{i}", b))
+    return made
+
+
+def decide(replicas: list[tuple[str, SignalBook]]) -> dict[str, Any]:
+    """Each replica's headroom decision from its own book and the others' last aggregates."""
+    published = {rid: b.aggregate() for rid, b in replicas}
+    out = {}
+    for rid, b in replicas:
+        others = [r for r, _ in replicas if r != rid]
+        out[rid] = b.view([published[r] for r in others], age=[0.0] * len(others), ids=others, me=rid).headroom(KEY)
+    return out
+
+
+@pytest.mark.parametrize("left", [0, 1, 2, 3, 7])
+def test_replicas_deciding_at_once_split_what_is_left_and_together_use_all_of_it(left: int) -> None:
+    blocks = decide(callers(1, 1, 1, left=left))
+    assert sum(1 for block in blocks.values() if block is None) == min(left, 3)
+
+
+def test_the_replica_with_the_larger_share_of_recent_calls_gets_the_last_request() -> None:
+    blocks = decide(callers(1, 4, 1, left=1))
+    assert blocks["r1"] is None
+    for rid in ("r0", "r2"):
+        block = blocks[rid]
+        assert block is not None
+        assert block.share == (3, 0)
+        reason = block.reason(KEY)
+        assert "1 requests left until reset in 5.0 s, this replica's share 0 (3 replicas calling it)" in reason
+
+
+def test_a_replicas_calls_the_others_have_not_seen_count_against_its_own_share() -> None:
+    replicas = callers(1, 1, left=2)
+    (a_id, a), (b_id, b) = replicas
+    published_b, published_a = b.aggregate(), a.aggregate()
+    assert a.view([published_b], age=[0.0], ids=[b_id], me=a_id).headroom(KEY) is None
+    a.started(KEY)  # not published yet: b still sees 2 left and takes its share
+    assert b.view([published_a], age=[0.0], ids=[a_id], me=b_id).headroom(KEY) is None
+    block = a.view([published_b], age=[0.0], ids=[b_id], me=a_id).headroom(KEY)
+    assert block is not None
+    assert block.share == (2, 0)
+
+
+def test_a_replica_that_never_called_the_target_leaves_a_short_count_to_those_that_did() -> None:
+    ((b_id, b),) = callers(2, left=1)
+    newcomer = book()
+    view = newcomer.view([b.aggregate()], age=[0.0], ids=[b_id], me="r9")
+    assert view.remaining(KEY) == (1, None)
+    assert view.headroom(KEY) is not None
+    assert b.view().headroom(KEY) is None  # alone, the whole count is its own
+
+
+def test_a_published_reading_is_net_of_its_replicas_calls_in_flight_once_not_twice() -> None:
+    a, b = book(), book()
+    n = b.started(KEY)
+    b.observe_headroom(KEY, Headroom(remaining_requests=3, reset_requests=5.0), n)
+    b.started(KEY)  # in flight: published as 2 left and 1 in flight
+    c = book()
+    c.started(KEY)  # a third replica's call in flight counts against b's reading
+    view = a.view([b.aggregate(), c.aggregate()], age=[0.0, 0.0], ids=["b", "c"], me="a")
+    assert view.remaining(KEY) == (1, None)
+    a.started(KEY)  # and so does this replica's own
+    view = a.view([b.aggregate(), c.aggregate()], age=[0.0, 0.0], ids=["b", "c"], me="a")
+    assert view.remaining(KEY) == (0, None)

@@ -194,3 +194,67 @@ def test_the_cluster_helper_starts_a_single_node_cluster(cluster_server: RedisSe
         assert "cluster_slots_assigned:16384" in text
     finally:
         client.close()
+
+
+def call_reporting(store: RedisStore, left: int, reset: float = 30.0) -> None:
+    """One call on KEY as execution reports it: started, answered with ``left`` requests until
+    ``reset``, ended; the store is told at each step (``measure.py`` does the same)."""
+    signals = store.local.signals
+    number = signals.started(KEY)
+    store.signals_changed(KEY)
+    signals.observe_headroom(KEY, Headroom(remaining_requests=left, reset_requests=reset), number)
+    signals.ended(KEY, ok=True)
+    store.signals_changed(KEY)
+
+
+async def settled(*stores: RedisStore) -> None:
+    """Until no publish for a target near its limit is on its way (bounded, never a speed check)."""
+    for _ in range(500):
+        if all(s._at_once is None for s in stores):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("a publish near the limit never finished")
+
+
+async def test_a_reading_near_the_limit_reaches_the_others_at_once_not_after_the_interval(
+    replicas: Replicas,
+) -> None:
+    a, b = replicas.store(publish_interval=60.0), replicas.store(publish_interval=60.0)
+    await a.snapshot()
+    await b.snapshot()
+    call_reporting(a, left=1)
+    await settled(a)
+    assert a.stats.signals_at_once >= 1
+    view = (await b.snapshot()).signals
+    assert view is not None
+    assert view.remaining(KEY) == (1, None)
+    block = view.headroom(KEY)
+    assert block is not None  # the one request left is a's: it called the target, b never did
+    assert block.share == (2, 0)
+    mine = (await a.snapshot()).signals
+    assert mine is not None
+    assert mine.headroom(KEY) is None
+
+
+async def test_far_from_the_limit_a_call_waits_for_the_interval(replicas: Replicas) -> None:
+    a, b = replicas.store(publish_interval=60.0), replicas.store(publish_interval=60.0)
+    await a.snapshot()
+    call_reporting(a, left=500)
+    await settled(a)
+    assert a.stats.signal_publishes == 0
+    view = (await b.snapshot()).signals
+    assert view is not None
+    assert view.remaining(KEY) == (None, None)
+
+
+@pytest.mark.parametrize("left", [1, 2])
+async def test_three_replicas_deciding_at_once_take_no_more_than_is_left(replicas: Replicas, left: int) -> None:
+    stores = [replicas.store(publish_interval=60.0) for _ in range(3)]
+    for store in stores:
+        await store.snapshot()
+    for i, store in enumerate(stores):
+        call_reporting(store, left=left + 2 - i)  # the last reading is the lowest: `left`
+    await settled(*stores)
+    views = [(await store.snapshot()).signals for store in stores]
+    assert all(view is not None and view.remaining(KEY) == (left, None) for view in views)
+    assert sum(1 for view in views if view is not None and view.headroom(KEY) is None) == left
