@@ -50,6 +50,8 @@ COMBOS = {
     "headroom": {"targets": ["litellm/limited-cheap", "litellm/backup-dear"], "strategy": "cost"},
     # Listed slowest first: today's cost order among equal prices is the listed order.
     "latency": {"targets": ["litellm/lat-slow", "litellm/lat-mid", "litellm/lat-fast"], "strategy": "cost"},
+    # The fastest alone: its latency under the same load, what the replicated latency run compares to.
+    "fastest-only": {"targets": ["litellm/lat-fast"], "strategy": "cost"},
 }
 
 
@@ -181,33 +183,30 @@ def headroom_row(calls: list[Call], refused: int) -> dict[str, Any]:
     }
 
 
-def latency_row(calls: list[Call], seconds: float) -> dict[str, Any]:
+def latency_row(calls: list[Call], seconds: float, reference: list[Call] | None = None) -> dict[str, Any]:
+    """``reference``: calls of a run sending everything to the fastest under the same load (the
+    fastest's p50 is then that run's); without it, the p50 of the calls this run sent to it."""
     half = seconds / 2
     first = [c for c in calls if 1.0 <= c.at < half and c.model]  # steady state: after the first probes
-    fast_own = [c.ms for c in first if c.model == "lat-fast"]
+    own = [c.ms for c in first if c.model == "lat-fast"]
+    fast = own if reference is None else [c.ms for c in reference if 1.0 <= c.at < half and c.model == "lat-fast"]
     moved_after = None
-    if not fast_own:
-        return {
-            "p50": p50([c.ms for c in first]),
-            "fast_p50": float("nan"),
-            "slowest_share": sum(1 for c in calls if c.model == "lat-slow") / max(1, len(calls)),
-            "moved_after": None,
-            "failed": sum(1 for c in calls if c.error),
-        }
-    # Traffic has moved once every later 0.5 s bucket sends under half its calls to the old fastest.
-    buckets: dict[int, list[Call]] = {}
-    for c in calls:
-        if c.at >= half and c.model:
-            buckets.setdefault(int((c.at - half) / 0.5), []).append(c)
-    for start in sorted(buckets):
-        if all(
-            sum(1 for c in buckets[b] if c.model == "lat-fast") < len(buckets[b]) / 2 for b in buckets if b >= start
-        ):
-            moved_after = start * 0.5
-            break
+    if own:
+        # Traffic has moved once every later 0.5 s bucket sends under half its calls to the old fastest.
+        buckets: dict[int, list[Call]] = {}
+        for c in calls:
+            if c.at >= half and c.model:
+                buckets.setdefault(int((c.at - half) / 0.5), []).append(c)
+        for start in sorted(buckets):
+            if all(
+                sum(1 for c in buckets[b] if c.model == "lat-fast") < len(buckets[b]) / 2 for b in buckets if b >= start
+            ):
+                moved_after = start * 0.5
+                break
     return {
         "p50": p50([c.ms for c in first]),
-        "fast_p50": p50(fast_own),
+        "fast_p50": p50(fast) if fast else float("nan"),
+        "alone": reference is not None,
         "slowest_share": sum(1 for c in calls if c.model == "lat-slow") / max(1, len(calls)),
         "moved_after": moved_after,
         "failed": sum(1 for c in calls if c.error),
@@ -288,15 +287,17 @@ class Bench:
     async def run(self) -> list[tuple[str, str, str, str]]:
         a = self.args
         rate = 1.5 * a.limit / WINDOW
+        lat_seconds = a.seconds * 0.6
+        lat = {"strategy": "latency", "rate": 10.0, "seconds": lat_seconds}
         rows: list[tuple[str, str, str, str]] = []
+        if a.replicas_only:
+            return await self.replica_part(rate, lat)
         before = headroom_row(await self.local(self.spec(False, strategy="headroom", rate=rate, seconds=a.seconds)), 0)
         before["429s"] = self.upstream.refused["limited-cheap"]
         after = headroom_row(await self.local(self.spec(True, strategy="headroom", rate=rate, seconds=a.seconds)), 0)
         after["429s"] = self.upstream.refused["limited-cheap"]
         rows += headroom_rows("1", before, after)
 
-        lat_seconds = a.seconds * 0.6
-        lat = {"strategy": "latency", "rate": 10.0, "seconds": lat_seconds}
         before_l = latency_row(await self.local(self.spec(False, **lat), self.slow_fastest), lat_seconds)
         after_l = latency_row(await self.local(self.spec(True, **lat), self.slow_fastest), lat_seconds)
         rows += latency_rows("2", before_l, after_l)
@@ -312,14 +313,17 @@ class Bench:
                 f"{share(objective, 'cheap-slow', 2.0):.0%} (max_latency_ms 250)",
             )
         )
-        if a.replicas and redis_server_executable() is not None:
-            with tempfile.TemporaryDirectory() as tmp:
-                self.redis = RedisServer(redis_server_executable() or "", Path(tmp)).start()
-                try:
-                    rows += await self.replica_rows(rate, lat)
-                finally:
-                    self.redis.stop()
-        return rows
+        return rows + await self.replica_part(rate, lat)
+
+    async def replica_part(self, rate: float, lat: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+        if not self.args.replicas or redis_server_executable() is None:
+            return []
+        with tempfile.TemporaryDirectory() as tmp:
+            self.redis = RedisServer(redis_server_executable() or "", Path(tmp)).start()
+            try:
+                return await self.replica_rows(rate, lat)
+            finally:
+                self.redis.stop()
 
     async def replica_rows(self, rate: float, lat: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         a = self.args
@@ -330,10 +334,13 @@ class Bench:
         calls, reads_after = await self.replicas(self.spec(True, **spec))
         after = headroom_row(calls, self.upstream.refused["limited-cheap"])
         rows += headroom_rows(f"4 ({a.replicas} replicas) 1", before, after)
+        # The fastest's own p50 under the same load (every call to it, same processes and rate):
+        # on a shared 2-core machine, three replica processes and the proxy slow every call.
+        reference, _ = await self.replicas(self.spec(True, **{**lat, "strategy": "fastest-only"}))
         calls, _ = await self.replicas(self.spec(False, **lat), self.slow_fastest)
-        before_l = latency_row(calls, lat["seconds"])
+        before_l = latency_row(calls, lat["seconds"], reference)
         calls, reads_lat = await self.replicas(self.spec(True, **lat), self.slow_fastest)
-        after_l = latency_row(calls, lat["seconds"])
+        after_l = latency_row(calls, lat["seconds"], reference)
         rows += latency_rows(f"4 ({a.replicas} replicas) 2", before_l, after_l)
         rows.append(
             (
@@ -364,9 +371,8 @@ def headroom_rows(label: str, before: dict[str, Any], after: dict[str, Any]) -> 
 def latency_rows(label: str, before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     def vs(row: dict[str, Any]) -> str:
         ratio = row["p50"] / row["fast_p50"] if row["fast_p50"] == row["fast_p50"] else float("nan")
-        return f"{row['p50']:.0f} ms" + (
-            f" ({ratio:.2f}x the fastest's {row['fast_p50']:.0f} ms)" if ratio == ratio else ""
-        )
+        whose = "the fastest's alone under the same load" if row["alone"] else "the fastest's"
+        return f"{row['p50']:.0f} ms" + (f" ({ratio:.2f}x {whose}, {row['fast_p50']:.0f} ms)" if ratio == ratio else "")
 
     def moved(row: dict[str, Any]) -> str:
         return "never on it" if row["moved_after"] is None else f"{row['moved_after']:.1f} s"
@@ -400,6 +406,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20.0, help="length of the headroom run (latency: 0.6x)")
     parser.add_argument("--limit", type=int, default=10, help="the cheap model's requests per 2 s window")
     parser.add_argument("--replicas", type=int, default=3, help="replica processes for scenario 4 (0: skip)")
+    parser.add_argument("--replicas-only", action="store_true", help="run scenario 4 only")
     parser.add_argument("--replica", help=argparse.SUPPRESS)
     parsed = parser.parse_args()
     if parsed.replica:

@@ -12,7 +12,8 @@ It answers one JSON line on stdout per JSON line on stdin:
 - ``{"op": "plan", "strategy": S}``: the plan's candidates and exclusions, and when it was read;
 - ``{"op": "state", "key": K, "tenant": T}``: the breaker state and status of ``provider/model`` K
   (for tenant label T when given);
-- ``{"op": "stats"}``: the store's stats; ``{"op": "sync"}``: the same after one snapshot (which
+- ``{"op": "stats"}``: the store's stats (and whether a publish of its signals is on its way);
+  ``{"op": "sync"}``: the same after one snapshot (which
   tries Redis again when it is due); ``{"op": "quit"}``.
 
 Monotonic times are comparable between processes on one machine (CLOCK_MONOTONIC).
@@ -95,6 +96,8 @@ async def handle(router: HeuristicRouter, providers: dict[str, Any], cmd: dict[s
             "recoveries": s.recoveries,
             "published": s.published,
             "fallbacks": s.fallbacks,
+            "signals_at_once": s.signals_at_once,
+            "publishing": store.publishing,
         }
     raise ValueError(f"unknown op {op!r}")
 

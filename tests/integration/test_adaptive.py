@@ -1,11 +1,14 @@
 """Adaptive routing through a real LiteLLM proxy (``num_retries: 0``, its own cooldowns off) in
 front of a rate-limited, latency-shaped upstream (``tests/limited_upstream.py``): a target whose
 upstream announces 0 remaining requests is skipped before it ever answers 429, and of two models
-at one price the slower one loses the traffic."""
+at one price the slower one loses the traffic; three replica processes sharing a near-exhausted
+limit through Redis never exceed it, with no periodic publish to learn it from."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,11 +16,14 @@ import pytest
 from muxer_litellm import LiteLLMProvider
 from muxer_litellm.host import LLMProvider
 from muxer_litellm.routing import HeuristicRouter, RoutingConfig
+from tests.integration.test_replicas import Replica, poll, together
 from tests.limited_upstream import Behaviour, LimitedUpstream
 from tests.litellm_proxy import LiteLLMProxy, litellm_executable
+from tests.redis_server import RedisServer
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 LIMIT = 3
+SHARED_LIMIT = 8
 
 
 def _model(name: str, upstream: str, price: float) -> dict[str, Any]:
@@ -39,6 +45,8 @@ def upstream() -> Iterator[LimitedUpstream]:
         {
             # One window for the whole module: the reading never resets mid-test.
             "limited-cheap": Behaviour(limit=LIMIT, window=3600.0),
+            "shared-cheap": Behaviour(limit=SHARED_LIMIT, window=3600.0),
+            "shared-backup": Behaviour(),
             "backup-dear": Behaviour(),
             "fast-same": Behaviour(latency=0.02),
             "slow-same": Behaviour(latency=0.3),
@@ -55,6 +63,9 @@ def adaptive_proxy(upstream: LimitedUpstream, tmp_path_factory: pytest.TempPathF
     config = {
         "model_list": [
             _model("limited-cheap", upstream.base_url, 1e-07),
+            # Dearer than the others: the default strategy never reaches them.
+            _model("shared-cheap", upstream.base_url, 3e-06),
+            _model("shared-backup", upstream.base_url, 3e-05),
             _model("backup-dear", upstream.base_url, 1e-06),
             _model("fast-same", upstream.base_url, 2e-06),
             _model("slow-same", upstream.base_url, 2e-06),
@@ -111,3 +122,37 @@ async def test_a_slower_model_at_the_same_price_loses_traffic(
     assert [t.model for t in plan.candidates] == ["fast-same", "slow-same"]
     assert plan.decision is not None
     assert "litellm/fast-same: p50 latency" in plan.decision.reason
+
+
+def test_replicas_sharing_a_near_exhausted_limit_respect_it_without_waiting_for_the_publish_interval(
+    upstream: LimitedUpstream, adaptive_proxy: LiteLLMProxy, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    config = {
+        "state_backend": "redis",
+        "redis_url": redis_server.url,
+        "redis_prefix": f"adaptive:{uuid.uuid4().hex[:10]}",
+        "redis_timeout": 5.0,
+        "combos": {"shared": {"targets": ["litellm/shared-cheap", "litellm/shared-backup"], "strategy": "cost"}},
+        # Nothing periodic: what the replicas learn of each other's calls near the limit is
+        # published as it happens.
+        "adaptive": {"publish_interval": 60.0},
+    }
+    replicas = [Replica(name, adaptive_proxy, config, tmp_path) for name in "abc"]
+    try:
+        for replica in replicas:
+            assert replica.receive(timeout=120) == {"ready": True}
+        answered: list[str | None] = []
+        for _ in range(5):  # each round: the three replicas route one request at the same moment
+            for results in together(replicas, {"op": "route", "strategy": "shared", "n": 1}):
+                answered.extend(r.get("model") for r in results["results"])
+            for replica in replicas:  # what their calls changed has reached Redis
+                poll(replica, {"op": "stats"}, lambda stats: not stats["publishing"], within=30.0)
+        stats = [replica.call({"op": "stats"}) for replica in replicas]
+    finally:
+        for replica in replicas:
+            replica.close()
+    assert upstream.refused["shared-cheap"] == 0, answered  # never over the shared limit
+    assert upstream.answered["shared-cheap"] >= SHARED_LIMIT - 1, answered  # and (almost) all of it used
+    assert len(answered) == 15
+    assert all(model in ("shared-cheap", "shared-backup") for model in answered), answered
+    assert all(s["signals_at_once"] > 0 for s in stats), stats

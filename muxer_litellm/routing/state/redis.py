@@ -515,6 +515,11 @@ class RedisStore(RoutingStore):
         if self._flush is None:
             self._flush = loop.create_task(self._flush_later())
 
+    @property
+    def publishing(self) -> bool:
+        """A publish for a target near its limit is on its way."""
+        return self._at_once is not None
+
     def _near_limit(self, key: str) -> bool:
         """``key`` has a known count of requests left, at most ``publish_below`` (as this
         replica sees it: its own readings and the others' from the last read)."""

@@ -210,7 +210,7 @@ def call_reporting(store: RedisStore, left: int, reset: float = 30.0) -> None:
 async def settled(*stores: RedisStore) -> None:
     """Until no publish for a target near its limit is on its way (bounded, never a speed check)."""
     for _ in range(500):
-        if all(s._at_once is None for s in stores):
+        if not any(s.publishing for s in stores):
             return
         await asyncio.sleep(0.01)
     raise AssertionError("a publish near the limit never finished")
