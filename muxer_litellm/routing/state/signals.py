@@ -17,8 +17,8 @@ synchronous state on one event loop.
   reset time (:class:`~muxer_litellm.host.Headroom`), per deployment. An observation is valid
   until its reset (or ``headroom_ttl`` when it gave none); calls started after the observed
   call count against it. Absent numbers are unknown and never block.
-- *Share* (several replicas): each replica publishes how many calls it started on each target
-  lately (a count decaying over ``SHARE_SECONDS``). The requests left under a shared reading are
+- *Share* (several replicas): each replica publishes how many calls it started (or would have
+  started but for its share) on each target lately (a count decaying over ``SHARE_SECONDS``). The requests left under a shared reading are
   split among the replicas calling that target by those shares (largest remainders, ties by
   replica id, so every replica computes the same split): a replica calls only while its own share
   of what is left, minus its calls the others have not seen yet, is at least one. Replicas that
@@ -198,11 +198,18 @@ class SignalBook:
         target = self._target(key)
         target.in_flight += 1
         target.starts += 1
+        self.wanted(key)
+        return target.starts
+
+    def wanted(self, key: str) -> None:
+        """A call to ``key`` started, or would have but for this replica's share of its
+        headroom: either counts in the share of recent calls this replica publishes (demand,
+        so a replica kept out by the split gets its part at the next split)."""
+        target = self._target(key)
         now = self.clock()
         target.recent = target.recent_now(now) + 1.0
         target.recent_at = now
         self.version += 1
-        return target.starts
 
     def ended(self, key: str, *, ok: bool | None) -> None:
         """The call ended: ``ok`` True (answered), False (failed, counts in the error rate) or
@@ -485,6 +492,7 @@ class SignalView:
                 share = self._share(key, left - reserve)
                 if share is not None and share[1] < 1:
                     blocks.append(HeadroomBlock("requests", left, room.requests_reset, share))
+                    self._book.wanted(key)
                     continue
             if room.tokens is not None and tokens > 0 and room.tokens_reset > 0 and room.tokens < tokens:
                 blocks.append(HeadroomBlock("tokens", room.tokens, room.tokens_reset))

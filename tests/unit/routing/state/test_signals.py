@@ -402,3 +402,13 @@ def test_a_published_reading_is_net_of_its_replicas_calls_in_flight_once_not_twi
     a.started(KEY)  # and so does this replica's own
     view = a.view([b.aggregate(), c.aggregate()], age=[0.0, 0.0], ids=["b", "c"], me="a")
     assert view.remaining(KEY) == (0, None)
+
+
+def test_a_replica_kept_out_by_the_split_gets_its_part_once_its_demand_is_published() -> None:
+    (a_id, a), = callers(1, left=9)
+    b = book()
+    assert b.view([a.aggregate()], age=[0.0], ids=[a_id], me="r9").headroom(KEY) is not None  # a newcomer
+    published_b = b.aggregate()
+    assert published_b[KEY]["w"] == 1.0  # the call it wanted counts as its demand
+    assert b.view([a.aggregate()], age=[0.0], ids=[a_id], me="r9").headroom(KEY) is None
+    assert a.view([published_b], age=[0.0], ids=["r9"], me=a_id).headroom(KEY) is None
