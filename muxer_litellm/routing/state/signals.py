@@ -18,11 +18,12 @@ synchronous state on one event loop.
   until its reset (or ``headroom_ttl`` when it gave none); calls started after the observed
   call count against it. Absent numbers are unknown and never block.
 - *Share* (several replicas): each replica publishes how many calls it started (or would have
-  started but for its share) on each target lately (a count decaying over ``SHARE_SECONDS``). The requests left under a shared reading are
-  split among the replicas calling that target by those shares (largest remainders, ties by
-  replica id, so every replica computes the same split): a replica calls only while its own share
-  of what is left, minus its calls the others have not seen yet, is at least one. Replicas that
-  decide at the same instant therefore never together exceed what is left.
+  started but for its share) on each target lately, a count decaying over ``SHARE_SECONDS``.
+  The requests left under a shared reading are split among the replicas calling that target by
+  those shares (largest remainders, ties by replica id, so every replica computes the same
+  split): a replica calls only while its own share of what is left, minus its calls the others
+  have not seen yet, is at least one. Replicas that decide at the same instant therefore never
+  together exceed what is left.
 
 Times are seconds on the book's clock (monotonic); a shared store translates them.
 """
@@ -59,7 +60,9 @@ _BUCKETS = 400
 _PRUNE = 1e-4
 #: A replica's share of a target's calls counts its starts over about this many seconds.
 SHARE_SECONDS = 10.0
-#: The share weight of a replica that has not published a start on the target yet.
+#: Remainders this close to the largest tie when a split hands out its last units.
+_NEAR = 0.15
+#: The share weight of a replica that has published no call (or demand) on the target yet.
 _NEWCOMER = 1e-6
 
 
@@ -567,13 +570,19 @@ class _Room:
 
 
 def _apportion(total: int, weights: Mapping[str, float], me: str) -> int:
-    """``me``'s part of ``total`` split by ``weights`` (largest remainders, ties by id): every
-    replica computing this from the same weights gets parts that add up to ``total``."""
+    """``me``'s part of ``total`` split by ``weights``: every replica computing this from the
+    same weights gets parts that add up to ``total``. The units left after the whole parts go to
+    the largest remainders, where every remainder within ``_NEAR`` of the largest ties and the
+    lower replica id wins: shares drift a little between two replicas' decisions (each publishes
+    its own), and that must not move the last unit from a replica that passed it up to one that
+    already decided it was not its own."""
     whole = sum(weights.values())
     exact = {replica: total * w / whole for replica, w in weights.items()}
     floors = {replica: math.floor(q + 1e-9) for replica, q in exact.items()}
     rest = total - sum(floors.values())
-    order = sorted(exact, key=lambda r: (-(exact[r] - floors[r]), r))
+    parts = {replica: exact[replica] - floors[replica] for replica in exact}
+    top = max(parts.values())
+    order = sorted(parts, key=lambda r: (0, 0.0, r) if parts[r] >= top - _NEAR else (1, -parts[r], r))
     return floors[me] + (1 if me in order[: max(0, rest)] else 0)
 
 

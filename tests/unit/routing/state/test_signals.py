@@ -412,3 +412,15 @@ def test_a_replica_kept_out_by_the_split_gets_its_part_once_its_demand_is_publis
     assert published_b[KEY]["w"] == 1.0  # the call it wanted counts as its demand
     assert b.view([a.aggregate()], age=[0.0], ids=[a_id], me="r9").headroom(KEY) is None
     assert a.view([published_b], age=[0.0], ids=["r9"], me=a_id).headroom(KEY) is None
+
+
+def test_a_share_drifting_between_two_decisions_does_not_move_the_last_request() -> None:
+    from muxer_litellm.routing.state.signals import _apportion
+
+    before = {"a": 5.0, "b": 5.2, "c": 4.9}
+    after = {**before, "b": 5.9}  # b published again (one more call) between a's and c's decisions
+    takers = [r for r in before if _apportion(1, before, r)] + [r for r in after if _apportion(1, after, r)]
+    assert takers == ["a", "a"]
+    for weights in (before, after, {"a": 1.0, "b": 7.0, "c": 0.5}):
+        for total in range(0, 8):
+            assert sum(_apportion(total, weights, r) for r in weights) == total
