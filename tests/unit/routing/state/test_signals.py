@@ -405,7 +405,7 @@ def test_a_published_reading_is_net_of_its_replicas_calls_in_flight_once_not_twi
 
 
 def test_a_replica_kept_out_by_the_split_gets_its_part_once_its_demand_is_published() -> None:
-    (a_id, a), = callers(1, left=9)
+    ((a_id, a),) = callers(1, left=9)
     b = book()
     assert b.view([a.aggregate()], age=[0.0], ids=[a_id], me="r9").headroom(KEY) is not None  # a newcomer
     published_b = b.aggregate()
