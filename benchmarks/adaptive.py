@@ -206,6 +206,7 @@ def latency_row(calls: list[Call], seconds: float, reference: list[Call] | None 
     return {
         "p50": p50([c.ms for c in first]),
         "fast_p50": p50(fast) if fast else float("nan"),
+        "own_p50": p50(own) if own else float("nan"),
         "alone": reference is not None,
         "slowest_share": sum(1 for c in calls if c.model == "lat-slow") / max(1, len(calls)),
         "moved_after": moved_after,
@@ -371,8 +372,14 @@ def headroom_rows(label: str, before: dict[str, Any], after: dict[str, Any]) -> 
 def latency_rows(label: str, before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     def vs(row: dict[str, Any]) -> str:
         ratio = row["p50"] / row["fast_p50"] if row["fast_p50"] == row["fast_p50"] else float("nan")
-        whose = "the fastest's alone under the same load" if row["alone"] else "the fastest's"
-        return f"{row['p50']:.0f} ms" + (f" ({ratio:.2f}x {whose}, {row['fast_p50']:.0f} ms)" if ratio == ratio else "")
+        if ratio != ratio:
+            return f"{row['p50']:.0f} ms"
+        if not row["alone"]:
+            return f"{row['p50']:.0f} ms ({ratio:.2f}x the fastest's, {row['fast_p50']:.0f} ms)"
+        own = row["own_p50"]
+        mine = f"; {row['p50'] / own:.2f}x its calls in this run, {own:.0f} ms" if own == own else ""
+        alone = f"{ratio:.2f}x the fastest's alone under the same load, {row['fast_p50']:.0f} ms"
+        return f"{row['p50']:.0f} ms ({alone}{mine})"
 
     def moved(row: dict[str, Any]) -> str:
         return "never on it" if row["moved_after"] is None else f"{row['moved_after']:.1f} s"
