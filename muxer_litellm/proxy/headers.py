@@ -37,12 +37,14 @@ _BARE = ("remaining-", "limit-", "reset-")
 def proxy_headers(headers: httpx.Headers) -> dict[str, str]:
     """The reply's ``x-litellm-*`` and ``x-ratelimit-*`` headers by lower-case name, with the
     values ``headers.get`` would give, read in one pass (each ``get`` scans every header)."""
-    encoding = headers.encoding
     out: dict[str, str] = {}
     for raw_key, raw_value in headers.raw:
         head = raw_key[:12].lower()
         if head[:10] == _LITELLM or head == _RATELIMIT:
-            key, value = raw_key.lower().decode(encoding), raw_value.decode(encoding)
+            try:  # ASCII, as headers should be: what httpx's own decoding would give, cheaper
+                key, value = raw_key.lower().decode("ascii"), raw_value.decode("ascii")
+            except UnicodeDecodeError:
+                key, value = raw_key.lower().decode(headers.encoding), raw_value.decode(headers.encoding)
             out[key] = f"{out[key]}, {value}" if key in out else value
     return out
 
@@ -90,21 +92,19 @@ def key_info(headers: Mapping[str, str]) -> KeyInfo | None:
                 model_requests = header_int(headers, name)
             elif rest.startswith("tokens-"):
                 model_tokens = header_int(headers, name)
-    info = KeyInfo(
-        spend=header_float(headers, "x-litellm-key-spend"),
-        max_budget=header_float(headers, "x-litellm-key-max-budget"),
-        rpm_limit=header_int(headers, "x-litellm-key-rpm-limit"),
-        tpm_limit=header_int(headers, "x-litellm-key-tpm-limit"),
-        remaining_requests=headroom.get("api_key-remaining-requests"),
-        remaining_tokens=headroom.get("api_key-remaining-tokens"),
-        model_remaining_requests=model_requests,
-        model_remaining_tokens=model_tokens,
-        headroom=headroom,
-    )
-    return None if info == _NOTHING else info
-
-
-_NOTHING = KeyInfo()
+    values = {
+        "spend": header_float(headers, "x-litellm-key-spend"),
+        "max_budget": header_float(headers, "x-litellm-key-max-budget"),
+        "rpm_limit": header_int(headers, "x-litellm-key-rpm-limit"),
+        "tpm_limit": header_int(headers, "x-litellm-key-tpm-limit"),
+        "remaining_requests": headroom.get("api_key-remaining-requests"),
+        "remaining_tokens": headroom.get("api_key-remaining-tokens"),
+        "model_remaining_requests": model_requests,
+        "model_remaining_tokens": model_tokens,
+    }
+    if not headroom and all(value is None for value in values.values()):
+        return None
+    return KeyInfo(**values, headroom=headroom)
 
 
 def deployment_headroom(headers: Mapping[str, str]) -> dict[str, int]:

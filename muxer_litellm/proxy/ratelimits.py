@@ -68,18 +68,14 @@ def _reset(headers: Mapping[str, str], name: str) -> float | None:
 def upstream_headroom(headers: Mapping[str, str]) -> Headroom | None:
     """The answering deployment's headroom (``headers`` by lower-case name); None when it sent
     no readable rate-limit header at all."""
-    headroom = Headroom(
-        remaining_requests=_count(headers, "remaining-requests"),
-        remaining_tokens=_count(headers, "remaining-tokens"),
-        limit_requests=_count(headers, "limit-requests"),
-        limit_tokens=_count(headers, "limit-tokens"),
-        reset_requests=_reset(headers, "reset-requests"),
-        reset_tokens=_reset(headers, "reset-tokens"),
-    )
-    if headroom == _NOTHING:
+    values = {
+        "remaining_requests": _count(headers, "remaining-requests"),
+        "remaining_tokens": _count(headers, "remaining-tokens"),
+        "limit_requests": _count(headers, "limit-requests"),
+        "limit_tokens": _count(headers, "limit-tokens"),
+        "reset_requests": _reset(headers, "reset-requests"),
+        "reset_tokens": _reset(headers, "reset-tokens"),
+    }
+    if all(value is None for value in values.values()):
         return None
-    deployment = headers.get("x-litellm-model-id")
-    return headroom.model_copy(update={"deployment": deployment}) if deployment else headroom
-
-
-_NOTHING = Headroom()
+    return Headroom(**values, deployment=headers.get("x-litellm-model-id") or None)
