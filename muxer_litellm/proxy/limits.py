@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import math
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import httpx
 
@@ -191,6 +191,8 @@ async def read_body(response: httpx.Response, limit_name: str, limit: int, model
 # ---------------------------------------------------------------------- deadlines
 
 Reason = Literal["deadline", "timeout", "stream_timeout", "closed"]
+T = TypeVar("T")
+E = TypeVar("E", bound=Exception)
 
 
 class CallGuard:
@@ -274,6 +276,30 @@ class CallGuard:
             self._cancelling = task.cancelling()
             self._cancel_sent = True
             task.cancel()
+
+    async def watch(
+        self,
+        step: Awaitable[T],
+        errors: type[E] | tuple[type[E], ...],
+        translate: Callable[[E], ProviderError],
+    ) -> T:
+        """Await ``step``, a wait on the network a limit of ours may cut short. A limit that
+        fires meanwhile wins over whatever the step then raised (its cancellation, or one of
+        ``errors``, which ``translate`` types otherwise); a cancellation from anyone else
+        propagates. The error is raised outside the ``except`` block: no implicit context."""
+        failure: ProviderError | None = None
+        self.task = asyncio.current_task()
+        try:
+            return await step
+        except errors as exc:
+            failure = self.cancelled() or translate(exc)
+        except asyncio.CancelledError:
+            failure = self.cancelled()
+            if failure is None:
+                raise
+        finally:
+            self.task = None
+        raise failure
 
     def cancelled(self) -> ProviderError | None:
         """Where the call fails (a cancellation, or a transport error that won the race with

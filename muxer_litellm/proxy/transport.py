@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 import logging
-from asyncio import CancelledError, current_task
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -71,6 +70,10 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100
 
 #: Failures raised before a single byte of the request left this process: safe to try again.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+
+#: What a call's network wait may raise besides a cancellation: a typed error from send(), an
+#: httpx one from reading the body.
+_FAILURES = (ProviderError, httpx.HTTPError)
 
 #: The connection broke after the request was written: the proxy may have served it.
 _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
@@ -582,28 +585,27 @@ class ProxyTransport:
         )
         name, limit = self.reply_limits.for_path(path)
         guard = self.guard(gap=None, total=timeout_seconds or self.deadline, model=model)
-        failure: ProviderError | None = None
-        guard.task = current_task()
+
+        def typed(exc: Exception) -> ProviderError:
+            if isinstance(exc, ProviderError):  # from send()
+                return exc
+            assert isinstance(exc, httpx.HTTPError)  # from reading the body
+            return self.chained(self.transport_error(exc, model, call), exc, call)
+
         try:
-            response = await self.send(request, model=model, guard=guard, call=call)
-            try:
-                body = await read_body(response, name, limit, model)
-            finally:
-                await response.aclose()  # unread (a limit fired): the connection is dropped, not pooled
-        except httpx.HTTPError as exc:  # from reading the body
-            failure = guard.cancelled() or self.chained(self.transport_error(exc, model, call), exc, call)
-        except ProviderError as exc:  # from send(); a limit of ours that fired meanwhile wins
-            failure = guard.cancelled() or exc
-        except CancelledError:
-            failure = guard.cancelled()
-            if failure is None:
-                raise
+            response, body = await guard.watch(self._whole(request, name, limit, model, guard, call), _FAILURES, typed)
         finally:
-            guard.task = None
             guard.stop()
-        if failure is not None:  # raised outside the except block: no implicit __context__
-            raise failure
         return Reply(response, body)
+
+    async def _whole(
+        self, request: httpx.Request, name: str, limit: int, model: str | None, guard: CallGuard, call: CallAuth | None
+    ) -> tuple[httpx.Response, bytearray]:
+        response = await self.send(request, model=model, guard=guard, call=call)
+        try:
+            return response, await read_body(response, name, limit, model)
+        finally:
+            await response.aclose()  # unread (a limit fired): the connection is dropped, not pooled
 
     def json_object(self, reply: Reply, model: str | None) -> dict[str, Any]:
         """The reply's JSON object, or a ProviderError quoting what came instead."""
