@@ -242,7 +242,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.3)
     parser.add_argument("--min-df", type=int, default=2)
     parser.add_argument("--prune", type=float, default=0.02)
-    parser.add_argument("--copies", type=int, default=4, help="wrapped copies of each training prompt")
+    parser.add_argument("--copies", type=int, default=8, help="wrapped copies of each training prompt")
     parser.add_argument("--select", action="store_true", help="pick --l2 and --min-df by cross-validation")
     parser.add_argument("--cv", type=int, default=0, help="k-fold cross-validation on the train split")
     parser.add_argument(
