@@ -194,7 +194,7 @@ def select(items: Sequence[Item], folds: int, **params: float) -> dict[str, floa
 
 
 THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6)
-VETOES = (0.1, 0.15, 0.2, 0.25)
+VETOES = (0.05, 0.1, 0.15, 0.2, 0.25)
 
 
 def out_of_fold(
@@ -228,11 +228,14 @@ def out_of_fold(
 
 def calibrate(reports: dict[tuple[float, float], Report]) -> tuple[float, float]:
     """The threshold and veto with the fewest under- plus over-routed prompts out-of-fold
-    (ties: the better accuracy, then the default-nearest)."""
+    (ties: the better accuracy, then the default-nearest threshold, then the lower veto, so a
+    rule that fired keeps counting)."""
     print("  threshold  veto  accuracy  under  over")
     for (t, v), r in reports.items():
         print(f"  {t:9.2f}  {v:4.2f}  {r.accuracy()[0]:8.3f}  {r.under:5.3f}  {r.over:4.3f}")
-    return min(reports, key=lambda k: (reports[k].under + reports[k].over, -reports[k].accuracy()[0], abs(k[0] - 0.6)))
+    return min(
+        reports, key=lambda k: (reports[k].under + reports[k].over, -reports[k].accuracy()[0], abs(k[0] - 0.6), k[1])
+    )
 
 
 def main() -> None:
