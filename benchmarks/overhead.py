@@ -675,6 +675,8 @@ def coordinate(args: argparse.Namespace) -> None:
             proxy = LiteLLMProxy(proxy_config(url)).start()
             url, key = proxy.base_url, proxy.master_key
         clients = ("provider",) if args.soak else CLIENTS + (HTTPX_AIOHTTP_CLIENTS if args.httpx_aiohttp else ())
+        if args.clients:
+            clients = tuple(c for c in clients if c in {FLOOR, *args.clients.split(",")})
         workers = {name: Worker(name, url, key, paced_url) for name in clients}
         for w in workers.values():
             w.read()  # ready
@@ -767,6 +769,7 @@ def main() -> None:
     parser.add_argument(
         "--httpx-aiohttp", action="store_true", help="also the httpx-aiohttp clients (needs that package)"
     )
+    parser.add_argument("--clients", metavar="A,B", help=f"only these clients (and the floor, {FLOOR})")
     parser.add_argument("--worker", choices=CLIENTS + HTTPX_AIOHTTP_CLIENTS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)

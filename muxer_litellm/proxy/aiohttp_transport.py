@@ -54,6 +54,17 @@ def _write_deadline(timeouts: dict[str, float | None]) -> float | None:
     return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
 
 
+def _str_headers(headers: httpx.Headers) -> list[tuple[str, str]]:
+    """The request's headers as aiohttp takes them, names as sent, decoded as httpx would:
+    ASCII when they all are (working out httpx's encoding first costs as much again)."""
+    raw = headers.raw
+    try:
+        return [(name.decode("ascii"), value.decode("ascii")) for name, value in raw]
+    except UnicodeDecodeError:
+        encoding = headers.encoding
+        return [(name.decode(encoding), value.decode(encoding)) for name, value in raw]
+
+
 def _translate(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
     """The httpx exception for an aiohttp failure, with aiohttp's class and text as message."""
     message = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -142,7 +153,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._urls: dict[str, URL] = {}
+        self._urls: dict[int, tuple[httpx.URL, URL]] = {}  # by id(); the entry keeps the object alive
         self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
     @property
@@ -190,12 +201,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     def _url(self, url: httpx.URL) -> URL:
-        text = str(url)
-        parsed = self._urls.get(text)
-        if parsed is None:
-            if len(self._urls) >= _URL_CACHE_SIZE:
-                self._urls.clear()
-            parsed = self._urls[text] = URL(text, encoded=True)
+        """aiohttp's URL for httpx's, parsed once per URL object: callers that reuse their URL
+        objects (the provider does, one per path) skip even ``str(url)``."""
+        cached = self._urls.get(id(url))
+        if cached is not None and cached[0] is url:
+            return cached[1]
+        if len(self._urls) >= _URL_CACHE_SIZE:
+            self._urls.clear()
+        parsed = URL(str(url), encoded=True)
+        self._urls[id(url)] = (url, parsed)
         return parsed
 
     def _timeout(self, timeouts: dict[str, float | None]) -> aiohttp.ClientTimeout:
@@ -237,7 +251,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         sending = session.request(
             request.method,
             self._url(request.url),
-            headers=request.headers.multi_items(),
+            headers=_str_headers(request.headers),
             data=body or None,
             allow_redirects=False,
             timeout=self._timeout(timeouts),

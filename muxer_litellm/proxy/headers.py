@@ -28,21 +28,23 @@ from ..host import KeyInfo
 
 __all__ = ["deployment_headroom", "header_float", "header_int", "key_info", "parse_retry_after", "proxy_headers"]
 
-_LITELLM = b"x-litellm-"
-_RATELIMIT = b"x-ratelimit-"
+_PREFIXES = (b"x-litellm-", b"x-ratelimit-")
 _MODEL_REMAINING = "x-litellm-key-remaining-"
+_KEY_COUNTERS = ("x-ratelimit-", _MODEL_REMAINING)
 _BARE = ("remaining-", "limit-", "reset-")
 
 
 def proxy_headers(headers: httpx.Headers) -> dict[str, str]:
     """The reply's ``x-litellm-*`` and ``x-ratelimit-*`` headers by lower-case name, with the
     values ``headers.get`` would give, read in one pass (each ``get`` scans every header)."""
-    encoding = headers.encoding
     out: dict[str, str] = {}
     for raw_key, raw_value in headers.raw:
-        head = raw_key[:12].lower()
-        if head[:10] == _LITELLM or head == _RATELIMIT:
-            key, value = raw_key.lower().decode(encoding), raw_value.decode(encoding)
+        lowered = raw_key.lower()
+        if lowered.startswith(_PREFIXES):
+            try:  # ASCII, as headers should be: what httpx's own decoding would give, cheaper
+                key, value = lowered.decode("ascii"), raw_value.decode("ascii")
+            except UnicodeDecodeError:
+                key, value = lowered.decode(headers.encoding), raw_value.decode(headers.encoding)
             out[key] = f"{out[key]}, {value}" if key in out else value
     return out
 
@@ -77,34 +79,34 @@ def key_info(headers: Mapping[str, str]) -> KeyInfo | None:
     headroom: dict[str, int] = {}
     model_requests = model_tokens = None
     for name in headers:
-        if name.startswith("x-ratelimit-"):
+        if not name.startswith(_KEY_COUNTERS):
+            continue
+        if name[2] == "r":  # x-ratelimit-{descriptor}-...
             rest = name[12:]
             if rest.startswith(_BARE):
                 continue  # the upstream deployment's, not the key's
             count = header_int(headers, name)
             if count is not None and ("-remaining-" in rest or "-limit-" in rest):
                 headroom[rest] = count
-        elif name.startswith(_MODEL_REMAINING):
+        else:  # x-litellm-key-remaining-{requests|tokens}-{model group}
             rest = name[len(_MODEL_REMAINING) :]
             if rest.startswith("requests-"):
                 model_requests = header_int(headers, name)
             elif rest.startswith("tokens-"):
                 model_tokens = header_int(headers, name)
-    info = KeyInfo(
-        spend=header_float(headers, "x-litellm-key-spend"),
-        max_budget=header_float(headers, "x-litellm-key-max-budget"),
-        rpm_limit=header_int(headers, "x-litellm-key-rpm-limit"),
-        tpm_limit=header_int(headers, "x-litellm-key-tpm-limit"),
-        remaining_requests=headroom.get("api_key-remaining-requests"),
-        remaining_tokens=headroom.get("api_key-remaining-tokens"),
-        model_remaining_requests=model_requests,
-        model_remaining_tokens=model_tokens,
-        headroom=headroom,
-    )
-    return None if info == _NOTHING else info
-
-
-_NOTHING = KeyInfo()
+    values = {
+        "spend": header_float(headers, "x-litellm-key-spend"),
+        "max_budget": header_float(headers, "x-litellm-key-max-budget"),
+        "rpm_limit": header_int(headers, "x-litellm-key-rpm-limit"),
+        "tpm_limit": header_int(headers, "x-litellm-key-tpm-limit"),
+        "remaining_requests": headroom.get("api_key-remaining-requests"),
+        "remaining_tokens": headroom.get("api_key-remaining-tokens"),
+        "model_remaining_requests": model_requests,
+        "model_remaining_tokens": model_tokens,
+    }
+    if not headroom and all(value is None for value in values.values()):
+        return None
+    return KeyInfo(**values, headroom=headroom)
 
 
 def deployment_headroom(headers: Mapping[str, str]) -> dict[str, int]:

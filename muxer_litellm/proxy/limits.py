@@ -18,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import math
 import zlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, TypeVar
 
 import httpx
 
@@ -108,7 +108,11 @@ class BodyDecoder:
     @staticmethod
     def for_response(response: httpx.Response) -> BodyDecoder | None:
         """A decoder for the reply's Content-Encoding; None when there is nothing to undo."""
-        encoding = response.headers.get("content-encoding", "").strip().lower()
+        return BodyDecoder.for_encoding(_framing(response.headers)[1])
+
+    @staticmethod
+    def for_encoding(raw: bytes) -> BodyDecoder | None:
+        encoding = raw.decode("latin-1").strip().lower()
         if encoding in ("", "identity"):
             return None
         if "," in encoding:
@@ -137,12 +141,27 @@ class BodyDecoder:
         return out
 
 
+def _framing(headers: httpx.Headers) -> tuple[bytes, bytes]:
+    """Content-Length and Content-Encoding as sent (b"" when absent; repeated ones joined), in
+    one pass that leaves httpx's header decoding alone: it costs more than the whole lookup."""
+    length = coding = b""
+    for name, value in headers.raw:
+        if len(name) in (14, 16):
+            lowered = name.lower()
+            if lowered == b"content-length":
+                length = value
+            elif lowered == b"content-encoding":
+                coding = coding + b", " + value if coding else value
+    return length, coding
+
+
 async def read_body(response: httpx.Response, limit_name: str, limit: int, model: str | None) -> bytearray:
     """The whole reply, decoded, refused past ``limit`` bytes. The caller closes the response."""
-    declared = response.headers.get("content-length", "")
+    raw_length, coding = _framing(response.headers)
+    declared = raw_length.strip()
     status = response.status_code
     try:
-        decoder = None if response.is_stream_consumed else BodyDecoder.for_response(response)
+        decoder = None if response.is_stream_consumed else BodyDecoder.for_encoding(coding)
     except ValueError as exc:
         raise ProviderError(f"LiteLLM proxy sent a reply with an {exc}", status, PROVIDER, model=model) from None
     if decoder is None and declared.isdigit() and int(declared) > limit:
@@ -153,7 +172,9 @@ async def read_body(response: httpx.Response, limit_name: str, limit: int, model
         if len(body) > limit:
             raise too_large(limit_name, limit, "a reply", model, status)
         return body
-    async for raw in response.aiter_raw():
+    # The transport's stream itself: aiter_raw's chunking and bookkeeping are unused here.
+    stream = response.stream
+    async for raw in stream if isinstance(stream, httpx.AsyncByteStream) else response.aiter_raw():
         if decoder is None:
             body += raw
             if len(body) > limit:
@@ -170,6 +191,8 @@ async def read_body(response: httpx.Response, limit_name: str, limit: int, model
 # ---------------------------------------------------------------------- deadlines
 
 Reason = Literal["deadline", "timeout", "stream_timeout", "closed"]
+T = TypeVar("T")
+E = TypeVar("E", bound=Exception)
 
 
 class CallGuard:
@@ -253,6 +276,30 @@ class CallGuard:
             self._cancelling = task.cancelling()
             self._cancel_sent = True
             task.cancel()
+
+    async def watch(
+        self,
+        step: Awaitable[T],
+        errors: type[E] | tuple[type[E], ...],
+        translate: Callable[[E], ProviderError],
+    ) -> T:
+        """Await ``step``, a wait on the network a limit of ours may cut short. A limit that
+        fires meanwhile wins over whatever the step then raised (its cancellation, or one of
+        ``errors``, which ``translate`` types otherwise); a cancellation from anyone else
+        propagates. The error is raised outside the ``except`` block: no implicit context."""
+        failure: ProviderError | None = None
+        self.task = asyncio.current_task()
+        try:
+            return await step
+        except errors as exc:
+            failure = self.cancelled() or translate(exc)
+        except asyncio.CancelledError:
+            failure = self.cancelled()
+            if failure is None:
+                raise
+        finally:
+            self.task = None
+        raise failure
 
     def cancelled(self) -> ProviderError | None:
         """Where the call fails (a cancellation, or a transport error that won the race with

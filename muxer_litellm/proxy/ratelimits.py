@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from ..host import Headroom
 
@@ -45,41 +46,38 @@ def parse_duration(text: str | None) -> float | None:
     return seconds if math.isfinite(seconds) and 0 <= seconds <= _MAX_RESET else None
 
 
-def _count(headers: Mapping[str, str], name: str) -> int | None:
-    for prefix in ("x-ratelimit-", "llm_provider-x-ratelimit-"):
-        raw = headers.get(prefix + name)
-        if raw is None:
-            continue
-        raw = raw.strip()
-        if raw.isdigit() and len(raw) < 19:
-            return int(raw)
-        return None  # present but unreadable: unknown
-    return None
+def _count(raw: str) -> int | None:
+    raw = raw.strip()
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None  # present but unreadable: unknown
 
 
-def _reset(headers: Mapping[str, str], name: str) -> float | None:
-    for prefix in ("x-ratelimit-", "llm_provider-x-ratelimit-"):
-        raw = headers.get(prefix + name)
-        if raw is not None:
-            return parse_duration(raw)
-    return None
+#: Headroom field -> the header names that carry it (the bare one first, then the proxy's copy)
+#: and how to read them.
+_FIELDS = tuple(
+    (field, (f"x-ratelimit-{name}", f"llm_provider-x-ratelimit-{name}"), read)
+    for field, name, read in (
+        ("remaining_requests", "remaining-requests", _count),
+        ("remaining_tokens", "remaining-tokens", _count),
+        ("limit_requests", "limit-requests", _count),
+        ("limit_tokens", "limit-tokens", _count),
+        ("reset_requests", "reset-requests", parse_duration),
+        ("reset_tokens", "reset-tokens", parse_duration),
+    )
+)
 
 
 def upstream_headroom(headers: Mapping[str, str]) -> Headroom | None:
     """The answering deployment's headroom (``headers`` by lower-case name); None when it sent
     no readable rate-limit header at all."""
-    headroom = Headroom(
-        remaining_requests=_count(headers, "remaining-requests"),
-        remaining_tokens=_count(headers, "remaining-tokens"),
-        limit_requests=_count(headers, "limit-requests"),
-        limit_tokens=_count(headers, "limit-tokens"),
-        reset_requests=_reset(headers, "reset-requests"),
-        reset_tokens=_reset(headers, "reset-tokens"),
-    )
-    if headroom == _NOTHING:
+    values: dict[str, Any] = {}
+    for field, (bare, copy), read in _FIELDS:
+        raw = headers.get(bare)
+        if raw is None:
+            raw = headers.get(copy)
+        if raw is not None:
+            value = read(raw)
+            if value is not None:
+                values[field] = value
+    if not values:
         return None
-    deployment = headers.get("x-litellm-model-id")
-    return headroom.model_copy(update={"deployment": deployment}) if deployment else headroom
-
-
-_NOTHING = Headroom()
+    return Headroom(**values, deployment=headers.get("x-litellm-model-id") or None)

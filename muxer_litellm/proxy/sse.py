@@ -18,7 +18,6 @@ and usage/cost accounting.
 from __future__ import annotations
 
 import json
-from asyncio import CancelledError, current_task
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, cast
@@ -223,25 +222,13 @@ class EventReader:
         guard = self._guard
         if guard.fired is not None:
             raise guard.error()
-        failure: ProviderError | None = None
-        guard.task = current_task()
         try:
-            raw = await anext(self._pieces)
+            raw = await guard.watch(anext(self._pieces), httpx.HTTPError, self._on_transport_error)
         except StopAsyncIteration:
             if self._done:
                 return None
             self._done = True
             return self._events.flush()
-        except httpx.HTTPError as exc:  # a limit of ours that fired meanwhile wins
-            failure = guard.cancelled() or self._on_transport_error(exc)
-        except CancelledError:
-            failure = guard.cancelled()
-            if failure is None:
-                raise
-        finally:
-            guard.task = None
-        if failure is not None:  # raised outside the except block: no implicit __context__
-            raise failure
         if body is not None:
             body.feed(raw)
             return self._frames(body.piece())

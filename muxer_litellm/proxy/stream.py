@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from asyncio import CancelledError, current_task
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -42,6 +41,10 @@ __all__ = ["CostFn", "GuardFactory", "StreamLimits", "open_chat_stream"]
 CostFn = Callable[[str, str | None, float | None, int | None, int | None], Awaitable[tuple[float | None, CostSource]]]
 
 _STREAM_HEADERS = {"Accept": "text/event-stream"}
+
+
+def _as_raised(error: ProviderError) -> ProviderError:
+    return error
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,21 +122,10 @@ class _StreamCall:
         request = transport.build(
             "POST", "/v1/chat/completions", json=body, model=model, headers=_STREAM_HEADERS, call=auth
         )
-        failure: ProviderError | None = None
-        guard.task = current_task()
-        try:
-            with call.current():
-                response = await transport.send(request, model=model, guard=guard, call=auth)
-        except ProviderError as exc:  # a limit of ours that fired meanwhile wins
-            failure = guard.cancelled() or exc
-        except CancelledError:
-            failure = guard.cancelled()
-            if failure is None:
-                raise
-        finally:
-            guard.task = None
-        if failure is not None:  # raised outside the except block: no implicit __context__
-            raise failure
+        with call.current():
+            response = await guard.watch(
+                transport.send(request, model=model, guard=guard, call=auth), ProviderError, _as_raised
+            )
         self.headers = proxy_headers(response.headers)
         self.call_id = self.headers.get("x-litellm-call-id")
         call.response_headers(self.call_id, self.headers.get("x-litellm-model-id"))

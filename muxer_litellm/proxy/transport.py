@@ -18,9 +18,7 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 import logging
-from asyncio import CancelledError, current_task
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -73,6 +71,10 @@ DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=100
 #: Failures raised before a single byte of the request left this process: safe to try again.
 _NEVER_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
 
+#: What a call's network wait may raise besides a cancellation: a typed error from send(), an
+#: httpx one from reading the body.
+_FAILURES = (ProviderError, httpx.HTTPError)
+
 #: The connection broke after the request was written: the proxy may have served it.
 _DROPPED = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
@@ -95,9 +97,10 @@ class _ReplyCookies(httpx.Cookies):
     changes nothing."""
 
     def extract_cookies(self, response: httpx.Response) -> None:
-        headers = response.headers
-        if "set-cookie" in headers or "set-cookie2" in headers:
-            super().extract_cookies(response)
+        for name, _ in response.headers.raw:  # raw names: a lookup by name would decode them all
+            if name[:10].lower() == b"set-cookie":
+                super().extract_cookies(response)
+                return
 
 
 class _PooledClient(httpx.AsyncClient):
@@ -117,28 +120,30 @@ class _PooledClient(httpx.AsyncClient):
         self._jar = _ReplyCookies(cookies)
 
 
-@dataclass(slots=True)
 class Reply:
-    """A whole reply, read within its size limit and decoded."""
+    """A whole reply, read within its size limit and decoded. What only an error message needs
+    (the URL without its query, the charset) is worked out when asked for: parsing them costs
+    more than the rest of a successful call's bookkeeping."""
 
-    status_code: int
-    headers: httpx.Headers
-    content: bytes | bytearray
-    path: str
-    url: str
-    encoding: str | None = None
+    __slots__ = ("_response", "content", "headers", "status_code")
 
-    @classmethod
-    def of(cls, response: httpx.Response, content: bytes | bytearray) -> Reply:
-        url = response.request.url
-        return cls(
-            response.status_code,
-            response.headers,
-            content,
-            url.path,
-            str(url.copy_with(query=None, fragment=None)),
-            response.charset_encoding,
-        )
+    def __init__(self, response: httpx.Response, content: bytes | bytearray) -> None:
+        self._response = response
+        self.status_code = response.status_code
+        self.headers = response.headers
+        self.content = content
+
+    @property
+    def path(self) -> str:
+        return self._response.request.url.path
+
+    @property
+    def url(self) -> str:
+        return str(self._response.request.url.copy_with(query=None, fragment=None))
+
+    @property
+    def encoding(self) -> str | None:
+        return self._response.charset_encoding
 
     @property
     def text(self) -> str:
@@ -284,6 +289,8 @@ class ProxyTransport:
                 event_hooks={k: list(v) for k, v in (event_hooks or {}).items()},
             )
         self.client = http_client
+        #: Calls skip ``client.send`` for the client's transport (see :meth:`_exchange`).
+        self._direct = self.owns_client and not any(event_hooks.values() if event_hooks else ())
         self.closed = False
         self._urls: dict[str, httpx.URL] = {}
         self._templates: dict[tuple[str, bool, tuple[tuple[str, str], ...]], httpx.Headers] = {}
@@ -518,11 +525,11 @@ class ProxyTransport:
         failure: tuple[ProviderError, BaseException] | None = None
         try:
             try:
-                response = await self.client.send(request, stream=True)
+                response = await self._exchange(request)
             except _NEVER_SENT:
                 if self.closed:
                     raise
-                response = await self.client.send(request, stream=True)
+                response = await self._exchange(request)
         except httpx.HTTPError as exc:
             failure = self.transport_error(exc, model, call), exc
         except RuntimeError as exc:  # httpx: "Cannot send a request, as the client has been closed."
@@ -543,7 +550,22 @@ class ProxyTransport:
             await response.aclose()
         if failure is not None:
             raise self.chained(*failure, call)
-        raise self.status_error(Reply.of(response, body), model, call)
+        raise self.status_error(Reply(response, body), model, call)
+
+    async def _exchange(self, request: httpx.Request) -> httpx.Response:
+        """``client.send(request, stream=True)``. On the client built here without event hooks,
+        straight to the transport ``send`` would pick (``_transport_for_url``: mounts and proxies
+        included, and where respx mocks): what ``send`` adds around it (auth and redirect loops,
+        hooks, an elapsed-time wrapper, an INFO log line) is unused here and costs more per call
+        at a gateway's concurrency than the rest of the call's bookkeeping. Cookies a proxy sets
+        are still kept and sent back."""
+        client = self.client
+        if not self._direct or client.is_closed:
+            return await client.send(request, stream=True)
+        response = await client._transport_for_url(request.url).handle_async_request(request)
+        response.request = request
+        client.cookies.extract_cookies(response)
+        return response
 
     async def request(
         self,
@@ -563,28 +585,27 @@ class ProxyTransport:
         )
         name, limit = self.reply_limits.for_path(path)
         guard = self.guard(gap=None, total=timeout_seconds or self.deadline, model=model)
-        failure: ProviderError | None = None
-        guard.task = current_task()
+
+        def typed(exc: Exception) -> ProviderError:
+            if isinstance(exc, ProviderError):  # from send()
+                return exc
+            assert isinstance(exc, httpx.HTTPError)  # from reading the body
+            return self.chained(self.transport_error(exc, model, call), exc, call)
+
         try:
-            response = await self.send(request, model=model, guard=guard, call=call)
-            try:
-                body = await read_body(response, name, limit, model)
-            finally:
-                await response.aclose()  # unread (a limit fired): the connection is dropped, not pooled
-        except httpx.HTTPError as exc:  # from reading the body
-            failure = guard.cancelled() or self.chained(self.transport_error(exc, model, call), exc, call)
-        except ProviderError as exc:  # from send(); a limit of ours that fired meanwhile wins
-            failure = guard.cancelled() or exc
-        except CancelledError:
-            failure = guard.cancelled()
-            if failure is None:
-                raise
+            response, body = await guard.watch(self._whole(request, name, limit, model, guard, call), _FAILURES, typed)
         finally:
-            guard.task = None
             guard.stop()
-        if failure is not None:  # raised outside the except block: no implicit __context__
-            raise failure
-        return Reply.of(response, body)
+        return Reply(response, body)
+
+    async def _whole(
+        self, request: httpx.Request, name: str, limit: int, model: str | None, guard: CallGuard, call: CallAuth | None
+    ) -> tuple[httpx.Response, bytearray]:
+        response = await self.send(request, model=model, guard=guard, call=call)
+        try:
+            return response, await read_body(response, name, limit, model)
+        finally:
+            await response.aclose()  # unread (a limit fired): the connection is dropped, not pooled
 
     def json_object(self, reply: Reply, model: str | None) -> dict[str, Any]:
         """The reply's JSON object, or a ProviderError quoting what came instead."""

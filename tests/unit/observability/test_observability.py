@@ -40,6 +40,7 @@ from muxer_litellm import (
 )
 from muxer_litellm.host import MessageInput
 from muxer_litellm.observability import CONTENT_LIMIT_BYTES, CallRecord, PrometheusMetrics, observer
+from muxer_litellm.proxy.transport import ProxyTransport
 from tests.unit.replies import (
     API_KEY,
     BASE_URL,
@@ -898,12 +899,10 @@ async def test_stream_span_ends_even_if_closing_the_response_fails(
 ) -> None:
     mock_stream(proxy, sse(chunk("Hi"), chunk(finish_reason="stop"), final_chunk(3, 1, cost=0.0001)))
 
-    send = httpx.AsyncClient.send
+    exchange = ProxyTransport._exchange
 
-    async def send_with_broken_close(
-        client: httpx.AsyncClient, request: httpx.Request, **kwargs: Any
-    ) -> httpx.Response:
-        response = await send(client, request, **kwargs)
+    async def exchange_with_broken_close(transport: ProxyTransport, request: httpx.Request) -> httpx.Response:
+        response = await exchange(transport, request)
 
         async def broken_aclose() -> None:
             raise RuntimeError("socket close failed")
@@ -911,7 +910,7 @@ async def test_stream_span_ends_even_if_closing_the_response_fails(
         response.aclose = broken_aclose  # type: ignore[method-assign]
         return response
 
-    monkeypatch.setattr(httpx.AsyncClient, "send", send_with_broken_close)
+    monkeypatch.setattr(ProxyTransport, "_exchange", exchange_with_broken_close)
     with pytest.raises(RuntimeError, match="socket close failed"):
         _ = [c async for c in open_stream(observed)]
     span = only_span(exporter)

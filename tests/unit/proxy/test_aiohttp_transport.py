@@ -22,7 +22,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from muxer_litellm import LiteLLMProvider, ProviderError, ProviderTimeoutError, ProviderUnavailableError
-from muxer_litellm.proxy.aiohttp_transport import AiohttpTransport, _translate
+from muxer_litellm.proxy.aiohttp_transport import AiohttpTransport, _str_headers, _translate
 from muxer_litellm.proxy.transport import DEFAULT_TIMEOUT, ProxyTransport, check_api_key
 from muxer_litellm.settings import LiteLLMSettings
 from tests.unit.replies import API_KEY, chat_body
@@ -517,3 +517,11 @@ async def test_a_callers_client_is_used_as_is() -> None:
             LiteLLMProvider("http://127.0.0.1:4000", http_transport="curl")  # type: ignore[arg-type]
     finally:
         await client.aclose()
+
+
+@pytest.mark.parametrize("value", [b"search", "\u00e9quipe".encode(), b"\xe9quipe"], ids=["ascii", "utf-8", "latin-1"])
+def test_request_headers_reach_aiohttp_as_httpx_decodes_them(value: bytes) -> None:
+    headers = httpx.Headers([(b"Authorization", b"Bearer sk-1"), (b"X-Team", value)])
+    sent = _str_headers(headers)
+    assert [name for name, _ in sent] == ["Authorization", "X-Team"]  # names as the caller wrote them
+    assert [(name.lower(), text) for name, text in sent] == headers.multi_items()

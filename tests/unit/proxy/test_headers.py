@@ -98,3 +98,14 @@ async def test_a_streams_metadata_carries_the_key_info(proxy: respx.MockRouter, 
     assert stream.metadata.key is not None
     assert stream.metadata.key.model_remaining_tokens == 900
     assert chunks[-1]["router_metadata"]["key"]["rpm_limit"] == 1000
+
+
+@pytest.mark.parametrize(
+    "value", [b"gpt-4o-eu", "gpt-4o-\u00e9t\u00e9".encode(), b"caf\xe9"], ids=["ascii", "utf-8", "latin-1"]
+)
+def test_header_values_read_as_httpx_decodes_them(value: bytes) -> None:
+    headers = httpx.Headers([(b"X-LiteLLM-Model-Id", value), (b"x-ratelimit-remaining-requests", b"3")])
+    assert proxy_headers(headers) == {
+        "x-litellm-model-id": headers["x-litellm-model-id"],
+        "x-ratelimit-remaining-requests": "3",
+    }

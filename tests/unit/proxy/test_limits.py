@@ -10,18 +10,20 @@ same server keep answering during and after. A reply exactly at a limit succeeds
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import pytest
 
 from muxer_litellm import LiteLLMProvider, ProviderClosedError, ProviderError, ProviderTimeoutError, ReplyTooLargeError
-from muxer_litellm.proxy.limits import BodyDecoder, ReplyLimits
+from muxer_litellm.proxy.limits import BodyDecoder, ReplyLimits, read_body
 from muxer_litellm.settings import HttpTransport
 from tests.unit.proxy.misbehaving import MisbehavingServer, gzip_bomb
 
@@ -221,3 +223,32 @@ async def test_the_deadline_defaults_to_the_read_timeout_and_is_checked() -> Non
             LiteLLMProvider("http://127.0.0.1:9", KEY, **bad)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"ReplyLimits\.chat"):
         ReplyLimits(chat=10)
+
+
+class _Unread(httpx.AsyncByteStream):
+    """A reply body not read yet, as a network transport hands it over."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self.body
+
+
+def unread(body: bytes, headers: list[tuple[bytes, bytes]]) -> httpx.Response:
+    return httpx.Response(200, headers=headers, stream=_Unread(body))
+
+
+async def test_the_framing_headers_are_read_whatever_their_case() -> None:
+    gzipped = gzip.compress(b'{"ok": true}')
+    reply = unread(gzipped, [(b"Content-Encoding", b"GZIP"), (b"CONTENT-LENGTH", str(len(gzipped)).encode())])
+    assert await read_body(reply, "max_chat_reply_bytes", 100, "m") == b'{"ok": true}'
+    declared_too_big = unread(b"{}", [(b"Content-Length", b" 5000 ")])
+    with pytest.raises(ReplyTooLargeError, match="max_chat_reply_bytes"):
+        await read_body(declared_too_big, "max_chat_reply_bytes", 100, "m")
+
+
+async def test_two_content_encoding_headers_are_refused_as_two_encodings() -> None:
+    reply = unread(b"{}", [(b"content-encoding", b"gzip"), (b"Content-Encoding", b"deflate")])
+    with pytest.raises(ProviderError, match=r"unsupported content-encoding 'gzip, deflate' \(more than one\)"):
+        await read_body(reply, "max_chat_reply_bytes", 100, "m")

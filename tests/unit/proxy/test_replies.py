@@ -236,7 +236,7 @@ async def test_error_reply_maps_to_typed_error(case: Case) -> None:
     transport = ProxyTransport(BASE_URL, SecretStr(API_KEY), timeout=DEFAULT_TIMEOUT)
     response = reply(case)
     response.request = httpx.Request("POST", f"{BASE_URL}/v1/chat/completions")
-    err = transport.status_error(Reply.of(response, response.content), MODEL)
+    err = transport.status_error(Reply(response, response.content), MODEL)
     await transport.aclose()
     assert type(err) is case.error
     assert err.status_code == case.status
