@@ -98,10 +98,10 @@ eval: $(STAMP)
 	$(BIN)/python -m eval.run
 
 # Retrain the shipped classifier weights (muxer_litellm/routing/classify/data/classifier.json) on the
-# train split only (each prompt also in 4 wrapped copies), with 5-fold cross-validation figures,
+# train split only (each prompt also in 8 wrapped copies), with 5-fold cross-validation figures,
 # threshold and veto calibrated out-of-fold (~15 min on 2 cores).
 train-classifier: $(STAMP)
-	$(BIN)/python -m eval.train_classifier --copies 4 --cv 5 --oof 5 --write
+	$(BIN)/python -m eval.train_classifier --copies 8 --cv 5 --oof 5 --write
 
 clean:
 	rm -rf $(VENV) $(COMPAT_DIR) site .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -3,7 +3,9 @@
 A scorer learned from a few hundred prompts picks up whatever co-occurs with a label: if the
 only prompts with a system prompt are code prompts, "helpful" means code. Each training prompt
 is therefore also learned in a few random wrappings: a generic role prompt, a greeting or
-polite opener, thanks or a sign-off, a small-talk exchange first. These templates are
+polite opener, thanks or a sign-off, a small-talk exchange first, from one of them to all four
+at once, with openers and closers sometimes two in a row (stacked pleasantries around a short
+request are where a scorer is most easily swayed). These templates are
 deliberately different from ``eval/invariance.py``'s, which measure whether this generalised.
 """
 
@@ -61,6 +63,34 @@ OPENERS = (
     "Hi! Wondering if you could assist. ",
     "Ciao! ",
     "Olá! ",
+    "Hey! ",
+    "Hi everyone, ",
+    "Good afternoon. ",
+    "Good evening, hope you had a good day. ",
+    "Apologies for the late message. ",
+    "Hi, hope your week is going well! ",
+    "Hi, I hope this is the right place to ask. ",
+    "Sorry if this is a silly question. ",
+    "Hello, I need your help please. ",
+    "Hiya! ",
+    "Howdy! ",
+    "Hi team, ",
+    "Greetings from Berlin! ",
+    "Salut ! ",
+    "Buenos días, ",
+    "Guten Tag, ",
+    "Buongiorno! ",
+    "Bom dia! ",
+    "こんにちは。",
+    "你好！",  # noqa: RUF001
+    "Привет! ",
+    "Ok so, ",
+    "Hey, got a minute? ",
+    "I hope you can help. ",
+    "Good day to you. ",
+    "Sorry for the interruption. ",
+    "Long time no see! ",
+    "Hi again, thanks for earlier. ",
 )
 CLOSERS = (
     " Thanks!",
@@ -87,6 +117,36 @@ CLOSERS = (
     " Looking forward to your answer.",
     " Obrigado!",
     " Grazie mille.",
+    " Thank you!",
+    " Cheers!",
+    " Thanks again.",
+    " Thank you very much for your help.",
+    " Any help is appreciated.",
+    " Thanks in advance!",
+    "\n\nRegards,\nPriya",
+    "\nThanks,\nTom",
+    " Sorry for the long message.",
+    " Hope that makes sense.",
+    " Let me know, thanks!",
+    " Have a great weekend!",
+    " Cheers mate.",
+    " ty!",
+    " Enjoy your day :)",
+    " I really appreciate your help.",
+    " Muchas gracias.",
+    " Vielen Dank!",
+    " Merci beaucoup.",
+    " ありがとうございます。",
+    " 谢谢！",  # noqa: RUF001
+    " Спасибо!",
+    " Cordialement,\nMarc",
+    "\n\nSaludos,\nAna",
+    " Thanks a bunch!",
+    " Take it easy.",
+    " Thank you for your time and patience.",
+    " Have a good one!",
+    " All the best.",
+    " Thanks heaps, you're a star.",
 )
 SMALL_TALK = (
     ("Hi!", "Hello! What can I do for you?"),
@@ -98,6 +158,11 @@ SMALL_TALK = (
     ("Hi, hope your day is going well", "Thank you, it is! What can I do for you?"),
     ("Thanks for your help earlier!", "You're welcome! Anything else?"),
     ("Bonjour", "Bonjour ! Comment puis-je vous aider ?"),
+    ("hey", "Hey! What's up?"),
+    ("Good morning, assistant", "Good morning! How can I help you?"),
+    ("Hola", "¡Hola! ¿En qué puedo ayudarte?"),
+    ("Hi, it's me again", "Welcome back! What do you need?"),
+    ("yo, you awake?", "Always! What can I do for you?"),
 )
 
 
@@ -105,11 +170,11 @@ def _wrap(messages: list[dict[str, Any]], rng: random.Random) -> list[dict[str, 
     out = [dict(m) for m in messages]
     last = max(i for i, m in enumerate(out) if m["role"] == "user")
     text = out[last]["content"]
-    kinds = rng.sample(("role", "opener", "closer", "turn"), rng.randint(1, 3))
+    kinds = rng.sample(("role", "opener", "closer", "turn"), rng.randint(1, 4))
     if "opener" in kinds:
-        text = rng.choice(OPENERS) + text
+        text = "".join(rng.sample(OPENERS, 1 + (rng.random() < 0.35))) + text
     if "closer" in kinds:
-        text = text + rng.choice(CLOSERS)
+        text = text + "".join(rng.sample(CLOSERS, 1 + (rng.random() < 0.35)))
     out[last]["content"] = text
     if "turn" in kinds:
         at = next((i for i, m in enumerate(out) if m["role"] not in ("system", "developer")), len(out))

@@ -11,6 +11,10 @@ weights closer to zero than ``--prune`` after training, so the shipped JSON stay
 ``--cv k`` prints k-fold cross-validated accuracy on the train split, every copy of a prompt in
 the same fold (the held-out splits are never read here); ``--select`` picks ``--l2`` and
 ``--min-df`` by that cross-validation. The temperature is fitted on out-of-fold predictions.
+The pleasantry detector the classifier uses to read a request without its greetings and
+thanks (``LearnedModel.filler``) is a binary logistic model over ``filler_features``: the
+sentences of the augmentation's openers, closers and small talk against the sentences of the
+train prompts' own last turns.
 ``--write`` saves ``muxer_litellm/routing/classify/data/classifier.json``.
 """
 
@@ -20,15 +24,17 @@ import argparse
 import json
 import math
 import random
+import re
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from muxer_litellm.routing.classify import classifier
 from muxer_litellm.routing.classify.focus import focus_text
-from muxer_litellm.routing.classify.learned import MODEL_CLASSES, LearnedModel, text_features
+from muxer_litellm.routing.classify.learned import MODEL_CLASSES, LearnedModel, filler_features, text_features
 
-from .augment import augmented, group
+from .augment import CLOSERS, OPENERS, SMALL_TALK, augmented, group
 from .dataset import Item, load
 from .run import Report, confusion, muxer, summary, worst
 
@@ -85,6 +91,48 @@ def train(
                     weights[f][c] -= rate * gf / math.sqrt(grad_sq[f][c])
     kept = {f: tuple(w) for f, w in weights.items() if max(abs(x) for x in w) >= prune}
     return LearnedModel(MODEL_CLASSES, tuple(bias), kept)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+|(?<=[\u3002\uff01\uff1f])")
+
+
+def _sentences(text: str) -> list[str]:
+    return [t.strip().lower() for t in _SENTENCE_END.split(text) if t.strip()]
+
+
+def train_filler(
+    items: Sequence[Item], *, epochs: int = 30, l2: float = 1e-3, rate: float = 0.3
+) -> tuple[dict[str, float], float]:
+    """The pleasantry detector: the wrappings' sentences (openers, closers, small talk) against
+    the sentences of the bare train prompts' last user turns (a request's sentences), balanced."""
+    fillers = {t for text in (*OPENERS, *CLOSERS, *(u for u, _ in SMALL_TALK)) for t in _sentences(text)}
+    requests = set()
+    for item in items:
+        if "+" in item.id or item.generated:
+            continue
+        last = next(m["content"] for m in reversed(item.messages) if m["role"] == "user")
+        requests.update(t for t in _sentences(last) if 0 < len(t.split()) <= 16 and item.label != "simple")
+    requests -= fillers
+    data = [(filler_features(t), 1.0) for t in sorted(fillers)] + [(filler_features(t), 0.0) for t in sorted(requests)]
+    positive_weight = len(requests) / max(1, len(fillers))
+    weights: dict[str, float] = {}
+    grad_sq: dict[str, float] = {}
+    bias, bias_sq = 0.0, 1e-8
+    rng = random.Random(13)
+    for _ in range(epochs):
+        rng.shuffle(data)
+        for feats, y in data:
+            z = bias + sum(weights.get(f, 0.0) for f in feats)
+            g = (1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))) - y) * (positive_weight if y else 1.0)
+            bias_sq += g * g
+            bias -= rate * g / math.sqrt(bias_sq)
+            for f in feats:
+                w = weights.get(f, 0.0)
+                gf = g + l2 * w
+                grad_sq[f] = grad_sq.get(f, 1e-8) + gf * gf
+                weights[f] = w - rate * gf / math.sqrt(grad_sq[f])
+    print(f"pleasantry detector: {len(fillers)} wrapping sentences against {len(requests)} request sentences")
+    return {f: w for f, w in weights.items() if abs(w) >= 0.02}, bias
 
 
 def _split(items: Sequence[Item], folds: int, fold: int, seed: int) -> tuple[list[Example], list[Example]]:
@@ -146,11 +194,11 @@ def select(items: Sequence[Item], folds: int, **params: float) -> dict[str, floa
 
 
 THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6)
-VETOES = (0.1, 0.15, 0.2, 0.25)
+VETOES = (0.05, 0.1, 0.15, 0.2, 0.25)
 
 
 def out_of_fold(
-    items: Sequence[Item], folds: int, temperature: float, **params: float
+    items: Sequence[Item], folds: int, temperature: float, filler: tuple[dict[str, float], float], **params: float
 ) -> dict[tuple[float, float], Report]:
     """The whole classifier (rules + learned scorer) on each bare train prompt, with a scorer
     trained on the other folds, for each threshold and veto of ``THRESHOLDS`` x ``VETOES``:
@@ -169,7 +217,7 @@ def out_of_fold(
                 verdicts = []
                 for it, f in bare:
                     m = models[f]
-                    model = LearnedModel(m.classes, m.bias, m.weights, temperature, threshold, veto)
+                    model = LearnedModel(m.classes, m.bias, m.weights, temperature, threshold, veto, *filler)
                     classifier.load_model = lambda m=model: m  # type: ignore[misc]
                     verdicts.append(muxer(it))
                 reports[threshold, veto] = Report("out-of-fold", [it for it, _ in bare], verdicts, 0.0)
@@ -180,11 +228,14 @@ def out_of_fold(
 
 def calibrate(reports: dict[tuple[float, float], Report]) -> tuple[float, float]:
     """The threshold and veto with the fewest under- plus over-routed prompts out-of-fold
-    (ties: the better accuracy, then the default-nearest)."""
+    (ties: the better accuracy, then the default-nearest threshold, then the lower veto, so a
+    rule that fired keeps counting)."""
     print("  threshold  veto  accuracy  under  over")
     for (t, v), r in reports.items():
         print(f"  {t:9.2f}  {v:4.2f}  {r.accuracy()[0]:8.3f}  {r.under:5.3f}  {r.over:4.3f}")
-    return min(reports, key=lambda k: (reports[k].under + reports[k].over, -reports[k].accuracy()[0], abs(k[0] - 0.6)))
+    return min(
+        reports, key=lambda k: (reports[k].under + reports[k].over, -reports[k].accuracy()[0], abs(k[0] - 0.6), k[1])
+    )
 
 
 def main() -> None:
@@ -194,7 +245,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.3)
     parser.add_argument("--min-df", type=int, default=2)
     parser.add_argument("--prune", type=float, default=0.02)
-    parser.add_argument("--copies", type=int, default=4, help="wrapped copies of each training prompt")
+    parser.add_argument("--copies", type=int, default=8, help="wrapped copies of each training prompt")
     parser.add_argument("--select", action="store_true", help="pick --l2 and --min-df by cross-validation")
     parser.add_argument("--cv", type=int, default=0, help="k-fold cross-validation on the train split")
     parser.add_argument(
@@ -219,9 +270,10 @@ def main() -> None:
         print(f"{args.cv}-fold cross-validated accuracy (model alone): {cross_validate(items, args.cv, **params):.3f}")
     temperature = fit_temperature(items, 5, **params)
     print(f"temperature fitted on out-of-fold predictions: {temperature}")
+    filler = train_filler(items)
     threshold, veto = 0.6, 0.25
     if args.oof:
-        reports = out_of_fold(items, args.oof, temperature, **params)
+        reports = out_of_fold(items, args.oof, temperature, filler, **params)
         threshold, veto = calibrate(reports)
         report = reports[threshold, veto]
         print(f"whole classifier, {args.oof}-fold out-of-fold, threshold {threshold}, veto {veto}:")
@@ -229,7 +281,9 @@ def main() -> None:
         confusion(report)
         worst(report, args.worst)
     model = train(data, **params)  # type: ignore[arg-type]
-    model = LearnedModel(model.classes, model.bias, model.weights, temperature, threshold, veto)
+    model = replace(
+        model, temperature=temperature, threshold=threshold, veto=veto, filler=filler[0], filler_bias=filler[1]
+    )
     print(f"features kept: {len(model.weights)}; accuracy on its own training data: {accuracy(model, data):.3f}")
     if args.write:
         OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,13 @@ their words weight. The scorer itself decides what to leave out, so no word list
   reviewer" and "Answer in JSON" count, "You are a helpful assistant." does not;
 - up to ``EDGE_SENTENCES`` short sentences (``EDGE_WORDS`` words, no numbers) at the start and
   end of the last user turn are dropped when, on their own, no need reaches that threshold,
-  as long as what stays keeps more words than all that is dropped. A sentence that points at
-  a need is never dropped; a simple request may be, which leaves it simple.
+  and either what stays keeps more words than all that is dropped or the model's pleasantry
+  detector (``LearnedModel.filler_alone``, learned from the training wrappings against the
+  training prompts' own sentences) is sure of it (``FILLER_PROBABILITY``): so a short request
+  in stacked pleasantries ("Hello again, sorry to bother you. Is 391 prime? Many thanks, have
+  a nice day!") is read bare, while "My shell code fails. Thanks!" keeps its first sentence.
+  A sentence that points at a need is never dropped, nor the last one left; a simple request
+  may be, which leaves it simple.
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ import re
 
 from .learned import LearnedModel
 
-__all__ = ["EDGE_SENTENCES", "EDGE_WORDS", "core_span", "needful_context", "request_core"]
+__all__ = ["EDGE_SENTENCES", "EDGE_WORDS", "FILLER_PROBABILITY", "core_span", "needful_context", "request_core"]
 
 EDGE_WORDS = 8
+#: The pleasantry detector's probability at which an edge sentence goes even when it is longer
+#: than what stays of the turn.
+FILLER_PROBABILITY = 0.8
 EDGE_SENTENCES = 2
 #: How far into each end of the turn an edge sentence is looked for (bounded work).
 _EDGE_CHARS = 160
@@ -38,14 +46,15 @@ def needful_context(model: LearnedModel, lower: str) -> str:
 
 
 def _droppable(model: LearnedModel, sentence: str, dropped: int, total: int) -> bool:
-    """Short, no numbers, pointing at no need alone, and what stays of the turn keeps more
-    words than all that is dropped (so a request is not dropped for its pleasantries)."""
+    """Short, no numbers, pointing at no need alone, and either what stays of the turn keeps
+    more words than all that is dropped (so a request is not dropped for its pleasantries) or
+    the pleasantry detector is sure of it."""
     words = len(sentence.split())
     return (
         0 < words <= EDGE_WORDS
-        and total - dropped - words > dropped + words
         and not _DIGIT.search(sentence)
         and model.need_alone(sentence) < model.threshold
+        and (total - dropped - words > dropped + words or model.filler_alone(sentence) >= FILLER_PROBABILITY)
     )
 
 
@@ -77,7 +86,7 @@ def core_span(model: LearnedModel, lower: str) -> tuple[int, int]:
         start = cut
     for _ in range(EDGE_SENTENCES):
         cut = _last_break(lower, max(start, end - _EDGE_CHARS), end)
-        if cut < 0 or not _droppable(model, lower[cut:end], dropped, total):
+        if cut <= start or not _droppable(model, lower[cut:end], dropped, total):
             break
         dropped += len(lower[cut:end].split())
         end = len(lower[:cut].rstrip())

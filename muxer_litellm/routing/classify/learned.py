@@ -36,6 +36,7 @@ __all__ = [
     "LearnedModel",
     "ModelClass",
     "features",
+    "filler_features",
     "load_model",
     "symbols",
     "text_features",
@@ -121,6 +122,18 @@ def text_features(lower: str) -> list[str]:
     return features(tokens(lower), symbols(lower))
 
 
+def filler_features(lower: str) -> list[str]:
+    """Features of a short edge sentence for the pleasantry detector (``LearnedModel.filler``):
+    every word, function words included ("thank you so much", "sorry to"), its 4-grams, word
+    pairs and symbols; what makes a sentence a greeting or thanks is mostly its function words."""
+    toks = tokens(lower)
+    out = list(symbols(lower))
+    out.extend({f"{a} {b}" for a, b in itertools.pairwise(toks)})
+    for word in set(toks):
+        out.extend(word_features(word) if word not in STOP_WORDS else (word,))
+    return out
+
+
 @functools.lru_cache(maxsize=16384)
 def word_features(word: str) -> tuple[str, ...]:
     """A content word, its anagram key (five letters or more) and its 4-grams ("~" keeps them
@@ -152,6 +165,12 @@ class LearnedModel:
     #: vetoes an everyday-word rule: calibrated on out-of-fold predictions of the train split.
     threshold: float = 0.6
     veto: float = 0.25
+    #: The pleasantry detector: a logistic model (weight per ``filler_features`` feature, and a
+    #: bias) of whether a short sentence at the edge of a turn is a greeting, an apology, thanks
+    #: or a sign-off rather than part of the request; learned from the training wrappings
+    #: against the training prompts' own sentences (see ``boilerplate``). Empty: none shipped.
+    filler: Mapping[str, float] = field(default_factory=dict)
+    filler_bias: float = 0.0
     # word -> the summed weights of its own features (None: none has a weight). Filled as
     # words are seen; a dict is safe to share between threads and requests.
     _words: dict[str, tuple[float, ...] | None] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -227,6 +246,24 @@ class LearnedModel:
         self._parts[lower] = p
         return p
 
+    def filler_alone(self, lower: str) -> float:
+        """How surely a short lowercased sentence is a pleasantry that says nothing about the
+        need (0 when no detector is shipped); cached, since pleasantries recur."""
+        if not self.filler:
+            return 0.0
+        key = "\0" + lower
+        try:
+            return self._parts[key]
+        except KeyError:
+            pass
+        get = self.filler.get
+        z = self.filler_bias + sum(get(f, 0.0) for f in filler_features(lower))
+        p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        if len(self._parts) >= _WORD_CACHE_LIMIT:
+            self._parts.clear()
+        self._parts[key] = p
+        return p
+
     def evidence(self, feats: Iterable[str], cls: str, n: int = 3) -> list[str]:
         """The words that pushed hardest towards ``cls`` (for the routing reason)."""
         k = self.classes.index(cls)
@@ -254,7 +291,11 @@ class LearnedModel:
         veto = float(data.get("veto", 0.25))
         if not 0 <= veto < threshold <= 1:
             raise ValueError("classifier thresholds must satisfy 0 <= veto < threshold <= 1")
-        return cls(classes, tuple(float(b) for b in data["bias"]), weights, temperature, threshold, veto)
+        filler_data = data.get("filler") or {}
+        filler = {str(k): float(v) for k, v in filler_data.get("weights", {}).items()}
+        filler_bias = float(filler_data.get("bias", 0.0))
+        bias = tuple(float(b) for b in data["bias"])
+        return cls(classes, bias, weights, temperature, threshold, veto, filler, filler_bias)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -264,6 +305,10 @@ class LearnedModel:
             "threshold": round(self.threshold, 3),
             "veto": round(self.veto, 3),
             "weights": {f: [round(x, 3) for x in w] for f, w in sorted(self.weights.items())},
+            "filler": {
+                "bias": round(self.filler_bias, 4),
+                "weights": {f: round(w, 3) for f, w in sorted(self.filler.items())},
+            },
         }
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from muxer_litellm.routing import PromptProfile, classify_prompt
 from muxer_litellm.routing.classify import load_model
-from muxer_litellm.routing.classify.boilerplate import needful_context, request_core
+from muxer_litellm.routing.classify.boilerplate import FILLER_PROBABILITY, needful_context, request_core
 from muxer_litellm.routing.classify.learned import tokens
 from muxer_litellm.routing.classify.reasoning_rules import small_computation
 
@@ -112,9 +112,51 @@ def test_polite_edges_are_dropped_but_never_the_request() -> None:
     # A sentence that points at a need is never dropped, however short.
     needful = "thanks a lot for earlier! write a python function. have a wonderful evening with your family."
     assert "python function" in request_core(model, needful)
-    # What stays keeps more words than what is dropped.
-    core = request_core(model, "hello! thanks! hi there. good morning!")
-    assert len(core.split()) > 6 - len(core.split())
+    # The last sentence left is never dropped.
+    assert request_core(model, "hello! thanks! hi there. good morning!").strip()
+
+
+def test_stacked_pleasantries_around_a_short_request_are_dropped() -> None:
+    model = load_model()
+    assert model is not None
+    text = "good evening, hope all is well. sorry for the bother. is 391 prime? thanks a million, have a great night!"
+    core = request_core(model, text)
+    assert "is 391 prime" in core
+    assert "thanks" not in core
+    assert "evening" not in core
+    # A short request sentence is kept even when the pleasantry after it is longer.
+    assert "shell code" in request_core(model, "my shell code prints nothing. thanks a lot, have a great weekend!")
+
+
+def test_the_pleasantry_detector_tells_pleasantries_from_requests() -> None:
+    model = load_model()
+    assert model is not None
+    for pleasantry in ("kind regards", "good morning everyone!", "have a wonderful weekend!"):
+        assert model.filler_alone(pleasantry) >= FILLER_PROBABILITY, pleasantry
+    for request in ("why does it crash?", "what is wrong here?", "now do the same for the other file."):
+        assert model.filler_alone(request) < FILLER_PROBABILITY, request
+
+
+STACKED = (
+    _system("You are Sol, a warm and attentive assistant."),
+    _turn_first("hey there :)", "Hey! Nice to see you. What can I do for you today?"),
+    _around(
+        "Good evening, hope all is well. Sorry for the bother. ", " Thanks a million, have a great night!\n\nBest,\nKim"
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    ("need", "text"),
+    [(n, t) for n, texts in PROMPTS.items() for t in texts]
+    + [("simple", "What's 45 + 38?"), ("reasoning", "Is 391 prime?"), ("code", "My shell script exits with code 127.")],
+)
+def test_all_wrappings_stacked_keep_the_class(need: str, text: str) -> None:
+    messages = user(text)
+    for wrap in STACKED:
+        messages = wrap(messages)
+    assert classify(user(text)).primary == need
+    assert classify(messages).primary == need, classify(messages).describe()
 
 
 # ----------------------------------------------------------------------------- the arithmetic line

@@ -31,6 +31,7 @@ from muxer_litellm.routing.classify.learned import (
     MODEL_CLASSES,
     LearnedModel,
     features,
+    filler_features,
     load_model,
     symbols,
     text_features,
@@ -113,6 +114,18 @@ def test_model_json_round_trips_and_rejects_bad_shapes() -> None:
             LearnedModel.from_json({"classes": ["a"], "bias": [0], "weights": {}, "threshold": threshold, "veto": veto})
     defaults = LearnedModel.from_json({"classes": ["a"], "bias": [0], "weights": {}})
     assert (defaults.threshold, defaults.veto) == (0.6, 0.25)
+    assert defaults.filler_alone("kind regards") == 0.0  # no pleasantry detector shipped
+
+
+def test_the_pleasantry_detector_round_trips_and_scores_by_its_weights() -> None:
+    model = LearnedModel(("simple", "code"), (0.0, 0.0), {}, filler={"regards": 3.0, "kind": 1.0}, filler_bias=-2.0)
+    again = LearnedModel.from_json(json.loads(json.dumps(model.to_json())))
+    assert (dict(again.filler), again.filler_bias) == ({"regards": 3.0, "kind": 1.0}, -2.0)
+    # "kind" and "regards" are words of filler_features; -2 + 1 + 3 = 2.
+    assert again.filler_alone("kind regards") == pytest.approx(1 / (1 + math.exp(-2.0)))
+    assert again.filler_alone("fix the bug") == pytest.approx(1 / (1 + math.exp(2.0)))
+    assert "regards" in filler_features("kind regards")
+    assert {"thank", "you", "thank you"} <= set(filler_features("thank you"))  # function words count here
 
 
 def test_the_shipped_threshold_decides_when_the_scorer_adds_a_class(monkeypatch: pytest.MonkeyPatch) -> None:
