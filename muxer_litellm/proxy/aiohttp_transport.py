@@ -40,6 +40,8 @@ import aiohttp
 import httpx
 from yarl import URL
 
+from .limits import FRAMING, Framing
+
 __all__ = ["AiohttpTransport"]
 
 _URL_CACHE_SIZE = 256
@@ -287,6 +289,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             raise
         else:
             if response is not None:
+                heads = response.headers  # parsed by aiohttp already: what the caller needs of them, cheaply
                 return httpx.Response(
                     response.status,
                     headers=response.raw_headers,
@@ -294,6 +297,11 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                     extensions={
                         "http_version": b"HTTP/1.1",
                         "reason_phrase": (response.reason or "").encode("latin-1"),
+                        FRAMING: Framing(
+                            heads.get("Content-Length", ""),
+                            ", ".join(heads.getall("Content-Encoding", ())),
+                            "Set-Cookie" in heads or "Set-Cookie2" in heads,
+                        ),
                     },
                 )
             failure = httpx.WriteTimeout(

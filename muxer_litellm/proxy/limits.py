@@ -20,7 +20,7 @@ import math
 import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final, Literal, TypeVar
+from typing import Any, Final, Literal, NamedTuple, TypeVar
 
 import httpx
 
@@ -30,8 +30,11 @@ from .replies import PROVIDER
 __all__ = [
     "ACCEPT_ENCODING",
     "BodyDecoder",
+    "FRAMING",
     "CallGuard",
+    "Framing",
     "ReplyLimits",
+    "framing",
     "read_body",
     "too_large",
 ]
@@ -108,11 +111,7 @@ class BodyDecoder:
     @staticmethod
     def for_response(response: httpx.Response) -> BodyDecoder | None:
         """A decoder for the reply's Content-Encoding; None when there is nothing to undo."""
-        return BodyDecoder.for_encoding(_framing(response.headers)[1])
-
-    @staticmethod
-    def for_encoding(raw: bytes) -> BodyDecoder | None:
-        encoding = raw.decode("latin-1").strip().lower()
+        encoding = framing(response).coding.strip().lower()
         if encoding in ("", "identity"):
             return None
         if "," in encoding:
@@ -141,27 +140,49 @@ class BodyDecoder:
         return out
 
 
-def _framing(headers: httpx.Headers) -> tuple[bytes, bytes]:
-    """Content-Length and Content-Encoding as sent (b"" when absent; repeated ones joined), in
-    one pass that leaves httpx's header decoding alone: it costs more than the whole lookup."""
+class Framing(NamedTuple):
+    """What a reply's headers say about its body and cookies: Content-Length and
+    Content-Encoding as sent ("" when absent; repeated ones joined) and whether it sets one."""
+
+    length: str
+    coding: str
+    sets_cookie: bool
+
+
+#: The ``Response.extensions`` key of a reply's :class:`Framing`. A transport that parsed the
+#: headers already (the aiohttp one) puts it there; otherwise the first :func:`framing` does.
+FRAMING = "muxer_litellm.framing"
+
+
+def framing(response: httpx.Response) -> Framing:
+    """The reply's :class:`Framing`, read once per reply in one pass over its headers (a
+    lookup by name decodes every header; the three would cost more than the rest of a call's
+    bookkeeping)."""
+    known = response.extensions.get(FRAMING)
+    if isinstance(known, Framing):
+        return known
     length = coding = b""
-    for name, value in headers.raw:
-        if len(name) in (14, 16):
+    cookie = False
+    for name, value in response.headers.raw:
+        if len(name) in (10, 11, 14, 16):
             lowered = name.lower()
             if lowered == b"content-length":
                 length = value
             elif lowered == b"content-encoding":
                 coding = coding + b", " + value if coding else value
-    return length, coding
+            elif lowered in (b"set-cookie", b"set-cookie2"):
+                cookie = True
+    found = Framing(length.decode("latin-1"), coding.decode("latin-1"), cookie)
+    response.extensions[FRAMING] = found
+    return found
 
 
 async def read_body(response: httpx.Response, limit_name: str, limit: int, model: str | None) -> bytearray:
     """The whole reply, decoded, refused past ``limit`` bytes. The caller closes the response."""
-    raw_length, coding = _framing(response.headers)
-    declared = raw_length.strip()
+    declared = framing(response).length.strip()
     status = response.status_code
     try:
-        decoder = None if response.is_stream_consumed else BodyDecoder.for_encoding(coding)
+        decoder = None if response.is_stream_consumed else BodyDecoder.for_response(response)
     except ValueError as exc:
         raise ProviderError(f"LiteLLM proxy sent a reply with an {exc}", status, PROVIDER, model=model) from None
     if decoder is None and declared.isdigit() and int(declared) > limit:

@@ -37,7 +37,7 @@ from ..errors import (
 )
 from ..settings import HttpTransport
 from .aiohttp_transport import AiohttpTransport
-from .limits import ACCEPT_ENCODING, CallGuard, ReplyLimits, read_body
+from .limits import ACCEPT_ENCODING, CallGuard, ReplyLimits, framing, read_body
 from .payload import encode_body
 from .replies import PROVIDER, error_from_body
 
@@ -97,10 +97,8 @@ class _ReplyCookies(httpx.Cookies):
     changes nothing."""
 
     def extract_cookies(self, response: httpx.Response) -> None:
-        for name, _ in response.headers.raw:  # raw names: a lookup by name would decode them all
-            if name[:10].lower() == b"set-cookie":
-                super().extract_cookies(response)
-                return
+        if framing(response).sets_cookie:
+            super().extract_cookies(response)
 
 
 class _PooledClient(httpx.AsyncClient):

@@ -23,6 +23,7 @@ from yarl import URL
 
 from muxer_litellm import LiteLLMProvider, ProviderError, ProviderTimeoutError, ProviderUnavailableError
 from muxer_litellm.proxy.aiohttp_transport import AiohttpTransport, _str_headers, _translate
+from muxer_litellm.proxy.limits import FRAMING, framing
 from muxer_litellm.proxy.transport import DEFAULT_TIMEOUT, ProxyTransport, check_api_key
 from muxer_litellm.settings import LiteLLMSettings
 from tests.unit.replies import API_KEY, chat_body
@@ -525,3 +526,34 @@ def test_request_headers_reach_aiohttp_as_httpx_decodes_them(value: bytes) -> No
     sent = _str_headers(headers)
     assert [name for name, _ in sent] == ["Authorization", "X-Team"]  # names as the caller wrote them
     assert [(name.lower(), text) for name, text in sent] == headers.multi_items()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "",
+        "Set-Cookie: route=blue; Path=/\r\n",
+        "content-encoding: identity\r\nCONTENT-ENCODING: gzip\r\nset-cookie2: a=1\r\n",
+    ],
+    ids=["plain", "a-cookie", "two-encodings-and-cookie2"],
+)
+async def test_the_framing_aiohttp_parsed_is_what_the_headers_say(
+    serve: Callable[[Handler], Awaitable[RawServer]], extra: str
+) -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await server.read(reader)
+        writer.write(reply(b"{}", extra=extra))
+        await writer.drain()
+
+    server = await serve(answer)
+    transport = AiohttpTransport()
+    try:
+        response = await transport.handle_async_request(httpx.Request("GET", f"{server.url}/health"))
+        parsed = response.extensions[FRAMING]
+        await response.aclose()
+    finally:
+        await transport.aclose()
+    scanned = framing(httpx.Response(200, headers=response.headers))  # the same headers, read by the scan
+    assert parsed == scanned
+    assert parsed.sets_cookie is ("ookie" in extra)
+    assert parsed.length == "2"
