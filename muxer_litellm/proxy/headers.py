@@ -73,6 +73,9 @@ def header_float(headers: Mapping[str, str], name: str) -> float | None:
     return value if math.isfinite(value) and value >= 0 else None
 
 
+_SAID_NOTHING = (None,) * 6
+
+
 def key_info(headers: Mapping[str, str]) -> KeyInfo | None:
     """What the proxy said about the caller's key (``headers`` as :func:`proxy_headers` gives
     them); None when it said nothing about it."""
@@ -94,19 +97,23 @@ def key_info(headers: Mapping[str, str]) -> KeyInfo | None:
                 model_requests = header_int(headers, name)
             elif rest.startswith("tokens-"):
                 model_tokens = header_int(headers, name)
-    values = {
-        "spend": header_float(headers, "x-litellm-key-spend"),
-        "max_budget": header_float(headers, "x-litellm-key-max-budget"),
-        "rpm_limit": header_int(headers, "x-litellm-key-rpm-limit"),
-        "tpm_limit": header_int(headers, "x-litellm-key-tpm-limit"),
-        "remaining_requests": headroom.get("api_key-remaining-requests"),
-        "remaining_tokens": headroom.get("api_key-remaining-tokens"),
-        "model_remaining_requests": model_requests,
-        "model_remaining_tokens": model_tokens,
-    }
-    if not headroom and all(value is None for value in values.values()):
+    spend = header_float(headers, "x-litellm-key-spend")
+    max_budget = header_float(headers, "x-litellm-key-max-budget")
+    rpm_limit = header_int(headers, "x-litellm-key-rpm-limit")
+    tpm_limit = header_int(headers, "x-litellm-key-tpm-limit")
+    if not headroom and (spend, max_budget, rpm_limit, tpm_limit, model_requests, model_tokens) == _SAID_NOTHING:
         return None
-    return KeyInfo(**values, headroom=headroom)
+    return KeyInfo(
+        spend=spend,
+        max_budget=max_budget,
+        rpm_limit=rpm_limit,
+        tpm_limit=tpm_limit,
+        remaining_requests=headroom.get("api_key-remaining-requests"),
+        remaining_tokens=headroom.get("api_key-remaining-tokens"),
+        model_remaining_requests=model_requests,
+        model_remaining_tokens=model_tokens,
+        headroom=headroom,
+    )
 
 
 def deployment_headroom(headers: Mapping[str, str]) -> dict[str, int]:
