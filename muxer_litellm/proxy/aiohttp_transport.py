@@ -28,6 +28,10 @@ bounds opening a connection (``sock_connect``), ``read`` each wait for reply byt
 written, so a body too big to buffer at once is sent under a deadline of connect + write + read:
 past it, the write took longer than ``write`` (``WriteTimeout``). Proxy environment variables
 are not read.
+
+Besides httpx's ``http_version`` and ``reason_phrase``, a response's ``extensions`` carry its
+:class:`~.limits.Framing` (length, encoding, cookies) read from aiohttp's already parsed headers,
+so the provider does not scan httpx's copy for them.
 """
 
 from __future__ import annotations
