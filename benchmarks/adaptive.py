@@ -1,4 +1,4 @@
-"""Adaptive routing against today's routing, through a real LiteLLM proxy (``num_retries: 0``,
+"""Adaptive routing against routing without live signals, through a real LiteLLM proxy (``num_retries: 0``,
 its cooldowns off, so every 429 counted is one the upstream sent) in front of a rate-limited,
 latency-shaped fake upstream (``tests/limited_upstream.py``). Before = ``adaptive.enabled: false``
 (429 cooldowns and breakers only); after = the defaults.
@@ -48,7 +48,7 @@ WINDOW = 2.0
 FAST, MID, SLOW, SLOWED = 0.05, 0.15, 0.4, 0.6
 COMBOS = {
     "headroom": {"targets": ["litellm/limited-cheap", "litellm/backup-dear"], "strategy": "cost"},
-    # Listed slowest first: today's cost order among equal prices is the listed order.
+    # Listed slowest first: without live signals, the cost order among equal prices is the listed order.
     "latency": {"targets": ["litellm/lat-slow", "litellm/lat-mid", "litellm/lat-fast"], "strategy": "cost"},
     # The fastest alone: its latency under the same load, what the replicated latency run compares to.
     "fastest-only": {"targets": ["litellm/lat-fast"], "strategy": "cost"},
@@ -402,7 +402,7 @@ async def main(args: argparse.Namespace) -> None:
         finally:
             proxy.stop()
             upstream.stop()
-    print("| scenario | measure | before (today) | after (adaptive) |")
+    print("| scenario | measure | before (adaptive off) | after (adaptive) |")
     print("|---|---|---|---|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
