@@ -156,8 +156,7 @@ FRAMING = "muxer_litellm.framing"
 
 def framing(response: httpx.Response) -> Framing:
     """The reply's :class:`Framing`, read once per reply in one pass over its headers (a
-    lookup by name decodes every header; the three would cost more than the rest of a call's
-    bookkeeping)."""
+    lookup by name in ``httpx.Headers`` decodes and scans every header, three times over)."""
     known = response.extensions.get(FRAMING)
     if isinstance(known, Framing):
         return known
@@ -320,6 +319,7 @@ class CallGuard:
                 raise
         finally:
             self.task = None
+        assert failure is not None  # set by whichever except clause ran; a return leaves earlier
         raise failure
 
     def cancelled(self) -> ProviderError | None:
