@@ -630,16 +630,16 @@ def _room(room: Any, age: float) -> tuple[str, _Room] | None:
 def _lower(a: _Room, b: _Room) -> _Room:
     """Two readings of one deployment: within one window counts only go down, so the lower
     count is the later one (a reading whose reset has passed is of an older window)."""
-    if b.requests is None or b.requests_reset <= 0:
-        requests = a
-    elif a.requests is None or a.requests_reset <= 0:
-        requests = b
-    else:
-        requests = a if a.requests <= b.requests else b
-    if b.tokens is None or b.tokens_reset <= 0:
-        tokens = a
-    elif a.tokens is None or a.tokens_reset <= 0:
-        tokens = b
-    else:
-        tokens = a if a.tokens <= b.tokens else b
-    return _Room(requests.requests, requests.requests_reset, tokens.tokens, tokens.tokens_reset)
+    return _Room(
+        *_later(a.requests, a.requests_reset, b.requests, b.requests_reset),
+        *_later(a.tokens, a.tokens_reset, b.tokens, b.tokens_reset),
+    )
+
+
+def _later(a: int | None, a_reset: float, b: int | None, b_reset: float) -> tuple[int | None, float]:
+    """One count of :func:`_lower`: the lower of two live readings, else the live one, else ``a``."""
+    if b is None or b_reset <= 0:
+        return a, a_reset
+    if a is None or a_reset <= 0:
+        return b, b_reset
+    return (a, a_reset) if a <= b else (b, b_reset)
