@@ -6,7 +6,8 @@ the target, a breaker opened by failures spread over replicas lets exactly one t
 from all of them, and round-robin turns are counted once for all.
 
 Cost per request (round trips to Redis): planning reads everything a decision needs with one
-script (:meth:`RedisStore.snapshot`, round-robin turn included); a call to a closed target is
+script (:meth:`RedisStore.snapshot`, round-robin turn included; once more the first time a
+record another replica wrote is new to this one, see ``redis_lua.SNAPSHOT``); a call to a closed target is
 admitted from that read without another trip, and its success writes nothing unless the target
 had something to forget. State changes (a failure, a 429, a trial gate taken or freed, a health
 mark) cost one script each. See ``redis_lua.py`` for the data model and the scripts.
@@ -68,6 +69,9 @@ T = TypeVar("T")
 
 #: A turn counter is forgotten a day after its combo's last turn.
 TURN_TTL_MS = 86_400_000
+#: Seconds a record unseen in the index stays on the list a replica passes to the snapshot, so a
+#: target that comes back (a new cooldown, say) is read at once, without a second read.
+_FORGET_AFTER = 3600.0
 #: A snapshot read at most this long ago admits calls to closed targets without a round trip.
 VIEW_FRESH = 0.1
 
@@ -224,6 +228,9 @@ class RedisStore(RoutingStore):
         self._down = False
         self._probing = False
         self._retry_at = 0.0
+        #: The idx members (records) this replica reads, by when each was last seen live.
+        self._members: dict[str, float] = {}
+        self._forget_at = 0.0
         self._snapshot = client.register_script(SNAPSHOT)
         self._admit = client.register_script(ADMIT)
         self._failure = client.register_script(FAILURE)
@@ -285,9 +292,12 @@ class RedisStore(RoutingStore):
     # ------------------------------------------------------------------ keys and time
 
     def _target_key(self, key: str) -> str:
+        """A target's record key; a record this replica writes is one its snapshots read."""
+        self._members.setdefault(f"t:{key}", time.monotonic())
         return f"{self._base}:t:{key}"
 
     def _provider_key(self, provider: str) -> str:
+        self._members.setdefault(f"p:{provider}", time.monotonic())
         return f"{self._base}:p:{provider}"
 
     def _now_arg(self) -> str:
@@ -425,29 +435,59 @@ class RedisStore(RoutingStore):
     # ------------------------------------------------------------------ reading
 
     async def _read(self, turn: str | None, advance: bool) -> tuple[_View, int | None]:
-        keys = [self._seq_key, self._idx_key, self._sig_key, self._sigt_key]
-        if turn is not None:
-            keys.append(f"{self._base}:turn:{turn}")
         payload, version = self._due_signals()
-        args = [self._now_arg(), self._base, "1" if advance else "0", TURN_TTL_MS]
-        ttl = max(1, round(self.shared_ttl * 1000))
-        reply = await self._snapshot(keys=keys, args=[*args, self.replica, payload, ttl, version])
-        self.stats.reads += 1
+        reply = await self._read_once(turn, advance, payload, version)
         if payload:
             self._published(version, on_read=True)
+        if reply[5]:  # records new to this replica: read again, now naming them (the turn stays)
+            self._learn(reply[5])
+            again = await self._read_once(turn, False, "", version)
+            self._learn(again[5])
+            reply = [again[0], again[1], reply[2], again[3], again[4]]
         targets: dict[str, _Rec] = {}
         providers: dict[str, tuple[int, str]] = {}
         records = json.loads(reply[3]) or ()  # an empty Lua table encodes as {}
+        now = time.monotonic()
+        known = self._members
         for i in range(0, len(records) - 1, 2):
             member, fields = records[i], records[i + 1]
+            known[member] = now
             if member.startswith("t:"):
                 targets[member[2:]] = _rec_from_fields(fields)
             elif member.startswith("p:"):
                 providers[member[2:]] = (int(fields[0]), _text(fields[1] or "unhealthy"))
-        view = _View(time.monotonic(), int(reply[0]), int(reply[1]), targets, providers, self._heard(reply))
+        view = _View(now, int(reply[0]), int(reply[1]), targets, providers, self._heard(reply))
         self._view = view
         number = int(reply[2])
         return view, (number if turn is not None and number >= 0 else None)
+
+    async def _read_once(self, turn: str | None, advance: bool, payload: str, version: int) -> list[Any]:
+        """One SNAPSHOT script: the records this replica knows of are passed by name."""
+        self._forget()
+        members = list(self._members)
+        keys = [self._seq_key, self._idx_key, self._sig_key, self._sigt_key, *(f"{self._base}:{m}" for m in members)]
+        if turn is not None:
+            keys.append(f"{self._base}:turn:{turn}")
+        args = [self._now_arg(), "1" if advance else "0", TURN_TTL_MS, self.replica, payload]
+        ttl = max(1, round(self.shared_ttl * 1000))
+        reply: list[Any] = await self._snapshot(keys=keys, args=[*args, ttl, version, len(members), *members])
+        self.stats.reads += 1
+        return reply
+
+    def _learn(self, members: Iterable[Any]) -> None:
+        now = time.monotonic()
+        for member in members:
+            self._members[_text(member)] = now
+
+    def _forget(self) -> None:
+        """Drop records not seen live for :data:`_FORGET_AFTER` (expired long ago); looked at
+        once a minute."""
+        now = time.monotonic()
+        if now < self._forget_at:
+            return
+        self._forget_at = now + 60.0
+        cutoff = now - _FORGET_AFTER
+        self._members = {m: seen for m, seen in self._members.items() if seen >= cutoff}
 
     # ------------------------------------------------------------------ live signals
 

@@ -26,8 +26,10 @@ Keys, all under the hash tag ``{prefix}`` (one Redis Cluster slot, so scripts ma
   next publish; both keys expire ``shared ttl`` after the last publish.
 
 Every record a decision needs is a member of ``idx`` under one hash tag, so :data:`SNAPSHOT` reads
-them all in one script: tenants' waits ride along with the targets' blocks, and further per-target
-signals (live latency, headroom) fit as another member kind in the same index and the same read.
+them all in one script: tenants' waits ride along with the targets' blocks. Every script is given
+the names of the keys it touches (``KEYS``), none builds one, as Redis Cluster requires: a
+replica passes the records it knows of, and the snapshot names the live members it was not
+given, which the replica then reads with a second snapshot (once per record new to it).
 
 Only ``seq`` has no TTL (it must never go back). Time is Redis's own (TIME, in ms), never a
 replica's clock: deadlines are stored as absolute Redis times and read back as time left against
@@ -128,31 +130,36 @@ local function view(r, found)
 end
 """
 
-#: KEYS: seq, idx, sig, sigt[, turn]. ARGV: now, key base, advance ('1'/'0'), turn ttl ms,
-#: replica id, its signals to publish ('' = none this time), signals ttl ms, their version.
-#: Returns {now, seq, turn (-1: none), json, signals}: json is [member, fields, member, fields, ...]
-#: (one string, so a client decodes one value, not six per record); a target's fields are
-#: [kind, until, reason, trial, lease, streak], a provider's [until, error], all strings.
+#: KEYS: seq, idx, sig, sigt, the records this replica knows of (n of them)[, turn]. ARGV: now,
+#: advance ('1'/'0'), turn ttl ms, replica id, its signals to publish ('' = none this time),
+#: signals ttl ms, their version, n, then the n records' idx members (``t:...``/``p:...``).
+#: Returns {now, seq, turn (-1: none), json, signals, unknown}: json is [member, fields, member,
+#: fields, ...] (one string, so a client decodes one value, not six per record); a target's fields
+#: are [kind, until, reason, trial, lease, streak], a provider's [until, error], all strings.
 #: signals: {replica, published at, aggregate, ...} of the other replicas heard from within the ttl.
+#: unknown: live idx members whose keys were not passed (so not read: a script touches only the
+#: keys it is given); the client learns them and reads again.
 SNAPSHOT = (
     _PRELUDE
     + r"""
 local now = now_ms()
+local n = tonumber(ARGV[8])
 local out = {num(now), num(seq_get(KEYS[1])), -1}
-if KEYS[5] then
-  if ARGV[3] == '1' then
-    out[3] = redis.call('INCR', KEYS[5]) - 1
-    redis.call('PEXPIRE', KEYS[5], ARGV[4])
+local turn = KEYS[5 + n]
+if turn then
+  if ARGV[2] == '1' then
+    out[3] = redis.call('INCR', turn) - 1
+    redis.call('PEXPIRE', turn, ARGV[3])
   else
-    out[3] = tonumber(redis.call('GET', KEYS[5]) or '0')
+    out[3] = tonumber(redis.call('GET', turn) or '0')
   end
 end
-local ttl = tonumber(ARGV[7])
-if ARGV[6] ~= '' then publish_signals(KEYS[3], KEYS[4], now, ARGV[5], ARGV[6], ttl, tonumber(ARGV[8])) end
+local ttl = tonumber(ARGV[6])
+if ARGV[5] ~= '' then publish_signals(KEYS[3], KEYS[4], now, ARGV[4], ARGV[5], ttl, tonumber(ARGV[7])) end
 local heard = redis.call('ZRANGEBYSCORE', KEYS[4], '(' .. num(now - ttl), '+inf', 'WITHSCORES')
 local signals = {}
 for i = 1, #heard, 2 do
-  if heard[i] ~= ARGV[5] then
+  if heard[i] ~= ARGV[4] then
     local payload = redis.call('HGET', KEYS[3], heard[i])
     if payload then
       table.insert(signals, heard[i])
@@ -161,22 +168,30 @@ for i = 1, #heard, 2 do
     end
   end
 end
+local passed = {}
+for i = 1, n do passed[ARGV[8 + i]] = KEYS[4 + i] end
 local members = redis.call('ZRANGEBYSCORE', KEYS[2], '(' .. num(now), '+inf')
-local records = {}
+local records, unknown = {}, {}
 for _, m in ipairs(members) do
-  local fields
-  if string.sub(m, 1, 2) == 't:' then
-    fields = redis.call('HMGET', ARGV[2] .. ':' .. m, 'k', 'u', 'r', 'tr', 'tl', 's')
+  local key = passed[m]
+  if not key then
+    table.insert(unknown, m)
   else
-    fields = redis.call('HMGET', ARGV[2] .. ':' .. m, 'u', 'e')
-  end
-  if fields[1] then  -- gone (expired) since the index was written: skip it
-    table.insert(records, m)
-    table.insert(records, fields)
+    local fields
+    if string.sub(m, 1, 2) == 't:' then
+      fields = redis.call('HMGET', key, 'k', 'u', 'r', 'tr', 'tl', 's')
+    else
+      fields = redis.call('HMGET', key, 'u', 'e')
+    end
+    if fields[1] then  -- gone (expired) since the index was written: skip it
+      table.insert(records, m)
+      table.insert(records, fields)
+    end
   end
 end
 table.insert(out, cjson.encode(records))
 table.insert(out, signals)
+table.insert(out, unknown)
 return out
 """
 )

@@ -6,6 +6,7 @@ killed and restarted. Every test talks to a real redis-server on loopback."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import NoPermissionError
 
 from muxer_litellm.host import LLMProvider
 from muxer_litellm.proxy.process import free_port
@@ -389,3 +391,44 @@ async def _until(check: Callable[[], Any], what: str, within: float = 20.0) -> N
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"not within {within}s: {what}")
+
+
+async def test_a_record_new_to_a_replica_is_read_at_once_then_in_one_round_trip(
+    replicas: Replicas, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a, b = replicas.store(), replicas.store()
+    await b.snapshot()
+    trips = Trips(b, monkeypatch)
+    await a.cool_down(KEY, 30.0, "rate limited (429)")  # a record b has never read
+    assert (await b.snapshot()).status(KEY, PROVIDER) is not None  # seen by the very next decision
+    assert trips.take() == 2  # the snapshot named the record b did not pass; b read again, naming it
+    await a.cool_down("p/other", 30.0, "rate limited (429)")
+    await b.snapshot()
+    trips.take()
+    await b.snapshot()
+    assert trips.take() == 1  # every record now known: one round trip
+
+
+async def test_the_snapshot_touches_only_the_keys_it_is_given(replicas: Replicas, client: Redis) -> None:
+    """Redis checks a script's keys against the caller's ACL key patterns: a user allowed every
+    routing key but one target's record can still take snapshots, so the script reads no key
+    it was not given (Redis Cluster requires as much)."""
+    writer = replicas.store()
+    await writer.cool_down(KEY, 30.0, "rate limited (429)")
+    await writer.cool_down("p/hidden", 30.0, "rate limited (429)")
+    base = "{" + replicas.prefix + "}"
+    user, password = f"snap-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    patterns = [f"~{base}:{name}" for name in ("seq", "idx", "sig", "sigt", f"t:{KEY}")]
+    await client.acl_setuser(user, enabled=True, passwords=[f"+{password}"], keys=patterns, commands=["+@all"])
+    try:
+        netloc = replicas.url.split("://", 1)[1]
+        limited = replicas.store(url=f"redis://{user}:{password}@{netloc}")
+        limited._members[f"t:{KEY}"] = 0.0  # knows one record; the other is not its to read
+        limited._forget_at = float("inf")
+        view = await limited._read_once(None, False, "", 0)
+        assert view[5] == ["t:p/hidden"]  # named, not read
+        assert json.loads(view[3])[0] == f"t:{KEY}"
+        with pytest.raises(NoPermissionError):  # what reading the other record would have met
+            await limited.client.hget(f"{base}:t:p/hidden", "u")
+    finally:
+        await client.acl_deluser(user)
