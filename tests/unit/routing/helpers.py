@@ -6,6 +6,8 @@ a catalog like ``LiteLLMProvider``. Both answer with ``PROMPT_TOKENS`` prompt an
 
 from __future__ import annotations
 
+import json
+import math
 import random
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
@@ -156,3 +158,22 @@ def attempt_rows(attempts: Sequence[Any]) -> list[tuple[str, str, str, str | Non
         d = a if isinstance(a, dict) else a.model_dump()
         rows.append((d["provider"], d["model"], d["outcome"], d["error"]))
     return rows
+
+
+# --------------------------------------------------------------------------- the prompt-size estimate, written out
+
+
+def compact_json(value: Any) -> str:
+    """The JSON the estimate counts: compact, non-ASCII kept as characters (not \\u escapes)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def expected_text_tokens(text: str) -> int:
+    """The documented rule, written out independently: ceil(ascii_chars / 3) + non_ascii_chars."""
+    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
+    return math.ceil(ascii_chars / 3) + (len(text) - ascii_chars)
+
+
+def message_tokens(text: str, images: int = 0) -> int:
+    """One message's share of the documented formula; ``text`` is the message's pooled text."""
+    return 4 + expected_text_tokens(text) + 765 * images

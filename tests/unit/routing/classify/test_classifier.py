@@ -3,8 +3,6 @@ not read."""
 
 from __future__ import annotations
 
-import json
-import math
 from typing import Any
 
 import pytest
@@ -13,7 +11,7 @@ from muxer_litellm.host import ChatMessage, MessageInput
 from muxer_litellm.routing import PromptProfile, classify_prompt, estimate_prompt_tokens
 from muxer_litellm.routing.classify import PROMPT_CLASSES, classifier
 from muxer_litellm.routing.classify.focus import SCAN_CHARS
-from tests.unit.routing.helpers import user
+from tests.unit.routing.helpers import compact_json, expected_text_tokens, message_tokens, user
 
 # A prompt big enough never to count as long context in tests that are about other rules.
 NO_LONG = 10**9
@@ -36,22 +34,6 @@ def rules_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def classify(text: str, **kwargs: Any) -> PromptProfile:
     kwargs.setdefault("long_context_tokens", NO_LONG)
     return classify_prompt(user(text), **kwargs)
-
-
-def compact_json(value: Any) -> str:
-    """The JSON the estimate counts: compact, non-ASCII kept as characters (not \\u escapes)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def expected_text_tokens(text: str) -> int:
-    """The documented rule, written out independently: ceil(ascii_chars / 3) + non_ascii_chars."""
-    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
-    return math.ceil(ascii_chars / 3) + (len(text) - ascii_chars)
-
-
-def message_tokens(text: str, images: int = 0) -> int:
-    """One message's share of the documented formula; ``text`` is the message's pooled text."""
-    return 4 + expected_text_tokens(text) + 765 * images
 
 
 # --------------------------------------------------------------------------- constants

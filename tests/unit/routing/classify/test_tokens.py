@@ -17,7 +17,7 @@ from muxer_litellm.routing.classify.tokens import (
     REPLY_PRIMING,
     text_tokens,
 )
-from tests.unit.routing.helpers import user
+from tests.unit.routing.helpers import compact_json, expected_text_tokens, message_tokens, user
 
 # A prompt big enough never to count as long context in tests that are about other rules.
 NO_LONG = 10**9
@@ -31,22 +31,6 @@ TOOL_CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weath
 
 def test_documented_constants() -> None:
     assert (CHARS_PER_TOKEN, MESSAGE_OVERHEAD, REPLY_PRIMING, IMAGE_TOKENS) == (3, 4, 3, 765)
-
-
-def compact_json(value: Any) -> str:
-    """The JSON the estimate counts: compact, non-ASCII kept as characters (not \\u escapes)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def expected_text_tokens(text: str) -> int:
-    """The documented rule, written out independently: ceil(ascii_chars / 3) + non_ascii_chars."""
-    ascii_chars = sum(1 for ch in text if ord(ch) < 128)
-    return math.ceil(ascii_chars / 3) + (len(text) - ascii_chars)
-
-
-def message_tokens(text: str, images: int = 0) -> int:
-    """One message's share of the documented formula; ``text`` is the message's pooled text."""
-    return 4 + expected_text_tokens(text) + 765 * images
 
 
 # --------------------------------------------------------------------------- estimate_prompt_tokens
