@@ -46,7 +46,7 @@ from yarl import URL
 
 from .limits import FRAMING, Framing
 
-__all__ = ["AiohttpTransport"]
+__all__ = ["AiohttpTransport", "close_response"]
 
 _URL_CACHE_SIZE = 256
 #: asyncio's default write buffer high-water mark: a body up to this size is buffered at once,
@@ -69,6 +69,14 @@ def _str_headers(headers: httpx.Headers) -> list[tuple[str, str]]:
     except UnicodeDecodeError:
         encoding = headers.encoding
         return [(name.decode(encoding), value.decode(encoding)) for name, value in raw]
+
+
+def _headers(raw: tuple[tuple[bytes, bytes], ...]) -> httpx.Headers:
+    """``httpx.Headers(raw)`` for headers as received (bytes): the same (name as sent, lower-case
+    name, value) entries, without its per-header type checks and conversions."""
+    headers = httpx.Headers()
+    headers._list = [(name, name.lower(), value) for name, value in raw]
+    return headers
 
 
 def _translate(exc: BaseException, request: httpx.Request) -> httpx.TransportError:
@@ -129,6 +137,18 @@ class _Body(httpx.AsyncByteStream):
             self._owner._release()
 
 
+async def close_response(response: httpx.Response) -> None:
+    """``response.aclose()``. A body of this transport is closed without the context httpx
+    wraps around the close to tag its exceptions with the request (a generator-based context
+    manager per call): closing it raises none."""
+    stream = response.stream
+    if type(stream) is not _Body:
+        await response.aclose()
+    elif not response.is_closed:
+        response.is_closed = True
+        await stream.aclose()
+
+
 class _Connector(aiohttp.TCPConnector):
     """aiohttp's connector, keeping at most ``max_idle`` idle connections per host (aiohttp
     itself keeps every one up to the pool size); the oldest beyond that is closed."""
@@ -159,7 +179,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        self._urls: dict[int, tuple[httpx.URL, URL]] = {}  # by id(); the entry keeps the object alive
+        self._urls: dict[Any, URL] = {}  # by httpx's parse result (a tuple of strings)
         self._timeouts: dict[tuple[float | None, float | None], aiohttp.ClientTimeout] = {}
 
     @property
@@ -207,15 +227,15 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     def _url(self, url: httpx.URL) -> URL:
-        """aiohttp's URL for httpx's, parsed once per URL object: callers that reuse their URL
-        objects (the provider does, one per path) skip even ``str(url)``."""
-        cached = self._urls.get(id(url))
-        if cached is not None and cached[0] is url:
-            return cached[1]
-        if len(self._urls) >= _URL_CACHE_SIZE:
-            self._urls.clear()
-        parsed = URL(str(url), encoded=True)
-        self._urls[id(url)] = (url, parsed)
+        """aiohttp's URL for httpx's, parsed once: every ``httpx.URL`` copied from one parsed
+        URL (``httpx.Request`` copies the one it is given) shares its parse result, so callers
+        that reuse their URL objects (the provider does, one per path) skip even ``str(url)``."""
+        key = url._uri_reference
+        parsed = self._urls.get(key)
+        if parsed is None:
+            if len(self._urls) >= _URL_CACHE_SIZE:
+                self._urls.clear()
+            parsed = self._urls[key] = URL(str(url), encoded=True)
         return parsed
 
     def _timeout(self, timeouts: dict[str, float | None]) -> aiohttp.ClientTimeout:
@@ -296,7 +316,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 heads = response.headers  # parsed by aiohttp already: what the caller needs of them, cheaply
                 return httpx.Response(
                     response.status,
-                    headers=response.raw_headers,
+                    headers=_headers(response.raw_headers),
                     stream=_Body(response, self, request),
                     extensions={
                         "http_version": b"HTTP/1.1",

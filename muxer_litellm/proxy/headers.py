@@ -9,7 +9,7 @@ What the proxy (1.106-1.108) sends and who it is about:
 - ``x-ratelimit-{descriptor}-{remaining|limit}-{kind}``: the proxy's own limiter per descriptor
   (``api_key``, ``team``, ``user``, ``end_user``, ``model_per_key``...): tenant headroom;
 - bare ``x-ratelimit-{remaining|limit|reset}-{kind}`` (and ``llm_provider-*`` copies): the
-  upstream deployment's own limits, not the key's (:func:`deployment_headroom`);
+  upstream deployment's own limits, not the key's (see ``ratelimits``);
 - ``retry-after``/``retry-after-ms`` (and ``llm_provider-`` copies): how long to wait.
 
 A header that is absent or cannot be read is None: a metadata header never costs a caller a reply.
@@ -21,12 +21,13 @@ import math
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
 from ..host import KeyInfo
 
-__all__ = ["deployment_headroom", "header_float", "header_int", "key_info", "parse_retry_after", "proxy_headers"]
+__all__ = ["header_float", "header_int", "key_info", "parse_retry_after", "proxy_headers"]
 
 _PREFIXES = (b"x-litellm-", b"x-ratelimit-")
 _MODEL_REMAINING = "x-litellm-key-remaining-"
@@ -38,8 +39,7 @@ def proxy_headers(headers: httpx.Headers) -> dict[str, str]:
     """The reply's ``x-litellm-*`` and ``x-ratelimit-*`` headers by lower-case name, with the
     values ``headers.get`` would give, read in one pass (each ``get`` scans every header)."""
     out: dict[str, str] = {}
-    for raw_key, raw_value in headers.raw:
-        lowered = raw_key.lower()
+    for _, lowered, raw_value in headers._list:  # (name as sent, lower-case name, value)
         if lowered.startswith(_PREFIXES):
             try:  # ASCII, as headers should be: what httpx's own decoding would give, cheaper
                 key, value = lowered.decode("ascii"), raw_value.decode("ascii")
@@ -73,14 +73,20 @@ def header_float(headers: Mapping[str, str], name: str) -> float | None:
     return value if math.isfinite(value) and value >= 0 else None
 
 
-_SAID_NOTHING = (None,) * 6
+#: KeyInfo field -> the header that carries it and how it reads.
+_KEY_FIELDS = (
+    ("spend", "x-litellm-key-spend", header_float),
+    ("max_budget", "x-litellm-key-max-budget", header_float),
+    ("rpm_limit", "x-litellm-key-rpm-limit", header_int),
+    ("tpm_limit", "x-litellm-key-tpm-limit", header_int),
+)
 
 
 def key_info(headers: Mapping[str, str]) -> KeyInfo | None:
     """What the proxy said about the caller's key (``headers`` as :func:`proxy_headers` gives
-    them); None when it said nothing about it."""
+    them); None when it said nothing about it. Only what it said is passed on to ``KeyInfo``."""
+    fields: dict[str, Any] = {}
     headroom: dict[str, int] = {}
-    model_requests = model_tokens = None
     for name in headers:
         if not name.startswith(_KEY_COUNTERS):
             continue
@@ -93,39 +99,19 @@ def key_info(headers: Mapping[str, str]) -> KeyInfo | None:
                 headroom[rest] = count
         else:  # x-litellm-key-remaining-{requests|tokens}-{model group}
             rest = name[len(_MODEL_REMAINING) :]
-            if rest.startswith("requests-"):
-                model_requests = header_int(headers, name)
-            elif rest.startswith("tokens-"):
-                model_tokens = header_int(headers, name)
-    spend = header_float(headers, "x-litellm-key-spend")
-    max_budget = header_float(headers, "x-litellm-key-max-budget")
-    rpm_limit = header_int(headers, "x-litellm-key-rpm-limit")
-    tpm_limit = header_int(headers, "x-litellm-key-tpm-limit")
-    if not headroom and (spend, max_budget, rpm_limit, tpm_limit, model_requests, model_tokens) == _SAID_NOTHING:
+            kind = "requests" if rest.startswith("requests-") else "tokens" if rest.startswith("tokens-") else None
+            if kind is not None:
+                fields[f"model_remaining_{kind}"] = header_int(headers, name)
+    for field, name, read in _KEY_FIELDS:
+        if name in headers:
+            fields[field] = read(headers, name)
+    if headroom:
+        fields["headroom"] = headroom
+        fields["remaining_requests"] = headroom.get("api_key-remaining-requests")
+        fields["remaining_tokens"] = headroom.get("api_key-remaining-tokens")
+    elif not any(value is not None for value in fields.values()):
         return None
-    return KeyInfo(
-        spend=spend,
-        max_budget=max_budget,
-        rpm_limit=rpm_limit,
-        tpm_limit=tpm_limit,
-        remaining_requests=headroom.get("api_key-remaining-requests"),
-        remaining_tokens=headroom.get("api_key-remaining-tokens"),
-        model_remaining_requests=model_requests,
-        model_remaining_tokens=model_tokens,
-        headroom=headroom,
-    )
-
-
-def deployment_headroom(headers: Mapping[str, str]) -> dict[str, int]:
-    """The upstream deployment's own counters (bare ``x-ratelimit-{remaining|limit}-{kind}``,
-    e.g. ``remaining-requests``), from :func:`proxy_headers`' result; unreadable ones left out."""
-    out: dict[str, int] = {}
-    for name in headers:
-        if name.startswith("x-ratelimit-") and name[12:].startswith(_BARE[:2]):
-            count = header_int(headers, name)
-            if count is not None:
-                out[name[12:]] = count
-    return out
+    return KeyInfo(**fields)
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:

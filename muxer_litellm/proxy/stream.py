@@ -25,6 +25,7 @@ from ..errors import ProviderError
 from ..host import CostSource, RouterMetadata, Usage
 from ..observability import Observer
 from ..observability.observer import CallObservation
+from .aiohttp_transport import close_response
 from .cost import call_metadata, parse_cost
 from .headers import proxy_headers
 from .limits import CallGuard
@@ -257,7 +258,7 @@ async def _chunks(
         if reader is not None:
             await reader.aclose()
         if response is not None:
-            await response.aclose()
+            await close_response(response)
         if entered:
             tenancy[1](tenant)
     finish_stream(stream)

@@ -36,7 +36,7 @@ from ..errors import (
     ProviderUnavailableError,
 )
 from ..settings import HttpTransport
-from .aiohttp_transport import AiohttpTransport
+from .aiohttp_transport import AiohttpTransport, close_response
 from .limits import ACCEPT_ENCODING, CallGuard, ReplyLimits, framing, read_body
 from .payload import encode_body
 from .replies import PROVIDER, error_from_body
@@ -471,8 +471,11 @@ class ProxyTransport:
                     stream=httpx.ByteStream(content),
                     extensions={"timeout": dict(self._timeouts)},  # a copy each: a hook may change it
                 )
-                request.headers["Content-Length"] = str(len(content))
-                request.read()  # sets request.content (for event hooks and respx), no copy
+                # What ``headers["Content-Length"] = ...`` and ``read()`` do, minus their scans of
+                # the headers and the stream's type: the template has no Content-Length, and the
+                # content is the stream's (``request.content``, for event hooks and respx).
+                request.headers._list.append((b"Content-Length", b"content-length", b"%d" % len(content)))
+                request._content = content
                 return request
             merged = {**(merged or {}), "Content-Type": "application/json"}
         return self.client.build_request(
@@ -545,7 +548,7 @@ class ProxyTransport:
         except httpx.HTTPError as exc:
             failure = self.transport_error(exc, model, call), exc
         finally:
-            await response.aclose()
+            await close_response(response)
         if failure is not None:
             raise self.chained(*failure, call)
         raise self.status_error(Reply(response, body), model, call)
@@ -603,7 +606,7 @@ class ProxyTransport:
         try:
             return response, await read_body(response, name, limit, model)
         finally:
-            await response.aclose()  # unread (a limit fired): the connection is dropped, not pooled
+            await close_response(response)  # unread (a limit fired): the connection is dropped, not pooled
 
     def json_object(self, reply: Reply, model: str | None) -> dict[str, Any]:
         """The reply's JSON object, or a ProviderError quoting what came instead."""

@@ -22,7 +22,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from muxer_litellm import LiteLLMProvider, ProviderError, ProviderTimeoutError, ProviderUnavailableError
-from muxer_litellm.proxy.aiohttp_transport import AiohttpTransport, _str_headers, _translate
+from muxer_litellm.proxy.aiohttp_transport import AiohttpTransport, _headers, _str_headers, _translate, close_response
 from muxer_litellm.proxy.limits import FRAMING, framing
 from muxer_litellm.proxy.transport import DEFAULT_TIMEOUT, ProxyTransport, check_api_key
 from muxer_litellm.settings import LiteLLMSettings
@@ -557,3 +557,52 @@ async def test_the_framing_aiohttp_parsed_is_what_the_headers_say(
     assert parsed == scanned
     assert parsed.sets_cookie is ("ookie" in extra)
     assert parsed.length == "2"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        ((b"Content-Type", b"application/json"), (b"X-LiteLLM-Call-Id", b"abc")),
+        ((b"set-cookie", b"a=1"), (b"Set-Cookie", b"b=2"), (b"x-team", "\u00e9quipe".encode())),
+        (),
+    ],
+    ids=["mixed-case", "repeated-and-utf8", "none"],
+)
+def test_reply_headers_are_what_httpx_makes_of_them(raw: tuple[tuple[bytes, bytes], ...]) -> None:
+    ours, theirs = _headers(raw), httpx.Headers(list(raw))
+    assert ours.raw == theirs.raw
+    assert ours.multi_items() == theirs.multi_items()
+    assert ours.get_list("set-cookie") == theirs.get_list("set-cookie")
+
+
+def test_a_url_is_parsed_once_for_every_request_built_from_it() -> None:
+    transport = AiohttpTransport()
+    url = httpx.URL("http://127.0.0.1:4000/v1/chat/completions")
+    first = transport._url(httpx.Request("POST", url).url)  # a Request holds a copy of the URL it is given
+    assert transport._url(httpx.Request("POST", url).url) is first
+    assert first == URL("http://127.0.0.1:4000/v1/chat/completions")
+    other = transport._url(httpx.Request("GET", httpx.URL("http://127.0.0.1:4000/health?x=%2F")).url)
+    assert str(other) == "http://127.0.0.1:4000/health?x=%2F"  # as sent: not decoded
+
+
+async def test_closing_a_reply_frees_its_connection_once(serve: Callable[[Handler], Awaitable[RawServer]]) -> None:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await server.read(reader)
+        writer.write(reply(b"{}"))
+        await writer.drain()
+
+    server = await serve(answer)
+    transport = AiohttpTransport()
+    try:
+        response = await transport.handle_async_request(httpx.Request("GET", f"{server.url}/health"))
+        assert transport.in_use == 1
+        await close_response(response)
+        assert response.is_closed
+        assert transport.in_use == 0
+        await close_response(response)  # a second close gives nothing back twice
+        assert transport.in_use == 0
+    finally:
+        await transport.aclose()
+    other = httpx.Response(200, stream=httpx.ByteStream(b"{}"))  # another transport's reply: httpx closes it
+    await close_response(other)
+    assert other.is_closed
