@@ -24,10 +24,11 @@ in use (a slot is held from sending until the response is closed; waiting for on
 by the ``pool`` timeout), ``max_keepalive_connections`` bounds idle ones,
 ``keepalive_expiry`` retires an idle connection (aiohttp's ``keepalive_timeout``); ``connect``
 bounds opening a connection (``sock_connect``), ``read`` each wait for reply bytes
-(``sock_read``). aiohttp has no write deadline and starts the read one only once the body is
-written, so a body too big to buffer at once is sent under a deadline of connect + write + read:
-past it, the write took longer than ``write`` (``WriteTimeout``). Proxy environment variables
-are not read.
+(``sock_read``; not armed when the request's :data:`~.limits.DEADLINE` is no longer: the
+caller's own deadline fires first, and aiohttp re-arms the timer on every read). aiohttp has
+no write deadline and starts the read one only once the body is written, so a body too big to
+buffer at once is sent under a deadline of connect + write + read: past it, the write took
+longer than ``write`` (``WriteTimeout``). Proxy environment variables are not read.
 
 Besides httpx's ``http_version`` and ``reason_phrase``, a response's ``extensions`` carry its
 :class:`~.limits.Framing` (length, encoding, cookies) read from aiohttp's already parsed headers,
@@ -38,13 +39,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 from typing import Any
 
 import aiohttp
 import httpx
 from yarl import URL
 
-from .limits import FRAMING, Framing
+from .limits import DEADLINE, FRAMING, Framing
 
 __all__ = ["AiohttpTransport", "close_response"]
 
@@ -69,6 +71,22 @@ def _str_headers(headers: httpx.Headers) -> list[tuple[str, str]]:
     except UnicodeDecodeError:
         encoding = headers.encoding
         return [(name.decode(encoding), value.decode(encoding)) for name, value in raw]
+
+
+#: The headers aiohttp adds to a request that lacks them; an httpx request is sent as it is.
+_AUTO_HEADERS = ("User-Agent", "Accept", "Accept-Encoding", "Content-Type")
+_AUTO_NAMES = frozenset(name.lower().encode() for name in _AUTO_HEADERS)
+_LOWER_NAME = operator.itemgetter(1)  # of an httpx.Headers entry: (name, lower-case name, value)
+
+
+def _not_to_add(headers: httpx.Headers) -> tuple[str, ...] | None:
+    """The headers aiohttp must not add to this request (``skip_auto_headers``): those it lacks.
+    None when it has them all, as the provider's requests do (aiohttp's skip costs a copy of
+    every request's headers)."""
+    names = set(map(_LOWER_NAME, headers._list))
+    if names >= _AUTO_NAMES:
+        return None
+    return tuple(name for name in _AUTO_HEADERS if name.lower().encode() not in names)
 
 
 def _headers(raw: tuple[tuple[bytes, bytes], ...]) -> httpx.Headers:
@@ -221,7 +239,6 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),  # httpx keeps the cookies
             auto_decompress=False,  # httpx decodes by Content-Encoding
-            skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),  # httpx sets its own
             timeout=aiohttp.ClientTimeout(total=None),
         )
         return self._session
@@ -238,8 +255,13 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             parsed = self._urls[key] = URL(str(url), encoded=True)
         return parsed
 
-    def _timeout(self, timeouts: dict[str, float | None]) -> aiohttp.ClientTimeout:
-        key = (timeouts.get("connect"), timeouts.get("read"))
+    def _timeout(self, timeouts: dict[str, float | None], deadline: Any) -> aiohttp.ClientTimeout:
+        """connect and read as aiohttp's ``sock_connect``/``sock_read``; a read timeout the
+        caller's own ``deadline`` (:data:`~.limits.DEADLINE`) always beats is not armed."""
+        read = timeouts.get("read")
+        if read is not None and isinstance(deadline, float | int) and deadline <= read:
+            read = None
+        key = (timeouts.get("connect"), read)
         timeout = self._timeouts.get(key)
         if timeout is None:
             if len(self._timeouts) >= _URL_CACHE_SIZE:
@@ -278,9 +300,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
             request.method,
             self._url(request.url),
             headers=_str_headers(request.headers),
+            skip_auto_headers=_not_to_add(request.headers),
             data=body or None,
             allow_redirects=False,
-            timeout=self._timeout(timeouts),
+            timeout=self._timeout(timeouts, request.extensions.get(DEADLINE)),
         )
         deadline = _write_deadline(timeouts) if len(body) > _BUFFERED_BODY else None
         if deadline is None:

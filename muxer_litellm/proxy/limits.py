@@ -30,6 +30,7 @@ from .replies import PROVIDER
 __all__ = [
     "ACCEPT_ENCODING",
     "BodyDecoder",
+    "DEADLINE",
     "FRAMING",
     "CallGuard",
     "Framing",
@@ -152,6 +153,11 @@ class Framing(NamedTuple):
 #: The ``Response.extensions`` key of a reply's :class:`Framing`. A transport that parsed the
 #: headers already (the aiohttp one) puts it there; otherwise the first :func:`framing` does.
 FRAMING = "muxer_litellm.framing"
+
+#: The ``Request.extensions`` key of the seconds the caller allows the whole exchange, reply
+#: read included (its :class:`CallGuard`'s total). A per-read timeout at least that long can
+#: never fire first, so a transport may leave it unarmed: aiohttp re-arms it on every read.
+DEADLINE = "muxer_litellm.deadline"
 
 
 def framing(response: httpx.Response) -> Framing:

@@ -37,7 +37,7 @@ from ..errors import (
 )
 from ..settings import HttpTransport
 from .aiohttp_transport import AiohttpTransport, close_response
-from .limits import ACCEPT_ENCODING, CallGuard, ReplyLimits, framing, read_body
+from .limits import ACCEPT_ENCODING, DEADLINE, CallGuard, ReplyLimits, framing, read_body
 from .payload import encode_body
 from .replies import PROVIDER, error_from_body
 
@@ -585,7 +585,9 @@ class ProxyTransport:
             method, path, json=json, model=model, auth=auth, timeout_seconds=timeout_seconds, call=call
         )
         name, limit = self.reply_limits.for_path(path)
-        guard = self.guard(gap=None, total=timeout_seconds or self.deadline, model=model)
+        total = timeout_seconds or self.deadline
+        request.extensions[DEADLINE] = total
+        guard = self.guard(gap=None, total=total, model=model)
 
         def typed(exc: Exception) -> ProviderError:
             if isinstance(exc, ProviderError):  # from send()

@@ -606,3 +606,46 @@ async def test_closing_a_reply_frees_its_connection_once(serve: Callable[[Handle
     other = httpx.Response(200, stream=httpx.ByteStream(b"{}"))  # another transport's reply: httpx closes it
     await close_response(other)
     assert other.is_closed
+
+
+@pytest.mark.parametrize(
+    ("deadline", "armed"),
+    [(None, 2.0), (5.0, 2.0), (2.0, None), (1, None), ("soon", 2.0)],
+    ids=["no-deadline", "longer-deadline", "equal-deadline", "shorter-deadline", "not-a-number"],
+)
+def test_a_read_timeout_the_callers_deadline_beats_is_not_armed(deadline: object, armed: float | None) -> None:
+    timeout = AiohttpTransport()._timeout({"connect": 1.0, "read": 2.0, "write": 2.0, "pool": 2.0}, deadline)
+    assert timeout.sock_read == armed
+    assert timeout.sock_connect == 1.0
+    assert timeout.total is None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"User-Agent": "ua/1", "Accept": "*/*", "Accept-Encoding": "gzip", "Content-Type": "application/json"},
+        {"Accept": "text/event-stream"},
+        {},
+    ],
+    ids=["all-of-aiohttps-own", "some", "none"],
+)
+async def test_the_request_goes_out_with_the_headers_httpx_built_and_no_others(
+    serve: Callable[[Handler], Awaitable[RawServer]], headers: dict[str, str]
+) -> None:
+    received: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.append(await server.read(reader))
+        writer.write(reply(b"{}"))
+        await writer.drain()
+
+    server = await serve(answer)
+    transport = AiohttpTransport()
+    request = httpx.Request("POST", f"{server.url}/v1/chat/completions", headers=headers, content=b"{}")
+    try:
+        await close_response(await transport.handle_async_request(request))
+    finally:
+        await transport.aclose()
+    head = received[0].split(b"\r\n\r\n")[0].split(b"\r\n")[1:]
+    sent = sorted(tuple(line.decode().lower().split(": ", 1)) for line in head)
+    assert sent == sorted((name, value.lower()) for name, value in request.headers.multi_items())

@@ -12,6 +12,7 @@ import pytest
 import respx
 
 from muxer_litellm import LiteLLMProvider
+from muxer_litellm.proxy.limits import DEADLINE
 from muxer_litellm.proxy.payload import encode_body
 from muxer_litellm.proxy.transport import DEFAULT_TIMEOUT, ProxyTransport, check_api_key
 from tests.unit.replies import API_KEY, BASE_URL, chat_body
@@ -121,3 +122,16 @@ async def test_replies_orjson_refuses_are_read_as_before(
     response = await provider.chat_completion(HELLO, MODEL)
     assert response.choices[0].message.content in ("utf-16 body", "nan inside")
     assert response.router_metadata.estimated_cost == pytest.approx(0.0001)
+
+
+async def test_a_whole_call_tells_the_transport_its_deadline(proxy: respx.MockRouter) -> None:
+    route = proxy.post("/v1/chat/completions").mock(return_value=httpx.Response(200, json=chat_body(), headers=BILLED))
+    proxy.get("/model/info").mock(return_value=httpx.Response(200, json={"data": []}))  # the stream's price
+    async with LiteLLMProvider(BASE_URL, API_KEY, deadline=7.0) as provider:
+        await provider.chat_completion(HELLO, MODEL)
+        assert route.calls.last.request.extensions[DEADLINE] == 7.0
+        sse = b'data: {"choices": [{"index": 0, "delta": {"content": "hi"}}]}\n\ndata: [DONE]\n\n'
+        route.mock(return_value=httpx.Response(200, content=sse, headers={"content-type": "text/event-stream"}))
+        async with provider.stream_chat_completion(HELLO, MODEL) as stream:
+            _ = [chunk async for chunk in stream]
+        assert DEADLINE not in route.calls.last.request.extensions  # a stream's limits are per event
