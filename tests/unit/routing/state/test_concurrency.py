@@ -17,7 +17,17 @@ from muxer_litellm import FallbackExhaustedError, ProviderUnavailableError, Rate
 from muxer_litellm.host import ChatCompletionResponse, LLMProvider, MessageInput
 from muxer_litellm.testing import BareFakeProvider
 from tests.unit.routing.conftest import Stores
-from tests.unit.routing.helpers import CHEAP, MESSAGES, MID, Clock, bare, called, combo
+from tests.unit.routing.helpers import (
+    CHEAP,
+    COMPLETION_TOKENS,
+    MESSAGES,
+    MID,
+    PROMPT_TOKENS,
+    Clock,
+    bare,
+    called,
+    combo,
+)
 
 UNAVAILABLE = ProviderUnavailableError("upstream answered 503", 503)
 
@@ -83,6 +93,20 @@ class Timed(BareFakeProvider):
         return await super().chat_completion(messages, model, *args, **kwargs)
 
 
+class Together(BareFakeProvider):
+    """Holds each chat call until ``together`` calls are in it (when set): every call of such a
+    burst was admitted before any of them failed, whatever the store's round trips."""
+
+    together: asyncio.Barrier | None = None
+
+    async def chat_completion(
+        self, messages: list[MessageInput], model: str, *args: Any, **kwargs: Any
+    ) -> ChatCompletionResponse:
+        if self.together is not None:
+            await self.together.wait()
+        return await super().chat_completion(messages, model, *args, **kwargs)
+
+
 @pytest.mark.parametrize("workers", [1, 20])
 async def test_a_rate_limited_first_target_gets_one_probe_per_cooldown_window(stores: Stores, workers: int) -> None:
     clock = Clock()
@@ -118,7 +142,7 @@ async def test_three_concurrent_transient_failures_on_the_last_healthy_target_do
 ) -> None:
     clock = Clock()
     dead = bare("a", {"dead": CHEAP}, script={"dead": [UNAVAILABLE]})
-    healthy = bare("b", {"healthy": MID})
+    healthy = Together("b", {"healthy": MID}, prompt_tokens=PROMPT_TOKENS, completion_tokens=COMPLETION_TOKENS)
     providers: dict[str, LLMProvider] = {"a": dead, "b": healthy}
     router = stores.router(combo("a/dead", "b/healthy", breaker_threshold=3), clock)
     for _ in range(3):
@@ -126,7 +150,9 @@ async def test_three_concurrent_transient_failures_on_the_last_healthy_target_do
     assert await router.store.breaker_state("a/dead") == "open"
 
     healthy.script["healthy"] = [UNAVAILABLE, UNAVAILABLE, UNAVAILABLE, "fine again"]
-    blip = await route_many(router, providers, 3)  # three calls in flight together, all 503
+    healthy.together = asyncio.Barrier(3)
+    blip = await asyncio.wait_for(route_many(router, providers, 3), 10)  # three calls in flight together, all 503
+    healthy.together = None
     assert all(isinstance(r, FallbackExhaustedError) for r in blip)
     assert await router.store.breaker_state("b/healthy") == "closed"  # one burst is one failure, not three
 
