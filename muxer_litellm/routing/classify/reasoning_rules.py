@@ -205,10 +205,12 @@ PROBLEM_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "arithmetic",
-        # Multiplying or dividing numbers of two digits or more: "17 times 23", "144 / 0.12".
+        # Multiplying or dividing numbers of two digits or more: "17 times 23", "144 / 0.12"; a
+        # power of ten is an easy factor ("500 divided by 10").
         re.compile(
-            r"\b\d{2,}(?:[.,]\d+)? ?(?:[*\u00d7\u00f7]| / |times|multiplied by|divided by|mal|fois|por|per) ?"
-            r"(?:\d{2,}|\d+[.,]\d+)\b"
+            r"\b(?!10+(?![\d.,]))\d{2,}(?:[.,]\d+)? ?"
+            r"(?:[*\u00d7\u00f7]| / |times|multiplied by|divided by|mal|fois|por|per)"
+            r" ?(?!10+(?![\d.,]))(?:\d{2,}|\d+[.,]\d+)\b"
         ),
         (("*", "\u00d7", "\u00f7", " / "),),
         words=frozenset(["divided", "fois", "mal", "multiplied", "per", "por", "times"]),

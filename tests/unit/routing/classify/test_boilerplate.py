@@ -171,6 +171,8 @@ def test_all_wrappings_stacked_keep_the_class(need: str, text: str) -> None:
         "If one pear costs 2 dollars, how much do 4 pears cost?",
         "Calculate 250 - 75 + 30.",
         "What is 100 divided by 4?",
+        "What's 500 divided by 10?",
+        "What is 37 times 100?",
     ],
 )
 def test_arithmetic_a_cheap_model_does_reliably_stays_simple(text: str) -> None:
@@ -182,6 +184,7 @@ def test_arithmetic_a_cheap_model_does_reliably_stays_simple(text: str) -> None:
     "text",
     [
         "What is 37 times 43?",
+        "What is 100.5 times 12?",
         "Compute 12 + 8 * 7 - 3.",
         "What is 2^10 + 3^5?",
         "I buy 3 shirts at 18 euros, get 15% off the total and pay with 50 euros. What change do I get?",
