@@ -78,7 +78,7 @@ demo: $(STAMP)
 # Benchmarks, not tests: CPU per routing decision across 200 candidates and the routing-state
 # store's cost per decision and per request (local, and on a real redis-server), then the
 # provider's client CPU per call (on both transports, and under route_request) against a raw aiohttp
-# client, raw httpx and the openai/litellm SDKs (~5 min). benchmarks/overhead.py --via-proxy runs
+# client, raw httpx and the openai/litellm SDKs (~3 min). benchmarks/overhead.py --via-proxy runs
 # through a real LiteLLM proxy; --soak checks memory; --httpx-aiohttp adds those clients.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/routing_decision.py

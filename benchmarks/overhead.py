@@ -1,6 +1,6 @@
 """Client CPU per call: LiteLLMProvider against a raw aiohttp client (the floor), raw httpx and the SDKs.
 
-Run: ``make bench`` or ``.venv/bin/python benchmarks/overhead.py [--rounds 3] [--json PATH]
+Run: ``make bench`` or ``.venv/bin/python benchmarks/overhead.py [--rounds 5] [--json PATH]
 [--via-proxy] [--soak] [--quick]``. A benchmark, not a test: it asserts nothing.
 
 A fast OpenAI-compatible server (``fast_server.py``) answers like the LiteLLM proxy (cost and
@@ -541,7 +541,7 @@ def scenarios(scale: float, chunks: int, paced: bool) -> list[Scenario]:
     stream |= {"openai-aiohttp": 12, "provider-httpx-aiohttp": 48}
     return [
         Scenario("chat, concurrency 1", "chat", 1, n({**chat1, **{c: 480 * k for c, k in fast.items()}}), 4),
-        Scenario("chat, concurrency 64", "chat", 64, n({**chat64, **{c: 2048 * k for c, k in fast.items()}}), 4),
+        Scenario("chat, concurrency 64", "chat", 64, n({**chat64, **{c: 8192 * k for c, k in fast.items()}}), 4),
         Scenario(
             f"stream of {chunks} chunks, conc. 1",
             "stream",
@@ -760,7 +760,7 @@ def coordinate(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--chunks", type=int, default=200, help="SSE events per stream (the last one has usage)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--via-proxy", action="store_true", help="through a real LiteLLM proxy (for context)")
