@@ -168,15 +168,13 @@ def framing(response: httpx.Response) -> Framing:
         return known
     length = coding = b""
     cookie = False
-    for name, value in response.headers.raw:
-        if len(name) in (10, 11, 14, 16):
-            lowered = name.lower()
-            if lowered == b"content-length":
-                length = value
-            elif lowered == b"content-encoding":
-                coding = coding + b", " + value if coding else value
-            elif lowered in (b"set-cookie", b"set-cookie2"):
-                cookie = True
+    for _, lowered, value in response.headers._list:  # (name as sent, lower-case name, value)
+        if lowered == b"content-length":
+            length = value
+        elif lowered == b"content-encoding":
+            coding = coding + b", " + value if coding else value
+        elif lowered in (b"set-cookie", b"set-cookie2"):
+            cookie = True
     found = Framing(length.decode("latin-1"), coding.decode("latin-1"), cookie)
     response.extensions[FRAMING] = found
     return found
