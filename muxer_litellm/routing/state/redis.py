@@ -242,6 +242,7 @@ class RedisStore(RoutingStore):
         self._publish_signals = client.register_script(PUBLISH_SIGNALS)
         self.publish_interval = publish_interval
         self.shared_ttl = shared_ttl
+        self._signals_ttl_ms = max(1, round(shared_ttl * 1000))  # how long Redis keeps this replica's signals
         self.publish_below = publish_below
         self.replica = uuid.uuid4().hex[:16]
         self._sig_key = f"{self._base}:sig"
@@ -468,9 +469,8 @@ class RedisStore(RoutingStore):
         keys = [self._seq_key, self._idx_key, self._sig_key, self._sigt_key, *(f"{self._base}:{m}" for m in members)]
         if turn is not None:
             keys.append(f"{self._base}:turn:{turn}")
-        args = [self._now_arg(), "1" if advance else "0", TURN_TTL_MS, self.replica, payload]
-        ttl = max(1, round(self.shared_ttl * 1000))
-        reply: list[Any] = await self._snapshot(keys=keys, args=[*args, ttl, version, len(members), *members])
+        args = [self._now_arg(), "1" if advance else "0", TURN_TTL_MS, self.replica, payload, self._signals_ttl_ms]
+        reply: list[Any] = await self._snapshot(keys=keys, args=[*args, version, len(members), *members])
         self.stats.reads += 1
         return reply
 
@@ -494,11 +494,15 @@ class RedisStore(RoutingStore):
     def _due_signals(self) -> tuple[str, int]:
         """This replica's signals to publish now ('' when not due: published within
         ``publish_interval``, or unchanged since), with the book's version."""
-        book = self.local.signals
-        version = book.version
+        version = self.local.signals.version
         if version == self._published_version or time.monotonic() - self._published_at < self.publish_interval:
             return "", version
-        return json.dumps(book.aggregate(), separators=(",", ":")), version
+        return self._signals_now()
+
+    def _signals_now(self) -> tuple[str, int]:
+        """This replica's signals as published (compact JSON), with the book's version."""
+        book = self.local.signals
+        return json.dumps(book.aggregate(), separators=(",", ":")), book.version
 
     def _published(self, version: int, *, on_read: bool) -> None:
         self._published_at = time.monotonic()
@@ -575,8 +579,7 @@ class RedisStore(RoutingStore):
         try:
             while True:
                 self._again = False
-                version = self.local.signals.version
-                payload = json.dumps(self.local.signals.aggregate(), separators=(",", ":"))
+                payload, version = self._signals_now()
                 if not await self._send_signals(payload, version):
                     return
                 self.stats.signals_at_once += 1
@@ -586,11 +589,11 @@ class RedisStore(RoutingStore):
             self._at_once = None
 
     async def _send_signals(self, payload: str, version: int) -> bool:
-        ttl = max(1, round(self.shared_ttl * 1000))
         done = await self._run(
             "publish_signals",
             lambda: self._publish_signals(
-                keys=[self._sig_key, self._sigt_key], args=[self._now_arg(), self.replica, payload, ttl, version]
+                keys=[self._sig_key, self._sigt_key],
+                args=[self._now_arg(), self.replica, payload, self._signals_ttl_ms, version],
             ),
         )
         if done is None:
