@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from .vocabulary import anagram_key
 
@@ -149,6 +149,17 @@ def word_features(word: str) -> tuple[str, ...]:
 
 _WORD_CACHE_LIMIT = 65536
 
+_V = TypeVar("_V")
+
+
+def _remember(cache: dict[str, _V], key: str, value: _V) -> _V:
+    """``cache[key] = value`` in a cache of at most ``_WORD_CACHE_LIMIT`` entries (emptied when
+    full: what recurs is soon back)."""
+    if len(cache) >= _WORD_CACHE_LIMIT:
+        cache.clear()
+    cache[key] = value
+    return value
+
 
 @dataclass(frozen=True, slots=True)
 class LearnedModel:
@@ -177,6 +188,8 @@ class LearnedModel:
     # text -> its likeliest need's probability read alone (``need_alone``), for parts that
     # recur (system prompts, greetings).
     _parts: dict[str, float] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # sentence -> how surely it is a pleasantry (``filler_alone``).
+    _fillers: dict[str, float] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def logits(self, feats: Iterable[str]) -> list[float]:
         get = self.weights.get
@@ -194,11 +207,7 @@ class LearnedModel:
             pass
         get = self.weights.get
         rows = [w for f in word_features(word) if (w := get(f)) is not None]
-        vector = tuple(map(sum, zip(*rows, strict=True))) if rows else None
-        if len(self._words) >= _WORD_CACHE_LIMIT:
-            self._words.clear()
-        self._words[word] = vector
-        return vector
+        return _remember(self._words, word, tuple(map(sum, zip(*rows, strict=True))) if rows else None)
 
     def _text_rows(self, toks: Sequence[str], marks: Iterable[str]) -> list[tuple[float, ...]]:
         """The weights of the symbols, word pairs and words (not the counts)."""
@@ -240,29 +249,20 @@ class LearnedModel:
         except KeyError:
             pass
         probs = self.probabilities_of(tokens(lower), symbols(lower))
-        p = max(v for c, v in probs.items() if c != "simple")
-        if len(self._parts) >= _WORD_CACHE_LIMIT:
-            self._parts.clear()
-        self._parts[lower] = p
-        return p
+        return _remember(self._parts, lower, max(v for c, v in probs.items() if c != "simple"))
 
     def filler_alone(self, lower: str) -> float:
         """How surely a short lowercased sentence is a pleasantry that says nothing about the
         need (0 when no detector is shipped); cached, since pleasantries recur."""
         if not self.filler:
             return 0.0
-        key = "\0" + lower
         try:
-            return self._parts[key]
+            return self._fillers[lower]
         except KeyError:
             pass
         get = self.filler.get
         z = self.filler_bias + sum(get(f, 0.0) for f in filler_features(lower))
-        p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-        if len(self._parts) >= _WORD_CACHE_LIMIT:
-            self._parts.clear()
-        self._parts[key] = p
-        return p
+        return _remember(self._fillers, lower, 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))))
 
     def evidence(self, feats: Iterable[str], cls: str, n: int = 3) -> list[str]:
         """The words that pushed hardest towards ``cls`` (for the routing reason)."""
