@@ -32,7 +32,13 @@ from pathlib import Path
 
 from muxer_litellm.routing.classify import classifier
 from muxer_litellm.routing.classify.focus import focus_text
-from muxer_litellm.routing.classify.learned import MODEL_CLASSES, LearnedModel, filler_features, text_features
+from muxer_litellm.routing.classify.learned import (
+    MODEL_CLASSES,
+    LearnedModel,
+    filler_features,
+    logistic,
+    text_features,
+)
 
 from .augment import CLOSERS, OPENERS, SMALL_TALK, augmented, group
 from .dataset import Item, load
@@ -123,7 +129,7 @@ def train_filler(
         rng.shuffle(data)
         for feats, y in data:
             z = bias + sum(weights.get(f, 0.0) for f in feats)
-            g = (1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))) - y) * (positive_weight if y else 1.0)
+            g = (logistic(z) - y) * (positive_weight if y else 1.0)
             bias_sq += g * g
             bias -= rate * g / math.sqrt(bias_sq)
             for f in feats:

@@ -38,6 +38,7 @@ __all__ = [
     "features",
     "filler_features",
     "load_model",
+    "logistic",
     "symbols",
     "text_features",
     "tokens",
@@ -120,6 +121,12 @@ def text_features(lower: str) -> list[str]:
     """``features`` of a lowercased text (what the training script uses; the classifier
     scores the focus text's parts the same way, see ``LearnedModel.probabilities_of``)."""
     return features(tokens(lower), symbols(lower))
+
+
+def logistic(z: float) -> float:
+    """The logistic function (clamped, so no ``math.exp`` overflows): the pleasantry detector's
+    probability from its score."""
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 def filler_features(lower: str) -> list[str]:
@@ -262,7 +269,7 @@ class LearnedModel:
             pass
         get = self.filler.get
         z = self.filler_bias + sum(get(f, 0.0) for f in filler_features(lower))
-        return _remember(self._fillers, lower, 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))))
+        return _remember(self._fillers, lower, logistic(z))
 
     def evidence(self, feats: Iterable[str], cls: str, n: int = 3) -> list[str]:
         """The words that pushed hardest towards ``cls`` (for the routing reason)."""
