@@ -24,13 +24,13 @@ import argparse
 import json
 import math
 import random
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
 from muxer_litellm.routing.classify import classifier
+from muxer_litellm.routing.classify.boilerplate import sentences
 from muxer_litellm.routing.classify.focus import focus_text
 from muxer_litellm.routing.classify.learned import (
     MODEL_CLASSES,
@@ -99,11 +99,8 @@ def train(
     return LearnedModel(MODEL_CLASSES, tuple(bias), kept)
 
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+|(?<=[\u3002\uff01\uff1f])")
-
-
 def _sentences(text: str) -> list[str]:
-    return [t.strip().lower() for t in _SENTENCE_END.split(text) if t.strip()]
+    return [part.lower() for part in sentences(text)]
 
 
 def train_filler(
@@ -233,15 +230,19 @@ def out_of_fold(
 
 
 def calibrate(reports: dict[tuple[float, float], Report]) -> tuple[float, float]:
-    """The threshold and veto with the fewest under- plus over-routed prompts out-of-fold
-    (ties: the better accuracy, then the default-nearest threshold, then the lower veto, so a
-    rule that fired keeps counting)."""
+    """The threshold and veto whose worse routing mistake out-of-fold is the rarest: the larger
+    of under- and over-routing is the smallest, as both have the same goal (ties: the fewest
+    under- plus over-routed prompts, the better accuracy, the default-nearest threshold, then
+    the lower veto, so a rule that fired keeps counting)."""
     print("  threshold  veto  accuracy  under  over")
     for (t, v), r in reports.items():
         print(f"  {t:9.2f}  {v:4.2f}  {r.accuracy()[0]:8.3f}  {r.under:5.3f}  {r.over:4.3f}")
-    return min(
-        reports, key=lambda k: (reports[k].under + reports[k].over, -reports[k].accuracy()[0], abs(k[0] - 0.6), k[1])
-    )
+
+    def cost(k: tuple[float, float]) -> tuple[float, float, float, float, float]:
+        r = reports[k]
+        return (round(max(r.under, r.over), 3), r.under + r.over, -r.accuracy()[0], abs(k[0] - 0.6), k[1])
+
+    return min(reports, key=cost)
 
 
 def main() -> None:

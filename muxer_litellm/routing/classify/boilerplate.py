@@ -17,7 +17,13 @@ their words weight. The scorer itself decides what to leave out, so no word list
   in stacked pleasantries ("Hello again, sorry to bother you. Is 391 prime? Many thanks, have
   a nice day!") is read bare, while "My shell code fails. Thanks!" keeps its first sentence.
   A sentence that points at a need is never dropped, nor the last one left; a simple request
-  may be, which leaves it simple.
+  may be, which leaves it simple;
+- earlier user turns say nothing about the last one when the conversation has moved on
+  (:func:`moved_on`): the last turn is only pleasantries ("perfect, thanks a lot! have a nice
+  day", each sentence one the pleasantry detector is sure of), or it says that it changes the
+  subject ("Unrelated, but...", "Totally different question", "Autre sujet", "Cambiando de
+  tema"). A follow-up ("now make it faster", "by the way, it should also take negatives")
+  keeps the earlier turns.
 """
 
 from __future__ import annotations
@@ -26,7 +32,18 @@ import re
 
 from .learned import LearnedModel
 
-__all__ = ["EDGE_SENTENCES", "EDGE_WORDS", "FILLER_PROBABILITY", "core_span", "needful_context", "request_core"]
+__all__ = [
+    "EDGE_SENTENCES",
+    "EDGE_WORDS",
+    "FILLER_PROBABILITY",
+    "NEW_TOPIC",
+    "SMALL_TALK_WORDS",
+    "core_span",
+    "moved_on",
+    "needful_context",
+    "request_core",
+    "sentences",
+]
 
 EDGE_WORDS = 8
 #: The pleasantry detector's probability at which an edge sentence goes even when it is longer
@@ -38,6 +55,35 @@ _EDGE_CHARS = 160
 #: What ends a sentence: punctuation and a space, a line break, CJK full stops.
 _BREAKS = (". ", "? ", "! ", "\n", "\u3002", "\uff01", "\uff1f")
 _DIGIT = re.compile(r"\d")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+|(?<=[\u3002\uff01\uff1f])")
+#: A last turn of at most this many words can be only pleasantries (bounded work).
+SMALL_TALK_WORDS = 24
+#: A turn that changes the subject, looked for in its first ``_EDGE_CHARS`` characters.
+NEW_TOPIC = re.compile(
+    r"\b(?:unrelated|off[- ]topic|on another note|switching gears|new topic"
+    r"|(?:different|another) (?:subject|topic)|(?:totally|completely|entirely) different"
+    r"|different question|change of (?:subject|topic)|changing (?:the )?(?:subject|topic)"
+    r"|autre sujet|rien à voir|sans rapport|otro tema|cambiando de tema|nada que ver"
+    r"|anderes thema|themawechsel|altro argomento|cambiando argomento|outro assunto|mudando de assunto)\b"
+)
+
+
+def sentences(text: str) -> list[str]:
+    """``text`` cut after sentence-ending punctuation, at line breaks and after CJK full stops."""
+    return [part.strip() for part in _SENTENCE_END.split(text) if part.strip()]
+
+
+def moved_on(model: LearnedModel, lower: str) -> bool:
+    """Whether the last user turn (lowercased) leaves the earlier turns behind: it is only
+    pleasantries, or it says that it changes the subject (see the module docstring)."""
+    if NEW_TOPIC.search(lower, 0, _EDGE_CHARS) is not None:
+        return True
+    if len(lower.split()) > SMALL_TALK_WORDS:
+        return False
+    parts = sentences(lower)
+    return bool(parts) and all(
+        model.filler_alone(part) >= FILLER_PROBABILITY and model.need_alone(part) < model.threshold for part in parts
+    )
 
 
 def needful_context(model: LearnedModel, lower: str) -> str:

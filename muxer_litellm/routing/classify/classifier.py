@@ -8,11 +8,11 @@ scorer (``learned``) reads the focus text (``focus``) when no sure rule settled 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ...host import MessageInput
-from .boilerplate import core_span, needful_context
+from .boilerplate import core_span, moved_on, needful_context
 from .code_rules import CODE_RULES, SHAPE_RULES
 from .focus import SCAN_CHARS, current_request, focus_parts, joined
 from .json_rules import JSON_ASKED, asks_about_json, json_loosely_asked
@@ -86,6 +86,15 @@ def _read(dicts: Sequence[Mapping[str, Any]]) -> _Request:
     )
 
 
+def _last_turn_only(request: _Request) -> _Request:
+    """The request read as if the system prompts and the last user turn were all of it."""
+    if request.current is None:
+        return request
+    return replace(
+        request, scanned_dicts=request.current, scanned=request.current_text, current=None, previous_lower=""
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class _Reading:
     """What the learned scorer reads: the focus text without what says nothing about the need."""
@@ -139,8 +148,9 @@ def _json_need(request: _Request, response_format: Any, probs: Probabilities | N
 
 def _conversation_hit(rules: Sequence[Rule], request: _Request, *, sure_not: bool) -> str | None:
     """Rules over the current request first; a hit only in earlier user turns ("write a SQL
-    query" ... "thanks, have a nice day") counts unless the learned scorer is sure the
-    conversation has moved on (``sure_not``), and so do ambiguous rules."""
+    query" ... "and group it by month") counts unless the learned scorer is sure the
+    conversation has moved on (``sure_not``), and so do ambiguous rules. (A last turn of
+    small talk or on a new subject has already cut the earlier turns: ``moved_on``.)"""
     text = request.current_text
     hit = rule_hit(rules, text, text.lower(), skip_ambiguous=sure_not)
     if hit is None and request.current is not None and not sure_not:
@@ -308,6 +318,8 @@ def classify_prompt(
     # settles the tier, and the learned scorer is not needed.
     sure_code = rule_hit(CODE_RULES, request.current_text, request.current_text.lower(), skip_ambiguous=True)
     model = None if sure_code is not None else load_model()
+    if model is not None and request.current is not None and moved_on(model, request.user_lower):
+        request = _last_turn_only(request)  # "thanks, bye" or "unrelated, but...": earlier turns say nothing
     scored = None if model is None else (model, _reading(model, request))
     probs = None if scored is None else scored[0].probabilities_of(scored[1].words, scored[1].marks)
     found = _code_and_reasoning(request, None if sure_code is None else sure_code[0], scored, probs)

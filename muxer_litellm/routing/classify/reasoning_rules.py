@@ -99,8 +99,36 @@ REASONING_RULES: tuple[Rule, ...] = (
     ),
 )
 
+_WEEKDAY = (
+    "(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|dienstag|mittwoch|donnerstag|freitag"
+    "|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves"
+    "|viernes|sábado|domingo)"
+)
+_WHAT_DAY = "(?:(?:what|which) (?:day|weekday)|welche[rnm]? (?:tag|wochentag)|quel jour|qu[ée] d[ií]a)"
+_COMPARISON = (
+    r"(?:\b(?:(?!rather|other|later|sooner|never|ever|over|under|after|either|neither)\w{2,}er|more \w+|less \w+)"
+    r" than\b|\b\w+er als\b|\bplus \w+ que\b|\bm[áa]s \w+ que\b|\bmais \w+ (?:do )?que\b|\bpiù \w+ di\b)"
+)
+#: The question of an ordering puzzle asks for a rank: "the second tallest", "am ältesten".
+_RANK = (
+    r"\b(?:\w+est|most|least|middle|second|third|last|am \w+sten|le plus|la plus|el más|la más|o mais|a mais"
+    r"|il più|la più)\b"
+)
+_WHO = "(?:who|which|wer|welche[rsnm]?|qui|quel(?:le)?|qui[ée]n|cu[áa]l|quem|qual|chi)"
+
 # Maths, logic and probability problems that use no maths words.
 PROBLEM_RULES: tuple[Rule, ...] = (
+    Rule(
+        # An equation with an unknown, in any language: "3x + 7 = 25", "x - 4 = 10", "5n = 35",
+        # "n squared minus 5n plus 6 equals zero" (a number times x, y, z or n, then "equals").
+        "equation",
+        re.compile(
+            r"(?<![\w.])(?:\d+(?:[.,]\d+)?\s*\*?\s*)?[a-z](?:\s*\^\s*\d|[\u00b2\u00b3])?\s*[-+*/]\s*\d+(?:[.,]\d+)?"
+            r"(?:\s*[a-z])?\s*=\s*[-+]?\s*\d|(?<![\w.])\d+\s*[a-z]\s*=\s*[-+]?\s*\d"
+            r"|(?<![\w.])\d+[nxyz]\b[^.?!\n]{0,40}?\bequals?\b"
+        ),
+        (("=", "equal"),),
+    ),
     Rule(
         "maths problem",
         re.compile(
@@ -195,6 +223,25 @@ PROBLEM_RULES: tuple[Rule, ...] = (
             r"\bwhat day (?:of the week )?will it be\b|\bday (?:before yesterday|after tomorrow)\b[^.?!\n]*\bwhat day\b"
         ),
         (("what day",),),
+        quote=True,
+    ),
+    Rule(
+        # A weekday, a number and "what day": "If the 1st of March is a Monday, what day is the
+        # 1st of June?", "If today is Tuesday, what day is it in 100 days?"
+        "calendar puzzle",
+        re.compile(
+            rf"\d[^?\n]{{0,100}}?\b{_WEEKDAY}\b[^?\n]{{0,100}}?\b{_WHAT_DAY}\b"
+            rf"|\b{_WEEKDAY}\b[^?\n]{{0,100}}?\b{_WHAT_DAY}\b[^?\n]{{0,60}}?\d"
+        ),
+        (("day", "tag", "jour", "día"),),
+        quote=True,
+    ),
+    Rule(
+        # Two comparisons and a question: "A is taller than B, C is shorter than B. Who is the
+        # tallest?", "Anna ist älter als Ben, aber jünger als Carl. Wer ist am ältesten?"
+        "ordering puzzle",
+        re.compile(rf"{_COMPARISON}[^\n]{{0,160}}?{_COMPARISON}[^\n]{{0,160}}?\b{_WHO}\b[^?\n]{{0,30}}?{_RANK}"),
+        (("than", " als ", " que ", " di "),),
         quote=True,
     ),
     Rule(

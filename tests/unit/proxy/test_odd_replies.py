@@ -1,5 +1,5 @@
 """Odd values from the proxy or the caller never escape as a raw exception, a secret or an
-unprintable message (found by review: each case once raised something other than a ProviderError)."""
+unprintable message: each case here once raised something other than a ProviderError."""
 
 from __future__ import annotations
 

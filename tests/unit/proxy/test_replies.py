@@ -49,7 +49,7 @@ CHAT_REPLY = {
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
 }
 
-#: What the issue text says a host may retry (or fall back on), per class.
+#: What a host may retry (or fall back on), per class.
 RETRYABLE: dict[type[ProviderError], bool] = {
     ProviderError: False,
     AuthenticationError: False,

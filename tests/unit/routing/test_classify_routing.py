@@ -1,4 +1,4 @@
-"""How routing uses the classifier's confidence (issue 14): an unsure cheap-looking prompt
+"""How routing uses the classifier's confidence: an unsure cheap-looking prompt
 whose runner-up class needs a stronger tier is cascaded (cheap first, escalate when the answer
 fails the check) or, with ``unsure_action: escalate``, sent to that tier up front.
 

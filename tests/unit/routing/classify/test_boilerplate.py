@@ -11,7 +11,13 @@ import pytest
 
 from muxer_litellm.routing import PromptProfile, classify_prompt
 from muxer_litellm.routing.classify import load_model
-from muxer_litellm.routing.classify.boilerplate import FILLER_PROBABILITY, needful_context, request_core
+from muxer_litellm.routing.classify.boilerplate import (
+    FILLER_PROBABILITY,
+    moved_on,
+    needful_context,
+    request_core,
+    sentences,
+)
 from muxer_litellm.routing.classify.learned import tokens
 from muxer_litellm.routing.classify.reasoning_rules import small_computation
 
@@ -137,6 +143,58 @@ def test_the_pleasantry_detector_tells_pleasantries_from_requests() -> None:
         assert model.filler_alone(request) < FILLER_PROBABILITY, request
 
 
+def _after(earlier: str, last: str) -> Messages:
+    return [
+        {"role": "user", "content": earlier},
+        {"role": "assistant", "content": "Here you go."},
+        {"role": "user", "content": last},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("earlier", "last"),
+    [
+        ("Write a SQL query to count users by country.", "perfect, thanks a lot! have a nice day"),
+        ("Write a Python script that prints the date.", "Great, thank you! Have a good weekend."),
+        ("Écris une fonction Python qui trie une liste.", "Merci beaucoup ! Bonne journée"),
+        ("Write a Python function to reverse a string.", "Great, thanks! Unrelated, but what's a name for a boat?"),
+        ("Is 97 prime?", "Cool, thanks! Totally different question - what's a fun name for a hamster?"),
+        ("Resuelve: 3x + 7 = 25, paso a paso.", "Gracias. Cambiando de tema, ¿qué película me recomiendas?"),
+    ],
+)
+def test_a_conversation_that_moved_on_is_read_by_its_last_turn(earlier: str, last: str) -> None:
+    assert classify(user(earlier)).primary in ("code", "reasoning")
+    profile = classify(_after(earlier, last))
+    assert profile.primary == "simple", profile.describe()
+
+
+@pytest.mark.parametrize(
+    ("earlier", "last", "need"),
+    [
+        ("Write a function that checks if a number is prime.", "make it faster for big numbers", "code"),
+        ("Write a function that checks if a number is prime.", "Thanks! Now make it faster.", "code"),
+        ("Write a Python function that sums a list.", "by the way, it should also skip None values", "code"),
+        ("Is 221 prime?", "And what about 223?", "reasoning"),
+    ],
+)
+def test_a_follow_up_keeps_the_earlier_turns(earlier: str, last: str, need: str) -> None:
+    profile = classify(_after(earlier, last))
+    assert profile.primary == need, profile.describe()
+
+
+def test_moved_on_is_small_talk_or_a_change_of_subject() -> None:
+    model = load_model()
+    assert model is not None
+    assert moved_on(model, "thanks, that's all. bye!")
+    assert moved_on(model, "ok, different topic: where should i go in lisbon?")
+    assert moved_on(model, "übrigens, anderes thema: wie wird das wetter morgen?")
+    assert not moved_on(model, "thanks! now add a docstring.")
+    assert not moved_on(model, "what about negative numbers?")
+    # A long turn is never only pleasantries (bounded work), whatever its words.
+    assert not moved_on(model, "thanks! " * 30)
+    assert sentences("Thanks a lot! Have a nice day.\nBest, Kim") == ["Thanks a lot!", "Have a nice day.", "Best, Kim"]
+
+
 STACKED = (
     _system("You are Sol, a warm and attentive assistant."),
     _turn_first("hey there :)", "Hey! Nice to see you. What can I do for you today?"),
@@ -195,6 +253,27 @@ def test_arithmetic_a_cheap_model_does_reliably_stays_simple(text: str) -> None:
 def test_multi_step_quantitative_problems_stay_reasoning(text: str) -> None:
     profile = classify(user(text))
     assert profile.primary == "reasoning", profile.describe()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Resuelve: 3x + 7 = 25, paso a paso.",
+        "Löse 2x - 4 = 10",
+        "x + 5 = 12, what is x?",
+        "5n = 35. n?",
+        "Find all whole numbers n such that n squared minus 5n plus 6 equals zero.",
+    ],
+)
+def test_an_equation_with_an_unknown_is_reasoning(text: str) -> None:
+    profile = classify(user(text))
+    assert profile.primary == "reasoning", profile.describe()
+    assert "equation" in profile.signals
+
+
+@pytest.mark.parametrize("text", ["2 + 2 = 4, right?", "My rating: 4.5/5 = 90%", "Is 10 km equal to 6.2 miles?"])
+def test_an_equality_without_an_unknown_is_no_equation(text: str) -> None:
+    assert "equation" not in classify(user(text)).signals
 
 
 @pytest.mark.parametrize(

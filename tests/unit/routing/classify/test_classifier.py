@@ -660,7 +660,7 @@ def test_assistant_text_is_not_scanned() -> None:
 def test_user_system_and_developer_text_is_scanned(role: str) -> None:
     messages: list[MessageInput] = [
         {"role": role, "content": "Here:\n```\nx = 1\n```"},
-        {"role": "user", "content": "Hello"},
+        {"role": "user", "content": "What does it do?"},
     ]
     assert "code" in classify_prompt(messages).classes
 
@@ -732,9 +732,9 @@ def test_code_at_the_start_of_a_huge_message_is_not_in_the_scan_window_but_at_it
 
 
 def test_the_head_of_a_huge_last_message_is_read_by_the_focus_rules() -> None:
-    """Deliberately changed (issue 14): a long prompt often asks its question first ("Fix
-    this:" + a paste), so the shape rules also read the head of the last user turn (its first
-    FOCUS_HEAD characters), not only the scan window at its end."""
+    """A long prompt often asks its question first ("Fix this:" + a paste), so the shape rules
+    also read the head of the last user turn (its first FOCUS_HEAD characters), not only the
+    scan window at its end."""
     filler = "lorem ipsum " * (SCAN_CHARS // 12 + 100)
     head = classify("Why does main() crash?\n" + filler)
     assert "code" in head.classes
@@ -852,8 +852,8 @@ def test_chat_message_objects_and_dicts_classify_the_same() -> None:
     a = classify_prompt(as_dicts)
     b = classify_prompt(as_models)
     assert a == b
-    # "Refactor this" is in an earlier user turn: since issue 14 such a hit counts unless the
-    # learned scorer is sure the conversation moved on, so "code" is not pinned here.
+    # "Refactor this" is in an earlier user turn: such a hit counts unless the conversation
+    # moved on, which the learned scorer judges, so "code" is not pinned here.
     assert {"vision", "tools", "json"} <= a.classes
     mixed: list[MessageInput] = [as_models[0], as_dicts[1], as_models[2], as_dicts[3], as_models[4]]
     assert classify_prompt(mixed) == a

@@ -1,8 +1,8 @@
-"""The issue-14 classifier: the broader rules, the learned scorer, and each decision's
-confidence (``PromptProfile.primary/confidence/runner_up/scores``).
+"""The classifier's broader rules, the learned scorer, and each decision's confidence
+(``PromptProfile.primary/confidence/runner_up/scores``).
 
-Prompts here are the kinds the issue names (reasoning without maths words, code without a
-language beside a code noun, polite or non-English JSON requests, tricky negatives); they
+Prompts here are the hard kinds (reasoning without maths words, code without a language
+beside a code noun, polite or non-English JSON requests, tricky negatives); they
 check rules and documented behaviour, not the eval set's figures (``make eval`` measures those).
 """
 
@@ -268,7 +268,7 @@ def test_code_and_reasoning_together_keep_both_classes_and_pick_a_primary() -> N
     assert profile.primary in ("code", "reasoning")
 
 
-# ----------------------------------------------------------------------------- the issue's misses
+# ----------------------------------------------------------------------------- needs told without the usual words
 
 
 @pytest.mark.parametrize(
@@ -282,6 +282,9 @@ def test_code_and_reasoning_together_keep_both_classes_and_pick_a_primary() -> N
         ("Knights always tell the truth and knaves always lie. Who is who?", "logic puzzle"),
         ("What comes next: 2, 6, 12, 20?", "number sequence 'What comes next'"),
         ("If today is Wednesday, what day will it be in 100 days?", "calendar puzzle"),
+        ("If the 1st of March is a Monday, what day is the 1st of June?", "calendar puzzle"),
+        ("A is taller than B, C is shorter than B. Who is the tallest?", "ordering puzzle"),
+        ("Luis es más alto que Ana y más bajo que Pedro. ¿Quién es el más alto?", "ordering puzzle"),
         ("What is the angle between the hour and minute hands at 3:15?", "clock puzzle"),
         ("What is 17 times 23?", "arithmetic"),
         ("Roughly how many golf balls would fit in a bus?", "estimation problem"),
@@ -294,6 +297,19 @@ def test_reasoning_without_maths_words_is_recognised(text: str, signal: str) -> 
     profile = classify(text)
     assert "reasoning" in profile.classes
     assert any(s.startswith(signal) for s in profile.signals), profile.signals
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Is tea healthier than coffee and cheaper than juice? Which should I drink?",
+        "Rather than rice, I'd prefer something other than pasta. Which wine goes with fish?",
+        "I have a dentist appointment on Monday, what day should I go to the gym?",
+    ],
+)
+def test_comparisons_and_weekdays_alone_are_no_puzzle(text: str) -> None:
+    signals = classify(text).signals
+    assert not any(s.startswith(("ordering puzzle", "calendar puzzle")) for s in signals), signals
 
 
 @pytest.mark.parametrize(
