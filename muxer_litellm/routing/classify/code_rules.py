@@ -9,6 +9,8 @@ from .rules import Rule
 __all__ = ["CODE_RULES", "SHAPE_RULES"]
 
 _UNAMBIGUOUS_LANGS = ("sql", "php", "kotlin", "c++", "c#", "golang")
+#: "in" before a language name, in the languages the classifier reads.
+_IN = r"\b(?:in|en|em|na|\u043d\u0430|mit|con|com) "
 _AMBIGUOUS_LANGS = ("python", "java", "rust", "ruby", "swift", "bash", "shell", "go")
 _CODE_NOUN_PATTERN = (
     r"(?:code|scripts?|functions?|class(?:es)?|methods?|programs?|librar(?:y|ies)|packages?|modules?|errors?|"
@@ -68,14 +70,15 @@ CODE_RULES: tuple[Rule, ...] = (
         (("traceback (most recent call last)", "error: ", "exception: ", ":"),),
         lowered=False,
     ),
-    # Language names count next to a code noun or after "in" ("write it in Rust"). Some are
-    # also snakes, coffee, islands, rust belts and parties: those are ``ambiguous``.
+    # Language names count next to a code noun or after "in" ("write it in Rust"; also "en",
+    # "em", "на", "mit", "con", "com": "lire un fichier en Java"). Some are also snakes,
+    # coffee, islands, rust belts and parties: those are ``ambiguous``.
     Rule(
         "programming words",
         re.compile(
             r"\b(?:sql|php|kotlin|c\+\+|c#)\s+"
             + _CODE_NOUN_PATTERN
-            + r"|\bin (?:golang|sql|php|kotlin|c\+\+|c#)(?![a-z_])"
+            + rf"|{_IN}(?:golang|sql|php|kotlin|c\+\+|c#)(?![a-z_])"
         ),
         (_UNAMBIGUOUS_LANGS,),
         quote=True,
@@ -85,7 +88,7 @@ CODE_RULES: tuple[Rule, ...] = (
         re.compile(
             r"\b(?:python|java|rust|go|ruby|swift|bash|shell)\s+"
             + _CODE_NOUN_PATTERN
-            + r"|\bin (?:python|java|rust|ruby|swift|bash)(?![a-z_])"
+            + rf"|{_IN}(?:python|java|rust|ruby|swift|bash)(?![a-z_])"
         ),
         (_AMBIGUOUS_LANGS,),
         quote=True,

@@ -99,6 +99,11 @@ REASONING_RULES: tuple[Rule, ...] = (
     ),
 )
 
+_CHANGE = (
+    r"(?:rise|rises|rose|increase[sd]?|raise[sd]?|up|down|drop(?:s|ped)?|fall(?:s|en)?|fell|discount(?:ed)?|off"
+    r"|cut|markup|tax|vat|interest|grow(?:s|n)?|grew|shrink(?:s)?|shrank|more|less|cheaper|dearer)"
+)
+_BEFORE = r"(?:before|originally|original|at first|to begin with|to start with|without (?:the )?(?:tax|vat|discount))"
 _WEEKDAY = (
     "(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|dienstag|mittwoch|donnerstag|freitag"
     "|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves"
@@ -223,6 +228,18 @@ PROBLEM_RULES: tuple[Rule, ...] = (
             r"\bwhat day (?:of the week )?will it be\b|\bday (?:before yesterday|after tomorrow)\b[^.?!\n]*\bwhat day\b"
         ),
         (("what day",),),
+        quote=True,
+    ),
+    Rule(
+        # Percentages compounded or reversed: "up 10% one year and down 10% the next", "after a
+        # 25% rise it costs 60, what did it cost before?" (one round percentage of a number is simple).
+        "percentage problem",
+        re.compile(
+            rf"\d+\s*%[^\n]{{0,120}}?\b{_CHANGE}\b[^\n]{{0,120}}?\d\s*%"
+            rf"|\d+\s*%[^\n]{{0,120}}?\d\s*%[^\n]{{0,60}}?\b{_CHANGE}\b"
+            rf"|\d+\s*%[^\n]{{0,80}}?\b{_CHANGE}\b[^\n]{{0,120}}?\b{_BEFORE}\b"
+        ),
+        (("%",),),
         quote=True,
     ),
     Rule(
