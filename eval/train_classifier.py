@@ -230,19 +230,15 @@ def out_of_fold(
 
 
 def calibrate(reports: dict[tuple[float, float], Report]) -> tuple[float, float]:
-    """The threshold and veto whose worse routing mistake out-of-fold is the rarest: the larger
-    of under- and over-routing is the smallest, as both have the same goal (ties: the fewest
-    under- plus over-routed prompts, the better accuracy, the default-nearest threshold, then
-    the lower veto, so a rule that fired keeps counting)."""
+    """The threshold and veto with the fewest under- plus over-routed prompts out-of-fold
+    (ties: the better accuracy, then the default-nearest threshold, then the lower veto, so a
+    rule that fired keeps counting)."""
     print("  threshold  veto  accuracy  under  over")
     for (t, v), r in reports.items():
         print(f"  {t:9.2f}  {v:4.2f}  {r.accuracy()[0]:8.3f}  {r.under:5.3f}  {r.over:4.3f}")
-
-    def cost(k: tuple[float, float]) -> tuple[float, float, float, float, float]:
-        r = reports[k]
-        return (round(max(r.under, r.over), 3), r.under + r.over, -r.accuracy()[0], abs(k[0] - 0.6), k[1])
-
-    return min(reports, key=cost)
+    return min(
+        reports, key=lambda k: (reports[k].under + reports[k].over, -reports[k].accuracy()[0], abs(k[0] - 0.6), k[1])
+    )
 
 
 def main() -> None:

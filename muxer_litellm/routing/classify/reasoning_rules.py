@@ -236,7 +236,6 @@ PROBLEM_RULES: tuple[Rule, ...] = (
         "percentage problem",
         re.compile(
             rf"\d+\s*%[^\n]{{0,120}}?\b{_CHANGE}\b[^\n]{{0,120}}?\d\s*%"
-            rf"|\d+\s*%[^\n]{{0,120}}?\d\s*%[^\n]{{0,60}}?\b{_CHANGE}\b"
             rf"|\d+\s*%[^\n]{{0,80}}?\b{_CHANGE}\b[^\n]{{0,120}}?\b{_BEFORE}\b"
         ),
         (("%",),),

@@ -308,6 +308,7 @@ def test_reasoning_without_maths_words_is_recognised(text: str, signal: str) -> 
         "Rather than rice, I'd prefer something other than pasta. Which wine goes with fish?",
         "I have a dentist appointment on Monday, what day should I go to the gym?",
         "Is a 15% or 20% tip normal in the US?",
+        "Tip 15% or 20%, which is more usual?",
         "What's 20% off 50 dollars?",
     ],
 )
