@@ -38,6 +38,7 @@ from muxer_litellm.routing.classify.learned import (
     filler_features,
     logistic,
     text_features,
+    tokens,
 )
 
 from .augment import CLOSERS, OPENERS, SMALL_TALK, augmented, group
@@ -103,18 +104,41 @@ def _sentences(text: str) -> list[str]:
     return [part.lower() for part in sentences(text)]
 
 
+#: A short sentence at either edge of a train prompt's turn that, read on its own, points at
+#: no need this surely is taken for the prompt's own pleasantry, not a request's sentence.
+PLEASANTRY_NEED = 0.25
+PLEASANTRY_WORDS = 6
+
+
+def _request_sentences(last: str, need: LearnedModel, filler_words: set[str]) -> list[str]:
+    """The sentences of a code, reasoning or JSON prompt's last turn that belong to the request:
+    not one made only of words the wrappings use ("Thanks so much!"), nor a short one at an edge
+    that points at no need ("Sorry to bother you.", "Many thanks.")."""
+    parts = _sentences(last)
+    edges = {0, len(parts) - 1} if len(parts) > 1 else set()
+    return [
+        t
+        for n, t in enumerate(parts)
+        if 0 < len(t.split()) <= 16
+        and not set(tokens(t)) <= filler_words
+        and not (n in edges and len(t.split()) <= PLEASANTRY_WORDS and need.need_alone(t) < PLEASANTRY_NEED)
+    ]
+
+
 def train_filler(
-    items: Sequence[Item], *, epochs: int = 30, l2: float = 1e-3, rate: float = 0.3
+    items: Sequence[Item], need: LearnedModel, *, epochs: int = 30, l2: float = 1e-3, rate: float = 0.3
 ) -> tuple[dict[str, float], float]:
     """The pleasantry detector: the wrappings' sentences (openers, closers, small talk) against
-    the sentences of the bare train prompts' last user turns (a request's sentences), balanced."""
+    the request sentences (``_request_sentences``, ``need`` being the scorer trained on the same
+    prompts) of the bare code, reasoning and JSON train prompts, balanced."""
     fillers = {t for text in (*OPENERS, *CLOSERS, *(u for u, _ in SMALL_TALK)) for t in _sentences(text)}
+    filler_words = {w for t in fillers for w in tokens(t)}
     requests = set()
     for item in items:
-        if "+" in item.id or item.generated:
+        if "+" in item.id or item.generated or item.label == "simple":
             continue
         last = next(m["content"] for m in reversed(item.messages) if m["role"] == "user")
-        requests.update(t for t in _sentences(last) if 0 < len(t.split()) <= 16 and item.label != "simple")
+        requests.update(_request_sentences(last, need, filler_words))
     requests -= fillers
     data = [(filler_features(t), 1.0) for t in sorted(fillers)] + [(filler_features(t), 0.0) for t in sorted(requests)]
     positive_weight = len(requests) / max(1, len(fillers))
@@ -229,16 +253,21 @@ def out_of_fold(
     return reports
 
 
+#: Out-of-fold differences of under- plus over-routing smaller than this are fold noise.
+NOISE = 0.01
+
+
 def calibrate(reports: dict[tuple[float, float], Report]) -> tuple[float, float]:
-    """The threshold and veto with the fewest under- plus over-routed prompts out-of-fold
-    (ties: the better accuracy, then the default-nearest threshold, then the lower veto, so a
-    rule that fired keeps counting)."""
+    """The threshold and veto with the fewest under- plus over-routed prompts out-of-fold, up to
+    ``NOISE``; among those, the one whose larger mistake is the rarest, to a point (both have the
+    same goal), then the better accuracy, then the lower veto, so a rule that fired keeps
+    counting."""
     print("  threshold  veto  accuracy  under  over")
     for (t, v), r in reports.items():
         print(f"  {t:9.2f}  {v:4.2f}  {r.accuracy()[0]:8.3f}  {r.under:5.3f}  {r.over:4.3f}")
-    return min(
-        reports, key=lambda k: (reports[k].under + reports[k].over, -reports[k].accuracy()[0], abs(k[0] - 0.6), k[1])
-    )
+    fewest = min(r.under + r.over for r in reports.values())
+    near = [k for k, r in reports.items() if r.under + r.over <= fewest + NOISE]
+    return min(near, key=lambda k: (round(max(reports[k].under, reports[k].over), 2), -reports[k].accuracy()[0], k[1]))
 
 
 def main() -> None:
@@ -273,7 +302,8 @@ def main() -> None:
         print(f"{args.cv}-fold cross-validated accuracy (model alone): {cross_validate(items, args.cv, **params):.3f}")
     temperature = fit_temperature(items, 5, **params)
     print(f"temperature fitted on out-of-fold predictions: {temperature}")
-    filler = train_filler(items)
+    model = replace(train(data, **params), temperature=temperature)  # type: ignore[arg-type]
+    filler = train_filler(items, model)
     threshold, veto = 0.6, 0.25
     if args.oof:
         reports = out_of_fold(items, args.oof, temperature, filler, **params)
@@ -283,10 +313,7 @@ def main() -> None:
         summary([report])
         confusion(report)
         worst(report, args.worst)
-    model = train(data, **params)  # type: ignore[arg-type]
-    model = replace(
-        model, temperature=temperature, threshold=threshold, veto=veto, filler=filler[0], filler_bias=filler[1]
-    )
+    model = replace(model, threshold=threshold, veto=veto, filler=filler[0], filler_bias=filler[1])
     print(f"features kept: {len(model.weights)}; accuracy on its own training data: {accuracy(model, data):.3f}")
     if args.write:
         OUT.parent.mkdir(parents=True, exist_ok=True)

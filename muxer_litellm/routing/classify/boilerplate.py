@@ -11,19 +11,22 @@ their words weight. The scorer itself decides what to leave out, so no word list
   reviewer" and "Answer in JSON" count, "You are a helpful assistant." does not;
 - up to ``EDGE_SENTENCES`` short sentences (``EDGE_WORDS`` words, no numbers) at the start and
   end of the last user turn are dropped when, on their own, no need reaches that threshold,
-  and either what stays keeps more words than all that is dropped or the model's pleasantry
+  and either what stays keeps more words than all that is dropped and the model's pleasantry
   detector (``LearnedModel.filler_alone``, learned from the training wrappings against the
-  training prompts' own sentences) is sure of it (``FILLER_PROBABILITY``): so a short request
+  training prompts' own sentences) does not rule out a pleasantry (``POSSIBLE_FILLER``), or that
+  detector is sure of it (``FILLER_PROBABILITY``): so a short request
   in stacked pleasantries ("Hello again, sorry to bother you. Is 391 prime? Many thanks, have
   a nice day!") is read bare, while "My shell code fails. Thanks!" keeps its first sentence.
   A sentence that points at a need is never dropped, nor the last one left; a simple request
   may be, which leaves it simple;
 - earlier user turns say nothing about the last one when the conversation has moved on
-  (:func:`moved_on`): the last turn is only pleasantries ("perfect, thanks a lot! have a nice
-  day", each sentence one the pleasantry detector is sure of), or it says that it changes the
-  subject ("Unrelated, but...", "Totally different question", "Autre sujet", "Cambiando de
-  tema"). A follow-up ("now make it faster", "by the way, it should also take negatives")
-  keeps the earlier turns.
+  (:func:`moved_on`): the last turn says that it changes the subject ("Unrelated, but...",
+  "Totally different question", "Autre sujet", "Cambiando de tema"), it is only pleasantries
+  ("perfect, thanks a lot! have a nice day", each sentence one the pleasantry detector is sure
+  of), or, without its pleasantries, it is a question that on its own the scorer is sure needs
+  nothing (below its ``veto``: "thanks! what's a good film for tonight?"). A follow-up ("now
+  make it faster", "what about negative numbers?", "by the way, it should also take
+  negatives") keeps the earlier turns.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ __all__ = [
     "EDGE_WORDS",
     "FILLER_PROBABILITY",
     "NEW_TOPIC",
+    "POSSIBLE_FILLER",
     "SMALL_TALK_WORDS",
     "core_span",
     "moved_on",
@@ -49,6 +53,9 @@ EDGE_WORDS = 8
 #: The pleasantry detector's probability at which an edge sentence goes even when it is longer
 #: than what stays of the turn.
 FILLER_PROBABILITY = 0.8
+#: ... and below which it stays even when what stays is longer: a short question at the end
+#: ("Both open, how long until it is full?") is a request, not a pleasantry, however short.
+POSSIBLE_FILLER = 0.25
 EDGE_SENTENCES = 2
 #: How far into each end of the turn an edge sentence is looked for (bounded work).
 _EDGE_CHARS = 160
@@ -74,16 +81,21 @@ def sentences(text: str) -> list[str]:
 
 
 def moved_on(model: LearnedModel, lower: str) -> bool:
-    """Whether the last user turn (lowercased) leaves the earlier turns behind: it is only
-    pleasantries, or it says that it changes the subject (see the module docstring)."""
+    """Whether the last user turn (lowercased) leaves the earlier turns behind: it says that it
+    changes the subject, it is only pleasantries, or it is a short question that on its own the
+    scorer is sure needs nothing (see the module docstring)."""
     if NEW_TOPIC.search(lower, 0, _EDGE_CHARS) is not None:
         return True
     if len(lower.split()) > SMALL_TALK_WORDS:
         return False
     parts = sentences(lower)
-    return bool(parts) and all(
-        model.filler_alone(part) >= FILLER_PROBABILITY and model.need_alone(part) < model.threshold for part in parts
-    )
+    if not parts:
+        return False
+    if all(model.filler_alone(p) >= FILLER_PROBABILITY and model.need_alone(p) < model.threshold for p in parts):
+        return True
+    start, end = core_span(model, lower)
+    core = lower[start:end].strip()
+    return core.endswith(("?", "\uff1f")) and model.need_alone(core) < model.veto
 
 
 def needful_context(model: LearnedModel, lower: str) -> str:
@@ -93,15 +105,15 @@ def needful_context(model: LearnedModel, lower: str) -> str:
 
 def _droppable(model: LearnedModel, sentence: str, dropped: int, total: int) -> bool:
     """Short, no numbers, pointing at no need alone, and either what stays of the turn keeps
-    more words than all that is dropped (so a request is not dropped for its pleasantries) or
-    the pleasantry detector is sure of it."""
+    more words than all that is dropped (so a request is not dropped for its pleasantries) and
+    the pleasantry detector leans towards a pleasantry, or that detector is sure of it."""
     words = len(sentence.split())
-    return (
-        0 < words <= EDGE_WORDS
-        and not _DIGIT.search(sentence)
-        and model.need_alone(sentence) < model.threshold
-        and (total - dropped - words > dropped + words or model.filler_alone(sentence) >= FILLER_PROBABILITY)
-    )
+    if not (0 < words <= EDGE_WORDS and not _DIGIT.search(sentence)):
+        return False
+    if model.need_alone(sentence) >= model.threshold:
+        return False
+    filler = model.filler_alone(sentence)
+    return filler >= FILLER_PROBABILITY or (filler >= POSSIBLE_FILLER and total - dropped - words > dropped + words)
 
 
 def _first_break(lower: str, lo: int, hi: int) -> int:

@@ -101,12 +101,13 @@ class _Reading:
 
     words: list[str]
     marks: set[str]
+    #: The previous user turn is read, so the scorer can tell whether the conversation moved on.
+    previous: bool = False
 
 
 def _reading(model: LearnedModel, request: _Request) -> _Reading:
-    context = "\n".join(
-        part for part in (needful_context(model, p) for p in (request.system_lower, request.previous_lower)) if part
-    )
+    previous = needful_context(model, request.previous_lower)
+    context = "\n".join(part for part in (needful_context(model, request.system_lower), previous) if part)
     lower = request.user_lower
     start, end = core_span(model, lower)
     core = lower[start:end]
@@ -115,7 +116,7 @@ def _reading(model: LearnedModel, request: _Request) -> _Reading:
         words = words[len(words_of(lower[:start])) : len(words) - len(words_of(lower[end:]))]
     if not context:
         return _Reading(words, symbols(core))
-    return _Reading(words_of(context) + words, symbols(f"{context}\n{core}"))
+    return _Reading(words_of(context) + words, symbols(f"{context}\n{core}"), previous=bool(previous))
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,30 +147,33 @@ def _json_need(request: _Request, response_format: Any, probs: Probabilities | N
     return _Json(schema=schema)
 
 
-def _conversation_hit(rules: Sequence[Rule], request: _Request, *, sure_not: bool) -> str | None:
-    """Rules over the current request first; a hit only in earlier user turns ("write a SQL
-    query" ... "and group it by month") counts unless the learned scorer is sure the
-    conversation has moved on (``sure_not``), and so do ambiguous rules. (A last turn of
-    small talk or on a new subject has already cut the earlier turns: ``moved_on``.)"""
+def _conversation_hit(rules: Sequence[Rule], request: _Request, *, sure_not: bool, judged: bool) -> str | None:
+    """Rules over the current request first (ambiguous ones unless the learned scorer is sure
+    the prompt is not of the class, ``sure_not``); a hit only in earlier user turns ("write a
+    SQL query" ... "and group it by month") counts unless the scorer read the previous turn
+    (``judged``) and is sure the conversation has moved on. (A last turn of small talk or on a
+    new subject has already cut the earlier turns: ``moved_on``.)"""
     text = request.current_text
     hit = rule_hit(rules, text, text.lower(), skip_ambiguous=sure_not)
-    if hit is None and request.current is not None and not sure_not:
+    if hit is None and request.current is not None and not (sure_not and judged):
         hit = rule_hit(rules, request.scanned, request.scanned.lower())
     return None if hit is None else hit[0]
 
 
-def _code_hit(request: _Request, probs: Probabilities | None, veto: float, threshold: float) -> str | None:
+def _code_hit(
+    request: _Request, probs: Probabilities | None, veto: float, threshold: float, *, judged: bool
+) -> str | None:
     """When no sure code rule fired on the current request: the ambiguous rules there unless
     the learned scorer is sure the prompt is not code, any code rule in earlier turns unless it
-    is sure the conversation moved on to something simple; then the shape and word rules on
-    the last user turn."""
+    read the previous turn (``judged``) and is sure the conversation moved on to something
+    simple; then the shape and word rules on the last user turn."""
     sure_not = probs is not None and probs["code"] < veto
     hit = None
     if not sure_not:
         hit = rule_hit(CODE_RULES, request.current_text, request.current_text.lower(), only_ambiguous=True)
     # The conversation moved on only when the request is small talk now ("thanks, bye"), not
     # when it went from code to a harder follow-up ("make it faster for big numbers").
-    moved_on = sure_not and probs is not None and max(probs, key=probs.__getitem__) == "simple"
+    moved_on = judged and sure_not and probs is not None and max(probs, key=probs.__getitem__) == "simple"
     if hit is None and request.current is not None and not moved_on:
         hit = rule_hit(CODE_RULES, request.scanned, request.scanned.lower())
     words = set(request.user_words)
@@ -185,9 +189,11 @@ def _code_hit(request: _Request, probs: Probabilities | None, veto: float, thres
     )
 
 
-def _reasoning_hit(request: _Request, probs: Probabilities | None, veto: float, *, has_code: bool) -> str | None:
+def _reasoning_hit(
+    request: _Request, probs: Probabilities | None, veto: float, *, has_code: bool, judged: bool
+) -> str | None:
     sure_not = probs is not None and probs["reasoning"] < veto
-    hit = _conversation_hit(REASONING_RULES, request, sure_not=sure_not)
+    hit = _conversation_hit(REASONING_RULES, request, sure_not=sure_not, judged=judged)
     if hit is None and not has_code:
         # Problems told in words; skipped for code, which needs tier 2 anyway (and whose
         # numbers and operators are not a word problem).
@@ -226,8 +232,9 @@ def _code_and_reasoning(
     model = None if scored is None else scored[0]
     veto = 0.0 if model is None else model.veto
     threshold = 1.0 if model is None else model.threshold
-    code = sure_code if sure_code is not None else _code_hit(request, probs, veto, threshold)
-    reasoning = _reasoning_hit(request, probs, veto, has_code=code is not None)
+    judged = scored is not None and scored[1].previous
+    code = sure_code if sure_code is not None else _code_hit(request, probs, veto, threshold, judged=judged)
+    reasoning = _reasoning_hit(request, probs, veto, has_code=code is not None, judged=judged)
     hits: tuple[tuple[ModelClass, str | None], ...] = (("code", code), ("reasoning", reasoning))
     signals: dict[PromptClass, str] = {cls: hit for cls, hit in hits if hit is not None}
     ruled = frozenset(signals)

@@ -38,7 +38,8 @@ _JSON_BEFORE = re.compile(
     r"|(?:^|\n)\s*$|(?:\u4ee5|\u7528)\s*$"
 )
 _JSON_NOT_AFTER = re.compile(
-    r"\s*(?:files?|and|or|vs\.?|versus|is|are|was|has|have|schemas?|objects? (?:and|or|vs))\b|-?(?:like|ish)\b"
+    r"\s*(?:files?|and|or|vs\.?|versus|over|compared|against|is|are|was|has|have|schemas?|objects? (?:and|or|vs))\b"
+    r"|-?(?:like|ish)\b"
 )
 _JSON_AFTER = re.compile(
     r"[ -]?(?:format|formato|fromat)\b(?!\s+(?:is|are|was|vs|and|or)\b)|\s*(?:only|please|pls|plz|back)\b"

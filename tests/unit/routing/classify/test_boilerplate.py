@@ -120,6 +120,9 @@ def test_polite_edges_are_dropped_but_never_the_request() -> None:
     assert "python function" in request_core(model, needful)
     # The last sentence left is never dropped.
     assert request_core(model, "hello! thanks! hi there. good morning!").strip()
+    # Nor a short question the pleasantry detector rules out, even when what stays is longer.
+    tank = "a tank fills in 6 hours and drains in 9. both open, how long until it is full?"
+    assert request_core(model, tank) == tank
 
 
 def test_stacked_pleasantries_around_a_short_request_are_dropped() -> None:
@@ -188,8 +191,10 @@ def test_moved_on_is_small_talk_or_a_change_of_subject() -> None:
     assert moved_on(model, "thanks, that's all. bye!")
     assert moved_on(model, "ok, different topic: where should i go in lisbon?")
     assert moved_on(model, "übrigens, anderes thema: wie wird das wetter morgen?")
+    assert moved_on(model, "perfect, thanks a lot! what's a good film for tonight?")
     assert not moved_on(model, "thanks! now add a docstring.")
     assert not moved_on(model, "what about negative numbers?")
+    assert not moved_on(model, "and for the other column?")
     # A long turn is never only pleasantries (bounded work), whatever its words.
     assert not moved_on(model, "thanks! " * 30)
     assert sentences("Thanks a lot! Have a nice day.\nBest, Kim") == ["Thanks a lot!", "Have a nice day.", "Best, Kim"]

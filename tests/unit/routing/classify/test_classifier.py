@@ -408,8 +408,9 @@ def test_code_rules(text: str, signal: str) -> None:
 
 
 def test_code_syntax_only_counts_at_a_line_start() -> None:
-    assert classify("Tell me why def foo( appears in the text").is_simple
-    assert "code" in classify("Tell me why\ndef foo(x): appears").classes
+    # The learned scorer may still read "def" as code: the shape rule alone is checked here.
+    assert not any(s.startswith("code syntax") for s in classify("Tell me why def foo( appears in the text").signals)
+    assert "code syntax" in classify("Tell me why\ndef foo(x): appears").signals
 
 
 def test_first_code_rule_wins_the_signal() -> None:

@@ -61,7 +61,7 @@ def test_the_shipped_model_loads_and_is_small() -> None:
     assert model is not None
     assert model.classes == MODEL_CLASSES == ("simple", "code", "reasoning", "json")
     assert model.temperature > 0
-    assert 500 < len(model.weights) < 20_000
+    assert 500 < len(model.weights) < 50_000  # about 1.7 MB of JSON
     assert all(len(w) == 4 for w in model.weights.values())
 
 
@@ -131,10 +131,16 @@ def test_the_pleasantry_detector_round_trips_and_scores_by_its_weights() -> None
 def test_the_shipped_threshold_decides_when_the_scorer_adds_a_class(monkeypatch: pytest.MonkeyPatch) -> None:
     shipped = load_model()
     assert shipped is not None
-    text = "What comes after Tuesday if today is Sunday?"
-    p = classify(text).scores
-    reasoning = dict(p)["reasoning"]
-    assert 0.05 < reasoning < 0.95  # neither certain: the threshold matters
+    # A prompt no rule settles and the scorer is not certain of: there the threshold matters.
+    candidates = (
+        "What comes after Tuesday if today is Sunday?",
+        "Which is heavier, a kilo of feathers or a kilo of stones?",
+        "How far is it from Paris to Rome?",
+        "Is it faster to walk or take the bus for two kilometres?",
+    )
+    ruled = [t for t in candidates if any(not s.startswith("learned") for s in classify(t).signals)]
+    uncertain = [(t, dict(classify(t).scores)["reasoning"]) for t in candidates if t not in ruled]
+    text, reasoning = next((t, r) for t, r in uncertain if 0.05 < r < 0.95)
     for threshold, added in ((reasoning - 0.01, True), (min(reasoning + 0.01, 0.99), False)):
         model = LearnedModel(shipped.classes, shipped.bias, shipped.weights, shipped.temperature, threshold, 0.0)
         monkeypatch.setattr(classifier, "load_model", lambda m=model: m)
