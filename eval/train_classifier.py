@@ -104,8 +104,8 @@ def _sentences(text: str) -> list[str]:
     return [part.lower() for part in sentences(text)]
 
 
-#: A short sentence at either edge of a train prompt's turn that, read on its own, points at
-#: no need this surely is taken for the prompt's own pleasantry, not a request's sentence.
+#: A short sentence (``PLEASANTRY_WORDS`` at most) at either edge of a train prompt's turn whose
+#: every need, read on its own, is below ``PLEASANTRY_NEED`` is the prompt's own pleasantry.
 PLEASANTRY_NEED = 0.25
 PLEASANTRY_WORDS = 6
 

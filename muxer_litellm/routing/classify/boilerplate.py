@@ -14,9 +14,9 @@ their words weight. The scorer itself decides what to leave out, so no word list
   and either what stays keeps more words than all that is dropped and the model's pleasantry
   detector (``LearnedModel.filler_alone``, learned from the training wrappings against the
   training prompts' own sentences) does not rule out a pleasantry (``POSSIBLE_FILLER``), or that
-  detector is sure of it (``FILLER_PROBABILITY``): so a short request
-  in stacked pleasantries ("Hello again, sorry to bother you. Is 391 prime? Many thanks, have
-  a nice day!") is read bare, while "My shell code fails. Thanks!" keeps its first sentence.
+  detector is sure of it (``FILLER_PROBABILITY``): so a short request in stacked pleasantries
+  ("Hello again, sorry to bother you. Is 391 prime? Many thanks, have a nice day!") is read
+  bare, while "My shell code fails. Thanks!" keeps its first sentence.
   A sentence that points at a need is never dropped, nor the last one left; a simple request
   may be, which leaves it simple;
 - earlier user turns say nothing about the last one when the conversation has moved on
@@ -106,7 +106,7 @@ def needful_context(model: LearnedModel, lower: str) -> str:
 def _droppable(model: LearnedModel, sentence: str, dropped: int, total: int) -> bool:
     """Short, no numbers, pointing at no need alone, and either what stays of the turn keeps
     more words than all that is dropped (so a request is not dropped for its pleasantries) and
-    the pleasantry detector leans towards a pleasantry, or that detector is sure of it."""
+    the pleasantry detector does not rule out a pleasantry, or that detector is sure of it."""
     words = len(sentence.split())
     if not (0 < words <= EDGE_WORDS and not _DIGIT.search(sentence)):
         return False

@@ -173,8 +173,8 @@ def _code_hit(
         hit = rule_hit(CODE_RULES, request.current_text, request.current_text.lower(), only_ambiguous=True)
     # The conversation moved on only when the request is small talk now ("thanks, bye"), not
     # when it went from code to a harder follow-up ("make it faster for big numbers").
-    moved_on = judged and sure_not and probs is not None and max(probs, key=probs.__getitem__) == "simple"
-    if hit is None and request.current is not None and not moved_on:
+    left_behind = judged and sure_not and probs is not None and max(probs, key=probs.__getitem__) == "simple"
+    if hit is None and request.current is not None and not left_behind:
         hit = rule_hit(CODE_RULES, request.scanned, request.scanned.lower())
     words = set(request.user_words)
     return (
