@@ -69,7 +69,11 @@ def litellm_proxy(fake_upstream: FakeUpstream, tmp_path_factory: pytest.TempPath
     proxy = LiteLLMProxy(proxy_config(fake_upstream.base_url, master_key), tmp_path_factory.mktemp("proxy"), master_key)
     proxy.start()
     yield proxy
+    died = not proxy.running
+    tail = proxy.log_tail() if died else ""
     proxy.stop()
+    if died:  # the tests that needed it failed with "connection refused": say why
+        pytest.fail(f"the session LiteLLM proxy exited during the run; the last lines of its log:\n{tail}")
 
 
 @pytest.fixture(scope="session")
