@@ -80,10 +80,11 @@ def sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_END.split(text) if part.strip()]
 
 
-def moved_on(model: LearnedModel, lower: str) -> bool:
-    """Whether the last user turn (lowercased) leaves the earlier turns behind: it says that it
-    changes the subject, it is only pleasantries, or it is a short question that on its own the
-    scorer is sure needs nothing (see the module docstring)."""
+def moved_on(model: LearnedModel, lower: str, core: str) -> bool:
+    """Whether the last user turn (lowercased; ``core``: it without its edge pleasantries, see
+    :func:`request_core`) leaves the earlier turns behind: it says that it changes the subject,
+    it is only pleasantries, or it is a short question that on its own the scorer is sure needs
+    nothing (see the module docstring)."""
     if NEW_TOPIC.search(lower, 0, _EDGE_CHARS) is not None:
         return True
     if len(lower.split()) > SMALL_TALK_WORDS:
@@ -93,9 +94,8 @@ def moved_on(model: LearnedModel, lower: str) -> bool:
         return False
     if all(model.filler_alone(p) >= FILLER_PROBABILITY and model.need_alone(p) < model.threshold for p in parts):
         return True
-    start, end = core_span(model, lower)
-    core = lower[start:end].strip()
-    return core.endswith(("?", "\uff1f")) and model.need_alone(core) < model.veto
+    question = core.strip()
+    return question.endswith(("?", "\uff1f")) and model.need_alone(question) < model.veto
 
 
 def needful_context(model: LearnedModel, lower: str) -> str:

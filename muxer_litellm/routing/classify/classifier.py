@@ -86,13 +86,9 @@ def _read(dicts: Sequence[Mapping[str, Any]]) -> _Request:
     )
 
 
-def _last_turn_only(request: _Request) -> _Request:
-    """The request read as if the system prompts and the last user turn were all of it."""
-    if request.current is None:
-        return request
-    return replace(
-        request, scanned_dicts=request.current, scanned=request.current_text, current=None, previous_lower=""
-    )
+def _last_turn_only(request: _Request, current: Sequence[Mapping[str, Any]]) -> _Request:
+    """The request read as if ``current`` (its system prompts and last user turn) were all of it."""
+    return replace(request, scanned_dicts=current, scanned=request.current_text, current=None, previous_lower="")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +101,12 @@ class _Reading:
     previous: bool = False
 
 
-def _reading(model: LearnedModel, request: _Request) -> _Reading:
+def _reading(model: LearnedModel, request: _Request, span: tuple[int, int]) -> _Reading:
+    """``span``: the last user turn's ``core_span``."""
     previous = needful_context(model, request.previous_lower)
     context = "\n".join(part for part in (needful_context(model, request.system_lower), previous) if part)
     lower = request.user_lower
-    start, end = core_span(model, lower)
+    start, end = span
     core = lower[start:end]
     words = request.user_words
     if start or end < len(lower):  # the dropped sentences hold whole words and no numbers
@@ -325,9 +322,14 @@ def classify_prompt(
     # settles the tier, and the learned scorer is not needed.
     sure_code = rule_hit(CODE_RULES, request.current_text, request.current_text.lower(), skip_ambiguous=True)
     model = None if sure_code is not None else load_model()
-    if model is not None and request.current is not None and moved_on(model, request.user_lower):
-        request = _last_turn_only(request)  # "thanks, bye" or "unrelated, but...": earlier turns say nothing
-    scored = None if model is None else (model, _reading(model, request))
+    scored = None
+    if model is not None:
+        lower = request.user_lower
+        span = core_span(model, lower)
+        current = request.current
+        if current is not None and moved_on(model, lower, lower[span[0] : span[1]]):
+            request = _last_turn_only(request, current)  # "thanks, bye", "unrelated, but...": earlier turns say nothing
+        scored = (model, _reading(model, request, span))
     probs = None if scored is None else scored[0].probabilities_of(scored[1].words, scored[1].marks)
     found = _code_and_reasoning(request, None if sure_code is None else sure_code[0], scored, probs)
     json = _json_need(request, response_format, probs, has_code="code" in found.signals)

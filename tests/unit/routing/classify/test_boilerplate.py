@@ -188,15 +188,19 @@ def test_a_follow_up_keeps_the_earlier_turns(earlier: str, last: str, need: str)
 def test_moved_on_is_small_talk_or_a_change_of_subject() -> None:
     model = load_model()
     assert model is not None
-    assert moved_on(model, "thanks, that's all. bye!")
-    assert moved_on(model, "ok, different topic: where should i go in lisbon?")
-    assert moved_on(model, "übrigens, anderes thema: wie wird das wetter morgen?")
-    assert moved_on(model, "perfect, thanks a lot! what's a good film for tonight?")
-    assert not moved_on(model, "thanks! now add a docstring.")
-    assert not moved_on(model, "what about negative numbers?")
-    assert not moved_on(model, "and for the other column?")
+
+    def left(turn: str) -> bool:
+        return moved_on(model, turn, request_core(model, turn))
+
+    assert left("thanks, that's all. bye!")
+    assert left("ok, different topic: where should i go in lisbon?")
+    assert left("übrigens, anderes thema: wie wird das wetter morgen?")
+    assert left("perfect, thanks a lot! what's a good film for tonight?")
+    assert not left("thanks! now add a docstring.")
+    assert not left("what about negative numbers?")
+    assert not left("and for the other column?")
     # A long turn is never only pleasantries (bounded work), whatever its words.
-    assert not moved_on(model, "thanks! " * 30)
+    assert not left("thanks! " * 30)
     assert sentences("Thanks a lot! Have a nice day.\nBest, Kim") == ["Thanks a lot!", "Have a nice day.", "Best, Kim"]
 
 

@@ -138,9 +138,9 @@ def test_the_shipped_threshold_decides_when_the_scorer_adds_a_class(monkeypatch:
         "How far is it from Paris to Rome?",
         "Is it faster to walk or take the bus for two kilometres?",
     )
-    ruled = [t for t in candidates if any(not s.startswith("learned") for s in classify(t).signals)]
-    uncertain = [(t, dict(classify(t).scores)["reasoning"]) for t in candidates if t not in ruled]
-    text, reasoning = next((t, r) for t, r in uncertain if 0.05 < r < 0.95)
+    profiles = {t: classify(t) for t in candidates}
+    unruled = {t: p for t, p in profiles.items() if all(s.startswith("learned") for s in p.signals)}
+    text, reasoning = next((t, r) for t, p in unruled.items() if 0.05 < (r := dict(p.scores)["reasoning"]) < 0.95)
     for threshold, added in ((reasoning - 0.01, True), (min(reasoning + 0.01, 0.99), False)):
         model = LearnedModel(shipped.classes, shipped.bias, shipped.weights, shipped.temperature, threshold, 0.0)
         monkeypatch.setattr(classifier, "load_model", lambda m=model: m)
