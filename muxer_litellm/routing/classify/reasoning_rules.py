@@ -121,6 +121,8 @@ _RANK = (
 )
 _WHO = "(?:who|which|wer|welche[rsnm]?|qui|quel(?:le)?|qui[ée]n|cu[áa]l|quem|qual|chi)"
 
+_TIMES_TABLE_POWER = re.compile(r"(?:\d|10+)\s*(?:squared|cubed)")
+
 # Maths, logic and probability problems that use no maths words.
 PROBLEM_RULES: tuple[Rule, ...] = (
     Rule(
@@ -277,6 +279,38 @@ PROBLEM_RULES: tuple[Rule, ...] = (
         ),
         (("*", "\u00d7", "\u00f7", " / "),),
         words=frozenset(["divided", "fois", "mal", "multiplied", "per", "por", "times"]),
+    ),
+    Rule(
+        # A power in words: "3 to the power of 7", "2 to the 20th", "12 cubed", "3 hoch 7",
+        # "2 puissance 10", "2 elevado a 8", "2 в степени 10", "2の10乗", "2的10次方"; the square
+        # or cube of one digit or a power of ten is a times-table fact ("What is 3 squared?").
+        "arithmetic",
+        re.compile(
+            r"(?<![\d.,])\d+(?:[.,]\d+)?\s*(?:to the (?:power of\s*\d+|\d+(?:st|nd|rd|th)\b(?= power|\s*[?.!]|\s*$))"
+            r"|raised to (?:the power of )?\d+|(?:squared|cubed)\b"
+            r"(?! ?(?:[kc]?m\b|met(?:re|er)s|f(?:ee|oo)t|inch|yard|mile))"
+            r"|hoch \d+|(?:à la )?puissance \d+|elevad[oa] (?:a |al |à )\d+|elevato (?:a |alla )\d+"
+            r"|в \d+(?:-?й)? степени|в степени \d+)"
+            r"|\d\s*の\s*\d+\s*乗|\d\s*的\s*\d+\s*次方"
+        ),
+        (
+            (
+                "power",
+                "to the ",
+                "raised",
+                "squared",
+                "cubed",
+                "hoch",
+                "puissance",
+                "elevad",
+                "elevato",
+                "степен",
+                "乗",
+                "次方",
+            ),
+        ),
+        quote=True,
+        accept=lambda power: _TIMES_TABLE_POWER.fullmatch(power) is None,
     ),
     Rule(
         "estimation problem",

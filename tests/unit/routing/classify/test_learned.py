@@ -295,6 +295,13 @@ def test_code_and_reasoning_together_keep_both_classes_and_pick_a_primary() -> N
         ("Luis es más alto que Ana y más bajo que Pedro. ¿Quién es el más alto?", "ordering puzzle"),
         ("What is the angle between the hour and minute hands at 3:15?", "clock puzzle"),
         ("What is 17 times 23?", "arithmetic"),
+        ("3 to the power of 7", "arithmetic '3 to the power of 7'"),
+        ("what's 2 to the 20th?", "arithmetic '2 to the 20th'"),
+        ("what is 12 cubed", "arithmetic '12 cubed'"),
+        ("Wie viel ist 3 hoch 9?", "arithmetic '3 hoch 9'"),
+        ("Combien font 2 puissance 12 ?", "arithmetic '2 puissance 12'"),
+        ("Сколько будет 2 в степени 10?", "arithmetic '2 в степени 10'"),
+        ("2の10乗はいくつ？", "arithmetic '2の10乗'"),
         ("Roughly how many golf balls would fit in a bus?", "estimation problem"),
         ("What's the greatest common divisor of 1071 and 462?", "math words 'common divisor'"),
         ("Find all integers n with n divisible by 7", "math words 'divisible'"),
@@ -321,6 +328,20 @@ def test_reasoning_without_maths_words_is_recognised(text: str, signal: str) -> 
 def test_comparisons_weekdays_and_one_percentage_are_no_puzzle(text: str) -> None:
     signals = classify(text).signals
     assert not any(s.startswith(("ordering puzzle", "calendar puzzle", "percentage problem")) for s in signals), signals
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "What is 3 squared?",
+        "what's 10 cubed",
+        "The flat is 60 squared metres, is that big for two people?",
+        "We're away from May 1 to the 5th, any tips for Lisbon?",
+    ],
+)
+def test_times_table_powers_and_areas_are_no_arithmetic(text: str) -> None:
+    signals = classify(text).signals
+    assert not any(s.startswith("arithmetic") for s in signals), signals
 
 
 @pytest.mark.parametrize(
