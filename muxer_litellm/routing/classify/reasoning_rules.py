@@ -168,6 +168,8 @@ PROBLEM_RULES: tuple[Rule, ...] = (
             r"\bhow many (?:different |distinct |possible |unique )?(?:ways|combinations|permutations|arrangements|"
             r"handshakes|outfits|pins|passwords|squares|triangles|rectangles|paths|subsets|orderings|diagonals)\b"
             r"|\bin how many (?:different )?ways\b"
+            # "How many 3-letter codes...", "how many 4-digit numbers..."
+            r"|\bhow many (?:different |distinct |possible |unique )?\d+[- ](?:letter|digit|character|symbol)\b"
             r"|\bnumber of (?:ways|combinations|permutations|arrangements|subsets)\b"
             r"|\bways (?:to|of|can \w+) (?:pick|choose|arrange|select|seat|order|split|divide|distribute|pair|"
             r"colou?r)\b"
@@ -198,8 +200,12 @@ PROBLEM_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "logic puzzle",
-        re.compile(r"\balways (?:tells? the truth|lies?)\b|\bknights? and knaves?\b|\btruth[- ]tellers?\b"),
-        words=frozenset(["always", "knave", "knaves", "knight", "knights", "truth"]),
+        re.compile(
+            r"\balways (?:tells? the truth|lies?)\b|\bknights? and knaves?\b|\btruth[- ]tellers?\b"
+            r"|\b(?:exactly|only) (?:one|two) of (?:them|us|the \w+) (?:is |are )?"
+            r"(?:lying|lies|tells? the truth|telling)\b"
+        ),
+        words=frozenset(["always", "knave", "knaves", "knight", "knights", "truth", "lying", "lies"]),
         quote=True,
     ),
     Rule(
@@ -230,6 +236,18 @@ PROBLEM_RULES: tuple[Rule, ...] = (
             r"\bwhat day (?:of the week )?will it be\b|\bday (?:before yesterday|after tomorrow)\b[^.?!\n]*\bwhat day\b"
         ),
         (("what day",),),
+        quote=True,
+    ),
+    Rule(
+        # A share of what is left: "I spend a third on food, then a quarter of what's left on..."
+        "word problem",
+        re.compile(
+            r"\b(?:half|third|quarter|fifth|moitié|tiers|quart|mitad|tercio|cuarto|metà|terzo|quarto|hälfte|drittel"
+            r"|viertel|metade|terço|\d+ ?%)[^.?!\n]{0,30}?(?:\bof (?:what(?:'s| is| was) left|the rest|the remainder"
+            r"|what remains|what(?:'s| is) remaining)|\bdu reste|\bde lo que (?:le |me )?queda|\bdel resto|\bdal resto"
+            r"|\bvom rest|\bdo resto)\b"
+        ),
+        words=frozenset(["left", "rest", "remainder", "remains", "remaining", "resto", "reste", "queda"]),
         quote=True,
     ),
     Rule(
