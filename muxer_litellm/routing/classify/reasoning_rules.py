@@ -119,6 +119,14 @@ _RANK = (
     r"\b(?:\w+est|most|least|middle|second|third|last|am \w+sten|le plus|la plus|el más|la más|o mais|a mais"
     r"|il più|la più)\b"
 )
+_DURATION = (
+    r"\d+(?:[.,]\d+)?[- ]?(?:min(?:ute)?s?|hours?|hrs?|days?|weeks?|jours?|heures?|d[ií]as|horas|minutos|minuti|ore"
+    r"|giorni|tage?n?|stunden|minuten|dagen|uur|g[üu]nde|saatte|dakikada|dni|godzin|дн(?:я|ей)|час\w*"
+    r"|минут|日|天|時間|小时|分|일|시간)\b"
+)
+_TOGETHER = (
+    r"(?:together|ensemble|juntos|juntas|zusammen|gemeinsam|insieme|samen|birlikte|razem|вместе|一起|一緒に|함께)"
+)
 _WHO = "(?:who|which|wer|welche[rsnm]?|qui|quel(?:le)?|qui[ée]n|cu[áa]l|quem|qual|chi)"
 
 _TIMES_TABLE_POWER = re.compile(r"(?:\d|10+)\s*(?:squared|cubed)")
@@ -284,6 +292,44 @@ PROBLEM_RULES: tuple[Rule, ...] = (
         "clock puzzle",
         re.compile(r"\bangle between the (?:hour|minute|clock|hands)\b"),
         words=frozenset({"angle"}),
+        quote=True,
+    ),
+    Rule(
+        # A schedule: a clock time, durations that repeat and a question for the time it ends:
+        # "starts at 10:45 with four talks of 35 minutes each and a 10-minute break. When does it end?"
+        "clock puzzle",
+        re.compile(
+            rf"\b\d{{1,2}}(?::\d{{2}}| ?[ap]\.?m\b)[^?\n]{{0,120}}?{_DURATION}[^?\n]{{0,40}}?\b(?:each|every|apiece)\b"
+            r"[^?\n]{0,160}?\b(?:when|what time)\b"
+        ),
+        words=frozenset({"each", "every", "apiece"}),
+        quote=True,
+    ),
+    Rule(
+        # Work done together: "Ali finishes a job in 10 days and Veli in 15. Together, how long?"
+        "work-rate problem",
+        re.compile(
+            rf"{_DURATION}[^?\n]{{0,100}}?(?:\d+|{_DURATION})[^?\n]{{0,100}}?\b{_TOGETHER}\b"
+            rf"|\b{_TOGETHER}\b[^?\n]{{0,100}}?{_DURATION}[^?\n]{{0,100}}?{_DURATION}"
+        ),
+        words=frozenset(
+            [
+                "together",
+                "ensemble",
+                "juntos",
+                "juntas",
+                "zusammen",
+                "gemeinsam",
+                "insieme",
+                "samen",
+                "birlikte",
+                "razem",
+                "вместе",
+                "一起",
+                "一緒に",
+                "함께",
+            ]
+        ),
         quote=True,
     ),
     Rule(
