@@ -129,7 +129,14 @@ _TOGETHER = (
 )
 _WHO = "(?:who|which|wer|welche[rsnm]?|qui|quel(?:le)?|qui[ée]n|cu[áa]l|quem|qual|chi)"
 
-_TIMES_TABLE_POWER = re.compile(r"(?:\d|10+)\s*(?:squared|cubed)")
+_NTH = "(?:second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth)"
+#: A square or cube, after its number.
+_SQUARE_OR_CUBE = (
+    "squared|cubed|au carr[ée]|au cube|al cuadrado|al cubo|ao quadrado|ao cubo|al quadrato|zum quadrat|do kwadratu"
+    "|do sześcianu|karesi|küpü|в квадрате|в кубе|i kvadrat|kuadrat|का वर्ग|का घन|的平方|的立方"
+)
+_PRIME = r"(?:priemgetal|primzahl|primtal|liczb\w* pierwsz\w*|asal say|素数|质数|bilangan prima|số nguyên tố|अभाज्य)"
+_TIMES_TABLE_POWER = re.compile(rf"(?:\d|10+)\s*(?:{_SQUARE_OR_CUBE})")
 
 # Maths, logic and probability problems that use no maths words.
 PROBLEM_RULES: tuple[Rule, ...] = (
@@ -150,8 +157,15 @@ PROBLEM_RULES: tuple[Rule, ...] = (
             # "Is 221 prime?", "is 51 prime or not", "Is 323 a prime number?"
             r"\b\d+ (?:an? )?prime\b|\bprime (?:number |factori[sz]ation )?(?:of )?\d{2,}"
             r"|\bn[u\u00fa]mero primo\b|\bnombre premier\b|\u043f\u0440\u043e\u0441\u0442\w* \u0447\u0438\u0441\u043b"
+            # "Is 1001 een priemgetal?", "Ist 91 eine Primzahl?", "91 是质数吗", "Czy 97 jest liczbą pierwszą?"
+            rf"|\d{{2,}}[^.?!\n]{{0,20}}?{_PRIME}|{_PRIME}[^.?!\n]{{0,20}}?\d{{2,}}"
         ),
-        (("\u043f\u0440\u043e\u0441\u0442",),),
+        (
+            (
+                *("\u043f\u0440\u043e\u0441\u0442", "priemgetal", "primzahl", "primtal", "pierwsz", "asal", "素数"),
+                *("质数", "prima", "nguyên tố", "अभाज्य"),
+            ),
+        ),
         quote=True,
         words=frozenset(["premier", "prime", "primes", "primo"]),
     ),
@@ -334,43 +348,46 @@ PROBLEM_RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "arithmetic",
-        # Multiplying or dividing numbers of two digits or more: "17 times 23", "144 / 0.12"; a
-        # power of ten is an easy factor ("500 divided by 10").
+        # Multiplying or dividing numbers of two digits or more: "17 times 23", "144 / 0.12",
+        # "38 keer 46", "73 умножить на 48", "23乘以47", "17 x 23?" (an x only ends the request:
+        # "a 160x230 rug" is a size); a power of ten is an easy factor ("500 divided by 10").
         re.compile(
-            r"\b(?!10+(?![\d.,]))\d{2,}(?:[.,]\d+)? ?"
-            r"(?:[*\u00d7\u00f7]| / |times|multiplied by|divided by|mal|fois|por|per)"
-            r" ?(?!10+(?![\d.,]))(?:\d{2,}|\d+[.,]\d+)\b"
+            r"(?<![\w.,])(?!10+(?![\d.,]))\d{2,}(?:[.,]\d+)? ?"
+            r"(?:[*\u00d7\u00f7]| / |times|multiplied by|divided by|mal|fois|por|per|vezes|keer|razy|kere|çarp\u0131"
+            r"|kali|nhân|gånger|умножить на|умножить|乘以|乘|かける|掛ける|गुणा|(?=x ?\d+(?:[.,]\d+)? ?(?:=|\?|$))x)"
+            r" ?(?!10+(?![\d.,]))(?:\d{2,}|\d+[.,]\d+)(?![\d.,]?\d)"
         ),
-        (("*", "\u00d7", "\u00f7", " / "),),
-        words=frozenset(["divided", "fois", "mal", "multiplied", "per", "por", "times"]),
+        (("*", "\u00d7", "\u00f7", " / ", "x", "умнож", "乘", "かける", "掛ける", "गुणा"),),
+        words=frozenset(
+            [
+                *("divided", "fois", "mal", "multiplied", "per", "por", "times", "vezes", "keer", "razy", "kere"),
+                *("\u00e7arp\u0131", "kali", "nhân", "gånger"),
+            ]
+        ),
     ),
     Rule(
-        # A power in words: "3 to the power of 7", "2 to the 20th", "12 cubed", "3 hoch 7",
-        # "2 puissance 10", "2 elevado a 8", "2 в степени 10", "2の10乗", "2的10次方"; the square
-        # or cube of one digit or a power of ten is a times-table fact ("What is 3 squared?").
+        # A power in words, in any language: "3 to the power of 7", "2 to the 20th", "7 to the
+        # fourth", "12 cubed", "3 hoch 7", "2 puissance 10", "3 alla settima", "5 üzeri 6",
+        # "2 в степени 10", "2の10乗", "2的十次方"; the square or cube of one digit or of a power
+        # of ten is a times-table fact ("What is 3 squared?", "5 al cuadrado").
         "arithmetic",
         re.compile(
-            r"(?<![\d.,])\d+(?:[.,]\d+)?\s*(?:to the (?:power of\s*\d+|\d+(?:st|nd|rd|th)\b(?= power|\s*[?.!]|\s*$))"
-            r"|raised to (?:the power of )?\d+|(?:squared|cubed)\b"
-            r"(?! ?(?:[kc]?m\b|met(?:re|er)s|f(?:ee|oo)t|inch|yard|mile))"
+            rf"(?<![\d.,])\d+(?:[.,]\d+)?\s*(?:(?:to the )?power(?: of)?\s*\d+|to the (?:\d+(?:st|nd|rd|th)|{_NTH})\b"
+            r"(?= power|\s*[-+?.!]|\s*$| (?:minus|plus|times|and|divided|power)\b)"
+            r"|raised to (?:the power of )?\d+"
+            r"|(?:squared|cubed)\b(?! ?(?:[kc]?m\b|met(?:re|er)s|f(?:ee|oo)t|inch|yard|mile))"
             r"|hoch \d+|(?:à la )?puissance \d+|elevad[oa] (?:a |al |à )\d+|elevato (?:a |alla )\d+"
-            r"|в \d+(?:-?й)? степени|в степени \d+)"
-            r"|\d\s*の\s*\d+\s*乗|\d\s*的\s*\d+\s*次方"
+            r"|alla (?:\d+|seconda|terza|quarta|quinta|sesta|settima|ottava|nona|decima)\b|do potęgi|üzeri \d+"
+            r"|upphöjt till \d+|tot de (?:macht )?\d+|pangkat \d+|mũ \d+|в \d+(?:-?й)? степени|в степени \d+"
+            rf"|(?!squared|cubed)(?:{_SQUARE_OR_CUBE}))"
+            r"|\d\s*の\s*\d+\s*乗|\d\s*的\s*[\d一二三四五六七八九十]+\s*次方|\d+의? ?\d+제곱"
         ),
         (
             (
-                "power",
-                "to the ",
-                "raised",
-                "squared",
-                "cubed",
-                "hoch",
-                "puissance",
-                "elevad",
-                "elevato",
-                "степен",
-                "乗",
-                "次方",
+                *("power", "to the ", "raised", "squared", "cubed", "hoch", "puissance", "elevad", "elevato", "alla "),
+                *("potęgi", "üzeri", "upphöjt", "tot de", "pangkat", "mũ", "степен", "乗", "次方", "제곱"),
+                *(" carr", " cube", "cuadrado", "cubo", "quadrat", "kwadrat", "sześcian", "kare", "küp", "квадрат"),
+                *("кубе", "kvadrat", "kuadrat", "平方", "立方", "वर्ग", "घन"),
             ),
         ),
         quote=True,
