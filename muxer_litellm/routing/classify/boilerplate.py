@@ -24,7 +24,7 @@ their words weight. The scorer itself decides what to leave out, so no word list
   "Totally different question", "Autre sujet", "Cambiando de tema"), it is only pleasantries
   ("perfect, thanks a lot! have a nice day", each sentence one the pleasantry detector is sure
   of), or, without its pleasantries, it is a question that on its own the scorer is sure needs
-  nothing (below its ``veto``: "thanks! what's a good film for tonight?"). A follow-up ("now
+  nothing (below ``NO_NEED``: "thanks! what's a good film for tonight?"). A follow-up ("now
   make it faster", "what about negative numbers?", "by the way, it should also take
   negatives") keeps the earlier turns.
 """
@@ -40,6 +40,7 @@ __all__ = [
     "EDGE_WORDS",
     "FILLER_PROBABILITY",
     "NEW_TOPIC",
+    "NO_NEED",
     "POSSIBLE_FILLER",
     "SMALL_TALK_WORDS",
     "core_span",
@@ -63,6 +64,10 @@ _EDGE_CHARS = 160
 _BREAKS = (". ", "? ", "! ", "\n", "\u3002", "\uff01", "\uff1f")
 _DIGIT = re.compile(r"\d")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+|(?<=[\u3002\uff01\uff1f])")
+#: The scorer's need of a question alone below which it is sure the question needs nothing, so
+#: the conversation moved on. New subjects ("ok and what's the capital of peru?") read about
+#: 0.02-0.05, short follow-ups ("and what about 223?", "what about march?") 0.12-0.5.
+NO_NEED = 0.1
 #: A last turn of at most this many words can be only pleasantries (bounded work).
 SMALL_TALK_WORDS = 24
 #: A turn that changes the subject, looked for in its first ``_EDGE_CHARS`` characters.
@@ -95,7 +100,7 @@ def moved_on(model: LearnedModel, lower: str, core: str) -> bool:
     if all(model.filler_alone(p) >= FILLER_PROBABILITY and model.need_alone(p) < model.threshold for p in parts):
         return True
     question = core.strip()
-    return question.endswith(("?", "\uff1f")) and model.need_alone(question) < model.veto
+    return question.endswith(("?", "\uff1f")) and model.need_alone(question) < NO_NEED
 
 
 def needful_context(model: LearnedModel, lower: str) -> str:

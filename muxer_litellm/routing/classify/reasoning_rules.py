@@ -23,6 +23,7 @@ WORD_PROBLEM_NUMBERS = 3
 #: The most words a request that is only a small computation has ("What is 9 times 8?").
 SMALL_COMPUTATION_WORDS = 16
 
+_DIGITS = tuple("0123456789")
 _REAL_OPERATOR = re.compile(r"[+*^\u00d7\u00f7]|\s[-/]\s")
 
 
@@ -94,7 +95,7 @@ REASONING_RULES: tuple[Rule, ...] = (
     Rule(
         "arithmetic",
         re.compile(r"\d+(?:\s*[-+*/\u00d7\u00f7^]\s*\d+){2,}"),
-        (("0", "1", "2", "3", "4", "5", "6", "7", "8", "9"), ("+", "*", "^", "\u00d7", "\u00f7", " - ", " / ")),
+        (_DIGITS, ("+", "*", "^", "\u00d7", "\u00f7", " - ", " / ")),
         accept=_beyond_a_sum,
     ),
 )
@@ -357,7 +358,7 @@ PROBLEM_RULES: tuple[Rule, ...] = (
             r"|kali|nhân|gånger|умножить на|умножить|乘以|乘|かける|掛ける|गुणा|(?=x ?\d+(?:[.,]\d+)? ?(?:=|\?|$))x)"
             r" ?(?!10+(?![\d.,]))(?:\d{2,}|\d+[.,]\d+)(?![\d.,]?\d)"
         ),
-        (("*", "\u00d7", "\u00f7", " / ", "x", "умнож", "乘", "かける", "掛ける", "गुणा"),),
+        (("*", "\u00d7", "\u00f7", " / ", "x", "умнож", "乘", "かける", "掛ける", "गुणा"), _DIGITS),
         words=frozenset(
             [
                 *("divided", "fois", "mal", "multiplied", "per", "por", "times", "vezes", "keer", "razy", "kere"),

