@@ -36,6 +36,8 @@ _JSON_BEFORE = re.compile(
     r"una|le|el|o)\s+)?(?:(?:formato|format|\u0444\u043e\u0440\u043c\u0430\u0442\u0435)\s+)?$"
     r"|\b(?:answer|response|reply|output|result|format)\b[^.?!\n]{0,30}\b(?:be|as|is|in)\s+(?:(?:a|an|valid)\s+)?$"
     r"|(?:^|\n)\s*$|(?:\u4ee5|\u7528)\s*$"
+    # "Convierte esta lista a JSON", "converta para JSON", "konvertiere nach JSON"
+    r"|\b(?:conv(?:ie|e|i)rt\w*|pasa|transforma\w*|exporta\w*|konvertier\w*)\b[^.?!\n]{0,40}\b(?:a|para|nach|naar)\s+$"
 )
 _JSON_NOT_AFTER = re.compile(
     r"\s*(?:files?|and|or|vs\.?|versus|over|compared|against|is|are|was|has|have|schemas?|objects? (?:and|or|vs))\b"
@@ -44,6 +46,8 @@ _JSON_NOT_AFTER = re.compile(
 _JSON_AFTER = re.compile(
     r"[ -]?(?:format|formato|fromat)\b(?!\s+(?:is|are|was|vs|and|or)\b)|\s*(?:only|please|pls|plz|back)\b"
     r"|\s*(?:\u5f62\u5f0f|\u683c\u5f0f)|\s+(?:with|containing) (?:the )?(?:keys?|fields?|properties)\b"
+    # "JSONで返して", "JSON으로 답해"
+    r"|\s*(?:\u3067(?:\u8fd4|\u51fa\u529b|\u7b54|\u56de\u7b54|\u66f8|\u304f\u3060\u3055\u3044|\u304a\u9858)|\uc73c\ub85c)"
 )
 _ASKS_ABOUT = re.compile(
     r"(?:what|how|why|when|where|which|who|is|are|does|do|did|should|explain|describe|tell me about|wie|was|"

@@ -102,15 +102,23 @@ REASONING_RULES: tuple[Rule, ...] = (
 
 _CHANGE = (
     r"(?:rise|rises|rose|increase[sd]?|raise[sd]?|up|down|drop(?:s|ped)?|fall(?:s|en)?|fell|discount(?:ed)?|off"
-    r"|cut|markup|tax|vat|interest|grow(?:s|n)?|grew|shrink(?:s)?|shrank|more|less|cheaper|dearer)"
+    r"|cut|markup|tax|vat|interest|grow(?:s|n)?|grew|shrink(?:s)?|shrank|more|less|cheaper|dearer"
+    # the same in French, Spanish, Portuguese, Italian, German
+    r"|augment\w*|baiss\w*|hausse|sub(?:e|i[óou])|baj(?:a|ó)|aument\w*|ca(?:e|iu|yó)|diminu\w*|desconto|descuento"
+    r"|remise|sconto|cala(?:to)?|scende|sceso|salito|steig\w*|gestiegen|sink\w*|gesunken|rabatt|erhöh\w*)"
 )
 _BEFORE = r"(?:before|originally|original|at first|to begin with|to start with|without (?:the )?(?:tax|vat|discount))"
 _WEEKDAY = (
     "(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|montag|dienstag|mittwoch|donnerstag|freitag"
     "|samstag|sonntag|lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche|lunes|martes|miércoles|jueves"
-    "|viernes|sábado|domingo)"
+    "|viernes|sábado|domingo|lunedì|martedì|mercoledì|giovedì|venerdì|sabato|domenica|segunda|terça|quarta|quinta"
+    "|sexta|maandag|dinsdag|woensdag|donderdag|vrijdag|zaterdag|zondag|poniedziałek|wtorek|środa|czwartek|piątek"
+    "|sobota|niedziela|понедельник|вторник|среда|четверг|пятница|суббота|воскресенье)"
 )
-_WHAT_DAY = "(?:(?:what|which) (?:day|weekday)|welche[rnm]? (?:tag|wochentag)|quel jour|qu[ée] d[ií]a)"
+_WHAT_DAY = (
+    "(?:(?:what|which) (?:day|weekday)|welche[rnm]? (?:tag|wochentag)|quel jour|qu[ée] d[ií]a|che giorno"
+    "|welke dag|jaki dzień|какой день)"
+)
 _COMPARISON = (
     r"(?:\b(?:(?!rather|other|later|sooner|never|ever|over|under|after|either|neither)\w{2,}er|more \w+|less \w+)"
     r" than\b|\b\w+er als\b|\bplus \w+ que\b|\bm[áa]s \w+ que\b|\bmais \w+ (?:do )?que\b|\bpiù \w+ di\b)"
@@ -178,6 +186,9 @@ PROBLEM_RULES: tuple[Rule, ...] = (
             r"\b(?:dice|die|coins?|cards?|deck|roll(?:s|ing|ed)?|draw(?:s|ing|n)?|flip(?:s|ping|ped)?|toss(?:es|ing)?|"
             r"heads|tails|aces?|poker|full house|lottery|birthdays?|marbles?|urn)\b"
             r"|\b(?:probab(?!l[ey]\b)\w*|odds)\b[^.?!\n]{0,80}?(?:\b(?:at least|exactly|at most|in a row)\b|\d)"
+            # "probabilità di ottenere almeno due teste", "au moins", "al menos", "mindestens"
+            r"|\bprobabil\w*[^.?!\n]{0,60}?\b(?:almeno|au moins|al menos|pelo menos|mindestens|minstens|co najmniej"
+            r"|esattamente|exactement|exactamente|exatamente|genau)\b"
             r"|(?:probabilit[\u00e9\u00e0]|probabilidad|wahrscheinlichkeit|\u0432\u0435\u0440\u043e\u044f\u0442\u043d\u043e\u0441\u0442|\u6982\u7387|\u78ba\u7387)[^.?!\n\u3002]{0,60}?\d"
             r"|\d[^.?!\n\u3002]{0,60}?(?:\u6982\u7387|\u78ba\u7387)"
         ),
@@ -292,7 +303,7 @@ PROBLEM_RULES: tuple[Rule, ...] = (
             rf"\d[^?\n]{{0,100}}?\b{_WEEKDAY}\b[^?\n]{{0,100}}?\b{_WHAT_DAY}\b"
             rf"|\b{_WEEKDAY}\b[^?\n]{{0,100}}?\b{_WHAT_DAY}\b[^?\n]{{0,60}}?\d"
         ),
-        (("day", "tag", "jour", "día"),),
+        (("day", "tag", "jour", "día", "giorno", "dag", "dzień", "день"),),
         quote=True,
     ),
     Rule(

@@ -126,13 +126,10 @@ REASONING_PHRASES = frozenset(
         "prime factorization",
         "prime factorisation",
         "interior angles",
-        "average speed",
         "expected value",
         "arithmetic sequence",
         "geometric sequence",
         "geometric series",
-        "compound interest",
-        "simple interest",
     }
 )
 
