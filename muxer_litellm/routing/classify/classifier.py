@@ -97,6 +97,8 @@ class _Reading:
 
     words: list[str]
     marks: set[str]
+    #: The last user turn without its edge pleasantries (``core_span``), lowercased.
+    core: str
     #: The previous user turn is read, so the scorer can tell whether the conversation moved on.
     previous: bool = False
 
@@ -112,8 +114,8 @@ def _reading(model: LearnedModel, request: _Request, span: tuple[int, int]) -> _
     if start or end < len(lower):  # the dropped sentences hold whole words and no numbers
         words = words[len(words_of(lower[:start])) : len(words) - len(words_of(lower[end:]))]
     if not context:
-        return _Reading(words, symbols(core))
-    return _Reading(words_of(context) + words, symbols(f"{context}\n{core}"), previous=bool(previous))
+        return _Reading(words, symbols(core), core)
+    return _Reading(words_of(context) + words, symbols(f"{context}\n{core}"), core, previous=bool(previous))
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +241,12 @@ def _code_and_reasoning(
         for cls, _ in hits:
             if probs[cls] < model.threshold:
                 continue
-            if cls == "reasoning" and small_computation(request.user_lower, request.user_words):
-                continue  # arithmetic a cheap model does: the line is the rule's, not the scorer's
+            # Arithmetic a cheap model does is the rules' line, not the scorer's: judged on what the
+            # scorer read of the turn ("Hi! Sorry to bother you. 9 times 8?"), unless it is a
+            # follow-up the scorer read with its problem ("and with 12 of them?").
+            reading = scored[1]
+            if cls == "reasoning" and not reading.previous and small_computation(reading.core, words_of(reading.core)):
+                continue
             signals[cls] = _learned_signal(*scored, cls, probs[cls])
     return _Found(signals, ruled)
 

@@ -178,6 +178,12 @@ def test_a_conversation_that_moved_on_is_read_by_its_last_turn(earlier: str, las
         ("Write a function that checks if a number is prime.", "Thanks! Now make it faster.", "code"),
         ("Write a Python function that sums a list.", "by the way, it should also skip None values", "code"),
         ("Is 221 prime?", "And what about 223?", "reasoning"),
+        # two numbers, one small: alone it would pass for arithmetic a cheap model does
+        (
+            "I flip 4 coins. What's the chance of exactly 2 heads?",
+            "ok and what about 5 of them, exactly 3 heads",
+            "reasoning",
+        ),
     ],
 )
 def test_a_follow_up_keeps_the_earlier_turns(earlier: str, last: str, need: str) -> None:
