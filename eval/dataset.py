@@ -19,7 +19,7 @@ import yaml
 
 DATA = Path(__file__).resolve().parent / "data"
 LABELS = ("simple", "code", "reasoning", "json", "long_context")
-SPLITS = ("train", "heldout", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8", "heldout9")
+SPLITS = ("train", "heldout", *(f"heldout{n}" for n in range(2, 10)))
 HELDOUT_SPLITS = SPLITS[1:]
 
 

@@ -25,7 +25,7 @@ import json
 import math
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -258,16 +258,23 @@ NOISE = 0.01
 
 
 def calibrate(reports: dict[tuple[float, float], Report]) -> tuple[float, float]:
-    """The threshold and veto with the fewest under- plus over-routed prompts out-of-fold, up to
-    ``NOISE``; among those, the one whose larger mistake is the rarest, to a point (both have the
-    same goal), then the better accuracy, then the lower veto, so a rule that fired keeps
-    counting."""
+    """The threshold and veto with the fewest under- plus over-routed prompts out-of-fold; among
+    those within ``NOISE`` of it, the ones whose larger mistake of the two is within ``NOISE`` of
+    the rarest (both have the same goal), then of the best accuracy; of those, the highest veto
+    (the two mistakes being as rare, an everyday name such as Java or Python is then not taken
+    for code), then the lower threshold."""
     print("  threshold  veto  accuracy  under  over")
     for (t, v), r in reports.items():
         print(f"  {t:9.2f}  {v:4.2f}  {r.accuracy()[0]:8.3f}  {r.under:5.3f}  {r.over:4.3f}")
-    fewest = min(r.under + r.over for r in reports.values())
-    near = [k for k, r in reports.items() if r.under + r.over <= fewest + NOISE]
-    return min(near, key=lambda k: (round(max(reports[k].under, reports[k].over), 2), -reports[k].accuracy()[0], k[1]))
+
+    def near(keys: list[tuple[float, float]], score: Callable[[Report], float]) -> list[tuple[float, float]]:
+        best = min(score(reports[k]) for k in keys)
+        return [k for k in keys if score(reports[k]) <= best + NOISE]
+
+    keys = near(list(reports), lambda r: r.under + r.over)
+    keys = near(keys, lambda r: max(r.under, r.over))
+    keys = near(keys, lambda r: -r.accuracy()[0])
+    return max(keys, key=lambda k: (k[1], -k[0]))
 
 
 def main() -> None:

@@ -23,8 +23,10 @@ their words weight. The scorer itself decides what to leave out, so no word list
   (:func:`moved_on`): the last turn says that it changes the subject ("Unrelated, but...",
   "Totally different question", "Autre sujet", "Cambiando de tema"), it is only pleasantries
   ("perfect, thanks a lot! have a nice day", each sentence one the pleasantry detector is sure
-  of), or, without its pleasantries, it is a question that on its own the scorer is sure needs
-  nothing (below ``NO_NEED``: "thanks! what's a good film for tonight?"). A follow-up ("now
+  of), or, without its pleasantries, it is a question (or a request of ``STANDALONE_WORDS``
+  words or more) that on its own the scorer is sure needs nothing (below ``NO_NEED``: "thanks!
+  what's a good film for tonight?", "ok last thing, what should I cook tonight, I have
+  chicken"). A follow-up ("now
   make it faster", "what about negative numbers?", "by the way, it should also take
   negatives") keeps the earlier turns.
 """
@@ -43,6 +45,7 @@ __all__ = [
     "NO_NEED",
     "POSSIBLE_FILLER",
     "SMALL_TALK_WORDS",
+    "STANDALONE_WORDS",
     "core_span",
     "moved_on",
     "needful_context",
@@ -68,6 +71,10 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+|(?<=[\u3002\uff01\uff1f])")
 #: the conversation moved on. New subjects ("ok and what's the capital of peru?") read about
 #: 0.02-0.05, short follow-ups ("and what about 223?", "what about march?") 0.12-0.5.
 NO_NEED = 0.1
+#: A request without a question mark this long says what it wants on its own ("what should I cook
+#: tonight, I have chicken and potatoes"); a shorter one may lean on the earlier turns ("make it
+#: shorter").
+STANDALONE_WORDS = 8
 #: A last turn of at most this many words can be only pleasantries (bounded work).
 SMALL_TALK_WORDS = 24
 #: A turn that changes the subject, looked for in its first ``_EDGE_CHARS`` characters.
@@ -88,8 +95,8 @@ def sentences(text: str) -> list[str]:
 def moved_on(model: LearnedModel, lower: str, core: str) -> bool:
     """Whether the last user turn (lowercased; ``core``: it without its edge pleasantries, see
     :func:`request_core`) leaves the earlier turns behind: it says that it changes the subject,
-    it is only pleasantries, or it is a short question that on its own the scorer is sure needs
-    nothing (see the module docstring)."""
+    it is only pleasantries, or it is a short question (or a request of ``STANDALONE_WORDS``
+    words or more) that on its own the scorer is sure needs nothing (see the module docstring)."""
     if NEW_TOPIC.search(lower, 0, _EDGE_CHARS) is not None:
         return True
     if len(lower.split()) > SMALL_TALK_WORDS:
@@ -99,8 +106,9 @@ def moved_on(model: LearnedModel, lower: str, core: str) -> bool:
         return False
     if all(model.filler_alone(p) >= FILLER_PROBABILITY and model.need_alone(p) < model.threshold for p in parts):
         return True
-    question = core.strip()
-    return question.endswith(("?", "\uff1f")) and model.need_alone(question) < NO_NEED
+    request = core.strip()
+    standalone = request.endswith(("?", "\uff1f")) or len(request.split()) >= STANDALONE_WORDS
+    return standalone and model.need_alone(request) < NO_NEED
 
 
 def needful_context(model: LearnedModel, lower: str) -> str:

@@ -57,12 +57,30 @@ REASONING_RULES: tuple[Rule, ...] = (
         "math words",
         re.compile(
             r"\b(?:prove|proof(?!-?read)(?! of (?:address|identity|id|purchase|income|residence|concept|insurance|age|"
-            r"delivery|payment|employment|vaccination|ownership|funds|life)\b)|theorem|lemma|derive|derivation|integral|"
+            r"delivery|payment|employment|vaccination|ownership|funds|life)\b)|theorem|lemma|derive|derivation|"
+            # "the integral of", not "an integral part" or "pan integral" (wholemeal bread)
+            r"(?:the|this|that|definite|indefinite|double|improper) integral|integral of|"
             r"derivative|equations?|solve for|"
+            # "prove" in other languages: "Докажи, что...", "Démontrez que", "Demuestra que", "Beweise"
+            r"докажи(?:те)?|d[ée]montre[zr]?|prouve[zr]?|demuestr[ae]|demostrar|beweise[n]?|dimostra(?:re)?|udowodnij"
+            r"|kan[\u0131i]tla|bewijs|"
             r"conditional probability|expected value|optimi[sz]ation problem|logic puzzle|riddle)\b"
+            r"|证明|証明"
         ),
         (
             (
+                *(
+                    "докаж",
+                    "montre",
+                    "prouve",
+                    "demuestr",
+                    "demostrar",
+                    "beweis",
+                    "dimostra",
+                    "udowodnij",
+                    "kan\u0131tla",
+                ),
+                *("kanitla", "bewijs", "证明", "証明"),
                 "prove",
                 "proof",
                 "theorem",
@@ -364,7 +382,7 @@ PROBLEM_RULES: tuple[Rule, ...] = (
         # "38 keer 46", "73 умножить на 48", "23乘以47", "17 x 23?" (an x only ends the request:
         # "a 160x230 rug" is a size); a power of ten is an easy factor ("500 divided by 10").
         re.compile(
-            r"(?<![\w.,])(?!10+(?![\d.,]))\d{2,}(?:[.,]\d+)? ?"
+            r"(?<![\w.,])(?!10+(?![\d.,]))(?:\d{2,}(?:[.,]\d+)?|\d+[.,](?!\d{3}(?!\d))\d+) ?"
             r"(?:[*\u00d7\u00f7]| / |times|multiplied by|divided by|mal|fois|por|per|vezes|keer|razy|kere|çarp\u0131"
             r"|kali|nhân|gånger|умножить на|умножить|乘以|乘|かける|掛ける|गुणा|(?=x ?\d+(?:[.,]\d+)? ?(?:=|\?|$))x)"
             r" ?(?!10+(?![\d.,]))(?:\d{2,}|\d+[.,]\d+)(?![\d.,]?\d)"
@@ -384,7 +402,8 @@ PROBLEM_RULES: tuple[Rule, ...] = (
         # of ten is a times-table fact ("What is 3 squared?", "5 al cuadrado").
         "arithmetic",
         re.compile(
-            rf"(?<![\d.,])\d+(?:[.,]\d+)?\s*(?:(?:to the )?power(?: of)?\s*\d+|to the (?:\d+(?:st|nd|rd|th)|{_NTH})\b"
+            r"(?<![\d.,])\d+(?:[.,]\d+)?\s*(?:\^\s*\d+|(?:to the )?power(?: of)?\s*\d+"
+            rf"|to the (?:\d+(?:st|nd|rd|th)|{_NTH})\b"
             r"(?= power|\s*[-+?.!]|\s*$| (?:minus|plus|times|and|divided|power)\b)"
             r"|raised to (?:the power of )?\d+"
             r"|(?:squared|cubed)\b(?! ?(?:[kc]?m\b|met(?:re|er)s|f(?:ee|oo)t|inch|yard|mile))"
@@ -396,7 +415,19 @@ PROBLEM_RULES: tuple[Rule, ...] = (
         ),
         (
             (
-                *("power", "to the ", "raised", "squared", "cubed", "hoch", "puissance", "elevad", "elevato", "alla "),
+                *(
+                    "^",
+                    "power",
+                    "to the ",
+                    "raised",
+                    "squared",
+                    "cubed",
+                    "hoch",
+                    "puissance",
+                    "elevad",
+                    "elevato",
+                    "alla ",
+                ),
                 *("potęgi", "üzeri", "upphöjt", "tot de", "pangkat", "mũ", "степен", "乗", "次方", "제곱"),
                 *(" carr", " cube", "cuadrado", "cubo", "quadrat", "kwadrat", "sześcian", "kare", "küp", "квадрат"),
                 *("кубе", "kvadrat", "kuadrat", "平方", "立方", "वर्ग", "घन"),

@@ -163,6 +163,11 @@ def _after(earlier: str, last: str) -> Messages:
         ("Write a Python function to reverse a string.", "Great, thanks! Unrelated, but what's a name for a boat?"),
         ("Is 97 prime?", "Cool, thanks! Totally different question - what's a fun name for a hamster?"),
         ("Resuelve: 3x + 7 = 25, paso a paso.", "Gracias. Cambiando de tema, ¿qué película me recomiendas?"),
+        # no question mark, but long enough to stand on its own
+        (
+            "Write a regex that matches UK postcodes.",
+            "what's a good gift for a 5 year old who is obsessed with dinosaurs",
+        ),
     ],
 )
 def test_a_conversation_that_moved_on_is_read_by_its_last_turn(earlier: str, last: str) -> None:
