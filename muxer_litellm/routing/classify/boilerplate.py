@@ -26,9 +26,8 @@ their words weight. The scorer itself decides what to leave out, so no word list
   of), or, without its pleasantries, it is a question (or a request of ``STANDALONE_WORDS``
   words or more) that on its own the scorer is sure needs nothing (below ``NO_NEED``: "thanks!
   what's a good film for tonight?", "ok last thing, what should I cook tonight, I have
-  chicken"). A follow-up ("now
-  make it faster", "what about negative numbers?", "by the way, it should also take
-  negatives") keeps the earlier turns.
+  chicken"). A follow-up ("now make it faster", "what about negative numbers?", "by the way, it
+  should also take negatives") keeps the earlier turns.
 """
 
 from __future__ import annotations
@@ -67,7 +66,7 @@ _EDGE_CHARS = 160
 _BREAKS = (". ", "? ", "! ", "\n", "\u3002", "\uff01", "\uff1f")
 _DIGIT = re.compile(r"\d")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+|(?<=[\u3002\uff01\uff1f])")
-#: The scorer's need of a question alone below which it is sure the question needs nothing, so
+#: The scorer's need of a request alone below which it is sure the request needs nothing, so
 #: the conversation moved on. New subjects ("ok and what's the capital of peru?") read about
 #: 0.01-0.06, short follow-ups ("and what about 223?", "what about march?") 0.13-0.6.
 NO_NEED = 0.1
