@@ -13,16 +13,23 @@ from typing import Any
 
 from ...host import MessageInput
 from .boilerplate import core_span, moved_on, needful_context
-from .code_rules import CODE_RULES, SHAPE_RULES
+from .code_rules import CODE_RULES, SHAPE_RULES, WRITTEN_CODE_RULES
 from .focus import SCAN_CHARS, current_request, focus_parts, joined
 from .json_rules import JSON_ASKED, asks_about_json, json_loosely_asked
 from .learned import MODEL_CLASSES, LearnedModel, ModelClass, features, load_model, symbols
 from .learned import tokens as words_of
 from .messages import SCANNED_ROLES, content_parts, message_dict, text_of
 from .profile import RULE_CONFIDENCE, PromptClass, PromptProfile
-from .reasoning_rules import PROBLEM_RULES, REASONING_RULES, WANTS_A_PUZZLE, small_computation, word_problem
+from .reasoning_rules import (
+    FORMULA_RULES,
+    PROBLEM_RULES,
+    REASONING_RULES,
+    WANTS_A_PUZZLE,
+    small_computation,
+    word_problem,
+)
 from .rules import Rule, first_hit, rule_hit, rule_signal
-from .terms import code_terms, reasoning_terms
+from .terms import asks_about_a_word, code_terms, reasoning_terms
 from .tokens import estimate_prompt_tokens
 
 __all__ = ["LEARNED_JSON_THRESHOLD", "LEARNED_THRESHOLD", "classify_prompt"]
@@ -160,26 +167,30 @@ def _conversation_hit(rules: Sequence[Rule], request: _Request, *, sure_not: boo
 
 
 def _code_hit(
-    request: _Request, probs: Probabilities | None, veto: float, threshold: float, *, judged: bool
+    request: _Request, probs: Probabilities | None, veto: float, threshold: float, *, judged: bool, about: bool
 ) -> str | None:
     """When no sure code rule fired on the current request: the ambiguous rules there unless
     the learned scorer is sure the prompt is not code, any code rule in earlier turns unless it
     read the previous turn (``judged``) and is sure the conversation moved on to something
-    simple; then the shape and word rules on the last user turn."""
+    simple; then the shape and word rules on the last user turn (no word rules for a question
+    about a word, ``about``)."""
     sure_not = probs is not None and probs["code"] < veto
+    rules = WRITTEN_CODE_RULES if about else CODE_RULES
     hit = None
     if not sure_not:
-        hit = rule_hit(CODE_RULES, request.current_text, request.current_text.lower(), only_ambiguous=True)
+        hit = rule_hit(rules, request.current_text, request.current_text.lower(), only_ambiguous=True)
     # The conversation moved on only when the request is small talk now ("thanks, bye"), not
     # when it went from code to a harder follow-up ("make it faster for big numbers").
     left_behind = judged and sure_not and probs is not None and max(probs, key=probs.__getitem__) == "simple"
     if hit is None and request.current is not None and not left_behind:
-        hit = rule_hit(CODE_RULES, request.scanned, request.scanned.lower())
+        hit = rule_hit(rules, request.scanned, request.scanned.lower())
     words = set(request.user_words)
-    return (
-        (hit[0] if hit is not None else None)
-        or rule_signal(SHAPE_RULES, request.user, request.user_lower, words)
-        or code_terms(
+    if hit is not None:
+        return hit[0]
+    return rule_signal(SHAPE_RULES, request.user, request.user_lower, words) or (
+        None
+        if about
+        else code_terms(
             words,
             request.user_lower,
             allow_ambiguous=not sure_not,
@@ -189,17 +200,18 @@ def _code_hit(
 
 
 def _reasoning_hit(
-    request: _Request, probs: Probabilities | None, veto: float, *, has_code: bool, judged: bool
+    request: _Request, probs: Probabilities | None, veto: float, *, has_code: bool, judged: bool, about: bool
 ) -> str | None:
+    """The reasoning rules; for a question about a word (``about``), not its maths words."""
     sure_not = probs is not None and probs["reasoning"] < veto
-    hit = _conversation_hit(REASONING_RULES, request, sure_not=sure_not, judged=judged)
+    hit = _conversation_hit(FORMULA_RULES if about else REASONING_RULES, request, sure_not=sure_not, judged=judged)
     if hit is None and not has_code:
         # Problems told in words; skipped for code, which needs tier 2 anyway (and whose
         # numbers and operators are not a word problem).
         words = set(request.user_words)
         hit = (
             rule_signal(PROBLEM_RULES, request.user, request.user_lower, words)
-            or reasoning_terms(words, request.user_lower)
+            or (None if about else reasoning_terms(words, request.user_lower))
             or word_problem(request.user_lower, request.user_words)
         )
     if (
@@ -226,18 +238,27 @@ class _Found:
 
 
 def _code_and_reasoning(
-    request: _Request, sure_code: str | None, scored: tuple[LearnedModel, _Reading] | None, probs: Probabilities | None
+    request: _Request,
+    sure_code: str | None,
+    scored: tuple[LearnedModel, _Reading] | None,
+    probs: Probabilities | None,
+    *,
+    about: bool,
 ) -> _Found:
+    """``about``: the request asks about a word ("What does the word 'algorithm' mean?"), which
+    names the subject without needing its work: no word rules and no learned addition."""
     model = None if scored is None else scored[0]
     veto = 0.0 if model is None else model.veto
     threshold = 1.0 if model is None else model.threshold
     judged = scored is not None and scored[1].previous
-    code = sure_code if sure_code is not None else _code_hit(request, probs, veto, threshold, judged=judged)
-    reasoning = _reasoning_hit(request, probs, veto, has_code=code is not None, judged=judged)
+    code = (
+        sure_code if sure_code is not None else _code_hit(request, probs, veto, threshold, judged=judged, about=about)
+    )
+    reasoning = _reasoning_hit(request, probs, veto, has_code=code is not None, judged=judged, about=about)
     hits: tuple[tuple[ModelClass, str | None], ...] = (("code", code), ("reasoning", reasoning))
     signals: dict[PromptClass, str] = {cls: hit for cls, hit in hits if hit is not None}
     ruled = frozenset(signals)
-    if not ruled and model is not None and scored is not None and probs is not None:
+    if not ruled and not about and model is not None and scored is not None and probs is not None:
         for cls, _ in hits:
             if probs[cls] < model.threshold:
                 continue
@@ -326,7 +347,9 @@ def classify_prompt(
     request = _read(dicts)
     # Code rules on the current request first: a sure hit (a code fence, a stack trace...)
     # settles the tier, and the learned scorer is not needed.
-    sure_code = rule_hit(CODE_RULES, request.current_text, request.current_text.lower(), skip_ambiguous=True)
+    about = asks_about_a_word(request.user_lower, request.user_words)
+    sure_rules = WRITTEN_CODE_RULES if about else CODE_RULES
+    sure_code = rule_hit(sure_rules, request.current_text, request.current_text.lower(), skip_ambiguous=True)
     model = None if sure_code is not None else load_model()
     scored = None
     if model is not None:
@@ -337,7 +360,7 @@ def classify_prompt(
             request = _last_turn_only(request, current)  # "thanks, bye", "unrelated, but...": earlier turns say nothing
         scored = (model, _reading(model, request, span))
     probs = None if scored is None else scored[0].probabilities_of(scored[1].words, scored[1].marks)
-    found = _code_and_reasoning(request, None if sure_code is None else sure_code[0], scored, probs)
+    found = _code_and_reasoning(request, None if sure_code is None else sure_code[0], scored, probs, about=about)
     json = _json_need(request, response_format, probs, has_code="code" in found.signals)
     if json.requested:
         classes.add("json")

@@ -6,7 +6,7 @@ import re
 
 from .rules import Rule
 
-__all__ = ["CODE_RULES", "SHAPE_RULES"]
+__all__ = ["CODE_RULES", "SHAPE_RULES", "WRITTEN_CODE_RULES"]
 
 _UNAMBIGUOUS_LANGS = ("sql", "php", "kotlin", "c++", "c#", "golang")
 #: "in" before a language name, in the languages the classifier reads.
@@ -132,6 +132,10 @@ CODE_RULES: tuple[Rule, ...] = (
         quote=True,
     ),
 )
+
+#: Code written out (a block, syntax, a stack trace), without the programming words: what still
+#: counts in a question about a word ("Where does the word 'algorithm' come from?").
+WRITTEN_CODE_RULES = tuple(rule for rule in CODE_RULES if rule.label != "programming words")
 
 _EXTENSIONS = (
     *("py", "js", "ts", "tsx", "jsx", "java", "kt", "go", "rs", "rb", "php", "cpp", "hpp", "cs", "sh", "ps1"),

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from .rules import Rule
 
 __all__ = [
+    "FORMULA_RULES",
     "PROBLEM_RULES",
     "REASONING_RULES",
     "SMALL_COMPUTATION_WORDS",
@@ -117,6 +118,9 @@ REASONING_RULES: tuple[Rule, ...] = (
         accept=_beyond_a_sum,
     ),
 )
+
+#: The reasoning rules without the maths words: a formula or arithmetic to work out.
+FORMULA_RULES = tuple(rule for rule in REASONING_RULES if rule.label != "math words")
 
 _CHANGE = (
     r"(?:rise|rises|rose|increase[sd]?|raise[sd]?|up|down|drop(?:s|ped)?|fall(?:s|en)?|fell|discount(?:ed)?|off"

@@ -3,7 +3,8 @@ and swapped-letter typos of both (see ``vocabulary``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 
 from .learned import STOP_WORDS, word_features
@@ -18,7 +19,7 @@ from .vocabulary import (
     with_anagrams,
 )
 
-__all__ = ["code_terms", "reasoning_terms"]
+__all__ = ["ABOUT_A_WORD_WORDS", "asks_about_a_word", "code_terms", "reasoning_terms"]
 
 _CODE_TERM_KEYS = with_anagrams(CODE_TERMS)
 _CODE_TERM_FEATURES = frozenset(_CODE_TERM_KEYS)
@@ -99,3 +100,47 @@ def reasoning_terms(user_words: AbstractSet[str], user_lower: str) -> str | None
     return _terms(user_words, _REASONING_TERM_FEATURES, _REASONING_TERM_KEYS, "math words") or _phrase(
         user_words, user_lower, _REASONING_PHRASES, "math words"
     )
+
+
+#: A question about a word names it without needing its work: "Where does the word 'algorithm'
+#: come from?", "what does the Y in YAML stand for?", "Que veut dire « lagom » ?", or a
+#: definition asked for a layperson ("My kid asked what a prime number is, how do I explain it
+#: simply?").
+_QUOTE = "['\"\u2018\u2019\u201c\u201d\u00ab\u00bb\u300c\u300d\u201e]"
+_WORD = r"(?:word|term|expression|phrase|name|acronym|abbreviation|letter)"
+_ABOUT_A_WORD = re.compile(
+    # "what does HTML stand for", "where does the word 'algorithm' come from", "what does the
+    # term 'hypotenuse' mean" (a bare "what does idempotent mean for an endpoint" is a concept)
+    rf"\b(?:what|where) (?:does|do|did) (?:the {_WORD} )?{_QUOTE}?[\w .'-]{{1,40}}?{_QUOTE}? (?:stand for|come from)\b"
+    rf"|\bwhat (?:does|do|did) (?:the {_WORD} {_QUOTE}?|{_QUOTE})[\w .'-]{{1,40}}?{_QUOTE}? mean\b"
+    r"|\bwhat(?: is|'s) the (?:meaning|origin|etymology) of (?:the )?(?:word|term|expression)\b"
+    r"|\bwhat does the \w+ in [\w.-]+ stand for\b"
+    # the same in other languages, for a word in quotes: "Vad betyder ordet 'lagom'?"
+    r"|\b(?:que (?:veut dire|signifie)|qu[ée] significa|qu[ée] quiere decir|was (?:bedeutet|hei(?:ß|ss)t)"
+    r"|cosa (?:significa|vuol dire)|o que (?:significa|quer dizer)|vad betyder|wat betekent|co (?:znaczy|oznacza)"
+    r"|что (?:значит|означает)|ne demek)(?: (?:le mot|l'expression|la palabra|la expresión|das wort|ordet|het woord"
+    rf"|la parola|a palavra|słowo|слово))? ?{_QUOTE}"
+    rf"|{_QUOTE} ?(?:是什么意思|什么意思|とは?どういう意味|는? 무슨 뜻|뜻이 뭐|ne demek)"
+)
+#: ... asked for a layperson: one of these and a "what".
+_FOR_A_LAYPERSON = re.compile(
+    r"\b(?:in (?:simple|plain) (?:words|terms|english)|like i'?m (?:five|5|a kid)|eli5|simply"
+    r"|to (?:a|my) (?:kid|child|son|daughter|grandma|grandmother|mum|mom|dad|parents))\b"
+)
+#: Asking to make something: "Write a function that explains, in simple words, what..." is no
+#: question about a word.
+_MAKING = frozenset(["write", "implement", "build", "create", "generate", "code", "program", "script"])
+#: A question about a word is short: at most this many words.
+ABOUT_A_WORD_WORDS = 30
+
+
+def asks_about_a_word(user_lower: str, user_words: Sequence[str]) -> bool:
+    """A short request that asks what a word means, where it comes from or what it stands for,
+    or what something is in words for a layperson, with no number to work on: its technical or
+    maths words name the subject, they do not call for code or a worked answer."""
+    if len(user_words) > ABOUT_A_WORD_WORDS or "0" in user_words:  # numbers are "0" in the word list
+        return False
+    if _ABOUT_A_WORD.search(user_lower) is not None:
+        return True
+    words = set(user_words)
+    return "what" in words and words.isdisjoint(_MAKING) and _FOR_A_LAYPERSON.search(user_lower) is not None

@@ -899,3 +899,38 @@ def test_a_question_about_json_is_not_a_request_for_json(text: str) -> None:
 )
 def test_an_instruction_to_answer_in_json_is_a_request(text: str) -> None:
     assert classify(text).json_requested is True
+
+
+# --------------------------------------------------------------------------- questions about a word
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Where does the word 'algorithm' come from?",
+        "ty. out of curiosity, what does the Y in YAML stand for?",
+        "what does HTML stand for?",
+        "Quick one: what does the word 'hypotenuse' mean? Just the definition.",
+        "What does 'proof' mean when a bread recipe says to proof the dough?",
+        "My kid asked me what a prime number is. How do I explain it simply?",
+        "Vad betyder ordet 'lagom'?",
+        "“画蛇添足”是什么意思\uff1f",
+    ],
+)
+def test_a_question_about_a_word_is_simple(text: str) -> None:
+    profile = classify(text)
+    assert profile.primary == "simple", profile.describe()
+    assert profile.signals == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "need"),
+    [
+        ("What does idempotent mean for an HTTP endpoint?", "code"),
+        ("Explain simply how to solve 3x + 7 = 25", "reasoning"),
+        ("What does this mean?\n```\nTypeError: 'NoneType' object is not subscriptable\n```", "code"),
+        ("Write a function that explains what a prime number is, in simple words", "code"),
+    ],
+)
+def test_a_concept_or_written_code_is_no_question_about_a_word(text: str, need: str) -> None:
+    assert classify(text).primary == need
