@@ -1,5 +1,6 @@
 """Word-list rules over the user's own words: programming and maths vocabulary, word pairs,
-and swapped-letter typos of both (see ``vocabulary``)."""
+and swapped-letter typos of both (see ``vocabulary``); and questions about a word, where such
+vocabulary names the subject instead of calling for its work."""
 
 from __future__ import annotations
 
@@ -110,9 +111,11 @@ _QUOTE = "['\"\u2018\u2019\u201c\u201d\u00ab\u00bb\u300c\u300d\u201e]"
 _WORD = r"(?:word|term|expression|phrase|name|acronym|abbreviation|letter)"
 _ABOUT_A_WORD = re.compile(
     # "what does HTML stand for", "where does the word 'algorithm' come from", "what does the
-    # term 'hypotenuse' mean" (a bare "what does idempotent mean for an endpoint" is a concept)
-    rf"\b(?:what|where) (?:does|do|did) (?:the {_WORD} )?{_QUOTE}?[\w .'-]{{1,40}}?{_QUOTE}? (?:stand for|come from)\b"
-    rf"|\bwhat (?:does|do|did) (?:the {_WORD} {_QUOTE}?|{_QUOTE})[\w .'-]{{1,40}}?{_QUOTE}? mean\b"
+    # term 'hypotenuse' mean" (a bare "what does idempotent mean for an endpoint" is a concept,
+    # "where does the data come from" a question about a program)
+    rf"\bwhat (?:does|do|did) (?:the {_WORD} )?{_QUOTE}?[\w .'-]{{1,40}}?{_QUOTE}? stand for\b"
+    rf"|\b(?:what|where) (?:does|do|did) (?:the {_WORD} {_QUOTE}?|{_QUOTE})[\w .'-]{{1,40}}?{_QUOTE}?"
+    r" (?:mean|come from)\b"
     r"|\bwhat(?: is|'s) the (?:meaning|origin|etymology) of (?:the )?(?:word|term|expression)\b"
     r"|\bwhat does the \w+ in [\w.-]+ stand for\b"
     # the same in other languages, for a word in quotes: "Vad betyder ordet 'lagom'?"

@@ -11,6 +11,8 @@ from muxer_litellm.host import ChatMessage, MessageInput
 from muxer_litellm.routing import PromptProfile, classify_prompt, estimate_prompt_tokens
 from muxer_litellm.routing.classify import PROMPT_CLASSES, classifier
 from muxer_litellm.routing.classify.focus import SCAN_CHARS
+from muxer_litellm.routing.classify.learned import tokens
+from muxer_litellm.routing.classify.terms import asks_about_a_word
 from tests.unit.routing.helpers import compact_json, expected_text_tokens, message_tokens, user
 
 # A prompt big enough never to count as long context in tests that are about other rules.
@@ -934,3 +936,17 @@ def test_a_question_about_a_word_is_simple(text: str) -> None:
 )
 def test_a_concept_or_written_code_is_no_question_about_a_word(text: str, need: str) -> None:
     assert classify(text).primary == need
+
+
+@pytest.mark.parametrize(
+    ("text", "about"),
+    [
+        ("where does 'OK' come from?", True),
+        ("what does the data in this report mean? the numbers look off", False),
+        ("what does this function do and where does the data come from?", False),
+        ("what does HTML stand for, and what is 12 times 14?", False),
+    ],
+)
+def test_a_question_about_a_word_names_the_word(text: str, about: bool) -> None:
+    lower = text.lower()
+    assert asks_about_a_word(lower, tokens(lower)) is about
