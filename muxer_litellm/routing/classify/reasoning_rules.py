@@ -155,9 +155,11 @@ _DURATION = (
     r"|giorni|tage?n?|stunden|minuten|dagen|uur|g[üu]nde|saatte|dakikada|dni|godzin|дн(?:я|ей)|час\w*"
     r"|минут|日|天|時間|小时|分|일|시간)\b"
 )
-_TOGETHER = (
-    r"(?:together|ensemble|juntos|juntas|zusammen|gemeinsam|insieme|samen|birlikte|razem|вместе|一起|一緒に|함께)"
+_TOGETHER_WORDS = (
+    *("together", "ensemble", "juntos", "juntas", "zusammen", "gemeinsam", "insieme", "samen", "birlikte", "razem"),
+    *("вместе", "一起", "一緒に", "함께"),
 )
+_TOGETHER = f"(?:{'|'.join(_TOGETHER_WORDS)})"
 _WHO = "(?:who|which|wer|welche[rsnm]?|qui|quel(?:le)?|qui[ée]n|cu[áa]l|quem|qual|chi)"
 
 _NTH = "(?:second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth)"
@@ -360,24 +362,7 @@ PROBLEM_RULES: tuple[Rule, ...] = (
             rf"{_DURATION}[^?\n]{{0,100}}?(?:\d+|{_DURATION})[^?\n]{{0,100}}?\b{_TOGETHER}\b"
             rf"|\b{_TOGETHER}\b[^?\n]{{0,100}}?{_DURATION}[^?\n]{{0,100}}?{_DURATION}"
         ),
-        words=frozenset(
-            [
-                "together",
-                "ensemble",
-                "juntos",
-                "juntas",
-                "zusammen",
-                "gemeinsam",
-                "insieme",
-                "samen",
-                "birlikte",
-                "razem",
-                "вместе",
-                "一起",
-                "一緒に",
-                "함께",
-            ]
-        ),
+        words=frozenset(_TOGETHER_WORDS),
         quote=True,
     ),
     Rule(
