@@ -236,6 +236,10 @@ class _Found:
     signals: dict[PromptClass, str]
     ruled: frozenset[PromptClass]
 
+    def ruled_only(self) -> _Found:
+        """Without the scorer's additions."""
+        return _Found({cls: hit for cls, hit in self.signals.items() if cls in self.ruled}, self.ruled)
+
 
 def _code_and_reasoning(
     request: _Request,
@@ -361,7 +365,11 @@ def classify_prompt(
         scored = (model, _reading(model, request, span))
     probs = None if scored is None else scored[0].probabilities_of(scored[1].words, scored[1].marks)
     found = _code_and_reasoning(request, None if sure_code is None else sure_code[0], scored, probs, about=about)
-    json = _json_need(request, response_format, probs, has_code="code" in found.signals)
+    json = _json_need(request, response_format, probs, has_code="code" in found.ruled)
+    if json.sure:
+        # An easy task whose answer must be JSON ("pull out the name and email, as JSON"): the
+        # scorer's guess of code or reasoning does not outweigh the instruction; rules still do.
+        found = found.ruled_only()
     if json.requested:
         classes.add("json")
         signals.append(json.signal)

@@ -19,7 +19,12 @@ JSON_ASKED = Rule(
         r"(?:respond|reply|answer|return|output|format|emit)\b[^.?!\n]{0,40}\bjson\b"
         r"|(?:give|provide|produce|generate|write|list|print|send)\b[^.?!\n]{0,40}"
         r"\b(?:in|as) (?:valid |a |an |the |strict |pure )?json\b)"
-        r"|\bjson only\b|\bonly (?:valid )?json\b|\b(?:must|should|shall) be (?:in |a |an |valid |strict )*json\b",
+        r"|\bjson only\b|\b(?:must|should|shall) be (?:in |a |an |valid |strict )*json\b"
+        # "only JSON", "solo con JSON", "nur mit JSON", "uniquement en JSON"
+        r"|\b(?:only|solo|solamente|\u00fanicamente|nur|seulement|uniquement|apenas|somente|alleen|tylko)\s+"
+        r"(?:(?:with|in|con|en|mit|in|avec|com|em|met|w)\s+)?(?:valid |v\u00e1lido |g\u00fcltigem )?json\b"
+        # "Make a JSON list of the Beatles"
+        r"|\b(?:make|create|build)\b[^.?!\n]{0,20}\ba json (?:list|array|object) (?:of|with|for)\b",
         re.MULTILINE,
     ),
     (("json",),),
@@ -33,7 +38,8 @@ JSON_ASKED = Rule(
 #: difference between null in JSON and undefined?").
 _JSON_BEFORE = re.compile(
     r"(?:\b(?:in|as|into|to|im|als|en|em|como|no|nel|au|na|w)|\u0432)\s+(?:(?:a|an|the|valid|proper|strict|pure|plain|un|"
-    r"una|le|el|o)\s+)?(?:(?:formato|format|\u0444\u043e\u0440\u043c\u0430\u0442\u0435)\s+)?$"
+    r"una|le|el|o|ein|eine|einen|une|um|uma|een)\s+)?(?:(?:formato|format|\u0444\u043e\u0440\u043c\u0430\u0442\u0435|array|arreglo|"
+    r"tableau|objeto|objet|object|objekt|lista|liste|list)\s+)?$"
     r"|\b(?:answer|response|reply|output|result|format)\b[^.?!\n]{0,30}\b(?:be|as|is|in)\s+(?:(?:a|an|valid)\s+)?$"
     r"|(?:^|\n)\s*$|(?:\u4ee5|\u7528)\s*$"
     # "Convierte esta lista a JSON", "converta para JSON", "konvertiere nach JSON"

@@ -421,6 +421,12 @@ def test_code_without_a_language_beside_a_code_noun_is_recognised(text: str, sig
         "Pasa estos datos a JSON: Ana, 34 años, Madrid.",
         "次の文から人名を抜き出して、JSONで返してください。田中さんが来た。",
         "이 문장을 JSON으로 정리해 줘: 이름 김민수, 나이 30",
+        "Convierte esta lista de la compra en un array JSON de strings: leche, huevos, pan integral.",
+        "Wandle diese Einkaufsliste in ein JSON-Array von Objekten mit den Feldern name und menge um.",
+        "Transforme cette liste en un tableau JSON : pommes, poires, prunes.",
+        "Responde solo con JSON: nombre y edad de tres personajes de Don Quijote.",
+        "Antworte bitte nur mit JSON: Nenne drei deutsche Flüsse und ihre Länge.",
+        "Make a json list of the Beatles with their instruments.",
     ],
 )
 def test_polite_indirect_and_non_english_json_requests_are_json(text: str) -> None:
@@ -443,6 +449,43 @@ def test_polite_indirect_and_non_english_json_requests_are_json(text: str) -> No
 )
 def test_questions_and_statements_about_json_are_not_requests(text: str) -> None:
     assert not classify(text).json_requested
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pull out the name, email and phone from this and give it back as json: 'Hi, it's Priya, "
+        "priya@example.com, 555-0199, call me after 5'",
+        "Return JSON only. Fields - name, category. Items - hammer, apple, sofa.",
+        "Split this address into street, house number, postcode and city, as JSON: Keizersgracht 123, "
+        "1015 CJ Amsterdam",
+    ],
+)
+def test_an_easy_task_asked_in_json_is_json_whatever_the_scorer_guesses(text: str) -> None:
+    profile = classify(text)
+    assert profile.primary == "json"
+    assert profile.classes == {"json", "simple"}
+    assert not any(s.startswith("learned") for s in profile.signals), profile.signals
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Write a Python function that parses this log line and returns JSON only.",
+        "Answer in JSON: what does this SQL return? SELECT name FROM users WHERE id = 3",
+        "Respond in JSON. What is 17 * 23 + 4?",
+    ],
+)
+def test_a_ruled_code_or_reasoning_need_still_wins_over_a_json_instruction(text: str) -> None:
+    profile = classify(text)
+    assert profile.json_requested
+    assert profile.primary in ("code", "reasoning")
+    assert profile.primary in profile.classes
+
+
+@pytest.mark.parametrize("text", ["Make a JSON object parser in Rust", "Make a JSON list parser for my app"])
+def test_making_a_json_thing_that_is_not_a_list_of_data_is_no_json_instruction(text: str) -> None:
+    assert "JSON requested" not in classify(text).signals
 
 
 def test_a_code_question_mentioning_json_is_code_not_a_json_request() -> None:
