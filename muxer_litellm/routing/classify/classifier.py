@@ -104,8 +104,9 @@ class _Reading:
 
     words: list[str]
     marks: set[str]
-    #: The last user turn without its edge pleasantries (``core_span``), lowercased.
+    #: The last user turn without its edge pleasantries (``core_span``), lowercased, and its words.
     core: str
+    core_words: list[str]
     #: The previous user turn is read, so the scorer can tell whether the conversation moved on.
     previous: bool = False
 
@@ -121,8 +122,8 @@ def _reading(model: LearnedModel, request: _Request, span: tuple[int, int]) -> _
     if start or end < len(lower):  # the dropped sentences hold whole words and no numbers
         words = words[len(words_of(lower[:start])) : len(words) - len(words_of(lower[end:]))]
     if not context:
-        return _Reading(words, symbols(core), core)
-    return _Reading(words_of(context) + words, symbols(f"{context}\n{core}"), core, previous=bool(previous))
+        return _Reading(words, symbols(core), core, words)
+    return _Reading(words_of(context) + words, symbols(f"{context}\n{core}"), core, words, previous=bool(previous))
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +167,11 @@ def _conversation_hit(rules: Sequence[Rule], request: _Request, *, sure_not: boo
     return None if hit is None else hit[0]
 
 
+def _code_rules(about: bool) -> Sequence[Rule]:
+    """For a question about a word ("What does 'recursive' mean?"), only code written out counts."""
+    return WRITTEN_CODE_RULES if about else CODE_RULES
+
+
 def _code_hit(
     request: _Request, probs: Probabilities | None, veto: float, threshold: float, *, judged: bool, about: bool
 ) -> str | None:
@@ -175,7 +181,7 @@ def _code_hit(
     simple; then the shape and word rules on the last user turn (no word rules for a question
     about a word, ``about``)."""
     sure_not = probs is not None and probs["code"] < veto
-    rules = WRITTEN_CODE_RULES if about else CODE_RULES
+    rules = _code_rules(about)
     hit = None
     if not sure_not:
         hit = rule_hit(rules, request.current_text, request.current_text.lower(), only_ambiguous=True)
@@ -270,7 +276,7 @@ def _code_and_reasoning(
             # scorer read of the turn ("Hi! Sorry to bother you. 9 times 8?"), unless it is a
             # follow-up the scorer read with its problem ("and with 12 of them?").
             reading = scored[1]
-            if cls == "reasoning" and not reading.previous and small_computation(reading.core, words_of(reading.core)):
+            if cls == "reasoning" and not reading.previous and small_computation(reading.core, reading.core_words):
                 continue
             signals[cls] = _learned_signal(*scored, cls, probs[cls])
     return _Found(signals, ruled)
@@ -352,8 +358,7 @@ def classify_prompt(
     # Code rules on the current request first: a sure hit (a code fence, a stack trace...)
     # settles the tier, and the learned scorer is not needed.
     about = asks_about_a_word(request.user_lower, request.user_words)
-    sure_rules = WRITTEN_CODE_RULES if about else CODE_RULES
-    sure_code = rule_hit(sure_rules, request.current_text, request.current_text.lower(), skip_ambiguous=True)
+    sure_code = rule_hit(_code_rules(about), request.current_text, request.current_text.lower(), skip_ambiguous=True)
     model = None if sure_code is not None else load_model()
     scored = None
     if model is not None:
