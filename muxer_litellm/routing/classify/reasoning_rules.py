@@ -29,17 +29,22 @@ _REAL_OPERATOR = re.compile(r"[+*^\u00d7\u00f7]|\s[-/]\s")
 
 
 _OPERATOR = re.compile(r"[-+*/^\u00d7\u00f7]")
-#: A sum: numbers joined only by + and - ("12 + 7 + 3", "250 - 75 + 30").
-_SUM = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)?(?:\s*[-+]\s*\d+(?:[.,]\d+)?)+(?![\w.,]\d)")
+#: "plus" and "minus" in words, in the languages the rules know most of.
+_SUM_WORDS = re.compile(r"\b(?:plus|minus|moins|m\u00e1s|menos|mais|pi\u00f9|meno)\b")
+#: A sum: numbers joined only by + and - or their words ("12 + 7 + 3", "250 minus 75 plus 30").
+_SUM = re.compile(
+    r"(?<![\w.,])\d+(?:[.,]\d+)?(?:\s*(?:[-+]|" + _SUM_WORDS.pattern + r")\s*\d+(?:[.,]\d+)?)+(?![\w.,]\d|\s*%)"
+)
 
 
 def _drop_sum(match: re.Match[str]) -> str:
     """A sum's numbers are not counted as a word problem's (a date or phone number's are)."""
-    return " " if _REAL_OPERATOR.search(match.group(0)) else match.group(0)
+    sum_ = match.group(0)
+    return " " if _REAL_OPERATOR.search(sum_) or _SUM_WORDS.search(sum_) else sum_
 
 
 def _without_sums(lower: str) -> str:
-    return _SUM.sub(_drop_sum, lower) if "+" in lower or " - " in lower else lower
+    return _SUM.sub(_drop_sum, lower) if "+" in lower or " - " in lower or _SUM_WORDS.search(lower) else lower
 
 
 def _beyond_a_sum(expression: str) -> bool:
@@ -450,17 +455,32 @@ WANTS_A_PUZZLE = re.compile(
 )
 
 
+#: The sentences that end in a question mark.
+_QUESTION_SENTENCE = re.compile(r"[^.!?\n\uff1f]+[?\uff1f]")
+#: A question asking for advice or a reason, not for a quantity: "Can I swap the baking soda for
+#: baking powder?", "Any tips?", "Is it fine to just add a bit of time?".
+_ADVICE_QUESTION = re.compile(
+    r"\s*\u00bf?(?:why|can i|could i|should i|do i need|can you help|any (?:tips|ideas?|advice)|what am i doing wrong|"
+    r"what (?:should|can) i|is (?:it|that|this) (?:fine|ok|okay|safe|normal|bad|good|enough|too)|"
+    r"pourquoi|puis-je|est-ce que je (?:peux|dois)|por qu[e\u00e9]|puedo|deber\u00eda|warum|kann ich|sollte ich|"
+    r"perch\u00e9|posso|dovrei|devo)\b"
+)
+
+
 def word_problem(user_lower: str, user_words: Sequence[str]) -> str | None:
-    """Three or more numbers and a question about them: a word problem (numbers that are only
-    added or subtracted, "What's 12 + 7 + 3?", are a sum a cheap model does, not a problem)."""
+    """Three or more numbers and a question about them: a word problem. Numbers that are only
+    added or subtracted ("What's 12 + 7 + 3?", "250 minus 75 plus 30") are a sum a cheap model
+    does, and a question that only asks for advice or a reason ("I use 100 g of starter, 500 g
+    of flour and 350 g of water. Can you help me debug my sourdough?") asks for no quantity."""
     if user_words.count("0") < WORD_PROBLEM_NUMBERS:  # numbers are "0" in the word list
         return None
-    numbers = _NUMBER.findall(
-        _SUM.sub(_drop_sum, user_lower) if "+" in user_lower or " - " in user_lower else user_lower
-    )
-    if len(numbers) >= WORD_PROBLEM_NUMBERS and _QUESTION.search(user_lower):
-        return f"word problem ({len(numbers)} numbers)"
-    return None
+    numbers = _NUMBER.findall(_without_sums(user_lower))
+    if len(numbers) < WORD_PROBLEM_NUMBERS or not _QUESTION.search(user_lower):
+        return None
+    questions = _QUESTION_SENTENCE.findall(user_lower)
+    if questions and all(_ADVICE_QUESTION.match(q) for q in questions):
+        return None
+    return f"word problem ({len(numbers)} numbers)"
 
 
 #: A factor that makes a product easy: one digit, a power of ten, or a round percentage.

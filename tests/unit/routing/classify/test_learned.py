@@ -331,6 +331,8 @@ def test_code_and_reasoning_together_keep_both_classes_and_pick_a_primary() -> N
         ("What's the greatest common divisor of 1071 and 462?", "math words 'common divisor'"),
         ("Find all integers n with n divisible by 7", "math words 'divisible'"),
         ("I have 5 meetings of 1, 2 and 3 hours and 9 free hours. How should I plan them?", "word problem"),
+        ("What's 12% of 250 plus 8% of 75?", "word problem"),
+        ("I use 100 g butter, 200 g sugar and 3 eggs. Can I halve it? How much sugar is that?", "word problem"),
     ],
 )
 def test_reasoning_without_maths_words_is_recognised(text: str, signal: str) -> None:
@@ -363,6 +365,11 @@ def test_reasoning_without_maths_words_is_recognised(text: str, signal: str) -> 
         "Should I eat half the cake now and freeze the rest?",
         "We walk 30 minutes together every day at 7am, any podcast tips?",
         "Our class starts at 9:00 and each lesson is fun. When should I wake up?",
+        "What's 250 minus 75 plus 30?",
+        "Combien font 120 moins 45 plus 18 ?",
+        "My sourdough: 100 g starter, 500 g flour, 350 g water and 10 g salt. Can you help me debug it?",
+        "I use 1 cup butter, 1 cup sugar and 2 cups flour. Any tips?",
+        "Es para 4 personas con 200 g de arroz y 3 huevos. ¿Puedo usar leche?",
     ],
 )
 def test_comparisons_easy_numbers_and_explained_concepts_are_no_problem(text: str) -> None:
