@@ -71,6 +71,11 @@ _NAME_KEYS = {k: w for k, w in with_anagrams(AMBIGUOUS_CODE_NAMES).items() if k.
 _NOUN_KEYS = {k: w for k, w in with_anagrams(CODE_NOUNS).items() if k.startswith("%")}
 
 
+def _written(phrase: str, lower: str) -> bool:
+    """``phrase`` is in ``lower`` as whole words ("big o", not the start of "big one")."""
+    return re.search(rf"(?<!\w){re.escape(phrase)}(?!\w)", lower) is not None
+
+
 def _phrase(
     user_words: AbstractSet[str], user_lower: str, phrases: Mapping[str, tuple[str, ...]], label: str
 ) -> str | None:
@@ -80,7 +85,7 @@ def _phrase(
         p
         for w in user_words & phrases.keys()
         for p in phrases[w]
-        if p in user_lower or p.replace(" ", "-") in user_lower
+        if _written(p, user_lower) or _written(p.replace(" ", "-"), user_lower)
     ]
     return f"{label} {min(hits)!r}" if hits else None
 

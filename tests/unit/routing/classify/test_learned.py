@@ -397,6 +397,8 @@ def test_comparisons_easy_numbers_and_explained_concepts_are_no_problem(text: st
         ("What's in config.yaml?", "code syntax '.yaml'"),
         ("git stash pop gives a conflict", "shell command 'git stash'"),
         ("how do i revrese a linked list", "programming words 'linked list'"),
+        ("explain big-o notation", "programming words 'big o'"),
+        ("lazy-load images on my site", "programming words 'lazy load'"),
         ("Wie lösche ich in Git einen lokalen Branch?", None),
         ("Comment lire un fichier ligne par ligne en Java ?", "programming words 'en Java'"),
         ("Como faço para remover espaços de uma string em Java?", "programming words 'em Java'"),
@@ -520,6 +522,14 @@ def test_a_code_question_mentioning_json_is_code_not_a_json_request() -> None:
 def test_tricky_negatives_stay_simple(text: str) -> None:
     profile = classify(text)
     assert profile.classes == frozenset({"simple"}), profile.signals
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["how long do i microwave a potato, its a big one like 300g", "a web apple pie recipe", "unit testers wanted"],
+)
+def test_a_code_phrase_counts_only_as_whole_words(text: str) -> None:
+    assert not any(s.startswith("programming words") for s in classify(text).signals)
 
 
 def test_a_system_persona_is_not_a_programming_question() -> None:
