@@ -26,7 +26,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from muxer_litellm.routing.classify import classifier
@@ -170,13 +170,30 @@ def _split(items: Sequence[Item], folds: int, fold: int, seed: int) -> tuple[lis
     return examples(rest), examples(test)
 
 
-def fit_temperature(items: Sequence[Item], folds: int, **params: float) -> float:
+@dataclass(frozen=True)
+class Folds:
+    """A scorer per fold, each trained on the other folds (every copy of a prompt in its fold)."""
+
+    where: list[int]
+    models: list[LearnedModel]
+
+    def bare(self, items: Sequence[Item]) -> list[tuple[Item, LearnedModel]]:
+        """Each bare prompt with the scorer that never saw it."""
+        return [(it, self.models[f]) for it, f in zip(items, self.where, strict=True) if "+" not in it.id]
+
+
+def train_folds(items: Sequence[Item], folds: int, **params: float) -> Folds:
+    where = folds_of(items, folds, seed=11)
+    models = [
+        train(examples([it for it, f in zip(items, where, strict=True) if f != fold]), **params)  # type: ignore[arg-type]
+        for fold in range(folds)
+    ]
+    return Folds(where, models)
+
+
+def fit_temperature(items: Sequence[Item], folds: Folds) -> float:
     """The temperature that makes out-of-fold probabilities fit best (least log loss)."""
-    scored: list[tuple[list[float], int]] = []
-    for fold in range(folds):
-        rest, test = _split(items, folds, fold, seed=5)
-        model = train(rest, **params)  # type: ignore[arg-type]
-        scored.extend((model.logits(feats), y) for feats, y in test)
+    scored = [(model.logits(feats), y) for it, model in folds.bare(items) for feats, y in examples([it])]
 
     def log_loss(t: float) -> float:
         total = 0.0
@@ -225,25 +242,19 @@ VETOES = (0.05, 0.1, 0.15, 0.2, 0.25)
 
 
 def out_of_fold(
-    items: Sequence[Item], folds: int, temperature: float, filler: tuple[dict[str, float], float], **params: float
+    items: Sequence[Item], folds: Folds, temperature: float, filler: tuple[dict[str, float], float]
 ) -> dict[tuple[float, float], Report]:
     """The whole classifier (rules + learned scorer) on each bare train prompt, with a scorer
     trained on the other folds, for each threshold and veto of ``THRESHOLDS`` x ``VETOES``:
     honest figures for calibrating them without the held-out splits."""
-    where = folds_of(items, folds, seed=11)
-    models = []
-    for fold in range(folds):
-        rest = [it for it, f in zip(items, where, strict=True) if f != fold]
-        models.append(train(examples(rest), **params))  # type: ignore[arg-type]
-    bare = [(it, f) for it, f in zip(items, where, strict=True) if "+" not in it.id]
+    bare = folds.bare(items)
     reports: dict[tuple[float, float], Report] = {}
     original = classifier.load_model
     try:
         for threshold in THRESHOLDS:
             for veto in VETOES:
                 verdicts = []
-                for it, f in bare:
-                    m = models[f]
+                for it, m in bare:
                     model = LearnedModel(m.classes, m.bias, m.weights, temperature, threshold, veto, *filler)
                     classifier.load_model = lambda m=model: m  # type: ignore[misc]
                     verdicts.append(muxer(it))
@@ -307,13 +318,14 @@ def main() -> None:
         print(f"selected by cross-validation: l2 {params['l2']:g}, min_df {params['min_df']:g}")
     if args.cv:
         print(f"{args.cv}-fold cross-validated accuracy (model alone): {cross_validate(items, args.cv, **params):.3f}")
-    temperature = fit_temperature(items, 5, **params)
+    folds = train_folds(items, args.oof or 5, **params)
+    temperature = fit_temperature(items, folds)
     print(f"temperature fitted on out-of-fold predictions: {temperature}")
     model = replace(train(data, **params), temperature=temperature)  # type: ignore[arg-type]
     filler = train_filler(items, model)
     threshold, veto = 0.6, 0.25
     if args.oof:
-        reports = out_of_fold(items, args.oof, temperature, filler, **params)
+        reports = out_of_fold(items, folds, temperature, filler)
         threshold, veto = calibrate(reports)
         report = reports[threshold, veto]
         print(f"whole classifier, {args.oof}-fold out-of-fold, threshold {threshold}, veto {veto}:")
