@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 
-from .learned import LearnedModel
+from .learned import STOP_WORDS, LearnedModel, tokens
 
 __all__ = [
     "EDGE_SENTENCES",
@@ -107,7 +107,9 @@ def moved_on(model: LearnedModel, lower: str, core: str) -> bool:
         return True
     request = core.strip()
     standalone = request.endswith(("?", "\uff1f")) or len(request.split()) >= STANDALONE_WORDS
-    return standalone and model.need_alone(request) < NO_NEED
+    # A question of function words only ("what does it do?", "and why?") names no new subject.
+    named = any(w not in STOP_WORDS for w in tokens(request))
+    return standalone and named and model.need_alone(request) < NO_NEED
 
 
 def needful_context(model: LearnedModel, lower: str) -> str:

@@ -36,8 +36,8 @@ __all__ = ["LEARNED_JSON_THRESHOLD", "LEARNED_THRESHOLD", "classify_prompt"]
 
 #: The learned scorer adds a class when its probability reaches the shipped model's
 #: ``threshold`` (calibrated out-of-fold; rules add it outright), and an everyday-word rule ("in
-#: Java", "pandas" + "app") is ignored below its ``veto``. This is the default threshold, also
-#: what the semantic refiner's blended scores must reach.
+#: Java", "pandas" + "app") is ignored when all needs together score below its ``veto``. This
+#: is the default threshold, also what the semantic refiner's blended scores must reach.
 LEARNED_THRESHOLD = 0.6
 #: Higher for JSON: a false request makes the cascade's check reject good prose answers.
 LEARNED_JSON_THRESHOLD = 0.8
@@ -156,7 +156,7 @@ def _json_need(request: _Request, response_format: Any, probs: Probabilities | N
 
 def _conversation_hit(rules: Sequence[Rule], request: _Request, *, sure_not: bool, judged: bool) -> str | None:
     """Rules over the current request first (ambiguous ones unless the learned scorer is sure
-    the prompt is not of the class, ``sure_not``); a hit only in earlier user turns ("write a
+    the prompt is everyday, ``sure_not``); a hit only in earlier user turns ("write a
     SQL query" ... "and group it by month") counts unless the scorer read the previous turn
     (``judged``) and is sure the conversation has moved on. (A last turn of small talk or on a
     new subject has already cut the earlier turns: ``moved_on``.)"""
@@ -165,6 +165,14 @@ def _conversation_hit(rules: Sequence[Rule], request: _Request, *, sure_not: boo
     if hit is None and request.current is not None and not (sure_not and judged):
         hit = rule_hit(rules, request.scanned, request.scanned.lower())
     return None if hit is None else hit[0]
+
+
+def _everyday(probs: Probabilities | None, veto: float) -> bool:
+    """The scorer is sure the prompt needs nothing (at most ``veto`` for all needs together), so
+    an ambiguous rule's hit is an everyday sense ("a week in Java"); a prompt the scorer finds
+    unclear keeps its rules ("Как отсортировать список на Python?" leans to JSON as much as to
+    code)."""
+    return probs is not None and probs["simple"] > 1 - veto
 
 
 def _code_rules(about: bool) -> Sequence[Rule]:
@@ -176,18 +184,18 @@ def _code_hit(
     request: _Request, probs: Probabilities | None, veto: float, threshold: float, *, judged: bool, about: bool
 ) -> str | None:
     """When no sure code rule fired on the current request: the ambiguous rules there unless
-    the learned scorer is sure the prompt is not code, any code rule in earlier turns unless it
+    the learned scorer is sure the prompt is everyday (``_everyday``), any code rule in earlier turns unless it
     read the previous turn (``judged``) and is sure the conversation moved on to something
     simple; then the shape and word rules on the last user turn (no word rules for a question
     about a word, ``about``)."""
-    sure_not = probs is not None and probs["code"] < veto
+    sure_not = _everyday(probs, veto)
     rules = _code_rules(about)
     hit = None
     if not sure_not:
         hit = rule_hit(rules, request.current_text, request.current_text.lower(), only_ambiguous=True)
     # The conversation moved on only when the request is small talk now ("thanks, bye"), not
     # when it went from code to a harder follow-up ("make it faster for big numbers").
-    left_behind = judged and sure_not and probs is not None and max(probs, key=probs.__getitem__) == "simple"
+    left_behind = judged and sure_not
     if hit is None and request.current is not None and not left_behind:
         hit = rule_hit(rules, request.scanned, request.scanned.lower())
     words = set(request.user_words)
@@ -209,7 +217,7 @@ def _reasoning_hit(
     request: _Request, probs: Probabilities | None, veto: float, *, has_code: bool, judged: bool, about: bool
 ) -> str | None:
     """The reasoning rules; for a question about a word (``about``), not its maths words."""
-    sure_not = probs is not None and probs["reasoning"] < veto
+    sure_not = _everyday(probs, veto)
     hit = _conversation_hit(FORMULA_RULES if about else REASONING_RULES, request, sure_not=sure_not, judged=judged)
     if hit is None and not has_code:
         # Problems told in words; skipped for code, which needs tier 2 anyway (and whose

@@ -179,8 +179,9 @@ class LearnedModel:
     #: that probabilities mean what they say (a model trained on a few hundred prompts is
     #: otherwise sure of everything).
     temperature: float = 1.0
-    #: The probability at which the scorer adds code or reasoning on its own, and below which it
-    #: vetoes an everyday-word rule: calibrated on out-of-fold predictions of the train split.
+    #: The probability at which the scorer adds code or reasoning on its own, and the one of all
+    #: needs together below which it vetoes an everyday-word rule: calibrated on out-of-fold
+    #: predictions of the train split.
     threshold: float = 0.6
     veto: float = 0.25
     #: The pleasantry detector: a logistic model (weight per ``filler_features`` feature, and a
@@ -288,7 +289,9 @@ class LearnedModel:
     def from_json(cls, data: Mapping[str, Any]) -> LearnedModel:
         classes = tuple(str(c) for c in data["classes"])
         width = len(classes)
-        weights = {str(k): tuple(float(x) for x in v) for k, v in data["weights"].items()}
+        # Weights have three decimals, so a few thousand values recur: one float object each.
+        shared: dict[float, float] = {}
+        weights = {str(k): tuple(shared.setdefault(float(x), float(x)) for x in v) for k, v in data["weights"].items()}
         if any(len(w) != width for w in weights.values()) or len(data["bias"]) != width:
             raise ValueError("classifier weights do not match the number of classes")
         temperature = float(data.get("temperature", 1.0))
@@ -299,7 +302,7 @@ class LearnedModel:
         if not 0 <= veto < threshold <= 1:
             raise ValueError("classifier thresholds must satisfy 0 <= veto < threshold <= 1")
         filler_data = data.get("filler") or {}
-        filler = {str(k): float(v) for k, v in filler_data.get("weights", {}).items()}
+        filler = {str(k): shared.setdefault(float(v), float(v)) for k, v in filler_data.get("weights", {}).items()}
         filler_bias = float(filler_data.get("bias", 0.0))
         bias = tuple(float(b) for b in data["bias"])
         return cls(classes, bias, weights, temperature, threshold, veto, filler, filler_bias)

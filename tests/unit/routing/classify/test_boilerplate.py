@@ -183,6 +183,7 @@ def test_a_conversation_that_moved_on_is_read_by_its_last_turn(earlier: str, las
         ("Write a function that checks if a number is prime.", "Thanks! Now make it faster.", "code"),
         ("Write a Python function that sums a list.", "by the way, it should also skip None values", "code"),
         ("Is 221 prime?", "And what about 223?", "reasoning"),
+        ("Here:\n```\nx = sorted(set(xs), key=xs.index)\n```", "What does it do?", "code"),
         # two numbers, one small: alone it would pass for arithmetic a cheap model does
         (
             "I flip 4 coins. What's the chance of exactly 2 heads?",
@@ -210,6 +211,9 @@ def test_moved_on_is_small_talk_or_a_change_of_subject() -> None:
     assert not left("thanks! now add a docstring.")
     assert not left("what about negative numbers?")
     assert not left("and for the other column?")
+    # A question of function words only names no new subject.
+    assert not left("what does it do?")
+    assert not left("and why is that?")
     # A long turn is never only pleasantries (bounded work), whatever its words.
     assert not left("thanks! " * 30)
     assert sentences("Thanks a lot! Have a nice day.\nBest, Kim") == ["Thanks a lot!", "Have a nice day.", "Best, Kim"]

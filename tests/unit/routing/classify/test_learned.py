@@ -61,8 +61,16 @@ def test_the_shipped_model_loads_and_is_small() -> None:
     assert model is not None
     assert model.classes == MODEL_CLASSES == ("simple", "code", "reasoning", "json")
     assert model.temperature > 0
-    assert 500 < len(model.weights) < 70_000  # about 2.9 MB of JSON
+    assert 500 < len(model.weights) < 120_000  # about 4.3 MB of JSON
     assert all(len(w) == 4 for w in model.weights.values())
+
+
+def test_the_shipped_model_keeps_one_float_object_per_weight_value() -> None:
+    """Weights have three decimals: a few thousand values, each held once in memory."""
+    model = load_model()
+    assert model is not None
+    values = [x for w in model.weights.values() for x in w] + list(model.filler.values())
+    assert len({id(x) for x in values}) == len(set(values)) < len(values) / 10
 
 
 def test_fast_scoring_path_equals_scoring_the_feature_list() -> None:
