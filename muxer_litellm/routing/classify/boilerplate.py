@@ -80,7 +80,7 @@ SMALL_TALK_WORDS = 24
 NEW_TOPIC = re.compile(
     r"\b(?:unrelated|off[- ]topic|on another note|switching gears|new topic"
     r"|(?:different|another) (?:subject|topic)|(?:totally|completely|entirely) different"
-    r"|different question|change of (?:subject|topic)|changing (?:the )?(?:subject|topic)"
+    r"|(?:different|separate|unrelated) question|change of (?:subject|topic)|changing (?:the )?(?:subject|topic)"
     r"|autre sujet|rien à voir|sans rapport|otro tema|cambiando de tema|nada que ver"
     r"|anderes thema|themawechsel|altro argomento|cambiando argomento|outro assunto|mudando de assunto)\b"
 )

@@ -487,19 +487,31 @@ def word_problem(user_lower: str, user_words: Sequence[str]) -> str | None:
 _EASY_FACTOR = re.compile(r"\d|10+|(?:[1-9]?[05]|100)%")
 
 
+#: What joins two numbers into one small computation: an operator, a percentage, or a word for
+#: times, divided, each or per ("9 times 8", "15% of 80", "3 apples at 2 euros each"); two
+#: numbers without one ("the primes between 100 and 150") are not a computation.
+_OPERATION = re.compile(
+    r"[x\u00d7*/\u00f7%]|\b(?:times|multipl\w*|divided|each|per|apiece|costs?|mal|geteilt|durch|fois|divis\w*|"
+    r"veces|por|diviso|vezes|dividido|keer|gedeeld|razy|przez|\u0440\u0430\u0437\w*|\u0443\u043c\u043d\u043e\u0436\w*|"
+    r"\u0440\u0430\u0437\u0434\u0435\u043b\w*|kali|bagi|l\u1ea7n|chia|\u00e7arp\u0131|b\u00f6l\u00fc)\b"
+    r"|[\u4e58\u9664\u500d]|\u304b\u3051|\u5272|\uacf1|\ub098\ub204"
+)
+
+
 def small_computation(user_lower: str, user_words: Sequence[str]) -> bool:
     """A request that is only arithmetic a cheap model does reliably: at most
     ``SMALL_COMPUTATION_WORDS`` words holding either a sum and no other number ("What's 12 + 7
-    + 3?") or two numbers, one of them easy (``_EASY_FACTOR``: "9 times 8", "15% of 80", "3
-    apples at 2 euros each"). The learned scorer does not call such a request reasoning (the
-    rules still may: "17 x 23" multiplies two numbers of two digits)."""
+    + 3?") or two numbers, one of them easy (``_EASY_FACTOR``), joined by an operation
+    (``_OPERATION``: "9 times 8", "15% of 80", "3 apples at 2 euros each"). The learned scorer
+    does not call such a request reasoning (the rules still may: "17 x 23" multiplies two
+    numbers of two digits)."""
     if "0" not in user_words or len(user_words) > SMALL_COMPUTATION_WORDS:
         return False
     rest = _without_sums(user_lower)
     numbers = _PLAIN_NUMBER.findall(rest)
     if rest != user_lower:
         return not numbers
-    return len(numbers) == 2 and any(_EASY_FACTOR.fullmatch(n) for n in numbers)
+    return len(numbers) == 2 and any(_EASY_FACTOR.fullmatch(n) for n in numbers) and _OPERATION.search(rest) is not None
 
 
-_PLAIN_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)?%?")
+_PLAIN_NUMBER = re.compile(r"(?<![a-z0-9_.,])\d+(?:[.,]\d+)?%?")  # a digit after a CJK sign starts a number

@@ -63,7 +63,11 @@ def code_terms(
         return None
     nouns = sorted(CODE_NOUNS.intersection(user_words) | {_NOUN_KEYS[k] for k in typos & _NOUN_KEYS.keys()})
     nouns += [w for w in CJK_CODE_WORDS if w in user_lower]
-    pair = next(((n, m) for n in sorted(names) for m in nouns if n != m), None)
+    # A one-letter name ("C") is a language only right before its noun: "a C function", not "vitamin C".
+    pair = next(
+        ((n, m) for n in sorted(names) for m in nouns if n != m and (len(n) > 1 or _written(f"{n} {m}", user_lower))),
+        None,
+    )
     return None if pair is None else f"programming words {pair[0]!r} + {pair[1]!r}"
 
 

@@ -208,6 +208,7 @@ def test_moved_on_is_small_talk_or_a_change_of_subject() -> None:
     assert left("ok, different topic: where should i go in lisbon?")
     assert left("übrigens, anderes thema: wie wird das wetter morgen?")
     assert left("perfect, thanks a lot! what's a good film for tonight?")
+    assert left("nice. separate question, no code: how many primes are there below 50?")
     assert not left("thanks! now add a docstring.")
     assert not left("what about negative numbers?")
     assert not left("and for the other column?")
@@ -306,6 +307,9 @@ def test_an_equality_without_an_unknown_is_no_equation(text: str) -> None:
         ("what's 12 + 7 + 3?", True),
         ("what is 9 times 8?", True),
         ("what is 15% of 80?", True),
+        ("9乘以8等于多少", True),
+        ("wie viel ist 100 geteilt durch 4?", True),
+        ("list the prime numbers between 100 and 150", False),  # two numbers, no operation
         ("what is 37 times 43?", False),  # two factors of two digits: beyond the times table
         ("what is 23% of 347?", False),
         ("add 4, 9 and 11 then multiply by 6", False),  # three numbers outside a written sum

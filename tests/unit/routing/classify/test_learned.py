@@ -61,7 +61,7 @@ def test_the_shipped_model_loads_and_is_small() -> None:
     assert model is not None
     assert model.classes == MODEL_CLASSES == ("simple", "code", "reasoning", "json")
     assert model.temperature > 0
-    assert 500 < len(model.weights) < 120_000  # about 4.3 MB of JSON
+    assert 500 < len(model.weights) < 40_000  # about 1.5 MB of JSON
     assert all(len(w) == 4 for w in model.weights.values())
 
 
@@ -538,6 +538,20 @@ def test_tricky_negatives_stay_simple(text: str) -> None:
 )
 def test_a_code_phrase_counts_only_as_whole_words(text: str) -> None:
     assert not any(s.startswith("programming words") for s in classify(text).signals)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("List three fruits high in vitamin C, as a JSON array of objects with name and amount.", False),
+        ("I got a C in maths, which library books could help?", False),
+        ("write a C function that reverses a string", True),
+        ("my c program crashes on this array", True),
+    ],
+)
+def test_a_one_letter_language_name_counts_only_before_its_code_noun(text: str, code: bool) -> None:
+    signals = classify(text).signals
+    assert any(s.startswith("programming words 'c' +") for s in signals) is code, signals
 
 
 def test_a_system_persona_is_not_a_programming_question() -> None:
