@@ -37,6 +37,7 @@ import re
 from .learned import STOP_WORDS, LearnedModel, tokens
 
 __all__ = [
+    "CONTINUES",
     "EDGE_SENTENCES",
     "EDGE_WORDS",
     "FILLER_PROBABILITY",
@@ -76,6 +77,12 @@ NO_NEED = 0.1
 STANDALONE_WORDS = 8
 #: A last turn of at most this many words can be only pleasantries (bounded work).
 SMALL_TALK_WORDS = 24
+#: A turn that opens with a conjunction goes on from the one before ("and if it must be 20%
+#: faster?", "but what about weekends?", "et si...", "und wenn...", "och om...").
+CONTINUES = re.compile(
+    r"(?:and|but|or|then|what if|och|et|mais|ou|alors|y|pero|entonces|e|ma|oppure|und|aber|oder|dann|"
+    r"\u0430|\u0438|\u043d\u043e|\u0438\u043b\u0438|ve|ama|veya|dan|tapi|atau|v\u00e0|nh\u01b0ng|ho\u1eb7c)\b"
+)
 #: A turn that changes the subject, looked for in its first ``_EDGE_CHARS`` characters.
 NEW_TOPIC = re.compile(
     r"\b(?:unrelated|off[- ]topic|on another note|switching gears|new topic"
@@ -107,9 +114,10 @@ def moved_on(model: LearnedModel, lower: str, core: str) -> bool:
         return True
     request = core.strip()
     standalone = request.endswith(("?", "\uff1f")) or len(request.split()) >= STANDALONE_WORDS
-    # A question of function words only ("what does it do?", "and why?") names no new subject.
+    # A question of function words only ("what does it do?") names no new subject, and a turn
+    # that opens with a conjunction ("and if we skip Fridays?", "och om...") goes on from the last.
     named = any(w not in STOP_WORDS for w in tokens(request))
-    return standalone and named and model.need_alone(request) < NO_NEED
+    return standalone and named and not CONTINUES.match(request) and model.need_alone(request) < NO_NEED
 
 
 def needful_context(model: LearnedModel, lower: str) -> str:

@@ -215,6 +215,11 @@ def test_moved_on_is_small_talk_or_a_change_of_subject() -> None:
     # A question of function words only names no new subject.
     assert not left("what does it do?")
     assert not left("and why is that?")
+    # A turn that opens with a conjunction goes on from the one before, though on its own it
+    # would read as a new everyday question.
+    assert not left("and what's a good name for it?")
+    assert not left("but what about the weekend?")
+    assert not left("et pour les enfants ?")
     # A long turn is never only pleasantries (bounded work), whatever its words.
     assert not left("thanks! " * 30)
     assert sentences("Thanks a lot! Have a nice day.\nBest, Kim") == ["Thanks a lot!", "Have a nice day.", "Best, Kim"]
