@@ -29,7 +29,7 @@ from .reasoning_rules import (
     word_problem,
 )
 from .rules import Rule, first_hit, rule_hit, rule_signal
-from .terms import asks_about_a_word, code_terms, reasoning_terms
+from .terms import asks_about_a_word, asks_for_prose, code_terms, reasoning_terms
 from .tokens import estimate_prompt_tokens
 
 __all__ = ["LEARNED_JSON_THRESHOLD", "LEARNED_THRESHOLD", "classify_prompt"]
@@ -264,7 +264,9 @@ def _code_and_reasoning(
     about: bool,
 ) -> _Found:
     """``about``: the request asks about a word ("What does the word 'algorithm' mean?"), which
-    names the subject without needing its work: no word rules and no learned addition."""
+    names the subject without needing its work: no word rules and no learned addition. A request
+    to write prose ("draft a friendly reply to a customer", ``asks_for_prose``) gets no learned
+    addition either."""
     model = None if scored is None else scored[0]
     veto = 0.0 if model is None else model.veto
     threshold = 1.0 if model is None else model.threshold
@@ -276,7 +278,8 @@ def _code_and_reasoning(
     hits: tuple[tuple[ModelClass, str | None], ...] = (("code", code), ("reasoning", reasoning))
     signals: dict[PromptClass, str] = {cls: hit for cls, hit in hits if hit is not None}
     ruled = frozenset(signals)
-    if not ruled and not about and model is not None and scored is not None and probs is not None:
+    learned = not ruled and not about and not asks_for_prose(request.user_lower)
+    if learned and model is not None and scored is not None and probs is not None:
         for cls, _ in hits:
             if probs[cls] < model.threshold:
                 continue

@@ -20,7 +20,7 @@ from .vocabulary import (
     with_anagrams,
 )
 
-__all__ = ["ABOUT_A_WORD_WORDS", "asks_about_a_word", "code_terms", "reasoning_terms"]
+__all__ = ["ABOUT_A_WORD_WORDS", "asks_about_a_word", "asks_for_prose", "code_terms", "reasoning_terms"]
 
 _CODE_TERM_KEYS = with_anagrams(CODE_TERMS)
 _CODE_TERM_FEATURES = frozenset(_CODE_TERM_KEYS)
@@ -156,3 +156,28 @@ def asks_about_a_word(user_lower: str, user_words: Sequence[str]) -> bool:
         return True
     words = set(user_words)
     return "what" in words and words.isdisjoint(_MAKING) and _FOR_A_LAYPERSON.search(user_lower) is not None
+
+
+_PROSE_NOUN = (
+    r"(?:e-?mails?|mails?|messages?|msg|texts?|notes?|letters?|reviews?|repl(?:y|ies)|posts?|captions?|poems?|"
+    r"speech|toast|bio|apology|invitation|announcement|card|tweet|slogan|paragraph|story|haiku|limerick|sms|"
+    r"out-of-office|thank-you|courriel|lettre|mensaje|correo|carta|rese\u00f1a|nachricht|brief|messaggio|"
+    r"lettera|recensione|mensagem|poema|po\u00e8me|gedicht|poesia)"
+)
+#: Asking to write prose: "help me write a nice review", "draft a friendly reply to a customer",
+#: "rewrite this to sound friendlier", "écris un court message", "schreib eine E-Mail" (what
+#: comes between verb and noun is no code word: "write a script that emails me" is code).
+_PROSE = re.compile(
+    r"\b(?:write|rewrite|draft|compose|reword|rephrase|help me (?:write|word|phrase)|\u00e9cris|r\u00e9dige|"
+    r"r\u00e9\u00e9cris|escribe|redacta|reescribe|schreib\w*|formulier\w*|scrivi|riscrivi|escrev\w*|reescrev\w*)"
+    r"\b(?: (?!(?:script|query|function|program|formula|macro|code|command|regex|class|tests?|bot|app)\b)"
+    r"[\w'-]+){0,4}? " + _PROSE_NOUN + r"\b"
+    r"|\b(?:rewrite|reword|rephrase) this (?:to|so)\b[^.?!\n]{0,30}\b(?:sound|tone|friendl|polite|formal|kind)"
+)
+
+
+def asks_for_prose(user_lower: str) -> bool:
+    """A request to write or rewrite prose (an email, a message, a review, a poem): an everyday
+    task however technical its subject, so the learned scorer's guess of code or reasoning does
+    not add a class (rules still do)."""
+    return _PROSE.search(user_lower) is not None

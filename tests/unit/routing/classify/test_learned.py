@@ -37,6 +37,7 @@ from muxer_litellm.routing.classify.learned import (
     text_features,
     tokens,
 )
+from muxer_litellm.routing.classify.terms import asks_for_prose
 from muxer_litellm.routing.classify.vocabulary import CODE_TERMS, NO_ANAGRAM, anagram_key, with_anagrams
 
 NO_LONG = 10**9
@@ -552,6 +553,34 @@ def test_a_code_phrase_counts_only_as_whole_words(text: str) -> None:
 def test_a_one_letter_language_name_counts_only_before_its_code_noun(text: str, code: bool) -> None:
     signals = classify(text).signals
     assert any(s.startswith("programming words 'c' +") for s in signals) is code, signals
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Draft a friendly reply to a customer who says their package arrived damaged. We'll send a replacement.",
+        "Rewrite this to sound more friendly: 'Your request has been denied.'",
+        "pls help me write a msg to customer service my phone bill is wrong for the 3rd month in a row",
+        "Write an out-of-office reply for next week, I'm on holiday until Monday the 14th.",
+        "Schreib eine kurze Nachricht an mein Team, dass der Server wieder läuft.",
+    ],
+)
+def test_a_request_to_write_prose_gets_no_learned_code_or_reasoning(text: str) -> None:
+    assert asks_for_prose(text.lower())
+    assert classify(text).primary == "simple"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "write a google apps script that emails me when a sheet cell changes",
+        "write a query that finds duplicate emails in a users table",
+        "Write a function that formats a reply message for our chat bot",
+    ],
+)
+def test_code_that_handles_emails_or_messages_is_no_prose_request(text: str) -> None:
+    assert not asks_for_prose(text.lower())
+    assert classify(text).primary == "code"
 
 
 def test_a_system_persona_is_not_a_programming_question() -> None:
