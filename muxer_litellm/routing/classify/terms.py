@@ -162,7 +162,12 @@ _PROSE_NOUN = (
     r"(?:e-?mails?|mails?|messages?|msg|texts?|notes?|letters?|reviews?|repl(?:y|ies)|posts?|captions?|poems?|"
     r"speech|toast|bio|apology|invitation|announcement|card|tweet|slogan|paragraph|story|haiku|limerick|sms|"
     r"out-of-office|thank-you|courriel|lettre|mensaje|correo|carta|rese\u00f1a|nachricht|brief|messaggio|"
-    r"lettera|recensione|mensagem|poema|po\u00e8me|gedicht|poesia)"
+    r"lettera|recensione|mensagem|poema|po\u00e8me|gedicht|poesia|sentences?|wording|zin|satz|frase|texto|testo|tekst)"
+)
+#: A change of tone: "friendlier", "more formal", "formeler", "plus poli".
+_TONE = (
+    r"(?:friendl\w*|polite\w*|formal\w*|formeler|formeller|casual|professional\w*|h\u00f6flich\w*|beleefd\w*|"
+    r"poli\w*|educad\w*|gentile|cort\u00e9s|kinder|warmer|less (?:rude|harsh|passive-aggressive|blunt))"
 )
 #: Asking to write prose: "help me write a nice review", "draft a friendly reply to a customer",
 #: "rewrite this to sound friendlier", "écris un court message", "schreib eine E-Mail" (what
@@ -172,7 +177,11 @@ _PROSE = re.compile(
     r"r\u00e9\u00e9cris|escribe|redacta|reescribe|schreib\w*|formulier\w*|scrivi|riscrivi|escrev\w*|reescrev\w*)"
     r"\b(?: (?!(?:script|query|function|program|formula|macro|code|command|regex|class|tests?|bot|app)\b)"
     r"[\w'-]+){0,4}? " + _PROSE_NOUN + r"\b"
+    # "rewrite 'The function of this committee is...' to sound more inspiring"
+    r"|\b(?:rewrite|reword|rephrase)\b(?:(?!\b(?:script|query|function|program|code|class|method)\b)[^\n]){0,200}?"
+    r"\bto sound\b"
     r"|\b(?:rewrite|reword|rephrase) this (?:to|so)\b[^.?!\n]{0,30}\b(?:sound|tone|friendl|polite|formal|kind)"
+    r"|\b" + _PROSE_NOUN + r"\b[^.?!\n]{0,40}\b" + _TONE + r"\b"
 )
 
 

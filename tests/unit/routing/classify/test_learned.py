@@ -563,6 +563,8 @@ def test_a_one_letter_language_name_counts_only_before_its_code_noun(text: str, 
         "pls help me write a msg to customer service my phone bill is wrong for the 3rd month in a row",
         "Write an out-of-office reply for next week, I'm on holiday until Monday the 14th.",
         "Schreib eine kurze Nachricht an mein Team, dass der Server wieder läuft.",
+        "Rewrite this sentence to sound less passive-aggressive: 'As I already mentioned in my last two emails...'",
+        "Kun je deze zin formeler maken: 'Hoi, even checken of je de offerte al hebt bekeken?'",
     ],
 )
 def test_a_request_to_write_prose_gets_no_learned_code_or_reasoning(text: str) -> None:
@@ -576,6 +578,8 @@ def test_a_request_to_write_prose_gets_no_learned_code_or_reasoning(text: str) -
         "write a google apps script that emails me when a sheet cell changes",
         "write a query that finds duplicate emails in a users table",
         "Write a function that formats a reply message for our chat bot",
+        "Rewrite this function so it reads the file line by line",
+        "Rewrite this function to sound more pythonic",
     ],
 )
 def test_code_that_handles_emails_or_messages_is_no_prose_request(text: str) -> None:
