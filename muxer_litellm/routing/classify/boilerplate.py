@@ -113,11 +113,12 @@ def moved_on(model: LearnedModel, lower: str, core: str) -> bool:
     if all(model.filler_alone(p) >= FILLER_PROBABILITY and model.need_alone(p) < model.threshold for p in parts):
         return True
     request = core.strip()
-    standalone = request.endswith(("?", "\uff1f")) or len(request.split()) >= STANDALONE_WORDS
+    if not (request.endswith(("?", "\uff1f")) or len(request.split()) >= STANDALONE_WORDS):
+        return False
     # A question of function words only ("what does it do?") names no new subject, and a turn
     # that opens with a conjunction ("and if we skip Fridays?", "och om...") goes on from the last.
     named = any(w not in STOP_WORDS for w in tokens(request))
-    return standalone and named and not CONTINUES.match(request) and model.need_alone(request) < NO_NEED
+    return named and not CONTINUES.match(request) and model.need_alone(request) < NO_NEED
 
 
 def needful_context(model: LearnedModel, lower: str) -> str:

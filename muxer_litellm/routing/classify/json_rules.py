@@ -22,7 +22,7 @@ JSON_ASKED = Rule(
         r"|\bjson only\b|\b(?:must|should|shall) be (?:in |a |an |valid |strict )*json\b"
         # "only JSON", "solo con JSON", "nur mit JSON", "uniquement en JSON"
         r"|\b(?:only|solo|solamente|\u00fanicamente|nur|seulement|uniquement|apenas|somente|alleen|tylko)\s+"
-        r"(?:(?:with|in|con|en|mit|in|avec|com|em|met|w)\s+)?(?:valid |v\u00e1lido |g\u00fcltigem )?json\b"
+        r"(?:(?:with|in|con|en|mit|avec|com|em|met|w)\s+)?(?:valid |v\u00e1lido |g\u00fcltigem )?json\b"
         # "Make a JSON list of the Beatles"
         r"|\b(?:make|create|build)\b[^.?!\n]{0,20}\ba json (?:list|array|object) (?:of|with|for)\b",
         re.MULTILINE,

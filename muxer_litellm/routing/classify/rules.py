@@ -86,13 +86,15 @@ def rule_hit(
     """The signal and rule of the first rule that matches ``text`` (``words``: its words, for
     rules gated by ``Rule.words``)."""
     same_length = len(lower) == len(text)  # lower() can change the length of a few characters
+    present: frozenset[str] | None = None  # the text's hints, looked up at the first rule that has some
     for rule in rules:
         if (skip_ambiguous and rule.ambiguous) or (only_ambiguous and not rule.ambiguous):
             continue
         if rule.words and words is not None and not rule.words.isdisjoint(words):
             pass  # the word gate is open
         elif rule.hints:
-            present = _hints_in(lower)
+            if present is None:
+                present = _hints_in(lower)
             if not all(not present.isdisjoint(group) for group in rule.hints):
                 continue
         elif rule.words and words is not None:
