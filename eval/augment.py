@@ -2,11 +2,13 @@
 
 A scorer learned from a few hundred prompts picks up whatever co-occurs with a label: if the
 only prompts with a system prompt are code prompts, "helpful" means code. Each training prompt
-is therefore also learned in a few random wrappings: a generic role prompt, a greeting or
-polite opener, thanks or a sign-off, a small-talk exchange first, from one of them to all four
-at once, with openers and closers sometimes two in a row (stacked pleasantries around a short
-request are where a scorer is most easily swayed). These templates are
-deliberately different from ``eval/invariance.py``'s, which measure whether this generalised.
+is therefore also learned in a few random wrappings: a role prompt (a generic one, or half the
+time one of ``PERSONAS``, a company's product assistant: "the help-centre assistant of a
+project-management tool" says nothing about what its users ask), a greeting or polite opener,
+thanks or a sign-off, a small-talk exchange first, from one of them to all four at once, with
+openers and closers sometimes two in a row (stacked pleasantries around a short request are
+where a scorer is most easily swayed). These templates are deliberately different from
+``eval/invariance.py``'s, which measure whether this generalised.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from .dataset import Item
@@ -36,6 +39,13 @@ ROLE_PROMPTS = (
     "You are Max, a cheerful assistant who loves helping.",
     "Sei un assistente disponibile.",
     "Você é um assistente prestativo.",
+)
+#: Product assistants' system prompts, one a line: who the assistant is, whom it serves and how
+#: it sounds, never what kind of task it does.
+PERSONAS = tuple(
+    line.strip()
+    for line in (Path(__file__).resolve().parent / "data" / "personas.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip()
 )
 OPENERS = (
     "Hello! ",
@@ -181,7 +191,8 @@ def _wrap(messages: list[dict[str, Any]], rng: random.Random) -> list[dict[str, 
         user, assistant = rng.choice(SMALL_TALK)
         out[at:at] = [{"role": "user", "content": user}, {"role": "assistant", "content": assistant}]
     if "role" in kinds and not any(m["role"] in ("system", "developer") for m in out):
-        out.insert(0, {"role": "system", "content": rng.choice(ROLE_PROMPTS)})
+        roles = PERSONAS if rng.random() < 0.5 else ROLE_PROMPTS
+        out.insert(0, {"role": "system", "content": rng.choice(roles)})
     return out
 
 

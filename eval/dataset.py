@@ -19,7 +19,7 @@ import yaml
 
 DATA = Path(__file__).resolve().parent / "data"
 LABELS = ("simple", "code", "reasoning", "json", "long_context")
-SPLITS = ("train", "heldout", *(f"heldout{n}" for n in range(2, 20)))
+SPLITS = ("train", "heldout", *(f"heldout{n}" for n in range(2, 26)))
 HELDOUT_SPLITS = SPLITS[1:]
 
 

@@ -1,9 +1,10 @@
 """Invariance: does content that says nothing about the need change the decision?
 
-Each prompt is classified bare and in each of ``WRAPPINGS`` (a generic role prompt, a polite
-opener, a thank-you, a sign-off, a small-talk turn first, and all of them at once). The flip
-rate is the share of wrapped variants whose predicted need differs from the bare prompt's;
-over- and under-routing are then counted on the wrapped variants, beside the bare figures.
+Each prompt is classified bare and in each of ``WRAPPINGS`` (a generic role prompt, a
+company's product assistant prompt, a polite opener, a thank-you, a sign-off, a small-talk turn
+first, and all of them at once). The flip rate is the share of wrapped variants whose predicted
+need differs from the bare prompt's; over- and under-routing are then counted on the wrapped
+variants, beside the bare figures.
 
 These wrappings are written for measuring only: ``eval/augment.py`` wraps the training
 prompts in *other* templates, so a low flip rate here means the classifier generalised,
@@ -69,6 +70,10 @@ def _all(*wraps: Callable[[Messages], Messages]) -> Callable[[Messages], Message
 
 WRAPPINGS: tuple[tuple[str, Callable[[Messages], Messages]], ...] = (
     ("generic system prompt", _with_system("You are a helpful assistant.")),
+    (
+        "product assistant",
+        _with_system("You are Orla, the help-centre assistant of Quillory, a team-planning tool. Be warm and brief."),
+    ),
     ("polite opener", _prefix("Hi! Could you please help me with something? ")),
     ("thank-you", _suffix(" Thank you so much!")),
     ("sign-off", _suffix("\n\nCheers,\nSam")),

@@ -10,7 +10,7 @@ __all__ = ["CODE_RULES", "SHAPE_RULES", "WRITTEN_CODE_RULES"]
 
 _UNAMBIGUOUS_LANGS = ("sql", "php", "kotlin", "c++", "c#", "golang")
 #: "in" before a language name, in the languages the classifier reads.
-_IN = r"\b(?:in|en|em|na|\u043d\u0430|mit|con|com) "
+_IN = r"\b(?:in|en|em|na|\u043d\u0430|mit|con|com|w|i|v) "
 _AMBIGUOUS_LANGS = ("python", "java", "rust", "ruby", "swift", "bash", "shell", "go")
 _CODE_NOUN_PATTERN = (
     r"(?:code|scripts?|functions?|class(?:es)?|methods?|programs?|librar(?:y|ies)|packages?|modules?|errors?|"
@@ -71,8 +71,8 @@ CODE_RULES: tuple[Rule, ...] = (
         lowered=False,
     ),
     # Language names count next to a code noun or after "in" ("write it in Rust"; also "en",
-    # "em", "на", "mit", "con", "com": "lire un fichier en Java"). Some are also snakes,
-    # coffee, islands, rust belts and parties: those are ``ambiguous``.
+    # "em", "на", "mit", "con", "com", "w", "i", "v": "lire un fichier en Java", "zapytanie w
+    # SQL"). Some are also snakes, coffee, islands, rust belts and parties: those are ``ambiguous``.
     Rule(
         "programming words",
         re.compile(

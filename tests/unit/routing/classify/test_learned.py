@@ -412,6 +412,9 @@ def test_comparisons_easy_numbers_and_explained_concepts_are_no_problem(text: st
         ("Comment lire un fichier ligne par ligne en Java ?", "programming words 'en Java'"),
         ("Como faço para remover espaços de uma string em Java?", "programming words 'em Java'"),
         ("Как отсортировать список на Python?", "programming words 'на Python'"),
+        ("Jak napisać zapytanie w SQL, które zwraca duplikaty?", "programming words 'w SQL'"),
+        ("Hur gör jag en enkel loop i Kotlin?", "programming words 'i Kotlin'"),
+        ("Jak v PHP načíst soubor po řádcích?", "programming words 'v PHP'"),
     ],
 )
 def test_code_without_a_language_beside_a_code_noun_is_recognised(text: str, signal: str | None) -> None:
