@@ -21,7 +21,8 @@ their words weight. The scorer itself decides what to leave out, so no word list
   may be, which leaves it simple;
 - earlier user turns say nothing about the last one when the conversation has moved on
   (:func:`moved_on`): the last turn says that it changes the subject ("Unrelated, but...",
-  "Totally different question", "Autre sujet", "Cambiando de tema"), it is only pleasantries
+  "Totally different question", "Autre sujet", "Cambiando de tema": then neither does the
+  system prompt, :func:`changes_subject`), it is only pleasantries
   ("perfect, thanks a lot! have a nice day", each sentence one the pleasantry detector is sure
   of), or, without its pleasantries, it is a question (or a request of ``STANDALONE_WORDS``
   words or more) that on its own the scorer is sure needs nothing (below ``NO_NEED``: "thanks!
@@ -46,6 +47,7 @@ __all__ = [
     "POSSIBLE_FILLER",
     "SMALL_TALK_WORDS",
     "STANDALONE_WORDS",
+    "changes_subject",
     "core_span",
     "moved_on",
     "needful_context",
@@ -98,12 +100,19 @@ def sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_END.split(text) if part.strip()]
 
 
+def changes_subject(lower: str) -> bool:
+    """Whether the last user turn (lowercased) says that it changes the subject ("off topic,
+    but...", "unrelated question:"): neither the earlier turns nor the system prompt say what
+    it needs."""
+    return NEW_TOPIC.search(lower, 0, _EDGE_CHARS) is not None
+
+
 def moved_on(model: LearnedModel, lower: str, core: str) -> bool:
     """Whether the last user turn (lowercased; ``core``: it without its edge pleasantries, see
     :func:`request_core`) leaves the earlier turns behind: it says that it changes the subject,
     it is only pleasantries, or it is a short question (or a request of ``STANDALONE_WORDS``
     words or more) that on its own the scorer is sure needs nothing (see the module docstring)."""
-    if NEW_TOPIC.search(lower, 0, _EDGE_CHARS) is not None:
+    if changes_subject(lower):
         return True
     if len(lower.split()) > SMALL_TALK_WORDS:
         return False

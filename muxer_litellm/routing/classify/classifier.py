@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ...host import MessageInput
-from .boilerplate import core_span, moved_on, needful_context
+from .boilerplate import changes_subject, core_span, moved_on, needful_context
 from .code_rules import CODE_RULES, SHAPE_RULES, WRITTEN_CODE_RULES
 from .focus import SCAN_CHARS, current_request, focus_parts, joined
 from .json_rules import JSON_ASKED, asks_about_json, json_loosely_asked
@@ -378,6 +378,8 @@ def classify_prompt(
         current = request.current
         if current is not None and moved_on(model, lower, lower[span[0] : span[1]]):
             request = _last_turn_only(request, current)  # "thanks, bye", "unrelated, but...": earlier turns say nothing
+        if changes_subject(lower):
+            request = replace(request, system_lower="")  # "off topic, but...": nor does the system prompt
         scored = (model, _reading(model, request, span))
     probs = None if scored is None else scored[0].probabilities_of(scored[1].words, scored[1].marks)
     found = _code_and_reasoning(request, None if sure_code is None else sure_code[0], scored, probs, about=about)

@@ -94,6 +94,16 @@ CODE_RULES: tuple[Rule, ...] = (
         quote=True,
         ambiguous=True,
     ),
+    # ... but not when asked to write one: "Write a Python function that...", "implement a Go method".
+    Rule(
+        "programming words",
+        re.compile(
+            r"\b(?:write|implement|code) (?:me )?(?:a |an |the |some )?(?:python|java|rust|go|ruby|swift|bash|shell)\s+"
+            r"(?:code|scripts?|functions?|methods?|programs?|snippets?)(?!\w)"
+        ),
+        (("write", "implement", "code"), _AMBIGUOUS_LANGS),
+        quote=True,
+    ),
     Rule(
         "programming words",
         re.compile(

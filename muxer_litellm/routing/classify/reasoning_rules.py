@@ -25,6 +25,12 @@ WORD_PROBLEM_NUMBERS = 3
 SMALL_COMPUTATION_WORDS = 16
 
 _DIGITS = tuple("0123456789")
+#: A number that is no easy factor: two digits or more (thousands grouped by commas or not, a
+#: decimal), not a power of ten.
+_FACTOR = (
+    r"(?!10+(?![\d.,])|1(?:[.,]000)+(?![\d.,]))"
+    r"(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\d,])|\d{2,}(?:[.,]\d+)?|\d+[.,]\d+)"
+)
 _REAL_OPERATOR = re.compile(r"[+*^\u00d7\u00f7]|\s[-/]\s")
 
 
@@ -373,19 +379,21 @@ PROBLEM_RULES: tuple[Rule, ...] = (
     Rule(
         "arithmetic",
         # Multiplying or dividing numbers of two digits or more: "17 times 23", "144 / 0.12",
-        # "38 keer 46", "73 умножить на 48", "23乘以47", "17 x 23?" (an x only ends the request:
-        # "a 160x230 rug" is a size); a power of ten is an easy factor ("500 divided by 10").
+        # "2,340 divided by 0.15", "divide 7,254 by 39", "38 keer 46", "73 умножить на 48",
+        # "23乘以47", "17 x 23?" (an x only ends the request: "a 160x230 rug" is a size); a power
+        # of ten is an easy factor ("500 divided by 10", "1,000 times 12").
         re.compile(
-            r"(?<![\w.,])(?!10+(?![\d.,]))(?:\d{2,}(?:[.,]\d+)?|\d+[.,](?!\d{3}(?!\d))\d+) ?"
+            rf"(?<![\w.,]){_FACTOR} ?"
             r"(?:[*\u00d7\u00f7]| / |times|multiplied by|divided by|mal|fois|por|per|vezes|keer|razy|kere|çarp\u0131"
             r"|kali|nhân|gånger|умножить на|умножить|乘以|乘|かける|掛ける|गुणा|(?=x ?\d+(?:[.,]\d+)? ?(?:=|\?|$))x)"
-            r" ?(?!10+(?![\d.,]))(?:\d{2,}|\d+[.,]\d+)(?![\d.,]?\d)"
+            rf" ?{_FACTOR}(?![\d.,]?\d)"
+            rf"|\b(?:divide|multiply) {_FACTOR} by {_FACTOR}(?![\d.,]?\d)"
         ),
-        (("*", "\u00d7", "\u00f7", " / ", "x", "умнож", "乘", "かける", "掛ける", "गुणा"), _DIGITS),
+        (("*", "\u00d7", "\u00f7", " / ", "x", "умнож", "乘", "かける", "掛ける", "गुणा", " by "), _DIGITS),
         words=frozenset(
             [
                 *("divided", "fois", "mal", "multiplied", "per", "por", "times", "vezes", "keer", "razy", "kere"),
-                *("\u00e7arp\u0131", "kali", "nhân", "gånger"),
+                *("\u00e7arp\u0131", "kali", "nhân", "gånger", "divide", "multiply"),
             ]
         ),
     ),
@@ -483,8 +491,8 @@ def word_problem(user_lower: str, user_words: Sequence[str]) -> str | None:
     return f"word problem ({len(numbers)} numbers)"
 
 
-#: A factor that makes a product easy: one digit, a power of ten, or a round percentage.
-_EASY_FACTOR = re.compile(r"\d|10+|(?:[1-9]?[05]|100)%")
+#: A factor that makes a product easy: one digit, a power of ten ("1,000" too), or a round percentage.
+_EASY_FACTOR = re.compile(r"\d|10+|1(?:[.,]000)+|(?:[1-9]?[05]|100)%")
 
 
 #: What joins two numbers into one small computation: an operator, a percentage, or a word for

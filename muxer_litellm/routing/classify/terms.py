@@ -170,8 +170,9 @@ _TONE = (
     r"poli\w*|educad\w*|gentile|cort\u00e9s|kinder|warmer|less (?:rude|harsh|passive-aggressive|blunt))"
 )
 #: Asking to write prose: "help me write a nice review", "draft a friendly reply to a customer",
-#: "rewrite this to sound friendlier", "écris un court message", "schreib eine E-Mail" (what
-#: comes between verb and noun is no code word: "write a script that emails me" is code).
+#: "rewrite this to sound friendlier", "make this more professional", "écris un court message",
+#: "schreib eine E-Mail" (what comes between verb and noun is no code word: "write a script that
+#: emails me" is code).
 _PROSE = re.compile(
     r"\b(?:write|rewrite|draft|compose|reword|rephrase|help me (?:write|word|phrase)|\u00e9cris|r\u00e9dige|"
     r"r\u00e9\u00e9cris|escribe|redacta|reescribe|schreib\w*|formulier\w*|scrivi|riscrivi|escrev\w*|reescrev\w*)"
@@ -181,6 +182,9 @@ _PROSE = re.compile(
     r"|\b(?:rewrite|reword|rephrase)\b(?:(?!\b(?:script|query|function|program|code|class|method)\b)[^\n]){0,200}?"
     r"\bto sound\b"
     r"|\b(?:rewrite|reword|rephrase) this (?:to|so)\b[^.?!\n]{0,30}\b(?:sound|tone|friendl|polite|formal|kind)"
+    # "make this more professional", "can you make it sound friendlier"
+    r"|\bmake (?:this|it|that|my (?:message|email|reply|text|note)) (?:sound |read )?(?:a (?:bit|little) |much )?"
+    r"(?:more |less )?" + _TONE + r"\b"
     r"|\b" + _PROSE_NOUN + r"\b[^.?!\n]{0,40}\b" + _TONE + r"\b"
 )
 

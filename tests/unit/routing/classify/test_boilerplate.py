@@ -98,6 +98,14 @@ def test_a_system_prompt_that_says_something_still_counts() -> None:
     assert generic.primary == classify(user(text)).primary == "simple"
 
 
+def test_a_turn_that_changes_the_subject_leaves_the_system_prompt_behind() -> None:
+    system = {"role": "system", "content": "You are DevPal, a programming assistant. Answer with code where possible."}
+    question = "what's the best month to see the northern lights in Tromsø?"
+    assert classify([system, *user(question)]).primary == "code"  # read with the system prompt
+    assert classify([system, *user(f"Off topic, but {question}")]).primary == "simple"
+    assert classify([system, *user(f"Unrelated question: {question}")]).primary == "simple"
+
+
 def test_the_scorer_reads_a_system_prompt_only_when_it_points_at_a_need() -> None:
     model = load_model()
     assert model is not None
@@ -261,6 +269,9 @@ def test_all_wrappings_stacked_keep_the_class(need: str, text: str) -> None:
         "What is 100 divided by 4?",
         "What's 500 divided by 10?",
         "What is 37 times 100?",
+        "What is 6,200 times 3?",
+        "What is 1,000 times 48?",
+        "Divide 90 by 3.",
     ],
 )
 def test_arithmetic_a_cheap_model_does_reliably_stays_simple(text: str) -> None:
@@ -273,6 +284,9 @@ def test_arithmetic_a_cheap_model_does_reliably_stays_simple(text: str) -> None:
     [
         "What is 37 times 43?",
         "What is 100.5 times 12?",
+        "What is 3,456 divided by 24?",
+        "Divide 8,316 by 27.",
+        "Multiply 45 by 0.35.",
         "Compute 12 + 8 * 7 - 3.",
         "What is 2^10 + 3^5?",
         "I buy 3 shirts at 18 euros, get 15% off the total and pay with 50 euros. What change do I get?",

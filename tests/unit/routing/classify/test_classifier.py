@@ -387,7 +387,7 @@ def test_json_mentioned_by_the_assistant_is_not_json() -> None:
         ("How do I read a file in Python?", "programming words 'in Python'"),
         ("Write it in Rust", "programming words 'in Rust'"),
         ("Port this to something in C#", "programming words 'in C#'"),
-        ("Write a Python function that adds", "programming words 'Python function'"),
+        ("Write a Python function that adds", "programming words 'Write a Python function'"),
         ("How do I learn C++?", "programming words 'C++'"),
         ("I use c++ daily", "programming words 'c++'"),
         ("Explain C++ templates", "programming words 'C++'"),

@@ -413,6 +413,11 @@ def test_comparisons_easy_numbers_and_explained_concepts_are_no_problem(text: st
         ("Como faço para remover espaços de uma string em Java?", "programming words 'em Java'"),
         ("Как отсортировать список на Python?", "programming words 'на Python'"),
         ("Jak napisać zapytanie w SQL, które zwraca duplikaty?", "programming words 'w SQL'"),
+        (
+            "Write a Python function that checks whether a year is a leap year, fast enough for a million calls.",
+            "programming words 'Write a Python function'",
+        ),
+        ("implement a Go method that reads a config file", "programming words 'implement a Go method'"),
         ("Hur gör jag en enkel loop i Kotlin?", "programming words 'i Kotlin'"),
         ("Jak v PHP načíst soubor po řádcích?", "programming words 'v PHP'"),
     ],
@@ -568,6 +573,7 @@ def test_a_one_letter_language_name_counts_only_before_its_code_noun(text: str, 
         "Schreib eine kurze Nachricht an mein Team, dass der Server wieder läuft.",
         "Rewrite this sentence to sound less passive-aggressive: 'As I already mentioned in my last two emails...'",
         "Kun je deze zin formeler maken: 'Hoi, even checken of je de offerte al hebt bekeken?'",
+        "make this more professional: hey the user report is due friday, can u send ur part",
     ],
 )
 def test_a_request_to_write_prose_gets_no_learned_code_or_reasoning(text: str) -> None:
@@ -583,6 +589,7 @@ def test_a_request_to_write_prose_gets_no_learned_code_or_reasoning(text: str) -
         "Write a function that formats a reply message for our chat bot",
         "Rewrite this function so it reads the file line by line",
         "Rewrite this function to sound more pythonic",
+        "make this function more readable",
     ],
 )
 def test_code_that_handles_emails_or_messages_is_no_prose_request(text: str) -> None:
