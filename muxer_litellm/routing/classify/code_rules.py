@@ -11,6 +11,8 @@ __all__ = ["CODE_RULES", "SHAPE_RULES", "WRITTEN_CODE_RULES"]
 _UNAMBIGUOUS_LANGS = ("sql", "php", "kotlin", "c++", "c#", "golang")
 #: "in" before a language name, in the languages the classifier reads.
 _IN = r"\b(?:in|en|em|na|\u043d\u0430|mit|con|com|w|i|v) "
+#: Python, JavaScript, TypeScript and Kotlin in Hangul.
+_HANGUL_LANGS = "파이썬|자바스크립트|타입스크립트|코틀린"
 _AMBIGUOUS_LANGS = ("python", "java", "rust", "ruby", "swift", "bash", "shell", "go")
 _CODE_NOUN_PATTERN = (
     r"(?:code|scripts?|functions?|class(?:es)?|methods?|programs?|librar(?:y|ies)|packages?|modules?|errors?|"
@@ -141,6 +143,8 @@ CODE_RULES: tuple[Rule, ...] = (
         (("write", "implement"), ("program", "script", "function", "class", "method")),
         quote=True,
     ),
+    # Language names written in Hangul, which name nothing else ("파이썬에서", "자바스크립트로").
+    Rule("programming words", re.compile(_HANGUL_LANGS), (tuple(_HANGUL_LANGS.split("|")),), quote=True),
 )
 
 #: Code written out (a block, syntax, a stack trace), without the programming words: what still

@@ -418,6 +418,8 @@ def test_comparisons_easy_numbers_and_explained_concepts_are_no_problem(text: st
             "programming words 'Write a Python function'",
         ),
         ("implement a Go method that reads a config file", "programming words 'implement a Go method'"),
+        ("파이썬에서 딕셔너리를 값 기준으로 정렬하는 방법은?", "programming words '파이썬'"),
+        ("타입스크립트 제네릭이 뭔지 쉽게 설명해 줘", "programming words '타입스크립트'"),
         ("Hur gör jag en enkel loop i Kotlin?", "programming words 'i Kotlin'"),
         ("Jak v PHP načíst soubor po řádcích?", "programming words 'v PHP'"),
     ],
