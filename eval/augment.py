@@ -3,8 +3,9 @@
 A scorer learned from a few hundred prompts picks up whatever co-occurs with a label: if the
 only prompts with a system prompt are code prompts, "helpful" means code. Each training prompt
 is therefore also learned in a few random wrappings: a role prompt (a generic one, or half the
-time one of ``PERSONAS``, a company's product assistant: "the help-centre assistant of a
-project-management tool" says nothing about what its users ask), a greeting or polite opener,
+time one of ``PERSONAS``, a company's product assistant or an everyday feature: "the help-centre
+assistant of a project-management tool, open Mon-Fri 9-17" says nothing about what its users
+ask), a greeting or polite opener,
 thanks or a sign-off, a small-talk exchange first, from one of them to all four at once, with
 openers and closers sometimes two in a row (stacked pleasantries around a short request are
 where a scorer is most easily swayed). These templates are deliberately different from
@@ -40,13 +41,20 @@ ROLE_PROMPTS = (
     "Sei un assistente disponibile.",
     "Você é um assistente prestativo.",
 )
-#: Product assistants' system prompts, one a line: who the assistant is, whom it serves and how
-#: it sounds, never what kind of task it does.
-PERSONAS = tuple(
-    line.strip()
-    for line in (Path(__file__).resolve().parent / "data" / "personas.txt").read_text(encoding="utf-8").splitlines()
-    if line.strip()
-)
+SYSTEM_PROMPTS = Path(__file__).resolve().parent / "data" / "system"
+
+
+def _lines(path: Path) -> tuple[str, ...]:
+    return tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+
+
+#: Product assistants' system prompts (``system/simple.txt``, one a line): who the assistant is,
+#: whom it serves, how it sounds and the facts it may quote (opening hours, prices, plan limits),
+#: or an everyday feature's instructions ("rewrite the user's text in the tone they ask for");
+#: never code, maths or JSON.
+PERSONAS = _lines(SYSTEM_PROMPTS / "simple.txt")
+#: How many times each system prompt alone is learned (``system_prompts``).
+SYSTEM_COPIES = 4
 OPENERS = (
     "Hello! ",
     "Hey, quick question. ",
@@ -206,6 +214,19 @@ def augmented(items: Sequence[Item], copies: int, seed: int = 3) -> list[Item]:
             continue
         for n in range(copies):
             out.append(replace(item, id=f"{item.id}+{n}", messages=_wrap(item.messages, rng)))
+    return out
+
+
+def system_prompts() -> list[Item]:
+    """System prompts alone, each labelled by the need it points at (``system/<label>.txt``):
+    the classifier reads a system prompt with the request only when, on its own, the scorer
+    calls it a need ("You are a SQL expert.", "Answer in JSON.") and not when it only says who
+    the assistant is (``PERSONAS``). Each is learned ``SYSTEM_COPIES`` times (ids ``<id>+<n>``)."""
+    out = []
+    for path in sorted(SYSTEM_PROMPTS.glob("*.txt")):
+        for n, text in enumerate(_lines(path)):
+            item = Item(f"system/{path.stem}/{n}", path.stem, [{"role": "system", "content": text}])
+            out += [item, *(replace(item, id=f"{item.id}+{k}") for k in range(SYSTEM_COPIES - 1))]
     return out
 
 

@@ -6,7 +6,9 @@ Multinomial logistic regression (softmax) over ``muxer_litellm.routing.classify.
 each prompt's focus text, fitted by AdaGrad with L2 regularisation, in pure Python (about
 5,000 prompts: some twenty minutes, most of it the five fold scorers). Each prompt is learned
 bare and in ``--copies`` wrappings that say nothing about its need (``eval/augment.py``: generic
-role prompts, greetings, thanks), so such text gets no weight. Features of fewer than
+role prompts, greetings, thanks), so such text gets no weight; system prompts alone
+(``eval/data/system/<label>.txt``) are learned too, labelled by the need they point at, since the
+classifier asks the scorer whether a system prompt on its own points at one. Features of fewer than
 ``--min-df`` distinct prompts are dropped, and weights closer to zero than ``--prune`` after
 training, so the shipped JSON stays small.
 ``--cv k`` prints k-fold cross-validated accuracy on the train split, every copy of a prompt in
@@ -42,7 +44,7 @@ from muxer_litellm.routing.classify.learned import (
     tokens,
 )
 
-from .augment import CLOSERS, OPENERS, SMALL_TALK, augmented, group
+from .augment import CLOSERS, OPENERS, SMALL_TALK, augmented, group, system_prompts
 from .dataset import Item, load
 from .run import Report, confusion, muxer, summary, worst
 
@@ -191,10 +193,12 @@ class Folds:
         return [(it, self.models[f]) for it, f in zip(items, self.where, strict=True) if "+" not in it.id]
 
 
-def train_folds(items: Sequence[Item], folds: int, **params: float) -> Folds:
+def train_folds(items: Sequence[Item], folds: int, systems: Sequence[Item] = (), **params: float) -> Folds:
+    """``systems``: system prompts alone (``augment.system_prompts``), learned by every fold's
+    scorer and judged by none (they are no requests)."""
     where = folds_of(items, folds, seed=11)
     models = [
-        train([it for it, f in zip(items, where, strict=True) if f != fold], **params)  # type: ignore[arg-type]
+        train([*(it for it, f in zip(items, where, strict=True) if f != fold), *systems], **params)  # type: ignore[arg-type]
         for fold in range(folds)
     ]
     return Folds(where, models)
@@ -328,10 +332,12 @@ def main() -> None:
         print(f"selected by cross-validation: l2 {params['l2']:g}, min_df {params['min_df']:g}")
     if args.cv:
         print(f"{args.cv}-fold cross-validated accuracy (model alone): {cross_validate(items, args.cv, **params):.3f}")
-    folds = train_folds(items, args.oof or 5, **params)
+    systems = system_prompts()
+    print(f"system prompts alone: {len(systems)} with copies")
+    folds = train_folds(items, args.oof or 5, systems, **params)
     temperature = fit_temperature(items, folds)
     print(f"temperature fitted on out-of-fold predictions: {temperature}")
-    model = replace(train(items, **params), temperature=temperature)  # type: ignore[arg-type]
+    model = replace(train([*items, *systems], **params), temperature=temperature)  # type: ignore[arg-type]
     filler = train_filler(items, model)
     threshold, veto = 0.6, 0.25
     if args.oof:

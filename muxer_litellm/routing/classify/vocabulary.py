@@ -42,7 +42,7 @@ CODE_TERMS = _words(
     apis sdk cli vscode ssh cpp csharp dotnet scipy sklearn pytorch tensorflow keras selenium playwright
     cypress repo repos rebase nullpointerexception indexerror keyerror typeerror valueerror attributeerror
     importerror modulenotfounderror syntaxerror runtimeerror http https middleware microservice
-    microservices rabbitmq elasticsearch redis yaml yml toml
+    microservices rabbitmq elasticsearch redis yaml yml toml pythonic
     """
 )
 
