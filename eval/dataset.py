@@ -19,7 +19,7 @@ import yaml
 
 DATA = Path(__file__).resolve().parent / "data"
 LABELS = ("simple", "code", "reasoning", "json", "long_context")
-SPLITS = ("train", "heldout", *(f"heldout{n}" for n in range(2, 28)))
+SPLITS = ("train", "heldout", *(f"heldout{n}" for n in range(2, 30)))
 HELDOUT_SPLITS = SPLITS[1:]
 
 
