@@ -96,7 +96,8 @@ CODE_RULES: tuple[Rule, ...] = (
         quote=True,
         ambiguous=True,
     ),
-    # ... but not when asked to write one: "Write a Python function that...", "implement a Go method".
+    # A language asked for by name is code whatever the scorer says: "Write a Python function
+    # that...", "implement a Go method".
     Rule(
         "programming words",
         re.compile(
