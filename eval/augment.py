@@ -5,11 +5,10 @@ only prompts with a system prompt are code prompts, "helpful" means code. Each t
 is therefore also learned in a few random wrappings: a role prompt (a generic one, or half the
 time one of ``PERSONAS``, a company's product assistant or an everyday feature: "the help-centre
 assistant of a project-management tool, open Mon-Fri 9-17" says nothing about what its users
-ask), a greeting or polite opener,
-thanks or a sign-off, a small-talk exchange first, from one of them to all four at once, with
-openers and closers sometimes two in a row (stacked pleasantries around a short request are
-where a scorer is most easily swayed). These templates are deliberately different from
-``eval/invariance.py``'s, which measure whether this generalised.
+ask), a greeting or polite opener, thanks or a sign-off, a small-talk exchange first, from one
+of them to all four at once, with openers and closers sometimes two in a row (stacked
+pleasantries around a short request are where a scorer is most easily swayed). These templates
+are deliberately different from ``eval/invariance.py``'s, which measure whether this generalised.
 """
 
 from __future__ import annotations
@@ -48,10 +47,10 @@ def _lines(path: Path) -> tuple[str, ...]:
     return tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
-#: Product assistants' system prompts (``system/simple.txt``, one a line): who the assistant is,
-#: whom it serves, how it sounds and the facts it may quote (opening hours, prices, plan limits),
-#: or an everyday feature's instructions ("rewrite the user's text in the tone they ask for");
-#: never code, maths or JSON.
+#: System prompts that point at no need (``system/simple.txt``, one a line): a company's product
+#: assistant (who it is, whom it serves, how it sounds, the facts it may quote: opening hours,
+#: prices, plan limits), an everyday feature's instructions ("rewrite the user's text in the tone
+#: they ask for"), everyday tutors, coaches and shops; never code, maths or JSON.
 PERSONAS = _lines(SYSTEM_PROMPTS / "simple.txt")
 #: How many times each system prompt alone is learned (``system_prompts``).
 SYSTEM_COPIES = 4
