@@ -14,6 +14,7 @@ _IN = r"\b(?:in|en|em|na|\u043d\u0430|mit|con|com|w|i|v) "
 #: Python, JavaScript, TypeScript and Kotlin in Hangul.
 _HANGUL_LANGS = "파이썬|자바스크립트|타입스크립트|코틀린"
 _AMBIGUOUS_LANGS = ("python", "java", "rust", "ruby", "swift", "bash", "shell", "go")
+_AMBIGUOUS_NAMES = "|".join(_AMBIGUOUS_LANGS)
 _CODE_NOUN_PATTERN = (
     r"(?:code|scripts?|functions?|class(?:es)?|methods?|programs?|librar(?:y|ies)|packages?|modules?|errors?|"
     r"exceptions?|quer(?:y|ies)|snippets?|apps?)(?!\w)"
@@ -88,7 +89,7 @@ CODE_RULES: tuple[Rule, ...] = (
     Rule(
         "programming words",
         re.compile(
-            r"\b(?:python|java|rust|go|ruby|swift|bash|shell)\s+"
+            rf"\b(?:{_AMBIGUOUS_NAMES})\s+"
             + _CODE_NOUN_PATTERN
             + rf"|{_IN}(?:python|java|rust|ruby|swift|bash)(?![a-z_])"
         ),
@@ -101,7 +102,7 @@ CODE_RULES: tuple[Rule, ...] = (
     Rule(
         "programming words",
         re.compile(
-            r"\b(?:write|implement|code) (?:me )?(?:a |an |the |some )?(?:python|java|rust|go|ruby|swift|bash|shell)\s+"
+            rf"\b(?:write|implement|code) (?:me )?(?:a |an |the |some )?(?:{_AMBIGUOUS_NAMES})\s+"
             r"(?:code|scripts?|functions?|methods?|programs?|snippets?)(?!\w)"
         ),
         (("write", "implement", "code"), _AMBIGUOUS_LANGS),
